@@ -1,0 +1,43 @@
+// Package upstream delivers accepted transactions downstream: to an SMTP
+// server (Postfix) in step with the client, or to a local Maildir.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Identity is the real client, for XCLIENT/XFORWARD (a later issue) and logs.
+type Identity struct {
+	SessionID  string
+	ClientIP   string
+	ClientName string
+	Helo       string
+}
+
+// Upstream opens downstream connections.
+type Upstream interface {
+	Open(ctx context.Context, id Identity) (Conn, error)
+}
+
+// Conn is one downstream connection that carries transactions one after the
+// other. Methods return nil on a 2xx reply, a *smtp.Reply for any other
+// reply (already sanitized), or another error when the connection failed:
+// that error wraps ErrUnreachable when the server could not be reached or
+// greeted, else the connection is lost and must be closed.
+type Conn interface {
+	Mail(ctx context.Context, from, params string) error
+	Rcpt(ctx context.Context, to, params string) error
+	// Data sends DATA, then the message dot-stuffed with CRLF line endings,
+	// then the final dot, and waits for the reply. nil means the downstream
+	// server answered 250: only then may the client be told so.
+	Data(ctx context.Context, msg io.WriterTo) error
+	Reset(ctx context.Context) error
+	// Close sends QUIT if the connection is healthy, then closes it.
+	Close() error
+}
+
+// ErrUnreachable marks errors of a downstream server that could not be
+// reached or did not greet.
+var ErrUnreachable = errors.New("downstream unreachable")

@@ -1,0 +1,98 @@
+// Package abi holds the names and numbers of Sluice plugin ABI v1, defined once
+// and shared by the host (gateway/wasmhost) and the Go SDK (sdk/go).
+// sdk/ABI.md is the normative text; this file must agree with it.
+package abi
+
+// Version is the ABI version this host and SDK speak. A plugin exports it from
+// sluice_abi_version.
+const Version = 1
+
+// ImportModule is the module name of every host function.
+const ImportModule = "sluice"
+
+// Exports a plugin may provide.
+const (
+	ExportMemory     = "memory"             // required
+	ExportABIVersion = "sluice_abi_version" // required: () -> i32
+	ExportConfigure  = "sluice_configure"   // optional: () -> i32, 0 = config accepted
+	ExportInitialize = "_initialize"        // optional: reactor initialisation, called once
+	ExportStart      = "_start"             // refused unless _initialize is also exported
+)
+
+// Hook export names, one per phase; every hook is () -> i32 (a Verdict).
+const (
+	HookConnect = "sluice_on_connect"
+	HookHelo    = "sluice_on_helo"
+	HookMail    = "sluice_on_mail"
+	HookRcpt    = "sluice_on_rcpt"
+	HookData    = "sluice_on_data"
+)
+
+// Verdicts returned by a hook. Any other value is a plugin error.
+const (
+	VerdictContinue   int32 = 0
+	VerdictAccept     int32 = 1
+	VerdictReject     int32 = 2
+	VerdictTempfail   int32 = 3
+	VerdictDiscard    int32 = 4
+	VerdictQuarantine int32 = 5
+)
+
+// Result codes returned by host functions. Non-negative values are lengths,
+// counts, indexes or 0 for success.
+const (
+	ErrNotFound int32 = -1 // no such item, or not available in this phase
+)
+
+// Log levels for the log import.
+const (
+	LogDebug int32 = 0
+	LogInfo  int32 = 1
+	LogWarn  int32 = 2
+	LogError int32 = 3
+)
+
+// Host function names in module "sluice".
+const (
+	FnLog          = "log"           // (level, ptr, len)
+	FnConfig       = "config"        // (buf, cap) -> len
+	FnInfo         = "info"          // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
+	FnSetReply     = "set_reply"     // (code, enh_ptr, enh_len, text_ptr, text_len) -> 0
+	FnTagGet       = "tag_get"       // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
+	FnTagSet       = "tag_set"       // (key_ptr, key_len, val_ptr, val_len) -> 0
+	FnRcptCount    = "rcpt_count"    // () -> n
+	FnRcptGet      = "rcpt_get"      // (index, buf, cap) -> len | ErrNotFound
+	FnMailSet      = "mail_set"      // (ptr, len) -> 0
+	FnRcptAdd      = "rcpt_add"      // (ptr, len) -> 0
+	FnRcptRemove   = "rcpt_remove"   // (ptr, len) -> 0 | ErrNotFound
+	FnHeaderCount  = "header_count"  // () -> n | ErrNotFound
+	FnHeaderName   = "header_name"   // (index, buf, cap) -> len | ErrNotFound
+	FnHeaderValue  = "header_value"  // (index, buf, cap) -> len | ErrNotFound
+	FnHeaderFind   = "header_find"   // (name_ptr, name_len, nth) -> index | ErrNotFound
+	FnHeaderAdd    = "header_add"    // (name_ptr, name_len, val_ptr, val_len) -> 0
+	FnHeaderInsert = "header_insert" // (index, name_ptr, name_len, val_ptr, val_len) -> 0 | ErrNotFound
+	FnHeaderChange = "header_change" // (index, val_ptr, val_len) -> 0 | ErrNotFound
+	FnHeaderDelete = "header_delete" // (index) -> 0 | ErrNotFound
+	FnBodySize     = "body_size"     // () -> n | ErrNotFound
+	FnBodyRead     = "body_read"     // (offset, buf, cap) -> n | ErrNotFound
+	FnBodyReplace  = "body_replace"  // (ptr, len) -> 0
+	FnBodyAppend   = "body_append"   // (ptr, len) -> 0
+)
+
+// Keys understood by the info import.
+const (
+	InfoSessionID  = "session.id"
+	InfoClientIP   = "client.ip"
+	InfoClientPort = "client.port"
+	InfoClientName = "client.name"
+	InfoHelo       = "helo"
+	InfoTLS        = "tls"
+	InfoTLSCipher  = "tls.cipher"
+	InfoHostname   = "server.hostname"
+	InfoPhase      = "phase"
+	InfoPlugin     = "plugin.name"
+	InfoMailFrom   = "mail.from"
+	InfoMailParams = "mail.params"
+	InfoRcpt       = "rcpt"
+	InfoRcptParams = "rcpt.params"
+)
