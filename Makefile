@@ -1,0 +1,48 @@
+# Sluice: `make run` serves the embedded default policy, `make test` runs
+# every test (installing its prerequisites first).
+GO      ?= go
+PLUGINS := $(notdir $(wildcard plugins/*))
+WASM    := $(PLUGINS:%=bin/plugins/%.wasm)
+GOFILES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*')
+
+.PHONY: all build plugins run test deps fmt vet check-policies bench clean
+
+all: build
+
+build: bin/sluice plugins
+
+bin/sluice: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./gateway/cmd/sluice
+
+plugins: $(WASM)
+
+# Plugins are Go reactors: -buildmode=c-shared exports _initialize (see sdk/ABI.md §1).
+bin/plugins/%.wasm: $(GOFILES) go.mod go.sum
+	@mkdir -p bin/plugins
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./plugins/$*
+
+run: build
+	@mkdir -p var
+	./bin/sluice serve --policy policies/default.hcl
+
+deps:
+	./.ci/install-deps
+
+test: deps build vet check-policies
+	@test -z "$$(gofmt -l gateway sdk plugins examples 2>/dev/null)" || { gofmt -l gateway sdk plugins; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+check-policies: build
+	@for f in policies/*.hcl; do ./bin/sluice check --log-level warn $$f || exit 1; done
+
+fmt:
+	gofmt -w gateway sdk plugins
+
+vet:
+	$(GO) vet ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./gateway/...
+
+clean:
+	rm -rf bin

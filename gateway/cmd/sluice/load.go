@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/wasmhost"
+)
+
+// common flags of the commands that load a policy.
+type loadFlags struct {
+	cacheDir  string
+	logFormat string
+	logLevel  string
+}
+
+func (l *loadFlags) register(fs *flag.FlagSet) {
+	def := ""
+	if d, err := os.UserCacheDir(); err == nil {
+		def = filepath.Join(d, "sluice")
+	}
+	fs.StringVar(&l.cacheDir, "cache-dir", def, "directory for the compiled-plugin cache (\"\" = in memory)")
+	fs.StringVar(&l.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&l.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (l *loadFlags) logger(w io.Writer) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(l.logLevel)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if strings.EqualFold(l.logFormat, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (l *loadFlags) engine(ctx context.Context, log *slog.Logger) (*wasmhost.Engine, error) {
+	if l.cacheDir != "" {
+		if err := os.MkdirAll(l.cacheDir, 0o700); err != nil {
+			log.Warn("compilation cache disabled", "dir", l.cacheDir, "err", err)
+			l.cacheDir = ""
+		}
+	}
+	return wasmhost.NewEngine(ctx, wasmhost.EngineOptions{CacheDir: l.cacheDir, Logger: log})
+}
+
+// build loads and builds a policy; override adjusts it before building.
+func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy)) (*proxy.Generation, hcl.Diagnostics) {
+	p, diags := policy.Load(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if override != nil {
+		override(p)
+	}
+	gen, more := proxy.Build(ctx, p, proxy.Options{Engine: eng, Logger: log})
+	return gen, append(diags, more...)
+}

@@ -1,0 +1,40 @@
+// Command sluice is the Sluice mail filtering gateway: an SMTP proxy that
+// runs every phase of each session through a chain of WebAssembly plugins
+// set up in an HCL policy (SPEC §2).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage:
+  sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR]
+  sluice check FILE
+  sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--json] MESSAGE.eml
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sluice: unknown command %q\n%s", args[0], usage)
+	return 2
+}

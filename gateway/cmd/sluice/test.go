@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// cmdTest runs one message through a policy offline and prints each plugin's
+// verdict, the final action and the rewritten message.
+func cmdTest(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var lf loadFlags
+	lf.register(fs)
+	var rcpts listFlag
+	policyPath := fs.String("policy", "", "policy file")
+	from := fs.String("from", "sender@example.com", "envelope sender")
+	fs.Var(&rcpts, "rcpt", "envelope recipient (repeatable)")
+	clientIP := fs.String("client-ip", "127.0.0.1", "client IP address")
+	helo := fs.String("helo", "client.example.com", "HELO name")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *policyPath == "" || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--json] MESSAGE.eml")
+		return 2
+	}
+	if len(rcpts) == 0 {
+		rcpts = listFlag{"recipient@example.net"}
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	ctx := context.Background()
+	log := lf.logger(stderr)
+	eng, err := lf.engine(ctx, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	defer eng.Close(ctx)
+	gen, diags := build(ctx, *policyPath, eng, log, nil)
+	policy.WriteDiagnostics(stderr, diags)
+	if diags.HasErrors() {
+		return 1
+	}
+	defer gen.Release()
+	res := proxy.RunTest(ctx, gen, proxy.TestInput{ClientIP: *clientIP, Helo: *helo, From: *from, Rcpts: rcpts, Message: raw})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+		return 0
+	}
+	for _, s := range res.Steps {
+		line := fmt.Sprintf("%-8s %-16s %-10s %8s", s.Phase, s.Plugin, s.Verdict, s.Duration)
+		if s.Rcpt != "" {
+			line += " rcpt=" + s.Rcpt
+		}
+		if s.Error != "" {
+			line += " error: " + s.Error
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintf(stdout, "action: %s (%d %s %s) at %s\n", res.Action, res.Code, res.Enhanced, res.Text, res.Phase)
+	for k, v := range res.Tags {
+		fmt.Fprintf(stdout, "tag: %s=%s\n", k, v)
+	}
+	if res.Message != "" {
+		fmt.Fprintln(stdout, "--- message ---")
+		fmt.Fprint(stdout, strings.ReplaceAll(res.Message, "\r\n", "\n"))
+	}
+	return 0
+}

@@ -1,0 +1,200 @@
+// Package proxy joins the parts: it builds a policy generation (compiled
+// plugins, the chain, the upstream) and serves SMTP sessions on it, keeping
+// the downstream transaction in step with the client's.
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/gateway/smtpd"
+	"github.com/sluice-mail/sluice/gateway/upstream"
+	"github.com/sluice-mail/sluice/gateway/wasmhost"
+)
+
+// Generation is one built policy: its plugins compiled and instantiated, its
+// chain and its upstream. Sessions pin the generation they started on; it is
+// closed when it has been replaced and its last session has ended.
+type Generation struct {
+	Policy *policy.Policy
+
+	chain    *filter.Chain
+	plugins  []*wasmhost.Plugin
+	upstream upstream.Upstream
+	limits   message.Limits
+	hostname string
+	log      *slog.Logger
+
+	refs    atomic.Int64 // 1 while current, +1 per session
+	closeMu sync.Once
+}
+
+// Options are what Build needs besides the policy.
+type Options struct {
+	Engine *wasmhost.Engine
+	Logger *slog.Logger
+	// Upstream, if set, replaces the policy's upstream (tests, `sluice test`).
+	Upstream upstream.Upstream
+}
+
+// Build compiles every plugin of p and prepares its upstream. Errors are
+// diagnostics against the policy's own lines (the plugin block that names a
+// failing module), so `sluice check` and reloads report them the same way.
+func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hcl.Diagnostics) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Generation{
+		Policy:   p,
+		hostname: p.Listen.Hostname,
+		log:      log,
+		limits:   message.Limits{MaxHeaderBytes: p.Listen.MaxHeaderSize, MaxHeaderFields: p.Listen.MaxHeaderFields},
+	}
+	g.chain = &filter.Chain{Fault: func(name string, ph filter.Phase, err error) {}}
+	var diags hcl.Diagnostics
+	for _, pl := range p.Plugins {
+		wasm, err := os.ReadFile(pl.Wasm)
+		if err != nil {
+			rng := pl.WasmRange
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read plugin module",
+				Detail: fmt.Sprintf("plugin %q: %v", pl.Name, err), Subject: &rng})
+			continue
+		}
+		plug, err := opts.Engine.Load(ctx, wasmhost.Spec{
+			Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
+		})
+		if err != nil {
+			rng := pl.DefRange
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to load",
+				Detail: fmt.Sprintf("plugin %q (%s): %v", pl.Name, pl.Wasm, err), Subject: &rng})
+			continue
+		}
+		g.plugins = append(g.plugins, plug)
+		g.chain.Entries = append(g.chain.Entries, filter.Entry{Name: pl.Name, Plugin: plug, OnError: onError(pl.OnError)})
+	}
+	switch {
+	case opts.Upstream != nil:
+		g.upstream = opts.Upstream
+	case p.Upstream.Maildir != "":
+		md, err := upstream.NewMaildir(p.Upstream.Maildir)
+		if err != nil {
+			rng := p.Upstream.Range
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot use Maildir",
+				Detail: err.Error(), Subject: &rng})
+		}
+		g.upstream = md
+	default:
+		helo := p.Upstream.Helo
+		if helo == "" {
+			helo = p.Listen.Hostname
+		}
+		g.upstream = upstream.NewSMTP(upstream.SMTPConfig{
+			Address: p.Upstream.Address, Helo: helo, Logger: log,
+			ConnectTimeout: p.Upstream.ConnectTimeout, CommandTimeout: p.Upstream.CommandTimeout, DataTimeout: p.Upstream.DataTimeout,
+		})
+	}
+	if diags.HasErrors() {
+		g.closePlugins(ctx)
+		return nil, diags
+	}
+	g.refs.Store(1)
+	return g, diags
+}
+
+func onError(s string) filter.OnError {
+	switch s {
+	case "continue":
+		return filter.OnErrorContinue
+	case "reject":
+		return filter.OnErrorReject
+	}
+	return filter.OnErrorTempfail
+}
+
+// Chain is the generation's plugin chain.
+func (g *Generation) Chain() *filter.Chain { return g.chain }
+
+func (g *Generation) acquire() bool {
+	for {
+		n := g.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if g.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release drops a reference; the last one closes the plugins.
+func (g *Generation) Release() {
+	if g.refs.Add(-1) == 0 {
+		g.closePlugins(context.Background())
+	}
+}
+
+func (g *Generation) closePlugins(ctx context.Context) {
+	g.closeMu.Do(func() {
+		for _, p := range g.plugins {
+			p.Close(ctx)
+		}
+	})
+}
+
+// Backend serves sessions on the current generation and swaps generations
+// atomically: a session keeps the generation it started on.
+type Backend struct {
+	mu  sync.Mutex
+	cur *Generation
+	log *slog.Logger
+}
+
+// NewBackend serves gen.
+func NewBackend(gen *Generation, log *slog.Logger) *Backend {
+	return &Backend{cur: gen, log: log}
+}
+
+// Swap makes gen current for new sessions and retires the old generation,
+// which closes when its last session ends.
+func (b *Backend) Swap(gen *Generation) {
+	b.mu.Lock()
+	old := b.cur
+	b.cur = gen
+	b.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
+}
+
+// Current returns the generation new sessions get.
+func (b *Backend) Current() *Generation {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cur
+}
+
+// Close retires the current generation.
+func (b *Backend) Close() { b.Swap(nil) }
+
+// NewSession implements smtpd.Backend.
+func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Session, *smtp.Reply) {
+	b.mu.Lock()
+	gen := b.cur
+	ok := gen != nil && gen.acquire()
+	b.mu.Unlock()
+	if !ok {
+		return nil, smtp.ReplyShutdown
+	}
+	return newSession(ctx, gen, ci)
+}
