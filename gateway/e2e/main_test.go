@@ -1,0 +1,131 @@
+// Package e2e runs the real thing: the sluice binary with Go-built plugins,
+// swaks as the client and Debian's Postfix as the downstream MTA.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+)
+
+var (
+	binDir   string // sluice and plugins/*.wasm, built once
+	cacheDir string // shared wazero compilation cache
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir, cacheDir = dir, filepath.Join(dir, "cache")
+	if err := buildAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..")
+}
+
+func buildAll(dir string) error {
+	root := repoRoot()
+	run := func(env []string, args ...string) error {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := run(nil, "build", "-o", filepath.Join(dir, "sluice"), "./gateway/cmd/sluice"); err != nil {
+		return err
+	}
+	for _, p := range []string{"tag", "access"} {
+		if err := run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "build", "-buildmode=c-shared",
+			"-o", filepath.Join(dir, "plugins", p+".wasm"), "./plugins/"+p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func plugin(name string) string { return filepath.Join(binDir, "plugins", name+".wasm") }
+
+// gateway is a running sluice process.
+type gateway struct {
+	Addr string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+}
+
+func (g *gateway) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.log.Write(p)
+}
+
+// Log returns what sluice logged so far.
+func (g *gateway) Log() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.log.String()
+}
+
+// startSluice writes policy (with %LISTEN% and %UPSTREAM% filled in) and
+// runs `sluice serve` on it until the test ends.
+func startSluice(t *testing.T, policy, upstream string, extra ...string) *gateway {
+	t.Helper()
+	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))}
+	policy = strings.NewReplacer("%LISTEN%", g.Addr, "%UPSTREAM%", upstream, "%BIN%", binDir).Replace(policy)
+	path := filepath.Join(t.TempDir(), "policy.hcl")
+	if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--policy", path, "--cache-dir", cacheDir}, extra...)
+	g.cmd = exec.Command(filepath.Join(binDir, "sluice"), args...)
+	g.cmd.Stdout, g.cmd.Stderr = g, g
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { g.cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		g.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			g.cmd.Process.Kill()
+			<-done
+		}
+	})
+	if !postfixtest.WaitPort(g.Addr, 60*time.Second) {
+		t.Fatalf("sluice did not listen on %s; log:\n%s", g.Addr, g.Log())
+	}
+	return g
+}
+
+// swaks runs one SMTP transaction and returns its transcript.
+func swaks(t *testing.T, server string, args ...string) (string, error) {
+	t.Helper()
+	args = append([]string{"--server", server, "--timeout", "30", "--helo", "client.sluice.test"}, args...)
+	out, err := exec.Command("swaks", args...).CombinedOutput()
+	return string(out), err
+}

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+)
+
+const frontPolicy = `
+listen   { address = "%LISTEN%" }
+upstream { address = "%UPSTREAM%" }
+plugin "access" {
+  wasm   = "%BIN%/plugins/access.wasm"
+  config = { deny_recipients = ["blocked@*"], code = 550, enhanced = "5.7.1", message = "Recipient refused here" }
+}
+plugin "tag" {
+  wasm   = "%BIN%/plugins/tag.wasm"
+  config = { headers = { "X-Sluice-Test" = "e2e", "X-Filtered-By" = "sluice" }, subject_prefix = "[sluice] " }
+}
+`
+
+// swaks → sluice → Postfix → Maildir: the delivered message carries the tag
+// plugin's headers and subject prefix, and the client saw 250 only after
+// Postfix queued it.
+func TestPostfixEndToEnd(t *testing.T) {
+	pf := postfixtest.Start(t, postfixtest.Options{})
+	gw := startSluice(t, frontPolicy, pf.Addr)
+
+	out, err := swaks(t, gw.Addr, "--from", "alice@sender.test", "--to", "bob@"+postfixtest.Domain,
+		"--header", "Subject: hello through sluice", "--body", "line one\n.leading dot\nlast line")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, gw.Log())
+	}
+	if !strings.Contains(out, "<-  250 2.0.0 Ok: queued") {
+		t.Fatalf("end of DATA was not answered 250 2.0.0:\n%s", out)
+	}
+	got := pf.WaitDelivered(1, 30*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("postfix delivered %d messages; maillog:\n%s\nsluice log:\n%s", len(got), pf.Log(), gw.Log())
+	}
+	msg := got[0]
+	for _, want := range []string{"X-Sluice-Test: e2e", "X-Filtered-By: sluice", "Subject: [sluice] hello through sluice", "\n.leading dot\n"} {
+		if !bytes.Contains(msg, []byte(want)) {
+			t.Errorf("delivered message lacks %q:\n%s", want, msg)
+		}
+	}
+	// Postfix received it from sluice, once.
+	if n := bytes.Count(msg, []byte("X-Sluice-Test:")); n != 1 {
+		t.Errorf("tag header present %d times", n)
+	}
+}
+
+// A plugin rejection at RCPT, Postfix's own relay refusal (5xx relayed with
+// its class) and an unreachable Postfix (4.4.1) each reach the client, and
+// nothing is delivered for them.
+func TestPostfixReplyPaths(t *testing.T) {
+	pf := postfixtest.Start(t, postfixtest.Options{})
+	gw := startSluice(t, frontPolicy, pf.Addr)
+
+	out, err := swaks(t, gw.Addr, "--from", "alice@sender.test", "--to", "blocked@"+postfixtest.Domain)
+	if err == nil || !strings.Contains(out, "<** 550 5.7.1 Recipient refused here") {
+		t.Fatalf("plugin rejection not seen: %v\n%s", err, out)
+	}
+	out, err = swaks(t, gw.Addr, "--from", "alice@sender.test", "--to", "someone@foreign.test")
+	if err == nil || !strings.Contains(out, "<** 554 5.7.1") || !strings.Contains(out, "Relay access denied") {
+		t.Fatalf("postfix relay refusal not relayed: %v\n%s", err, out)
+	}
+	if n := len(pf.Delivered()); n != 0 {
+		t.Fatalf("%d messages delivered for refused transactions", n)
+	}
+
+	pf.Stop()
+	out, err = swaks(t, gw.Addr, "--from", "alice@sender.test", "--to", "bob@"+postfixtest.Domain)
+	if err == nil || !strings.Contains(out, "451 4.4.1") {
+		t.Fatalf("unreachable downstream did not give 451 4.4.1: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "250 2.0.0") {
+		t.Fatalf("a message was acknowledged with the downstream down:\n%s", out)
+	}
+}
