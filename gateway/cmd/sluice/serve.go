@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/gateway/smtpd"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
@@ -151,7 +152,7 @@ func (g *gateway) newServer(p *policy.Policy) (*smtpd.Server, error) {
 		Logger:              g.log,
 	}
 	if l.BareLF == "reject" {
-		cfg.BareLF = smtpd.BareLFReject
+		cfg.BareLF = smtp.BareLFReject
 	}
 	if l.EarlyTalker == "ignore" {
 		cfg.EarlyTalker = smtpd.EarlyTalkerIgnore

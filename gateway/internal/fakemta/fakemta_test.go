@@ -1,0 +1,225 @@
+package fakemta
+
+import (
+	"bufio"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// client is a minimal scripted SMTP client.
+type client struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dial(t *testing.T, m *MTA) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// reply reads one reply and returns its code and last line.
+func (c *client) reply() string {
+	c.t.Helper()
+	for {
+		line, err := c.br.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("reading reply: %v", err)
+		}
+		if len(line) < 4 || line[3] != '-' {
+			return strings.TrimRight(line, "\r\n")
+		}
+	}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// cmd sends a command and checks the reply code.
+func (c *client) cmd(line, code string) {
+	c.t.Helper()
+	c.send(line + "\r\n")
+	if r := c.reply(); !strings.HasPrefix(r, code) {
+		c.t.Fatalf("%s: got %q, want %s", line, r, code)
+	}
+}
+
+var modes = map[string][]Option{"go-smtp": nil, "raw": {RawMode()}}
+
+func TestRecording(t *testing.T) {
+	for name, opts := range modes {
+		t.Run(name, func(t *testing.T) {
+			m := Start(t, append(opts, OnNth(Rcpt, 2, Reject(550, "5.1.1", "No such user")))...)
+			c := dial(t, m)
+			c.reply()
+			c.cmd("EHLO client.test", "250")
+			c.cmd("MAIL FROM:<a@x.test>", "250")
+			c.cmd("RCPT TO:<b@y.test>", "250")
+			c.cmd("RCPT TO:<c@y.test>", "550")
+			c.cmd("DATA", "354")
+			// Only CRLF "." CRLF ends the data; ".." is unstuffed.
+			c.send("Subject: x\r\n\r\n..dot\r\na\n.\r\nb\r\n.\r\n")
+			if r := c.reply(); !strings.HasPrefix(r, "250") {
+				t.Fatalf("end of data: %q", r)
+			}
+			c.cmd("RSET", "250")
+			c.cmd("MAIL FROM:<>", "250")
+			c.cmd("QUIT", "221")
+
+			msgs := m.Messages()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages", len(msgs))
+			}
+			if got, want := string(msgs[0].Data), "Subject: x\r\n\r\n.dot\r\na\n.\r\nb\r\n"; got != want {
+				t.Errorf("data %q, want %q", got, want)
+			}
+			if msgs[0].From != "a@x.test" || !slices.Equal(msgs[0].Rcpts, []string{"b@y.test"}) {
+				t.Errorf("envelope %q %q", msgs[0].From, msgs[0].Rcpts)
+			}
+			want := []string{"EHLO client.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "RCPT TO:<c@y.test>", "DATA", "RSET", "MAIL FROM:<>", "QUIT"}
+			if got := m.Commands(); !slices.Equal(got, want) {
+				t.Errorf("commands %q, want %q", got, want)
+			}
+			if m.Transactions() != 2 || m.Conns() != 1 {
+				t.Errorf("transactions %d, conns %d", m.Transactions(), m.Conns())
+			}
+		})
+	}
+}
+
+func TestRawFaults(t *testing.T) {
+	m := Start(t,
+		Extensions("8BITMIME"),
+		On(Greeting, Send("220-first\r\n220 second\r\n")),
+		On(Mail, Garbage()))
+	c := dial(t, m)
+	if r := c.reply(); r != "220 second" {
+		t.Fatalf("greeting %q", r)
+	}
+	c.send("EHLO c\r\n")
+	if l, _ := c.br.ReadString('\n'); l != "250-"+Hostname+"\r\n" {
+		t.Fatalf("EHLO first line %q", l)
+	}
+	if r := c.reply(); r != "250 8BITMIME" {
+		t.Fatalf("EHLO last line %q", r)
+	}
+	c.send("MAIL FROM:<a@x>\r\n")
+	if l, _ := c.br.ReadString('\n'); l != "this is not an SMTP reply\r\n" {
+		t.Fatalf("garbage %q", l)
+	}
+	c.cmd("RCPT TO:<b@y>", "503") // the garbage did not start a transaction
+	if r := m.Commands(); len(r) != 3 {
+		t.Fatalf("commands %q", r)
+	}
+}
+
+func TestShutdownAndTempfail(t *testing.T) {
+	m := Start(t, OnNth(Rcpt, 1, Tempfail(452, "4.5.3", "Too many")), On(Rcpt, Shutdown()))
+	c := dial(t, m)
+	c.reply()
+	c.cmd("EHLO c", "250")
+	c.cmd("MAIL FROM:<a@x>", "250")
+	c.cmd("RCPT TO:<b@y>", "452 4.5.3 Too many")
+	c.cmd("RCPT TO:<b@y>", "421 4.3.2")
+	if _, err := c.br.ReadByte(); err == nil {
+		t.Fatal("connection still open after 421")
+	}
+}
+
+func TestEndless(t *testing.T) {
+	m := Start(t, On(Ehlo, Endless()))
+	c := dial(t, m)
+	c.reply()
+	c.send("EHLO c\r\n")
+	for range 1000 {
+		l, err := c.br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(l, "250-") {
+			t.Fatalf("line %q, %v", l, err)
+		}
+	}
+}
+
+func TestDrop(t *testing.T) {
+	for name, opts := range modes {
+		t.Run(name, func(t *testing.T) {
+			m := Start(t, append(opts, On(Mail, Drop()))...)
+			c := dial(t, m)
+			c.reply()
+			c.cmd("EHLO c", "250")
+			c.send("MAIL FROM:<a@x>\r\n")
+			if l, err := c.br.ReadString('\n'); err == nil {
+				t.Fatalf("got %q after drop", l)
+			}
+		})
+	}
+}
+
+// Hung steps are released when the test ends: the subtests' cleanups must
+// return, or they report that goroutines did not stop.
+func TestHangReleasedAtCleanup(t *testing.T) {
+	for _, step := range []Step{Greeting, Mail, EndOfData} {
+		for name, opts := range modes {
+			t.Run(step.String()+"/"+name, func(t *testing.T) {
+				m := Start(t, append(opts, On(step, Hang()))...)
+				c := dial(t, m)
+				if step != Greeting {
+					c.reply()
+					c.cmd("EHLO c", "250")
+					c.send("MAIL FROM:<a@x>\r\n")
+				}
+				if step == EndOfData {
+					c.reply()
+					c.cmd("RCPT TO:<b@y>", "250")
+					c.cmd("DATA", "354")
+					c.send("x\r\n.\r\n")
+				}
+				select {
+				case <-m.Reached(step):
+				case <-time.After(10 * time.Second):
+					t.Fatal("step not reached")
+				}
+				c.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				if l, err := c.br.ReadString('\n'); err == nil {
+					t.Fatalf("hung step answered %q", l)
+				}
+			})
+		}
+	}
+}
+
+func TestNeedsRaw(t *testing.T) {
+	cases := []struct {
+		opts []Option
+		raw  bool
+	}{
+		{nil, false},
+		{[]Option{On(Mail, Reject(550, "", "x")), On(Rcpt, Hang()), On(EndOfData, Drop())}, false},
+		{[]Option{On(Greeting, Reject(554, "", "x"))}, true},
+		{[]Option{On(DataCmd, Tempfail(451, "", "x"))}, true},
+		{[]Option{OnNth(Mail, 3, Shutdown())}, true},
+		{[]Option{On(EndOfData, Garbage())}, true},
+		{[]Option{Extensions()}, true},
+	}
+	for i, c := range cases {
+		cfg := config{on: map[Step]Action{}, nth: map[Step]map[int]Action{}}
+		for _, o := range c.opts {
+			o(&cfg)
+		}
+		if got := (&MTA{cfg: cfg}).needsRaw(); got != c.raw {
+			t.Errorf("case %d: raw %v, want %v", i, got, c.raw)
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package fakemta
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"strings"
+)
+
+// acceptRaw is the accept loop of the raw mode.
+func (m *MTA) acceptRaw() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !m.track(c) {
+			continue
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			defer m.untrack(c)
+			defer c.Close()
+			s := &rawSession{m: m, c: c, br: bufio.NewReader(c)}
+			s.run()
+		}()
+	}
+}
+
+// rawSession is a minimal SMTP responder (RFC 5321 §4.1) with every reply
+// open to scripting. It is lenient: it checks only what it needs to record.
+type rawSession struct {
+	m     *MTA
+	c     net.Conn
+	br    *bufio.Reader
+	from  string
+	inTx  bool
+	rcpts []string
+}
+
+func (s *rawSession) run() {
+	if !s.do(Greeting, "220 "+Hostname+" ESMTP fakemta\r\n") {
+		return
+	}
+	for {
+		line, err := s.br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		s.m.recordCommand(line)
+		verb, arg, _ := strings.Cut(line, " ")
+		ok := true
+		switch strings.ToUpper(verb) {
+		case "EHLO":
+			ok = s.do(Ehlo, s.ehloReply())
+		case "HELO":
+			ok = s.do(Helo, "250 "+Hostname+"\r\n")
+		case "MAIL":
+			ok = s.mail(arg)
+		case "RCPT":
+			ok = s.rcpt(arg)
+		case "DATA":
+			ok = s.data()
+		case "RSET":
+			s.reset()
+			ok = s.do(Rset, "250 2.0.0 Ok\r\n")
+		case "NOOP":
+			ok = s.write("250 2.0.0 Ok\r\n")
+		case "QUIT":
+			s.write("221 2.0.0 Bye\r\n")
+			return
+		default:
+			ok = s.write("502 5.5.2 Command not recognized\r\n")
+		}
+		if !ok {
+			return
+		}
+	}
+}
+
+func (s *rawSession) ehloReply() string {
+	var b strings.Builder
+	b.WriteString("250")
+	if len(s.m.cfg.ext) > 0 {
+		b.WriteByte('-')
+	} else {
+		b.WriteByte(' ')
+	}
+	b.WriteString(Hostname + "\r\n")
+	for i, kw := range s.m.cfg.ext {
+		if i == len(s.m.cfg.ext)-1 {
+			b.WriteString("250 " + kw + "\r\n")
+		} else {
+			b.WriteString("250-" + kw + "\r\n")
+		}
+	}
+	return b.String()
+}
+
+func (s *rawSession) reset() { s.from, s.inTx, s.rcpts = "", false, nil }
+
+func (s *rawSession) mail(arg string) bool {
+	s.m.recordMail()
+	a := s.m.action(Mail)
+	if a.kind == kindAccept {
+		s.from, s.inTx, s.rcpts = address(arg, "FROM:"), true, nil
+	}
+	return s.perform(a, "250 2.1.0 Ok\r\n")
+}
+
+func (s *rawSession) rcpt(arg string) bool {
+	if !s.inTx {
+		return s.write("503 5.5.1 Need MAIL first\r\n")
+	}
+	a := s.m.action(Rcpt)
+	if a.kind == kindAccept {
+		s.rcpts = append(s.rcpts, address(arg, "TO:"))
+	}
+	return s.perform(a, "250 2.1.5 Ok\r\n")
+}
+
+func (s *rawSession) data() bool {
+	if len(s.rcpts) == 0 {
+		return s.write("503 5.5.1 Need RCPT first\r\n")
+	}
+	a := s.m.action(DataCmd)
+	if a.kind != kindAccept {
+		return s.perform(a, "")
+	}
+	if !s.write("354 End data with <CR><LF>.<CR><LF>\r\n") {
+		return false
+	}
+	data, err := readData(s.br)
+	if err != nil {
+		return false
+	}
+	a = s.m.action(EndOfData)
+	if a.kind == kindAccept {
+		s.m.recordMessage(Message{From: s.from, Rcpts: s.rcpts, Data: data})
+	}
+	s.reset()
+	return s.perform(a, "250 2.0.0 Ok: queued\r\n")
+}
+
+// readData reads dot-stuffed content up to the line ".\r\n" (RFC 5321
+// §4.5.2) and removes the stuffing. Like go-smtp, only CRLF starts a line:
+// "\n.\r\n" does not end the data and "\n." is not unstuffed.
+func readData(br *bufio.Reader) ([]byte, error) {
+	var data []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		bol := len(data) == 0 || bytes.HasSuffix(data, []byte("\r\n"))
+		if err == bufio.ErrBufferFull {
+			data = appendUnstuffed(data, line, bol)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if bol && bytes.Equal(line, []byte(".\r\n")) {
+			return data, nil
+		}
+		data = appendUnstuffed(data, line, bol)
+	}
+}
+
+func appendUnstuffed(data, chunk []byte, bol bool) []byte {
+	if bol && len(chunk) > 0 && chunk[0] == '.' {
+		chunk = chunk[1:]
+	}
+	return append(data, chunk...)
+}
+
+// do performs the action scripted for step, okReply being the reply of
+// Accept. It returns false when the session must end.
+func (s *rawSession) do(step Step, okReply string) bool {
+	return s.perform(s.m.action(step), okReply)
+}
+
+func (s *rawSession) perform(a Action, okReply string) bool {
+	switch a.kind {
+	case kindAccept:
+		return s.write(okReply)
+	case kindReply:
+		return s.write(a.format()) && !a.close
+	case kindSend:
+		return s.write(a.text)
+	case kindHang:
+		<-s.m.release
+		return false
+	case kindEndless:
+		line := "250-" + strings.Repeat("x", 70) + "\r\n"
+		for {
+			select {
+			case <-s.m.release:
+				return false
+			default:
+			}
+			if !s.write(line) {
+				return false
+			}
+		}
+	}
+	return false // kindDrop
+}
+
+func (s *rawSession) write(str string) bool {
+	_, err := io.WriteString(s.c, str)
+	return err == nil
+}
+
+// address extracts the path of "FROM:<a@b> PARAMS" or "TO:<a@b>".
+func address(arg, prefix string) string {
+	if len(arg) >= len(prefix) && strings.EqualFold(arg[:len(prefix)], prefix) {
+		arg = arg[len(prefix):]
+	}
+	arg = strings.TrimSpace(arg)
+	if i := strings.IndexByte(arg, '>'); strings.HasPrefix(arg, "<") && i > 0 {
+		return arg[1:i]
+	}
+	path, _, _ := strings.Cut(arg, " ")
+	return path
+}

@@ -1,0 +1,75 @@
+package policy
+
+import (
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "locals"},
+		{Type: "listen"},
+		{Type: "upstream"},
+		{Type: "plugin", LabelNames: []string{"name"}},
+	},
+}
+
+// decodeFile parses and decodes one policy file. It returns nil only when
+// the source is not valid HCL syntax.
+func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	abs := absFile(filename)
+	d := &decoder{file: filename, dir: filepath.Dir(abs), diags: diags}
+	p := &Policy{File: abs}
+
+	content, cdiags := f.Body.Content(fileSchema)
+	d.diags = append(d.diags, cdiags...)
+
+	var locals, listens, upstreams, plugins hcl.Blocks
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "locals":
+			locals = append(locals, b)
+		case "listen":
+			listens = append(listens, b)
+		case "upstream":
+			upstreams = append(upstreams, b)
+		case "plugin":
+			plugins = append(plugins, b)
+		}
+	}
+	d.ctx = d.evalContext(locals)
+
+	start := hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+	if b := d.single(listens, start, "listen", "A policy needs a listen block saying where to accept mail."); b != nil {
+		p.Listen = d.listen(b)
+	} else {
+		p.Listen = defaultListen()
+	}
+	if b := d.single(upstreams, start, "upstream", "A policy needs an upstream block saying where to forward accepted mail (address) or where to store it (maildir)."); b != nil {
+		p.Upstream = d.upstream(b, p.Listen.Hostname)
+	} else {
+		p.Upstream = defaultUpstream(p.Listen.Hostname)
+	}
+	p.Plugins = d.plugins(plugins)
+	return p, d.diags
+}
+
+// single returns the one block of a kind the policy must have exactly once,
+// reporting a missing block at missing and every extra block at its header.
+func (d *decoder) single(blocks hcl.Blocks, missing hcl.Range, kind, why string) *hcl.Block {
+	if len(blocks) == 0 {
+		d.errorf(missing, "Missing "+kind+" block", "%s", why)
+		return nil
+	}
+	for _, extra := range blocks[1:] {
+		d.errorf(extra.DefRange, "Duplicate "+kind+" block",
+			"A policy has one %s block; the first is at %s.", kind, pos(blocks[0].DefRange))
+	}
+	return blocks[0]
+}

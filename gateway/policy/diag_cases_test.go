@@ -1,0 +1,287 @@
+package policy
+
+// Inline policies with one or more mistakes, and the exact lines
+// WriteDiagnostics prints for them.
+
+// okListen and okUpstream are valid blocks the cases below combine with.
+const (
+	okListen   = "listen {\n  address = \"127.0.0.1:2525\"\n}\n"
+	okUpstream = "upstream {\n  address = \"127.0.0.1:10025\"\n}\n"
+	okBoth     = okListen + okUpstream // six lines; a case's own blocks start at line 7
+)
+
+var diagnosticCases = []struct {
+	name string
+	src  string
+	want []string
+}{
+	{"bad duration", `listen {
+  address = "127.0.0.1:2525"
+  command_timeout = "5x"
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Invalid duration: "5x" is not a duration (use Go syntax like "200ms" or "5m")`,
+	}},
+	{"unknown attribute", `listen {
+  adress = "127.0.0.1:2525"
+}
+` + okUpstream, []string{
+		`policy.hcl:1:1: Missing required argument: The argument "address" is required, but no definition was found.`,
+		`policy.hcl:2:3: Unsupported argument: An argument named "adress" is not expected here. Did you mean "address"?`,
+	}},
+	{"unknown block", okBoth + `filter "spam" {
+}
+`, []string{
+		`policy.hcl:7:1: Unsupported block type: Blocks of type "filter" are not expected here.`,
+	}},
+	{"unknown top-level attribute", okBoth + `debug = true
+`, []string{
+		`policy.hcl:7:1: Unsupported argument: An argument named "debug" is not expected here.`,
+	}},
+	{"wrong types", `listen {
+  address        = ["127.0.0.1:2525"]
+  max_recipients = "lots"
+  hostname       = { name = "mx" }
+}
+` + okUpstream, []string{
+		`policy.hcl:2:3: Incorrect attribute value type: Inappropriate value for attribute "address": string required, but have tuple.`,
+		`policy.hcl:3:3: Incorrect attribute value type: Inappropriate value for attribute "max_recipients": a number is required.`,
+		`policy.hcl:4:3: Incorrect attribute value type: Inappropriate value for attribute "hostname": string required, but have object.`,
+	}},
+	{"bad sizes", `listen {
+  address          = "127.0.0.1:2525"
+  max_message_size = "12XB"
+  max_header_size  = -1
+}
+` + okUpstream + `plugin "a" {
+  wasm   = "a.wasm"
+  memory = "1.5MiB"
+}
+`, []string{
+		`policy.hcl:3:3: Invalid size: "12XB" is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
+		`policy.hcl:4:3: Invalid size: -1 is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
+		`policy.hcl:11:3: Invalid size: "1.5MiB" is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
+	}},
+	{"zero size", `listen {
+  address          = "127.0.0.1:2525"
+  max_message_size = 0
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Value out of range: max_message_size must be at least 1B, not 0B.`,
+	}},
+	{"negative and zero durations", `listen {
+  address         = "127.0.0.1:2525"
+  data_timeout    = "-1s"
+  greet_delay     = "-5ms"
+  command_timeout = "0"
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Value out of range: data_timeout must be greater than zero, not "-1s".`,
+		`policy.hcl:4:3: Value out of range: greet_delay must be zero or more, not "-5ms".`,
+		`policy.hcl:5:3: Value out of range: command_timeout must be greater than zero, not "0".`,
+	}},
+	{"listen address", `listen {
+  address = "localhost"
+}
+` + okUpstream, []string{
+		`policy.hcl:2:3: Invalid address: "localhost" is not host:port (for example "127.0.0.1:2525", "[::1]:25" or ":25" for every address).`,
+	}},
+	{"upstream address", okListen + `upstream {
+  address = ":10025"
+}
+`, []string{
+		`policy.hcl:5:3: Invalid address: ":10025" is not host:port (for example "127.0.0.1:10025").`,
+	}},
+	{"upstream both", okListen + `upstream {
+  address = "127.0.0.1:10025"
+  maildir = "var/mail"
+}
+`, []string{
+		`policy.hcl:6:3: Conflicting upstream: An upstream has either address (an SMTP server) or maildir (a local directory), not both; address is set at policy.hcl:5:3.`,
+	}},
+	{"upstream neither", okListen + `upstream {
+  helo = "sluice.example"
+}
+`, []string{
+		`policy.hcl:4:1: Missing upstream destination: Set address = "host:port" to forward to an SMTP server, or maildir = "path" to store mail in a local Maildir.`,
+	}},
+	{"memory limits", okBoth + `plugin "big" {
+  wasm   = "big.wasm"
+  memory = "5GiB"
+}
+plugin "small" {
+  wasm   = "small.wasm"
+  memory = "512KiB"
+}
+`, []string{
+		`policy.hcl:9:3: Value out of range: memory must be at most 4GiB, not 5GiB.`,
+		`policy.hcl:13:3: Value out of range: memory must be at least 1MiB, not 512KiB.`,
+	}},
+	{"timeout limits", okBoth + `plugin "zero" {
+  wasm    = "zero.wasm"
+  timeout = "0s"
+}
+plugin "slow" {
+  wasm    = "slow.wasm"
+  timeout = "31s"
+}
+`, []string{
+		`policy.hcl:9:3: Value out of range: timeout must be greater than zero, not "0s".`,
+		`policy.hcl:13:3: Value out of range: timeout must be at most 30s, not "31s".`,
+	}},
+	{"enums", `listen {
+  address      = "127.0.0.1:2525"
+  bare_lf      = "strip"
+  early_talker = "wait"
+}
+` + okUpstream + `plugin "a" {
+  wasm     = "a.wasm"
+  on_error = "drop"
+}
+`, []string{
+		`policy.hcl:3:3: Invalid value: bare_lf must be "normalize" or "reject", not "strip".`,
+		`policy.hcl:4:3: Invalid value: early_talker must be "reject" or "ignore", not "wait".`,
+		`policy.hcl:11:3: Invalid value: on_error must be "tempfail", "continue" or "reject", not "drop".`,
+	}},
+	{"missing wasm", okBoth + `plugin "a" {
+  timeout = "1s"
+}
+`, []string{
+		`policy.hcl:7:1: Missing required argument: The argument "wasm" is required, but no definition was found.`,
+	}},
+	{"missing blocks", "# nothing here\n", []string{
+		`policy.hcl:1:1: Missing listen block: A policy needs a listen block saying where to accept mail.`,
+		`policy.hcl:1:1: Missing upstream block: A policy needs an upstream block saying where to forward accepted mail (address) or where to store it (maildir).`,
+	}},
+	{"missing listen address", `listen {
+  hostname = "mx.example.org"
+}
+` + okUpstream, []string{
+		`policy.hcl:1:1: Missing required argument: The argument "address" is required, but no definition was found.`,
+	}},
+	{"duplicate blocks", okBoth + okListen + okUpstream, []string{
+		`policy.hcl:7:1: Duplicate listen block: A policy has one listen block; the first is at policy.hcl:1:1.`,
+		`policy.hcl:10:1: Duplicate upstream block: A policy has one upstream block; the first is at policy.hcl:4:1.`,
+	}},
+	{"tls missing files", `listen {
+  address = "127.0.0.1:2525"
+  tls {
+    min_version = "1.1"
+  }
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Missing required argument: The argument "cert_file" is required, but no definition was found.`,
+		`policy.hcl:3:3: Missing required argument: The argument "key_file" is required, but no definition was found.`,
+		`policy.hcl:4:5: Invalid value: min_version must be "1.2" or "1.3", not "1.1".`,
+	}},
+	{"duplicate plugin", okBoth + `plugin "tag" {
+  wasm = "a.wasm"
+}
+plugin "tag" {
+  wasm = "b.wasm"
+}
+`, []string{
+		`policy.hcl:10:1: Duplicate plugin: A plugin named "tag" is already declared at policy.hcl:7:1; each plugin needs its own name.`,
+	}},
+	{"plugin names", okBoth + `plugin "Tag" {
+  wasm = "a.wasm"
+}
+plugin "-x" {
+  wasm = "b.wasm"
+}
+plugin "" {
+  wasm = "c.wasm"
+}
+plugin {
+  wasm = "d.wasm"
+}
+`, []string{
+		`policy.hcl:7:8: Invalid plugin name: "Tag" is not a plugin name: use lower-case letters, digits, "_" and "-", starting with a letter or digit.`,
+		`policy.hcl:10:8: Invalid plugin name: "-x" is not a plugin name: use lower-case letters, digits, "_" and "-", starting with a letter or digit.`,
+		`policy.hcl:13:8: Invalid plugin name: "" is not a plugin name: use lower-case letters, digits, "_" and "-", starting with a letter or digit.`,
+		`policy.hcl:16:8: Missing name for plugin: All plugin blocks must have 1 labels (name).`,
+	}},
+	{"upstream data timeout warning", okListen + `upstream {
+  address      = "127.0.0.1:10025"
+  data_timeout = "100s"
+}
+`, []string{
+		`policy.hcl:6:3: warning: Upstream data timeout too long: data_timeout must be below Postfix's smtpd_proxy_timeout of 100s (Postfix would give up on Sluice before the downstream answers).`,
+	}},
+	{"line length below RFC minimum", `listen {
+  address         = "127.0.0.1:2525"
+  max_line_length = 999
+  max_recipients  = 2.5
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Value out of range: max_line_length must be at least 1000, not 999.`,
+		`policy.hcl:4:3: Invalid value: max_recipients must be a whole number, not 2.5.`,
+	}},
+	{"bad hostnames", `listen {
+  address  = "127.0.0.1:2525"
+  hostname = "mx_1.example.org"
+}
+upstream {
+  address = "127.0.0.1:10025"
+  helo    = "[IPv6:192.0.2.1]"
+}
+`, []string{
+		`policy.hcl:3:3: Invalid hostname: "mx_1.example.org" is not a domain name or address literal (RFC 5321 §4.1.2).`,
+		`policy.hcl:7:3: Invalid hostname: "[IPv6:192.0.2.1]" is not a domain name or address literal (RFC 5321 §4.1.2).`,
+	}},
+	{"functions", `listen {
+  address  = env("SLUICE_TEST_UNSET", "127.0.0.1:2525", "x")
+  hostname = shout("mx")
+}
+` + okUpstream, []string{
+		`policy.hcl:2:58: Invalid function argument: Invalid value for "default" parameter: env takes a name and at most one default value.`,
+		`policy.hcl:3:14: Call to unknown function: There is no function named "shout".`,
+	}},
+	{"locals cycle", `locals {
+  a = local.b
+  b = local.a
+  c = local.nope
+}
+` + okBoth, []string{
+		`policy.hcl:2:3: Cycle in local values: The local value "a" is part of, or depends on, a cycle of local values.`,
+		`policy.hcl:3:3: Cycle in local values: The local value "b" is part of, or depends on, a cycle of local values.`,
+		`policy.hcl:4:12: Unsupported attribute: This object does not have an attribute named "nope".`,
+	}},
+	{"config out of range", okBoth + `plugin "a" {
+  wasm   = "a.wasm"
+  config = { n = 1e999 }
+  grants = "dns"
+}
+`, []string{
+		`policy.hcl:9:3: Invalid plugin configuration: The configuration cannot be passed to the plugin as JSON: a number is beyond the range of a 64-bit float.`,
+		`policy.hcl:10:3: Incorrect attribute value type: Inappropriate value for attribute "grants": list of string required, but have string.`,
+	}},
+	{"grants with null", okBoth + `plugin "a" {
+  wasm   = "a.wasm"
+  grants = ["dns", null]
+}
+`, []string{
+		`policy.hcl:9:3: Invalid value: grants[1] must be a string, not null.`,
+	}},
+	{"syntax error", "listen {\n  address = \n}\n", []string{
+		`policy.hcl:2:13: Invalid expression: Expected the start of an expression, but found an invalid expression token.`,
+	}},
+	{"many errors at once", `listen {
+  address      = "127.0.0.1"
+  data_timeout = "soon"
+}
+upstream {
+}
+plugin "a" {
+  memory   = "lots"
+  on_error = "explode"
+}
+`, []string{
+		`policy.hcl:2:3: Invalid address: "127.0.0.1" is not host:port (for example "127.0.0.1:2525", "[::1]:25" or ":25" for every address).`,
+		`policy.hcl:3:3: Invalid duration: "soon" is not a duration (use Go syntax like "200ms" or "5m")`,
+		`policy.hcl:5:1: Missing upstream destination: Set address = "host:port" to forward to an SMTP server, or maildir = "path" to store mail in a local Maildir.`,
+		`policy.hcl:7:1: Missing required argument: The argument "wasm" is required, but no definition was found.`,
+		`policy.hcl:8:3: Invalid size: "lots" is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
+		`policy.hcl:9:3: Invalid value: on_error must be "tempfail", "continue" or "reject", not "explode".`,
+	}},
+}

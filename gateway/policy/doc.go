@@ -1,0 +1,64 @@
+// Package policy decodes Sluice's HCL policy files into plain Go data.
+//
+// A policy says where to listen, where to forward, and which WebAssembly
+// plugins run in which order with which configuration, limits and failure
+// policy (SPEC.md §3). Decoding is strict: unknown blocks and attributes,
+// wrong types and out-of-range values are reported as hcl.Diagnostics that
+// point at the offending attribute (file:line:col). Decoding keeps going after
+// an error so that one run reports every problem in the file.
+//
+// This package is plain data and validation. It does not read plugin or TLS
+// files (paths are only resolved to absolute paths, relative to the policy
+// file), compile WebAssembly or open sockets; the loader and `sluice check`
+// do that, and report their problems against the ranges kept here with
+// Error.
+//
+// # Language
+//
+//	locals {                                # optional; local.NAME in any expression
+//	  domain = env("MAIL_DOMAIN", "example.org")
+//	}
+//	listen {                                # required, once
+//	  address                = "127.0.0.1:2525"   # required; ":25" for every address
+//	  hostname               = "mx.${local.domain}" # default: the machine's name
+//	  max_message_size       = "25MiB"      # sizes: bytes, or "512KiB", "25MiB", "1GB"...
+//	  max_recipients         = 1000
+//	  max_line_length        = 2048         # at least 1000 (RFC 5321 §4.5.3.1.6)
+//	  max_header_size        = "512KiB"
+//	  max_header_fields      = 10000
+//	  command_timeout        = "5m"         # durations: Go syntax
+//	  data_timeout           = "10m"
+//	  max_connections        = 1000
+//	  max_connections_per_ip = 50
+//	  bare_lf                = "normalize"  # or "reject"
+//	  early_talker           = "reject"     # or "ignore"
+//	  greet_delay            = "0s"
+//	  tls {                                 # optional: offer STARTTLS
+//	    cert_file   = "certs/mx.pem"        # required
+//	    key_file    = "certs/mx.key"        # required
+//	    min_version = "1.2"                 # or "1.3"
+//	  }
+//	}
+//	upstream {                              # required, once
+//	  address         = "127.0.0.1:10025"   # exactly one of address and maildir
+//	  # maildir       = "var/mail"
+//	  helo            = "sluice.example.org" # default: listen.hostname
+//	  connect_timeout = "10s"
+//	  command_timeout = "60s"
+//	  data_timeout    = "90s"               # warning from 100s: Postfix's smtpd_proxy_timeout
+//	}
+//	plugin "tag" {                          # any number, run in this order
+//	  wasm     = "plugins/tag.wasm"         # required
+//	  config   = { header = "X-Tag" }       # any value, handed to the plugin as JSON
+//	  timeout  = "200ms"                    # per call, at most 30s
+//	  memory   = "64MiB"                    # 1MiB to 4GiB
+//	  on_error = "tempfail"                 # or "continue", "reject"
+//	  grants   = ["dns"]                    # capabilities, checked by the host
+//	}
+//
+// Plugin names match [a-z0-9][a-z0-9_-]* and are unique. Expressions may
+// call env(NAME) and env(NAME, DEFAULT) (an unset or empty variable gives
+// DEFAULT, or ""), upper, lower, trimspace, format, join, concat and coalesce
+// (the first argument neither null nor ""). An attribute set to null keeps
+// its default.
+package policy

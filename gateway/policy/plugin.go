@@ -1,0 +1,116 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+var pluginSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "wasm"},
+		{Name: "config"},
+		{Name: "timeout"},
+		{Name: "memory"},
+		{Name: "on_error"},
+		{Name: "grants"},
+	},
+}
+
+// Plugin limits. A call may run at most maxPluginTimeout (Postfix's milter
+// command timeout is 30s, and a client waits for us); memory is a wasm32
+// linear memory, which cannot exceed 4GiB.
+const (
+	defaultPluginTimeout = 200 * time.Millisecond
+	maxPluginTimeout     = 30 * time.Second
+	defaultPluginMemory  = 64 * MiB
+	minPluginMemory      = 1 * MiB
+	maxPluginMemory      = 4 * GiB
+)
+
+// plugins decodes the plugin blocks in order. A plugin whose name is invalid
+// or taken is reported and left out; one with other errors is kept with the
+// valid part of its settings, so tools can still report on it.
+func (d *decoder) plugins(blocks hcl.Blocks) []Plugin {
+	var out []Plugin
+	seen := map[string]hcl.Range{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if !validPluginName(name) {
+			d.errorf(b.LabelRanges[0], "Invalid plugin name",
+				"%q is not a plugin name: use lower-case letters, digits, \"_\" and \"-\", starting with a letter or digit.", name)
+			d.plugin(b) // still check its body
+			continue
+		}
+		if first, dup := seen[name]; dup {
+			d.errorf(b.DefRange, "Duplicate plugin",
+				"A plugin named %q is already declared at %s; each plugin needs its own name.", name, pos(first))
+			d.plugin(b)
+			continue
+		}
+		seen[name] = b.DefRange
+		out = append(out, d.plugin(b))
+	}
+	return out
+}
+
+func (d *decoder) plugin(b *hcl.Block) Plugin {
+	p := Plugin{
+		Name:     b.Labels[0],
+		Config:   []byte("{}"),
+		Timeout:  defaultPluginTimeout,
+		Memory:   defaultPluginMemory,
+		OnError:  OnErrorTempfail,
+		DefRange: b.DefRange,
+	}
+	c, diags := b.Body.Content(pluginSchema)
+	d.diags = append(d.diags, diags...)
+	a := c.Attributes
+
+	if attr := a["wasm"]; attr == nil {
+		d.errorf(b.DefRange, "Missing required argument",
+			"The argument \"wasm\" is required, but no definition was found.")
+	} else {
+		p.WasmRange = attr.Range
+		d.path(attr, &p.Wasm)
+	}
+	if attr := a["config"]; attr != nil {
+		p.ConfigRange = attr.Range
+		if v, ok := d.value(attr); ok {
+			js, err := configJSON(v)
+			if err != nil {
+				d.errorf(attr.Range, "Invalid plugin configuration", "The configuration cannot be passed to the plugin as JSON: %s.", err)
+			} else {
+				p.Config = js
+			}
+		}
+	}
+	d.duration(a["timeout"], &p.Timeout, true, maxPluginTimeout)
+	memory := int64(p.Memory)
+	d.size(a["memory"], &memory, minPluginMemory, maxPluginMemory)
+	p.Memory = uint64(memory)
+	d.enum(a["on_error"], &p.OnError, OnErrorTempfail, OnErrorContinue, OnErrorReject)
+	if attr := a["grants"]; attr != nil {
+		p.GrantsRange = attr.Range
+		d.stringList(attr, &p.Grants)
+	}
+	return p
+}
+
+// validPluginName reports whether s matches [a-z0-9][a-z0-9_-]*. Names
+// appear in logs, metrics labels and `sluice test` output.
+func validPluginName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

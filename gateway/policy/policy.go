@@ -1,0 +1,160 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Policy is one decoded policy file.
+type Policy struct {
+	// File is the absolute path of the policy file. Diagnostics use the
+	// file name exactly as it was given to Load or Parse.
+	File     string
+	Listen   Listen
+	Upstream Upstream
+	// Plugins are in declaration order, which is chain order.
+	Plugins []Plugin
+	// Hash is the SHA-256 of the policy source, so that a reload can tell an
+	// unchanged file from a changed one. It does not cover env() values or
+	// the contents of referenced files.
+	Hash [32]byte
+}
+
+// Listen is the SMTP listener: the `listen` block.
+type Listen struct {
+	Address  string // host:port; host may be empty for every address
+	Hostname string // our name in the greeting and EHLO reply; default os.Hostname()
+
+	MaxMessageSize      int64 // bytes, advertised with SIZE (RFC 1870)
+	MaxRecipients       int
+	MaxLineLength       int // bytes, including CRLF
+	MaxHeaderSize       int // bytes of the whole header section
+	MaxHeaderFields     int
+	MaxConnections      int
+	MaxConnectionsPerIP int
+
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
+	GreetDelay     time.Duration
+
+	BareLF      string // BareLFNormalize or BareLFReject
+	EarlyTalker string // EarlyTalkerReject or EarlyTalkerIgnore
+
+	TLS *TLS // nil when there is no tls block (no STARTTLS)
+
+	Range hcl.Range // the `listen` block header
+}
+
+// TLS is the listener's certificate for STARTTLS (RFC 3207).
+type TLS struct {
+	CertFile   string // absolute path
+	KeyFile    string // absolute path
+	MinVersion string // "1.2" or "1.3"
+}
+
+// Upstream is where accepted mail goes: an SMTP server or a local Maildir.
+// Exactly one of Address and Maildir is set.
+type Upstream struct {
+	Address string // host:port of the downstream MTA
+	Maildir string // absolute path of a Maildir (development mode)
+	Helo    string // name we send in EHLO downstream; default Listen.Hostname
+
+	ConnectTimeout time.Duration
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
+
+	Range hcl.Range // the `upstream` block header
+}
+
+// Plugin is one `plugin "NAME"` block.
+type Plugin struct {
+	Name string
+	Wasm string // absolute path of the .wasm file
+
+	// Config is the plugin's configuration as JSON; "{}" when absent.
+	Config []byte
+
+	Timeout time.Duration // per call
+	Memory  uint64        // bytes of linear memory the plugin may use
+	OnError string        // OnErrorTempfail, OnErrorContinue or OnErrorReject
+	Grants  []string      // capability names, validated by the host
+
+	// DefRange is the `plugin "NAME"` header: report plugin-level problems
+	// (compile errors, missing exports, ABI version) here.
+	DefRange hcl.Range
+	// WasmRange, ConfigRange and GrantsRange are the attributes' ranges;
+	// ConfigRange and GrantsRange are empty when the attribute is absent.
+	WasmRange   hcl.Range
+	ConfigRange hcl.Range
+	GrantsRange hcl.Range
+}
+
+// Values of Plugin.OnError.
+const (
+	OnErrorTempfail = "tempfail"
+	OnErrorContinue = "continue"
+	OnErrorReject   = "reject"
+)
+
+// Values of Listen.BareLF: what to do with a line ending in LF without CR
+// (RFC 5321 §2.3.8 allows only CRLF).
+const (
+	BareLFNormalize = "normalize"
+	BareLFReject    = "reject"
+)
+
+// Values of Listen.EarlyTalker: what to do with a client that sends before
+// our greeting (RFC 5321 §4.3.1: the client must wait for the 220).
+const (
+	EarlyTalkerReject = "reject"
+	EarlyTalkerIgnore = "ignore"
+)
+
+// Load reads and decodes the policy file at path. A file that cannot be read
+// is reported as an error diagnostic.
+func Load(path string) (*Policy, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{Error(path, nil, "Cannot read policy", readError(err))}
+	}
+	return Parse(src, path)
+}
+
+// Parse decodes a policy from src. filename is used in diagnostics and as the
+// base for relative paths (wasm, maildir, TLS files).
+//
+// The returned diagnostics are sorted by position. When they contain an
+// error, the Policy is incomplete (invalid values are left at their defaults)
+// and must not be served; it is returned only so that tools can report more
+// problems, for example by compiling the plugins that did decode. Parse
+// returns a nil Policy only when the file is not valid HCL syntax.
+func Parse(src []byte, filename string) (*Policy, hcl.Diagnostics) {
+	p, diags := decodeFile(src, filename)
+	sortDiagnostics(diags)
+	if p != nil {
+		p.Hash = sha256.Sum256(src)
+	}
+	return p, diags
+}
+
+// absFile is the absolute form of the policy file name, or the cleaned name
+// when the working directory is unknown.
+func absFile(filename string) string {
+	if abs, err := filepath.Abs(filename); err == nil {
+		return abs
+	}
+	return filepath.Clean(filename)
+}
+
+// readError describes a read failure without repeating the path, which the
+// diagnostic already carries.
+func readError(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

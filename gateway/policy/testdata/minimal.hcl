@@ -1,0 +1,7 @@
+listen {
+  address = ":25"
+}
+
+upstream {
+  maildir = "var/mail"
+}

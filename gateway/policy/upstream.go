@@ -1,0 +1,76 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+var upstreamSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "address"},
+		{Name: "maildir"},
+		{Name: "helo"},
+		{Name: "connect_timeout"},
+		{Name: "command_timeout"},
+		{Name: "data_timeout"},
+	},
+}
+
+// postfixProxyTimeout is Postfix's default smtpd_proxy_timeout: in
+// before-queue mode Postfix gives up on us after this long, so our wait for
+// the downstream's final reply must end first.
+const postfixProxyTimeout = 100 * time.Second
+
+func defaultUpstream(hostname string) Upstream {
+	return Upstream{
+		Helo:           hostname,
+		ConnectTimeout: 10 * time.Second,
+		CommandTimeout: 60 * time.Second,
+		DataTimeout:    90 * time.Second,
+	}
+}
+
+func (d *decoder) upstream(b *hcl.Block, hostname string) Upstream {
+	u := defaultUpstream(hostname)
+	u.Range = b.DefRange
+	c, diags := b.Body.Content(upstreamSchema)
+	d.diags = append(d.diags, diags...)
+	a := c.Attributes
+
+	switch addr, dir := a["address"], a["maildir"]; {
+	case addr != nil && dir != nil:
+		d.errorf(dir.Range, "Conflicting upstream",
+			"An upstream has either address (an SMTP server) or maildir (a local directory), not both; address is set at %s.", pos(addr.Range))
+	case addr == nil && dir == nil:
+		d.errorf(b.DefRange, "Missing upstream destination",
+			"Set address = \"host:port\" to forward to an SMTP server, or maildir = \"path\" to store mail in a local Maildir.")
+	}
+	if attr := a["address"]; d.str(attr, &u.Address) && !validHostPort(u.Address, false) {
+		d.errorf(attr.Range, "Invalid address",
+			"%q is not host:port (for example \"127.0.0.1:10025\").", u.Address)
+		u.Address = ""
+	}
+	d.path(a["maildir"], &u.Maildir)
+
+	var helo string
+	if attr := a["helo"]; d.str(attr, &helo) {
+		if validHeloName(helo) {
+			u.Helo = helo
+		} else {
+			d.errorf(attr.Range, "Invalid hostname",
+				"%q is not a domain name or address literal (RFC 5321 §4.1.2).", helo)
+		}
+	}
+
+	d.duration(a["connect_timeout"], &u.ConnectTimeout, true, 0)
+	d.duration(a["command_timeout"], &u.CommandTimeout, true, 0)
+	if attr := a["data_timeout"]; attr != nil {
+		d.duration(attr, &u.DataTimeout, true, 0)
+		if u.DataTimeout >= postfixProxyTimeout {
+			d.warnf(attr.Range, "Upstream data timeout too long",
+				"data_timeout must be below Postfix's smtpd_proxy_timeout of 100s (Postfix would give up on Sluice before the downstream answers).")
+		}
+	}
+	return u
+}

@@ -1,0 +1,123 @@
+package smtpd
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/smtp"
+)
+
+// EarlyTalkerPolicy says what to do with a client that sends bytes before
+// the greeting (RFC 5321 §3.1: the client waits for the 220).
+type EarlyTalkerPolicy int
+
+const (
+	// EarlyTalkerReject answers 554 5.5.1 and closes.
+	EarlyTalkerReject EarlyTalkerPolicy = iota
+	// EarlyTalkerIgnore greets as usual and reads the early commands after.
+	EarlyTalkerIgnore
+)
+
+func (p EarlyTalkerPolicy) String() string {
+	switch p {
+	case EarlyTalkerReject:
+		return "reject"
+	case EarlyTalkerIgnore:
+		return "ignore"
+	}
+	return "unknown"
+}
+
+// Config configures a Server. The zero value is usable: every zero field
+// takes the default named in its comment.
+type Config struct {
+	// Hostname is announced in the greeting and the EHLO reply. Default:
+	// os.Hostname(), else "localhost".
+	Hostname string
+	// MaxMessageSize is the largest message accepted, in bytes, after
+	// dot-unstuffing; also advertised as SIZE (RFC 1870). Default 25 MiB.
+	MaxMessageSize int64
+	// MaxRecipients per transaction; more get 452 4.5.3. Default 1000
+	// (Postfix's smtpd_recipient_limit).
+	MaxRecipients int
+	// MaxLineLength is the longest command line, CRLF included; a longer
+	// one gets 500 5.5.2 and the connection is closed. Default 2048.
+	MaxLineLength int
+	// CommandTimeout is how long the server waits for the next command and
+	// for each read during DATA; also the write timeout. Default 5 minutes
+	// (RFC 5321 §4.5.3.2.7).
+	CommandTimeout time.Duration
+	// DataTimeout bounds the whole reception of one message after 354.
+	// Default 10 minutes.
+	DataTimeout time.Duration
+	// HandshakeTimeout bounds the TLS handshake after STARTTLS. Default 30s.
+	HandshakeTimeout time.Duration
+	// TLSConfig enables STARTTLS (RFC 3207). nil: not offered.
+	TLSConfig *tls.Config
+	// BareLF is the policy for a bare LF in message data: normalize (the
+	// default) or reject. A command line with a bare LF is never executed;
+	// under BareLFReject the connection is also closed.
+	BareLF smtp.BareLF
+	// EarlyTalker is the policy for clients that talk before the greeting.
+	// Default EarlyTalkerReject.
+	EarlyTalker EarlyTalkerPolicy
+	// GreetDelay, with EarlyTalkerReject, is how long to watch for early
+	// bytes before greeting. 0 only checks what already arrived.
+	GreetDelay time.Duration
+	// MaxConnections and MaxConnectionsPerIP cap concurrent connections;
+	// beyond them a client gets 421 4.7.0 and is closed. 0 is unlimited.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// Logger receives structured logs; every session line carries the
+	// attribute "session". Default: discard.
+	Logger *slog.Logger
+}
+
+// Defaults used for zero Config fields.
+const (
+	DefaultMaxMessageSize   = 25 << 20
+	DefaultMaxRecipients    = 1000
+	DefaultMaxLineLength    = 2048
+	DefaultCommandTimeout   = 5 * time.Minute
+	DefaultDataTimeout      = 10 * time.Minute
+	DefaultHandshakeTimeout = 30 * time.Second
+)
+
+// maxBadCommands is how many protocol errors a client may make; the one that
+// reaches it is answered 421 and the connection closed.
+const maxBadCommands = 10
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Hostname == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.Hostname = h
+		} else {
+			c.Hostname = "localhost"
+		}
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = DefaultMaxRecipients
+	}
+	if c.MaxLineLength <= 0 {
+		c.MaxLineLength = DefaultMaxLineLength
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = DefaultCommandTimeout
+	}
+	if c.DataTimeout <= 0 {
+		c.DataTimeout = DefaultDataTimeout
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

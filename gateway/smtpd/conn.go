@@ -1,0 +1,317 @@
+package smtpd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/smtp"
+)
+
+// Buffer sizes per connection: the read buffer sets how much DATA one read
+// syscall takes in; 1000 idle connections hold 20 MiB of them.
+const (
+	readBufferSize  = 16 << 10
+	writeBufferSize = 4 << 10
+)
+
+// Stop levels set by Shutdown.
+const (
+	stopNone  = iota
+	stopDrain // close when idle between transactions
+	stopForce // close now
+)
+
+// conn is one client connection. Its fields belong to its goroutine, except
+// those under mu, which Shutdown touches.
+type conn struct {
+	srv      *Server
+	cfg      *Config
+	raw      net.Conn // the accepted socket: deadlines are set here
+	rw       net.Conn // raw, or the TLS connection over it
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	id       string
+	remoteIP string
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+	started  time.Time
+
+	sess     Session
+	tls      *tls.ConnectionState
+	greeted  bool // HELO or EHLO accepted since the start or STARTTLS
+	inTx     bool // MAIL accepted
+	rcpts    int  // RCPTs accepted in this transaction
+	sizeHint int  // SIZE declared with MAIL, capped
+	errors   int  // protocol errors so far
+	closing  bool // a reply that ends the connection was queued
+
+	mu       sync.Mutex
+	stopped  int           // stopNone, stopDrain, stopForce
+	idle     bool          // waiting for a command outside a transaction
+	readIdle time.Duration // deadline for each read
+	readHard time.Time     // overall read deadline, zero if none
+}
+
+func newConn(s *Server, nc net.Conn, id, ip string) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		srv:      s,
+		cfg:      &s.cfg,
+		raw:      nc,
+		rw:       nc,
+		id:       id,
+		remoteIP: ip,
+		log:      s.log.With("session", id),
+		ctx:      ctx,
+		cancel:   cancel,
+		started:  time.Now(),
+		readIdle: s.cfg.CommandTimeout,
+	}
+	c.br = bufio.NewReaderSize(connReader{c}, readBufferSize)
+	c.bw = bufio.NewWriterSize(connWriter{c}, writeBufferSize)
+	return c
+}
+
+// connReader sets the read deadline before every read of the socket, so
+// that an idle limit, an overall limit (DATA) and Shutdown all apply.
+type connReader struct{ c *conn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	c.mu.Lock()
+	var dl time.Time
+	if c.stopped == stopForce || (c.stopped == stopDrain && c.idle) {
+		dl = time.Unix(1, 0) // in the past: fail now
+	} else {
+		dl = time.Now().Add(c.readIdle)
+		if !c.readHard.IsZero() && c.readHard.Before(dl) {
+			dl = c.readHard
+		}
+	}
+	c.raw.SetReadDeadline(dl)
+	c.mu.Unlock()
+	return c.rw.Read(p)
+}
+
+// connWriter bounds every write by CommandTimeout.
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	w.c.raw.SetWriteDeadline(time.Now().Add(w.c.cfg.CommandTimeout))
+	return w.c.rw.Write(p)
+}
+
+// stop is called by Shutdown. A read that should now fail is interrupted.
+func (c *conn) stop(level int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if level > c.stopped {
+		c.stopped = level
+	}
+	if c.stopped == stopForce || c.idle {
+		c.raw.SetReadDeadline(time.Unix(1, 0))
+	}
+	if level == stopForce {
+		c.cancel()
+	}
+}
+
+// setRead sets the deadlines of the next reads; idle marks a wait for a
+// command outside a transaction, which a draining Shutdown interrupts.
+func (c *conn) setRead(each time.Duration, total time.Time, idle bool) {
+	c.mu.Lock()
+	c.readIdle, c.readHard, c.idle = each, total, idle
+	c.mu.Unlock()
+}
+
+// stopLevel returns what Shutdown asked.
+func (c *conn) stopLevel() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// serve runs the connection to its end.
+func (c *conn) serve() {
+	c.log.Info("connection opened", "remote", c.raw.RemoteAddr().String())
+	defer c.finish()
+	sess, rep := c.srv.backend.NewSession(c.ctx, ConnInfo{ID: c.id, RemoteAddr: c.raw.RemoteAddr(), LocalAddr: c.raw.LocalAddr()})
+	if rep != nil || sess == nil {
+		if rep == nil {
+			rep = replyNoSession
+		}
+		c.reply(c.checked(rep, replyNoSession))
+		return
+	}
+	c.sess = sess
+	if c.earlyTalker() {
+		c.log.Warn("early talker rejected")
+		c.reply(replyEarlyTalker)
+		return
+	}
+	c.reply(smtp.NewReply(220, "", c.cfg.Hostname+" ESMTP Sluice"))
+	for c.next() {
+	}
+}
+
+// finish runs last: it turns a panic into 421 for this client only
+// (TESTPLAN row 56), flushes what is queued, ends the session exactly once
+// and closes the socket.
+func (c *conn) finish() {
+	if v := recover(); v != nil {
+		c.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
+		c.reply(replyPanic)
+	}
+	c.flush()
+	if c.sess != nil {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					c.log.Error("panic in Session.Close", "panic", v, "stack", string(debug.Stack()))
+				}
+			}()
+			c.sess.Close()
+		}()
+	}
+	c.cancel()
+	c.raw.Close()
+	c.log.Info("connection closed", "duration", time.Since(c.started).Round(time.Millisecond))
+}
+
+// next reads and runs one command; false ends the connection.
+func (c *conn) next() bool {
+	if c.closing {
+		return false
+	}
+	if lvl := c.stopLevel(); lvl == stopForce || (lvl == stopDrain && !c.inTx) {
+		c.reply(smtp.ReplyShutdown)
+		return false
+	}
+	// RFC 2920 §3.2: replies to pipelined commands may wait while more
+	// commands are buffered; flush before blocking for input.
+	if !c.lineBuffered() && !c.flush() {
+		return false
+	}
+	c.setRead(c.cfg.CommandTimeout, time.Time{}, !c.inTx)
+	line, err := smtp.ReadLine(c.br, c.cfg.MaxLineLength)
+	c.setRead(c.cfg.CommandTimeout, time.Time{}, false)
+	if err != nil {
+		return c.lineError(err)
+	}
+	return c.command(line)
+}
+
+// lineBuffered reports whether a whole command line is already buffered.
+func (c *conn) lineBuffered() bool {
+	n := c.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := c.br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
+// lineError answers a command line that could not be read.
+func (c *conn) lineError(err error) bool {
+	switch {
+	case errors.Is(err, smtp.ErrLineTooLong):
+		c.log.Warn("command line too long")
+		c.reply(smtp.ReplyLineTooLong)
+		return false
+	case smtp.IsFramingError(err):
+		// TESTPLAN row 7: never executed; the framing cannot be trusted
+		// under the reject policy.
+		c.log.Warn("bare CR or LF in command line", "err", err)
+		if c.cfg.BareLF == smtp.BareLFReject {
+			c.reply(smtp.ReplyBareLF)
+			return false
+		}
+		return c.bad(smtp.ReplyBareLF)
+	case errors.Is(err, smtp.ErrNUL):
+		c.log.Warn("NUL in command line")
+		return c.bad(replyNULCommand)
+	}
+	c.ioError(err)
+	return false
+}
+
+// ioError answers a failed read: 421 on a timeout or shutdown, nothing when
+// the client went away.
+func (c *conn) ioError(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		if c.stopLevel() != stopNone {
+			c.reply(smtp.ReplyShutdown)
+			return
+		}
+		c.log.Info("timeout", "err", err)
+		c.reply(smtp.ReplyTimeout)
+		return
+	}
+	if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, net.ErrClosed) {
+		c.log.Info("read failed", "err", err)
+	}
+}
+
+// bad answers a protocol error and counts it; the one that reaches
+// maxBadCommands is answered 421 instead and ends the connection.
+func (c *conn) bad(r *smtp.Reply) bool {
+	c.errors++
+	if c.errors >= maxBadCommands {
+		c.log.Warn("too many protocol errors")
+		c.reply(replyTooManyErrors)
+		return false
+	}
+	c.reply(r)
+	return true
+}
+
+// reply queues r; a 421 ends the connection (RFC 5321 §3.8).
+func (c *conn) reply(r *smtp.Reply) {
+	c.bw.WriteString(r.Format())
+	if r.Code == 421 {
+		c.closing = true
+	}
+}
+
+// flush sends the queued replies.
+func (c *conn) flush() bool {
+	if err := c.bw.Flush(); err != nil {
+		if !errors.Is(err, net.ErrClosed) {
+			c.log.Info("write failed", "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// checked makes a reply from the Backend or Session safe to send: nil gives
+// def, text is sanitized, and a code that is not 2xx, 4xx or 5xx becomes
+// 451 4.3.0 (a 3xx would confuse the client's state).
+func (c *conn) checked(r, def *smtp.Reply) *smtp.Reply {
+	if r == nil {
+		return def
+	}
+	s := r.Sanitized()
+	if s.Code < 200 || s.Code > 599 || s.Class() == 3 {
+		c.log.Error("session returned an invalid reply code", "code", r.Code)
+		return smtp.ReplyInternal
+	}
+	return s
+}
+
+// resetTx ends the transaction and tells the session.
+func (c *conn) resetTx() {
+	c.inTx, c.rcpts, c.sizeHint = false, 0, 0
+	c.sess.Reset()
+}

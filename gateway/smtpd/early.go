@@ -1,0 +1,22 @@
+package smtpd
+
+import "time"
+
+// earlyTalker reports whether the client sent bytes before the greeting
+// (TESTPLAN row 12) under EarlyTalkerReject. With a GreetDelay it watches
+// that long; without, it only looks at what already arrived, without
+// blocking.
+func (c *conn) earlyTalker() bool {
+	if c.cfg.EarlyTalker != EarlyTalkerReject {
+		return false
+	}
+	if c.cfg.GreetDelay <= 0 {
+		return pendingInput(c.raw)
+	}
+	c.setRead(c.cfg.GreetDelay, time.Now().Add(c.cfg.GreetDelay), true)
+	_, err := c.br.Peek(1)
+	c.setRead(c.cfg.CommandTimeout, time.Time{}, false)
+	// A timeout means silence, as it should be; EOF will be seen again by
+	// the first command read.
+	return err == nil
+}

@@ -1,0 +1,159 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/smtp"
+)
+
+// Default timeouts, from RFC 5321 §4.5.3.2 except the connect timeout. The
+// gateway normally sets shorter ones to stay within its own budget.
+const (
+	DefaultConnectTimeout = 30 * time.Second
+	DefaultCommandTimeout = 5 * time.Minute
+	DefaultDataTimeout    = 10 * time.Minute
+)
+
+// quitTimeout bounds the QUIT exchange in Close.
+const quitTimeout = 5 * time.Second
+
+// SMTPConfig configures an SMTP upstream.
+type SMTPConfig struct {
+	Address string // host:port of the downstream server
+	Helo    string // name sent in EHLO/HELO; "localhost" when empty
+
+	ConnectTimeout time.Duration // TCP connect; DefaultConnectTimeout when 0
+	CommandTimeout time.Duration // greeting and each command's reply; DefaultCommandTimeout when 0
+	DataTimeout    time.Duration // message transfer and the end-of-data reply; DefaultDataTimeout when 0
+
+	Logger *slog.Logger // nil discards
+}
+
+// SMTP delivers to a downstream SMTP server, one connection per Open. It is
+// safe for concurrent use.
+type SMTP struct {
+	cfg SMTPConfig
+}
+
+var _ Upstream = (*SMTP)(nil)
+
+// NewSMTP returns an SMTP upstream; zero fields of cfg get their defaults.
+func NewSMTP(cfg SMTPConfig) *SMTP {
+	if cfg.Helo == "" {
+		cfg.Helo = "localhost"
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = DefaultDataTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &SMTP{cfg: cfg}
+}
+
+// Open connects, reads the greeting and introduces itself with EHLO, or HELO
+// when EHLO is refused with a 5xx (RFC 5321 §3.2). Every failure up to there,
+// a 4xx/5xx greeting included, is returned wrapping ErrUnreachable.
+func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
+	log := s.cfg.Logger.With("session", id.SessionID, "upstream", s.cfg.Address)
+	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
+	nc, err := d.DialContext(ctx, "tcp", s.cfg.Address)
+	if err != nil {
+		log.Warn("upstream connect failed", "err", err)
+		return nil, fmt.Errorf("%w: connect %s: %w", ErrUnreachable, s.cfg.Address, err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		// Nagle's algorithm would hold back each short command (SPEC §6).
+		_ = tc.SetNoDelay(true)
+	}
+	c := &smtpConn{
+		cfg: &s.cfg,
+		log: log,
+		nc:  nc,
+		br:  bufio.NewReaderSize(nc, maxReplyLine+2),
+		bw:  bufio.NewWriterSize(nc, 32<<10),
+	}
+	if err := c.greet(ctx); err != nil {
+		c.closeNet()
+		log.Warn("upstream greeting failed", "err", err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, s.cfg.Address, err)
+	}
+	return c, nil
+}
+
+// greetingError is a downstream that answered the greeting or HELO with an
+// error reply. It keeps the reply for logs; it deliberately does not unwrap
+// to *smtp.Reply, which would read as an answer to a client command.
+type greetingError struct {
+	stage string
+	reply *smtp.Reply
+}
+
+func (e *greetingError) Error() string {
+	r := e.reply.Sanitized()
+	return fmt.Sprintf("%s refused: %d %s %s", e.stage, r.Code, r.Enhanced, strings.Join(r.Lines, " / "))
+}
+
+// greet reads the 220 greeting (RFC 5321 §4.3.1) and sends EHLO, falling back
+// to HELO on a 5xx.
+func (c *smtpConn) greet(ctx context.Context) error {
+	if !cleanArg(c.cfg.Helo) {
+		return errors.New("HELO name contains control characters")
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	c.setDeadline(ctx, c.cfg.CommandTimeout)
+	r, err := readReply(c.br)
+	if err != nil {
+		return c.lost(ctx, err)
+	}
+	if r.Code != 220 {
+		return &greetingError{stage: "greeting", reply: r}
+	}
+	r, err = c.exchange(ctx, c.cfg.CommandTimeout, "EHLO "+c.cfg.Helo)
+	if err != nil {
+		return err
+	}
+	if r.Class() == 2 {
+		c.ext = parseExtensions(r)
+		return nil
+	}
+	if r.Class() != 5 {
+		return &greetingError{stage: "EHLO", reply: r}
+	}
+	r, err = c.exchange(ctx, c.cfg.CommandTimeout, "HELO "+c.cfg.Helo)
+	if err != nil {
+		return err
+	}
+	if r.Class() != 2 {
+		return &greetingError{stage: "HELO", reply: r}
+	}
+	c.ext = map[string]string{}
+	return nil
+}
+
+// parseExtensions reads the EHLO keywords (RFC 5321 §4.1.1.1): every line
+// after the first is "KEYWORD [params]". Keywords are upper-cased.
+func parseExtensions(r *smtp.Reply) map[string]string {
+	ext := make(map[string]string, len(r.Lines))
+	for _, l := range r.Lines[1:] {
+		kw, params, _ := strings.Cut(l, " ")
+		if kw != "" {
+			ext[strings.ToUpper(kw)] = params
+		}
+	}
+	return ext
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// OnMail refuses a sender that matches deny_senders. The null sender <> is
+// the empty string.
+func (p *access) OnMail(h sluice.Host) sluice.Verdict {
+	if len(p.denySenders) == 0 {
+		return sluice.Continue
+	}
+	from, _ := h.Info(sluice.InfoMailFrom)
+	if g := firstMatch(p.denySenders, from); g != nil {
+		h.Log(sluice.LevelInfo, "sender <"+from+"> matches deny_senders pattern \""+g.src+"\"")
+		return p.refuse(h)
+	}
+	return sluice.Continue
+}
+
+// OnRcpt refuses a recipient that matches deny_recipients or whose domain is
+// outside allow_recipient_domains.
+func (p *access) OnRcpt(h sluice.Host) sluice.Verdict {
+	if len(p.denyRcpts) == 0 && len(p.allowDomains) == 0 {
+		return sluice.Continue
+	}
+	rcpt, _ := h.Info(sluice.InfoRcpt)
+	if g := firstMatch(p.denyRcpts, rcpt); g != nil {
+		h.Log(sluice.LevelInfo, "recipient <"+rcpt+"> matches deny_recipients pattern \""+g.src+"\"")
+		return p.refuse(h)
+	}
+	if len(p.allowDomains) > 0 && !p.allowed(rcpt) {
+		h.Log(sluice.LevelInfo, "recipient <"+rcpt+"> is outside allow_recipient_domains")
+		return p.refuse(h)
+	}
+	return sluice.Continue
+}
+
+func (p *access) refuse(h sluice.Host) sluice.Verdict {
+	return sluice.Refuse(h, p.code, p.enhanced, p.text)
+}
+
+// allowed reports whether the recipient's domain matches
+// allow_recipient_domains. "postmaster" with no domain must always be
+// accepted (RFC 5321 §4.5.1).
+func (p *access) allowed(rcpt string) bool {
+	at := strings.LastIndexByte(rcpt, '@')
+	if at < 0 {
+		return strings.EqualFold(rcpt, "postmaster")
+	}
+	domain := strings.TrimSuffix(rcpt[at+1:], ".")
+	return firstMatch(p.allowDomains, domain) != nil
+}
+
+func firstMatch(globs []*glob, s string) *glob {
+	for _, g := range globs {
+		if g.match(s) {
+			return g
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// config is the plugin's policy configuration.
+type config struct {
+	DenySenders           []string `json:"deny_senders"`
+	DenyRecipients        []string `json:"deny_recipients"`
+	AllowRecipientDomains []string `json:"allow_recipient_domains"`
+	Code                  int      `json:"code"`
+	Enhanced              string   `json:"enhanced"`
+	Message               string   `json:"message"`
+}
+
+// access is the plugin; Configure fills it once per instance.
+type access struct {
+	denySenders    []*glob
+	denyRcpts      []*glob
+	allowDomains   []*glob
+	code           int
+	enhanced, text string
+}
+
+func (p *access) Configure(h sluice.Host) error {
+	var c config
+	if err := sluice.DecodeConfig(h, &c); err != nil {
+		return err
+	}
+	if err := p.load(c); err != nil {
+		return err
+	}
+	if len(p.denySenders)+len(p.denyRcpts)+len(p.allowDomains) == 0 {
+		h.Log(sluice.LevelWarn, "config has no deny_senders, deny_recipients or allow_recipient_domains: everything passes")
+	}
+	return nil
+}
+
+func (p *access) load(c config) error {
+	var err error
+	if p.denySenders, err = compileAll("deny_senders", c.DenySenders); err != nil {
+		return err
+	}
+	if p.denyRcpts, err = compileAll("deny_recipients", c.DenyRecipients); err != nil {
+		return err
+	}
+	if p.allowDomains, err = compileAll("allow_recipient_domains", c.AllowRecipientDomains); err != nil {
+		return err
+	}
+	for _, d := range c.AllowRecipientDomains {
+		if d == "" || strings.Contains(d, "@") {
+			return fmt.Errorf("allow_recipient_domains: %q is not a domain pattern", d)
+		}
+	}
+
+	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
+	if p.code == 0 {
+		p.code = 550
+	}
+	if p.code < 400 || p.code > 599 {
+		return fmt.Errorf("code %d is not a 4xx or 5xx reply code", p.code)
+	}
+	class := strconv.Itoa(p.code / 100)
+	if p.enhanced == "" {
+		p.enhanced = class + ".7.1"
+	}
+	if err := validEnhanced(p.enhanced, class); err != nil {
+		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
+	}
+	if p.text == "" {
+		p.text = "Access denied"
+	}
+	if err := validReplyText(p.text); err != nil {
+		return fmt.Errorf("message: %w", err)
+	}
+	return nil
+}
+
+func compileAll(key string, patterns []string) ([]*glob, error) {
+	out := make([]*glob, 0, len(patterns))
+	for _, s := range patterns {
+		g, err := compileGlob(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q: %w", key, s, err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// validEnhanced checks an enhanced status code class.subject.detail (RFC
+// 3463 §2: class one digit, subject and detail 1 to 3 digits) of class.
+func validEnhanced(s, class string) error {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return errors.New("not class.subject.detail")
+	}
+	for i, part := range parts {
+		if part == "" || len(part) > 3 || (i == 0 && len(part) != 1) {
+			return errors.New("not class.subject.detail")
+		}
+		for _, c := range part {
+			if c < '0' || c > '9' {
+				return errors.New("not class.subject.detail")
+			}
+		}
+	}
+	if parts[0] != class {
+		return fmt.Errorf("class %s does not match the %sxx code", parts[0], class)
+	}
+	return nil
+}
+
+// validReplyText checks reply text as the host does: 1 to 400 bytes of
+// printable ASCII and space.
+func validReplyText(s string) error {
+	if len(s) > 400 {
+		return errors.New("longer than 400 bytes")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fmt.Errorf("contains byte 0x%02x (printable ASCII only)", s[i])
+		}
+	}
+	return nil
+}

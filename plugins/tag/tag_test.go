@@ -1,0 +1,206 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
+)
+
+const cfg = `{"headers": {"X-Scanned": "sluice", "X-A": "first"}, "subject_prefix": "[EXT] "}`
+
+func TestConfigure(t *testing.T) {
+	tests := []struct {
+		name, json, wantErr string
+	}{
+		{"headers and prefix", cfg, ""},
+		{"prefix only", `{"subject_prefix": "[X]"}`, ""},
+		{"headers only", `{"headers": {"X-A": "b"}}`, ""},
+		{"utf-8 value", `{"headers": {"X-A": "grüße"}}`, ""},
+		{"empty value", `{"headers": {"X-A": ""}}`, ""},
+		{"empty is allowed", `{}`, ""},
+		{"empty prefix as in policies/default.hcl", `{"headers": {"X-Sluice": "scanned"}, "subject_prefix": ""}`, ""},
+		{"unknown key", `{"header": {"X-A": "b"}}`, `unknown field "header"`},
+		{"name with colon", `{"headers": {"X-A:": "b"}}`, "0x3a"},
+		{"name with space", `{"headers": {"X A": "b"}}`, "0x20"},
+		{"empty name", `{"headers": {"": "b"}}`, "1 to 76"},
+		{"long name", `{"headers": {"` + strings.Repeat("X", 77) + `": "b"}}`, "1 to 76"},
+		{"CRLF in value", `{"headers": {"X-A": "b\r\nBcc: evil@example"}}`, "0x0d"},
+		{"LF in value", `{"headers": {"X-A": "b\nc"}}`, "0x0a"},
+		{"NUL in value", `{"headers": {"X-A": "b\u0000"}}`, "0x00"},
+		{"field too long", `{"headers": {"X-A": "` + strings.Repeat("v", 995) + `"}}`, "998"},
+		{"CR in prefix", `{"subject_prefix": "[X]\r"}`, "0x0d"},
+		{"blank prefix", `{"subject_prefix": "  "}`, "only whitespace"},
+		{"long prefix", `{"subject_prefix": "` + strings.Repeat("p", 201) + `"}`, "200"},
+		{"wrong type", `{"headers": ["X-A"]}`, "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := sluicetest.New().Configure(&tagger{}, tt.json)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Configure: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestOnData(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  string
+		in   string // header block; the body "body\r\n" is appended
+		want string
+	}{
+		{
+			name: "adds sorted headers and prefixes",
+			cfg:  cfg,
+			in:   "From: a@example.org\r\nSubject: Hello\r\n",
+			want: "From: a@example.org\r\nSubject: [EXT] Hello\r\nX-A: first\r\nX-Scanned: sluice\r\n",
+		},
+		{
+			name: "already tagged: nothing changes",
+			cfg:  cfg,
+			in:   "Subject: [EXT] Hello\r\nx-scanned: sluice\r\nX-A: first\r\n",
+			want: "Subject: [EXT] Hello\r\nx-scanned: sluice\r\nX-A: first\r\n",
+		},
+		{
+			name: "prefix compared case-insensitively and without its trailing space",
+			cfg:  cfg,
+			in:   "Subject: [ext]Hello\r\n",
+			want: "Subject: [ext]Hello\r\nX-A: first\r\nX-Scanned: sluice\r\n",
+		},
+		{
+			name: "same name, other value: added",
+			cfg:  cfg,
+			in:   "Subject: Hi\r\nX-Scanned: other\r\n",
+			want: "Subject: [EXT] Hi\r\nX-Scanned: other\r\nX-A: first\r\nX-Scanned: sluice\r\n",
+		},
+		{
+			name: "folding of the subject kept",
+			cfg:  `{"subject_prefix": "[EXT] "}`,
+			in:   "Subject: A long\r\n\tsubject line\r\n  folded twice\r\nTo: b@example.org\r\n",
+			want: "Subject: [EXT] A long\r\n\tsubject line\r\n  folded twice\r\nTo: b@example.org\r\n",
+		},
+		{
+			name: "subject folded right after the colon",
+			cfg:  `{"subject_prefix": "[EXT] "}`,
+			in:   "Subject:\r\n Hello\r\n",
+			// The host renders a changed field as "Name: value".
+			want: "Subject: \r\n [EXT] Hello\r\n",
+		},
+		{
+			name: "tagged subject folded right after the colon",
+			cfg:  `{"subject_prefix": "[EXT] "}`,
+			in:   "Subject:\r\n [EXT] Hello\r\n",
+			want: "Subject:\r\n [EXT] Hello\r\n",
+		},
+		{
+			name: "no subject: none added",
+			cfg:  cfg,
+			in:   "From: a@example.org\r\n",
+			want: "From: a@example.org\r\nX-A: first\r\nX-Scanned: sluice\r\n",
+		},
+		{
+			name: "empty subject",
+			cfg:  `{"subject_prefix": "[EXT] "}`,
+			in:   "Subject:\r\n",
+			want: "Subject: [EXT] \r\n",
+		},
+		{
+			name: "only the first subject",
+			cfg:  `{"subject_prefix": "[EXT] "}`,
+			in:   "Subject: one\r\nSubject: two\r\n",
+			want: "Subject: [EXT] one\r\nSubject: two\r\n",
+		},
+		{
+			name: "encoded word stays separated",
+			cfg:  `{"subject_prefix": "[EXT]"}`,
+			in:   "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n",
+			want: "Subject: [EXT] =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n",
+		},
+		{
+			name: "8-bit subject bytes kept",
+			cfg:  `{"subject_prefix": "[EXT] "}`,
+			in:   "Subject: caf\xe9\r\n",
+			want: "Subject: [EXT] caf\xe9\r\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sluicetest.New()
+			p := &tagger{}
+			if err := s.Configure(p, tt.cfg); err != nil {
+				t.Fatal(err)
+			}
+			s.SetEnvelope("a@example.org", "b@example.org")
+			if err := s.SetMessage([]byte(tt.in + "\r\nbody\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			r := s.Data(p)
+			if r.Err != nil || r.Verdict != sluice.Continue {
+				t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
+			}
+			if got, want := string(s.Message()), tt.want+"\r\nbody\r\n"; got != want {
+				t.Fatalf("message\n got %q\nwant %q", got, want)
+			}
+			// Running the plugin again changes nothing.
+			s.Data(p)
+			if got, want := string(s.Message()), tt.want+"\r\nbody\r\n"; got != want {
+				t.Fatalf("second pass changed the message: %q", got)
+			}
+		})
+	}
+}
+
+func TestSubjectLineLimit(t *testing.T) {
+	s := sluicetest.New()
+	p := &tagger{}
+	if err := s.Configure(p, `{"subject_prefix": "[EXT] "}`); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("s", 985) // "Subject: " + 985 = 994 bytes; 1000 with the prefix
+	in := "Subject: " + long + "\r\n\r\nbody\r\n"
+	if err := s.SetMessage([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Data(p)
+	if r.Err != nil {
+		t.Fatalf("plugin error: %v", r.Err)
+	}
+	if string(s.Message()) != in {
+		t.Fatal("subject changed although the line would be too long")
+	}
+	if logs := s.Logs(); len(logs) != 1 || logs[0].Level != sluice.LevelWarn || !strings.Contains(logs[0].Text, "998") {
+		t.Fatalf("logs = %+v", logs)
+	}
+
+	// A long subject whose prefixed line still fits is changed.
+	in = "Subject: short\r\n " + strings.Repeat("s", 990) + "\r\n\r\nbody\r\n"
+	s.SetMessage([]byte(in))
+	if r := s.Data(p); r.Err != nil || !strings.HasPrefix(string(s.Message()), "Subject: [EXT] short\r\n ") {
+		t.Fatalf("%v: %.40q", r.Err, s.Message())
+	}
+}
+
+func TestEmptyConfigWarns(t *testing.T) {
+	s := sluicetest.New()
+	p := &tagger{}
+	if err := s.Configure(p, `{"subject_prefix": ""}`); err != nil {
+		t.Fatal(err)
+	}
+	if logs := s.Logs(); len(logs) != 1 || logs[0].Level != sluice.LevelWarn {
+		t.Fatalf("logs = %+v", logs)
+	}
+	in := "Subject: x\r\n\r\nbody\r\n"
+	s.SetMessage([]byte(in))
+	if r := s.Data(p); r.Err != nil || string(s.Message()) != in || len(s.Effects()) != 0 {
+		t.Fatalf("%v %q %q", r.Err, s.Message(), s.Effects())
+	}
+}

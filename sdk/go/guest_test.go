@@ -1,0 +1,263 @@
+package sluice
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+// fakeRaw is a host function table in Go that follows ABI §3 to the letter:
+// it returns the full length and copies nothing when the buffer is too
+// small, and body_read copies at most chunk bytes per call.
+type fakeRaw struct {
+	cfg     string
+	infos   map[string]string
+	headers [][2]string
+	body    []byte
+	chunk   int
+	logs    []string
+	reply   string
+	calls   map[string]int
+}
+
+func (f *fakeRaw) put(fn string, buf []byte, v string) int32 {
+	f.calls[fn]++
+	if len(v) <= len(buf) {
+		copy(buf, v)
+	} else {
+		// Poison the buffer so that a caller using it anyway is caught.
+		for i := range buf {
+			buf[i] = '!'
+		}
+	}
+	return int32(len(v))
+}
+
+func (f *fakeRaw) log(level int32, msg string) { f.logs = append(f.logs, msg) }
+func (f *fakeRaw) config(buf []byte) int32     { return f.put("config", buf, f.cfg) }
+func (f *fakeRaw) info(key string, buf []byte) int32 {
+	v, ok := f.infos[key]
+	if !ok {
+		return -1
+	}
+	return f.put("info", buf, v)
+}
+func (f *fakeRaw) tagGet(key string, buf []byte) int32 { return -1 }
+func (f *fakeRaw) tagSet(key, val string) int32        { return 0 }
+func (f *fakeRaw) rcptCount() int32                    { return -1 }
+func (f *fakeRaw) rcptGet(i int32, buf []byte) int32   { return -1 }
+func (f *fakeRaw) mailSet(addr string) int32           { return 0 }
+func (f *fakeRaw) rcptAdd(addr string) int32           { return 0 }
+func (f *fakeRaw) rcptRemove(addr string) int32        { return -1 }
+func (f *fakeRaw) headerCount() int32                  { return int32(len(f.headers)) }
+func (f *fakeRaw) headerName(i int32, buf []byte) int32 {
+	if int(i) >= len(f.headers) {
+		return -1
+	}
+	return f.put("header_name", buf, f.headers[i][0])
+}
+func (f *fakeRaw) headerValue(i int32, buf []byte) int32 {
+	if int(i) >= len(f.headers) {
+		return -1
+	}
+	return f.put("header_value", buf, f.headers[i][1])
+}
+func (f *fakeRaw) headerFind(name string, nth int32) int32 {
+	for i, h := range f.headers {
+		if strings.EqualFold(h[0], name) {
+			if nth == 0 {
+				return int32(i)
+			}
+			nth--
+		}
+	}
+	return -1
+}
+func (f *fakeRaw) headerAdd(name, val string) int32             { return 0 }
+func (f *fakeRaw) headerInsert(i int32, name, val string) int32 { return -1 }
+func (f *fakeRaw) headerChange(i int32, val string) int32       { return -1 }
+func (f *fakeRaw) headerDelete(i int32) int32                   { return -1 }
+func (f *fakeRaw) bodySize() int32                              { return int32(len(f.body)) }
+func (f *fakeRaw) bodyRead(off int32, buf []byte) int32 {
+	f.calls["body_read"]++
+	if int(off) > len(f.body) {
+		panic("body_read beyond the end")
+	}
+	n := min(len(buf), len(f.body)-int(off), f.chunk)
+	return int32(copy(buf, f.body[off:int(off)+n]))
+}
+func (f *fakeRaw) bodyReplace(b []byte) int32 { return 0 }
+func (f *fakeRaw) bodyAppend(b []byte) int32  { return 0 }
+func (f *fakeRaw) setReply(code int32, enh, text string) int32 {
+	f.reply = enh + " " + text
+	return 0
+}
+
+func newFake() *fakeRaw {
+	return &fakeRaw{cfg: "{}", infos: map[string]string{}, chunk: 1 << 30, calls: map[string]int{}}
+}
+
+func TestFetchGrowsScratchOnceAndRetries(t *testing.T) {
+	f := newFake()
+	long := strings.Repeat("v", 3*scratchSize+7)
+	f.headers = [][2]string{{"X-Short", "short"}, {"X-Long", long}}
+	g := newGuestHost(f)
+
+	if v, ok := g.HeaderValue(0); !ok || v != "short" {
+		t.Fatalf("HeaderValue(0) = %q, %v", v, ok)
+	}
+	if v, ok := g.HeaderValue(1); !ok || v != long {
+		t.Fatalf("HeaderValue(1) = %d bytes, %v; want %d bytes", len(v), ok, len(long))
+	}
+	if got := f.calls["header_value"]; got != 3 {
+		t.Errorf("header_value calls = %d, want 3 (one, then two for the long value)", got)
+	}
+	// The grown buffer is kept: the long value now fits first time.
+	if v, _ := g.HeaderValue(1); v != long {
+		t.Fatal("second read of the long value differs")
+	}
+	if got := f.calls["header_value"]; got != 4 {
+		t.Errorf("header_value calls = %d, want 4", got)
+	}
+	// Returned strings do not alias the scratch buffer.
+	a, _ := g.HeaderValue(0)
+	g.HeaderName(1)
+	if a != "short" {
+		t.Errorf("value changed after a later call: %q", a)
+	}
+}
+
+func TestNotFoundAndBadIndexes(t *testing.T) {
+	f := newFake()
+	f.headers = [][2]string{{"Subject", "hi"}}
+	g := newGuestHost(f)
+	if _, ok := g.Info("nope"); ok {
+		t.Error("Info(nope) found")
+	}
+	if _, ok := g.HeaderValue(5); ok {
+		t.Error("HeaderValue(5) found")
+	}
+	if _, ok := g.HeaderName(-1); ok {
+		t.Error("HeaderName(-1) found")
+	}
+	if _, ok := g.FindHeader("subject", 1); ok {
+		t.Error("FindHeader(subject, 1) found")
+	}
+	if i, ok := g.FindHeader("SUBJECT", 0); !ok || i != 0 {
+		t.Errorf("FindHeader(SUBJECT, 0) = %d, %v", i, ok)
+	}
+	if g.RcptCount() != 0 {
+		t.Error("a NOT_FOUND count must read as 0")
+	}
+	if g.InsertHeader(-1, "A", "b") || g.ChangeHeader(3, "x") || g.DeleteHeader(0) || g.RemoveRcpt("a@b") {
+		t.Error("a NOT_FOUND mutation reported success")
+	}
+}
+
+func TestConfigCopiedOut(t *testing.T) {
+	f := newFake()
+	f.cfg = `{"a":"` + strings.Repeat("x", 2*scratchSize) + `"}`
+	g := newGuestHost(f)
+	c := g.Config()
+	g.Info("x")
+	if string(c) != f.cfg {
+		t.Fatal("Config returned the wrong bytes")
+	}
+	f.infos["k"] = "zzzz"
+	g.Info("k")
+	if string(c) != f.cfg {
+		t.Fatal("Config aliases the scratch buffer")
+	}
+}
+
+func TestBodyReadAtChunks(t *testing.T) {
+	f := newFake()
+	f.body = []byte(strings.Repeat("0123456789", 100))
+	f.chunk = 64 // the host may copy less than asked
+	g := newGuestHost(f)
+
+	p := make([]byte, 300)
+	n, err := g.BodyReadAt(p, 10)
+	if n != 300 || err != nil || string(p) != string(f.body[10:310]) {
+		t.Fatalf("BodyReadAt(300 @10) = %d, %v", n, err)
+	}
+	n, err = g.BodyReadAt(p, 900)
+	if n != 100 || !errors.Is(err, io.EOF) || string(p[:n]) != string(f.body[900:]) {
+		t.Fatalf("BodyReadAt(300 @900) = %d, %v; want 100, EOF", n, err)
+	}
+	if n, err = g.BodyReadAt(p, 1000); n != 0 || err != io.EOF {
+		t.Fatalf("BodyReadAt at the end = %d, %v", n, err)
+	}
+	if n, err = g.BodyReadAt(p, 5000); n != 0 || err != io.EOF {
+		t.Fatalf("BodyReadAt beyond the end = %d, %v (and must not ask the host)", n, err)
+	}
+
+	all, err := io.ReadAll(Body(g))
+	if err != nil || string(all) != string(f.body) {
+		t.Fatalf("Body(g) read %d bytes, %v", len(all), err)
+	}
+}
+
+type onlyData struct{ err error }
+
+func (p *onlyData) Configure(h Host) error       { return p.err }
+func (p *onlyData) OnData(h Host) Verdict        { return Continue }
+func (p *onlyData) OnMail(h Host, x int) Verdict { return Accept } // wrong signature: not a hook
+
+func TestConfigureExport(t *testing.T) {
+	f := newFake()
+	g := newGuestHost(f)
+	if got := g.configure(nil); got != 1 || len(f.logs) != 1 || !strings.Contains(f.logs[0], "sluice.Register") {
+		t.Fatalf("configure without a plugin = %d, logs %q", got, f.logs)
+	}
+	hs := hooksOf(&onlyData{})
+	if hs.data == nil || hs.mail != nil || hs.connect != nil {
+		t.Fatalf("hooksOf found the wrong hooks: %+v", hs)
+	}
+	if got := g.configure(&hs); got != 0 {
+		t.Fatalf("configure = %d, want 0", got)
+	}
+	hs = hooksOf(&onlyData{err: errors.New("bad key")})
+	f.logs = nil
+	if got := g.configure(&hs); got != 1 || len(f.logs) != 1 || !strings.Contains(f.logs[0], "bad key") {
+		t.Fatalf("refused configure = %d, logs %q", got, f.logs)
+	}
+}
+
+func TestRegisterNeedsAHook(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "implements no hook") {
+			t.Fatalf("Register of a hookless plugin: recover() = %v", r)
+		}
+	}()
+	Register(struct{}{})
+}
+
+// TestHotPathAllocations checks that the typed layer adds no allocation
+// beyond the returned string (TOOLCHAINS.md: an allocating Go hook costs
+// about 2.5 times a non-allocating one).
+func TestHotPathAllocations(t *testing.T) {
+	f := newFake()
+	f.headers = [][2]string{{"Subject", "hello"}}
+	f.body = []byte("body\r\n")
+	g := newGuestHost(f)
+	var h Host = g
+	p := make([]byte, 4)
+	tests := map[string]struct {
+		fn   func()
+		want float64
+	}{
+		"FindHeader":  {func() { h.FindHeader("subject", 0) }, 0},
+		"AddHeader":   {func() { h.AddHeader("X-A", "b") }, 0},
+		"HeaderValue": {func() { h.HeaderValue(0) }, 1},
+		"BodyReadAt":  {func() { h.BodyReadAt(p, 1) }, 0},
+		"Log":         {func() { h.Log(LevelInfo, "x") }, 0},
+	}
+	f.logs = make([]string, 0, 1000)
+	for name, tt := range tests {
+		if n := testing.AllocsPerRun(100, tt.fn); n != tt.want {
+			t.Errorf("%s: %v allocations, want %v", name, n, tt.want)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package sluice
+
+import "github.com/sluice-mail/sluice/sdk/abi"
+
+// Host is what a hook can see and change: the host functions of sdk/ABI.md §4
+// behind Go types. Methods that read return ok=false for the ABI's NOT_FOUND
+// (no such item, or not available in this phase). Every other misuse (an
+// invalid header name or value, an invalid address, a mutation in the wrong
+// phase, an invalid reply) is not an error value: the host stops the hook and
+// handles it as a plugin error (ABI §5), discarding every change of the call.
+//
+// Strings are byte strings: header values, addresses and tags are not
+// guaranteed to be UTF-8.
+type Host interface {
+	// Log writes msg to the gateway log with the plugin's name, phase and
+	// session id (ABI §4.1). Text beyond 4096 bytes is cut.
+	Log(level LogLevel, msg string)
+	// Config returns the plugin's configuration from the policy as JSON;
+	// "{}" when the policy sets none. See DecodeConfig.
+	Config() []byte
+	// Info returns session and envelope information by key (the Info*
+	// constants, ABI §4.2).
+	Info(key string) (string, bool)
+
+	// Tag returns a tag set by this or an earlier plugin (ABI §4.3).
+	Tag(key string) (string, bool)
+	// SetTag sets a tag: keys are 1 to 64 bytes of [A-Za-z0-9_.-], values at
+	// most 1024 bytes without CR, LF or NUL. Tags set at connect or helo
+	// belong to the session, later ones to the transaction.
+	SetTag(key, value string)
+
+	// RcptCount is the number of recipients accepted so far in this
+	// transaction; at rcpt the recipient being checked is not counted.
+	RcptCount() int
+	// Rcpt returns accepted recipient i (0-based).
+	Rcpt(i int) (string, bool)
+	// SetMailFrom changes the reverse path ("" is the null sender); phases
+	// mail and data.
+	SetMailFrom(addr string)
+	// AddRcpt adds a recipient; phase data.
+	AddRcpt(addr string)
+	// RemoveRcpt removes a recipient, compared case-insensitively; phase
+	// data. It reports false if the recipient was not there. Removing the
+	// last recipient is a plugin error: return Discard instead.
+	RemoveRcpt(addr string) bool
+
+	// HeaderCount is the number of header fields; 0 outside phase data.
+	HeaderCount() int
+	// HeaderName returns the name of field i as written.
+	HeaderName(i int) (string, bool)
+	// HeaderValue returns the value of field i: the bytes after the colon
+	// without one leading space and the final CRLF; folded values keep their
+	// CRLF WSP sequences (ABI §4.4).
+	HeaderValue(i int) (string, bool)
+	// FindHeader returns the index of the nth (0-based) field named name,
+	// compared case-insensitively.
+	FindHeader(name string, nth int) (int, bool)
+	// AddHeader appends a field at the end of the header.
+	AddHeader(name, value string)
+	// InsertHeader inserts a field before position i (0 = top,
+	// HeaderCount() = end); false if i is out of range.
+	InsertHeader(i int, name, value string) bool
+	// ChangeHeader replaces the value of field i; false if out of range.
+	ChangeHeader(i int, value string) bool
+	// DeleteHeader removes field i; false if out of range.
+	DeleteHeader(i int) bool
+
+	// BodySize is the size of the body in bytes; 0 outside phase data.
+	BodySize() int
+	// BodyReadAt reads the body like io.ReaderAt: it fills p from offset off
+	// and returns io.EOF when fewer than len(p) bytes remain. The host copies
+	// straight into p. Body(h) wraps it as an io.Reader.
+	BodyReadAt(p []byte, off int64) (int, error)
+	// ReplaceBody replaces the body (CRLF line endings, lines at most 998
+	// bytes, no NUL; checked when the hook returns).
+	ReplaceBody(b []byte)
+	// AppendBody appends to the body.
+	AppendBody(b []byte)
+
+	// SetReply sets the reply used when the hook returns VerdictReject (5xx)
+	// or VerdictTempfail (4xx): code 400 to 599, enhanced "" (the host picks
+	// X.0.0) or class.subject.detail with the class of code, text 1 to 400
+	// bytes of printable ASCII. The last call wins. See Reject, Tempfail and
+	// Refuse.
+	SetReply(code int, enhanced, text string)
+}
+
+// LogLevel is the level of a log line.
+type LogLevel int32
+
+// Log levels (ABI §4.1).
+const (
+	LevelDebug = LogLevel(abi.LogDebug)
+	LevelInfo  = LogLevel(abi.LogInfo)
+	LevelWarn  = LogLevel(abi.LogWarn)
+	LevelError = LogLevel(abi.LogError)
+)
+
+// Keys for Host.Info (ABI §4.2). The phase named after each key is the first
+// one where it is available.
+const (
+	InfoSessionID  = abi.InfoSessionID  // connect: session id used in the logs
+	InfoClientIP   = abi.InfoClientIP   // connect: "192.0.2.1", "2001:db8::1"
+	InfoClientPort = abi.InfoClientPort // connect: decimal TCP port
+	InfoClientName = abi.InfoClientName // connect: verified PTR name, if any
+	InfoHelo       = abi.InfoHelo       // helo: the HELO/EHLO argument
+	InfoTLS        = abi.InfoTLS        // connect: "TLS1.3" when encrypted
+	InfoTLSCipher  = abi.InfoTLSCipher  // connect: cipher suite when encrypted
+	InfoHostname   = abi.InfoHostname   // connect: the listener's hostname
+	InfoPhase      = abi.InfoPhase      // connect: "connect", "helo", "mail", "rcpt" or "data"
+	InfoPlugin     = abi.InfoPlugin     // connect: the plugin's name in the policy
+	InfoMailFrom   = abi.InfoMailFrom   // mail: reverse path, "" for the null sender
+	InfoMailParams = abi.InfoMailParams // mail: ESMTP parameters of MAIL
+	InfoRcpt       = abi.InfoRcpt       // rcpt only: the recipient being checked
+	InfoRcptParams = abi.InfoRcptParams // rcpt only: ESMTP parameters of RCPT
+)

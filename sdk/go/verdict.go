@@ -1,0 +1,83 @@
+package sluice
+
+import "github.com/sluice-mail/sluice/sdk/abi"
+
+// Verdict is what a hook returns (ABI §2.1).
+type Verdict int32
+
+// Verdicts. Reject, Tempfail, Refuse and Quarantine are helpers that return
+// VerdictReject, VerdictTempfail and VerdictQuarantine.
+const (
+	// Continue goes on with the next plugin.
+	Continue = Verdict(abi.VerdictContinue)
+	// Accept skips the rest of the chain for this transaction, later phases
+	// included.
+	Accept = Verdict(abi.VerdictAccept)
+	// VerdictReject fails the command permanently (5xx) with the reply set by
+	// SetReply, or "550 5.7.1 Rejected by policy".
+	VerdictReject = Verdict(abi.VerdictReject)
+	// VerdictTempfail fails the command temporarily (4xx) with the reply set
+	// by SetReply, or "451 4.7.1 Try again later".
+	VerdictTempfail = Verdict(abi.VerdictTempfail)
+	// Discard accepts the transaction but does not deliver it: an explicit,
+	// logged decision. At connect or helo it applies to the whole session.
+	Discard = Verdict(abi.VerdictDiscard)
+	// VerdictQuarantine delivers the message marked as quarantined; the chain
+	// goes on.
+	VerdictQuarantine = Verdict(abi.VerdictQuarantine)
+)
+
+// String returns the verdict's name as the gateway logs it.
+func (v Verdict) String() string {
+	switch v {
+	case Continue:
+		return "continue"
+	case Accept:
+		return "accept"
+	case VerdictReject:
+		return "reject"
+	case VerdictTempfail:
+		return "tempfail"
+	case Discard:
+		return "discard"
+	case VerdictQuarantine:
+		return "quarantine"
+	}
+	return "invalid"
+}
+
+// Reject sets a 5xx reply and returns VerdictReject:
+//
+//	return sluice.Reject(h, 550, "5.7.1", "Sender denied")
+//
+// A code outside 500..599 is a plugin error once the hook returns.
+func Reject(h Host, code int, enhanced, text string) Verdict {
+	h.SetReply(code, enhanced, text)
+	return VerdictReject
+}
+
+// Tempfail sets a 4xx reply and returns VerdictTempfail:
+//
+//	return sluice.Tempfail(h, 451, "4.7.1", "Greylisted, try again later")
+func Tempfail(h Host, code int, enhanced, text string) Verdict {
+	h.SetReply(code, enhanced, text)
+	return VerdictTempfail
+}
+
+// Refuse sets the reply and returns the verdict its class calls for:
+// VerdictTempfail for 4xx, VerdictReject otherwise. Use it when the code
+// comes from configuration.
+func Refuse(h Host, code int, enhanced, text string) Verdict {
+	h.SetReply(code, enhanced, text)
+	if code/100 == 4 {
+		return VerdictTempfail
+	}
+	return VerdictReject
+}
+
+// Quarantine logs reason at warn level and returns VerdictQuarantine. The ABI
+// has no field for a quarantine reason, so the log line is where it shows.
+func Quarantine(h Host, reason string) Verdict {
+	h.Log(LevelWarn, "quarantine: "+reason)
+	return VerdictQuarantine
+}
