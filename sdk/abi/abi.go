@@ -15,6 +15,7 @@ const (
 	ExportMemory     = "memory"             // required
 	ExportABIVersion = "sluice_abi_version" // required: () -> i32
 	ExportConfigure  = "sluice_configure"   // optional: () -> i32, 0 = config accepted
+	ExportHooks      = "sluice_hooks"       // optional: () -> i32, bit mask of the hooks to call
 	ExportInitialize = "_initialize"        // optional: reactor initialisation, called once
 	ExportStart      = "_start"             // refused unless _initialize is also exported
 )
@@ -26,6 +27,15 @@ const (
 	HookMail    = "sluice_on_mail"
 	HookRcpt    = "sluice_on_rcpt"
 	HookData    = "sluice_on_data"
+)
+
+// Bits of the sluice_hooks mask, one per phase (1 << phase index).
+const (
+	HookBitConnect int32 = 1 << 0
+	HookBitHelo    int32 = 1 << 1
+	HookBitMail    int32 = 1 << 2
+	HookBitRcpt    int32 = 1 << 3
+	HookBitData    int32 = 1 << 4
 )
 
 // Verdicts returned by a hook. Any other value is a plugin error.

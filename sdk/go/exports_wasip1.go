@@ -27,6 +27,17 @@ func register(hs hooks) {
 //go:wasmexport sluice_abi_version
 func exportABIVersion() int32 { return abi.Version }
 
+// exportHooks tells the host which hooks the plugin implements, so it never
+// calls the others (sdk/ABI.md §2).
+//
+//go:wasmexport sluice_hooks
+func exportHooks() int32 {
+	if hs := registered; hs != nil {
+		return hs.mask()
+	}
+	return 0
+}
+
 //go:wasmexport sluice_configure
 func exportConfigure() int32 { return guest.configure(registered) }
 

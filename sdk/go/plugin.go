@@ -1,6 +1,10 @@
 package sluice
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
+)
 
 // Configurer is implemented by a plugin that reads its configuration. It runs
 // once per instance before any hook (export sluice_configure); a non-nil
@@ -46,6 +50,22 @@ type hooks struct {
 	mail      MailHook
 	rcpt      RcptHook
 	data      DataHook
+}
+
+// mask is the sluice_hooks bit mask of the implemented hooks.
+func (hs hooks) mask() int32 {
+	var m int32
+	set := func(ok bool, bit int32) {
+		if ok {
+			m |= bit
+		}
+	}
+	set(hs.connect != nil, abi.HookBitConnect)
+	set(hs.helo != nil, abi.HookBitHelo)
+	set(hs.mail != nil, abi.HookBitMail)
+	set(hs.rcpt != nil, abi.HookBitRcpt)
+	set(hs.data != nil, abi.HookBitData)
+	return m
 }
 
 func hooksOf(p any) hooks {

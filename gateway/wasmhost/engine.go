@@ -1,0 +1,83 @@
+// Package wasmhost runs Sluice plugins: WebAssembly modules that speak plugin
+// ABI v1 (sdk/ABI.md), on wazero. Each plugin gets its own wazero Runtime, so
+// mutually untrusted plugins cannot import each other's exports and each has
+// its own memory limit; instances of a plugin are pooled, run one call at a
+// time under a deadline, and are thrown away after any fault.
+package wasmhost
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// EngineOptions configure an Engine.
+type EngineOptions struct {
+	// CacheDir, if set, keeps compiled machine code on disk so a restart or
+	// reload does not compile unchanged modules again. Empty: in memory.
+	CacheDir string
+	// Logger receives plugin log lines and WASI stdout/stderr; nil discards.
+	Logger *slog.Logger
+}
+
+// Engine holds what plugins share: the compilation cache and the logger. It
+// is safe for concurrent use; Load may be called from several goroutines.
+type Engine struct {
+	cache  wazero.CompilationCache
+	log    *slog.Logger
+	rtConf wazero.RuntimeConfig
+	host   []hostFunc          // the sluice host module
+	wasi   map[string]funcType // wasi_snapshot_preview1 functions by name
+}
+
+// funcType is a function signature.
+type funcType struct {
+	params, results []api.ValueType
+}
+
+// NewEngine creates the compilation cache and learns the WASI functions the
+// host provides.
+func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
+	e := &Engine{log: opts.Logger, host: hostFuncs()}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm compilation cache %s: %w", opts.CacheDir, err)
+		}
+		e.cache = c
+	} else {
+		e.cache = wazero.NewCompilationCache()
+	}
+	// WithCloseOnContextDone makes a deadline really stop a looping guest
+	// (without it the calling goroutine would spin forever).
+	e.rtConf = wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(e.cache)
+
+	// Learn WASI's signatures once, from a throwaway runtime, to validate
+	// imports with precise messages.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	cm, err := wasi_snapshot_preview1.NewBuilder(rt).Compile(ctx)
+	if err != nil {
+		e.cache.Close(ctx)
+		return nil, fmt.Errorf("wasi host module: %w", err)
+	}
+	e.wasi = make(map[string]funcType)
+	for name, def := range cm.ExportedFunctions() {
+		e.wasi[name] = funcType{def.ParamTypes(), def.ResultTypes()}
+	}
+	return e, nil
+}
+
+// Close releases the compilation cache. Close plugins first.
+func (e *Engine) Close(ctx context.Context) error {
+	return e.cache.Close(ctx)
+}

@@ -1,0 +1,117 @@
+package wasmhost
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sluice-mail/sluice/gateway/filter"
+)
+
+func TestGoodPluginData(t *testing.T) {
+	e, logs := newEngine(t)
+	p := load(t, e, Spec{Name: "good", Wasm: module(t, "good"), Config: []byte(`{"greeting":"hi"}`)})
+	if !strings.Contains(logs.String(), "configured") {
+		t.Errorf("sluice_configure's log line is missing from the log:\n%s", logs)
+	}
+	for _, ph := range filter.Phases {
+		want := ph == filter.Data || ph == filter.Rcpt
+		if p.Has(ph) != want {
+			t.Errorf("Has(%v) = %v, want %v", ph, p.Has(ph), want)
+		}
+	}
+
+	st := stateAt(t, filter.Data)
+	v, err := p.Call(context.Background(), st)
+	if err != nil || v != filter.Continue {
+		t.Fatalf("Call = %v, %v; want continue, nil", v, err)
+	}
+	wantTags := map[string]string{
+		"cfg":     `{"greeting":"hi"}`,
+		"sid":     "S1",
+		"ph":      "data",
+		"from":    "alice@example.org",
+		"rcpt_nf": "1",
+		"subj":    "Hello there",
+	}
+	for k, want := range wantTags {
+		if got, ok := st.Tag(k); !ok || got != want {
+			t.Errorf("tag %s = %q, %v; want %q", k, got, ok, want)
+		}
+	}
+	last := st.Msg.Fields[len(st.Msg.Fields)-1]
+	if string(last.Raw) != "X-Checked: yes\r\n" || len(st.Msg.Fields) != 3 {
+		t.Errorf("header fields after call: %d, last %q", len(st.Msg.Fields), last.Raw)
+	}
+	if want := "line one\r\nline two\r\n-- footer\r\n"; string(st.Msg.Body) != want {
+		t.Errorf("body = %q, want %q", st.Msg.Body, want)
+	}
+	if st.Reply != nil {
+		t.Errorf("reply = %v, want none", st.Reply)
+	}
+}
+
+func TestGoodPluginRcptThroughChain(t *testing.T) {
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "good", Wasm: module(t, "good")})
+	chain := &filter.Chain{Entries: []filter.Entry{{Name: "good", Plugin: p}}}
+
+	st := stateAt(t, filter.Rcpt)
+	st.Rcpt = "bad@example.com"
+	out := chain.Run(context.Background(), st)
+	if out.Verdict != filter.Reject {
+		t.Fatalf("verdict = %v, want reject (steps %+v)", out.Verdict, out.Steps)
+	}
+	if got := out.Reply.Format(); got != "550 5.7.1 no such user\r\n" {
+		t.Errorf("reply = %q", got)
+	}
+
+	st = stateAt(t, filter.Rcpt)
+	st.Rcpt = "good@example.com"
+	if out := chain.Run(context.Background(), st); out.Verdict != filter.Continue || out.Reply != nil {
+		t.Errorf("good recipient: %v %v, want continue without reply", out.Verdict, out.Reply)
+	}
+}
+
+func TestDefaultConfigIsEmptyObject(t *testing.T) {
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "good", Wasm: module(t, "good")})
+	st := stateAt(t, filter.Data)
+	if _, err := p.Call(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.Tag("cfg"); got != "{}" {
+		t.Errorf("config = %q, want {}", got)
+	}
+}
+
+func TestTempfailWithOwnReply(t *testing.T) {
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "h", Wasm: module(t, "hostile")})
+	st := stateAt(t, filter.Mail)
+	st.Tags["mode"] = "t"
+	out := (&filter.Chain{Entries: []filter.Entry{{Name: "h", Plugin: p}}}).Run(context.Background(), st)
+	if out.Verdict != filter.Tempfail || out.Reply == nil || out.Reply.Format() != "451 4.7.1 later\r\n" {
+		t.Errorf("outcome %v %v, want tempfail 451 4.7.1 later", out.Verdict, out.Reply)
+	}
+}
+
+// sluice_hooks masks exported hooks: the host never calls one whose bit is
+// clear (sdk/ABI.md §2), which is how Go plugins skip the hooks they lack.
+func TestHooksMask(t *testing.T) {
+	e, _ := newEngine(t)
+	b := watModule(t, `(module
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_hooks") (result i32) (i32.const 16)) ;; data only
+  (func (export "sluice_on_rcpt") (result i32) (unreachable))
+  (func (export "sluice_on_data") (result i32) (i32.const 0)))`)
+	p := load(t, e, Spec{Wasm: b})
+	if p.Has(filter.Rcpt) || !p.Has(filter.Data) || p.Has(filter.Mail) {
+		t.Fatalf("Has: rcpt=%v data=%v mail=%v", p.Has(filter.Rcpt), p.Has(filter.Data), p.Has(filter.Mail))
+	}
+	c := &filter.Chain{Entries: []filter.Entry{{Name: "m", Plugin: p}}}
+	if out := c.Run(context.Background(), stateAt(t, filter.Rcpt)); len(out.Steps) != 0 || out.Verdict != filter.Continue {
+		t.Fatalf("masked hook was called: %+v", out)
+	}
+}

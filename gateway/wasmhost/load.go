@@ -1,0 +1,279 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Load compiles, validates and instantiates a plugin, checks its ABI
+// version and runs sluice_configure in its first instance, which stays in
+// the pool. Every refusal is a *LoadError whose message tells the plugin's
+// author what to fix.
+func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
+	fail := func(err error, format string, args ...any) (*Plugin, error) {
+		return nil, &LoadError{Plugin: s.Name, Msg: fmt.Sprintf(format, args...), Err: err}
+	}
+	wasm := s.Wasm
+	if wasm == nil {
+		if s.Path == "" {
+			return fail(nil, "no module given")
+		}
+		b, err := os.ReadFile(s.Path)
+		if err != nil {
+			return fail(err, "cannot read the module: %v", err)
+		}
+		wasm = b
+	}
+	p := &Plugin{
+		name:    s.Name,
+		log:     e.log.With("plugin", s.Name),
+		config:  s.Config,
+		timeout: s.Timeout,
+		maxBody: s.MaxBodySize,
+		maxIdle: s.MaxIdle,
+	}
+	if p.config == nil {
+		p.config = []byte("{}")
+	} else if !json.Valid(p.config) {
+		return fail(nil, "its config is not valid JSON")
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
+	if p.maxBody <= 0 {
+		p.maxBody = DefaultMaxBodySize
+	}
+	if p.maxIdle <= 0 {
+		p.maxIdle = DefaultMaxIdle
+	}
+	limit := s.MemoryLimit
+	if limit == 0 {
+		limit = DefaultMemoryLimit
+	}
+	pages := (limit + pageSize - 1) / pageSize
+	if pages > 65536 {
+		return fail(nil, "memory limit %s is above the 4 GiB a 32-bit WebAssembly memory can address", bytesText(limit))
+	}
+	if msg := checkBinary(wasm, pages); msg != "" {
+		return fail(nil, "%s", msg)
+	}
+
+	p.rt = wazero.NewRuntimeWithConfig(ctx, e.rtConf.WithMemoryLimitPages(uint32(pages)))
+	ok := false
+	defer func() {
+		if !ok {
+			p.rt.Close(ctx)
+		}
+	}()
+	cm, err := p.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return fail(err, "not a valid WebAssembly module: %v", err)
+	}
+	p.compiled = cm
+	if msg := e.checkModule(cm, p); msg != "" {
+		return fail(nil, "%s", msg)
+	}
+	if err := e.instantiateHost(ctx, p.rt); err != nil {
+		return fail(err, "cannot set up host modules: %v", err)
+	}
+	p.modConf = wazero.NewModuleConfig().
+		WithName("").         // anonymous: nothing can import from an instance
+		WithStartFunctions(). // _initialize is called by instantiate
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader)
+
+	inst, ce := p.instantiate(ctx)
+	if ce != nil {
+		return fail(ce, "%s: %s", ce.Func, ce.Reason)
+	}
+	v, _, ce := p.callInit(ctx, inst, abi.ExportABIVersion)
+	if ce == nil && v != abi.Version {
+		inst.close(ctx)
+		return fail(nil, "plugin speaks ABI v%d; this Sluice speaks ABI v%d: rebuild the plugin with an SDK for ABI v%d",
+			v, abi.Version, abi.Version)
+	}
+	if ce == nil {
+		ce = p.runConfigure(ctx, inst)
+	}
+	if ce == nil {
+		ce = p.applyHooksMask(ctx, inst)
+	}
+	if ce != nil {
+		inst.close(ctx)
+		return fail(ce, "%s: %s", ce.Func, ce.Reason)
+	}
+	p.idle = append(p.idle, inst)
+	ok = true
+	return p, nil
+}
+
+// checkBinary looks at the raw module before compiling: is it a core wasm
+// module, and do its memories fit the limit (wazero would silently clamp a
+// declared maximum)? It returns "" or the reason to refuse it.
+func checkBinary(b []byte, limitPages uint64) string {
+	trimmed := bytes.TrimSpace(b)
+	switch {
+	case bytes.HasPrefix(trimmed, []byte("(module")) || bytes.HasPrefix(trimmed, []byte(";;")):
+		return "this is WebAssembly text (WAT), not a binary module: compile it with wat2wasm"
+	case len(b) < 8 || !bytes.Equal(b[:4], wasmMagic):
+		return `not a WebAssembly module (it does not start with "\0asm"): give the path of the compiled .wasm file`
+	}
+	if v := binary.LittleEndian.Uint32(b[4:8]); v != 1 {
+		return fmt.Sprintf("binary format version 0x%x is not supported: a plugin must be a core WebAssembly 1.0 module (components are not supported)", v)
+	}
+	scan, err := scanModule(b)
+	if err != nil {
+		return "" // the compiler explains what is malformed
+	}
+	for _, m := range scan.memories {
+		if m.min > limitPages {
+			return fmt.Sprintf("the module declares an initial memory of %s, above its limit of %s: raise the plugin's memory limit in the policy",
+				pagesText(m.min), pagesText(limitPages))
+		}
+		if m.hasMax && m.max > limitPages {
+			return fmt.Sprintf("the module declares a maximum memory of %s, above its limit of %s: raise the plugin's memory limit in the policy or link with a smaller maximum (wasm-ld: --max-memory=%d)",
+				pagesText(m.max), pagesText(limitPages), limitPages*pageSize)
+		}
+	}
+	for _, imp := range scan.imports {
+		return fmt.Sprintf("the module imports the %s %s.%s; a plugin may import only functions (from %q, %q and env.abort)",
+			imp.kind, imp.module, imp.name, abi.ImportModule, wasiModule)
+	}
+	return ""
+}
+
+const wasiModule = "wasi_snapshot_preview1"
+
+// checkModule validates the compiled module's shape, exports and imports
+// against sdk/ABI.md §1-2 and records its hooks in p. It returns "" or the
+// reason to refuse it.
+func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin) string {
+	exports := cm.ExportedFunctions()
+	_, hasStart := exports[abi.ExportStart]
+	_, hasInit := exports[abi.ExportInitialize]
+	if hasStart && !hasInit {
+		return "this is a command module (it exports _start but not _initialize); build a reactor/library module instead: " +
+			"Go: -buildmode=c-shared, clang: -mexec-model=reactor, Rust: --crate-type cdylib, Zig: build-lib -dynamic"
+	}
+	for _, m := range cm.ImportedMemories() {
+		mod, name, _ := m.Import()
+		return fmt.Sprintf("the module imports its memory (%s.%s); a plugin must define and export its own memory (do not link with --import-memory)", mod, name)
+	}
+	if _, ok := cm.ExportedMemories()[abi.ExportMemory]; !ok {
+		return fmt.Sprintf("the module does not export its linear memory as %q; every plugin must (toolchains do this by default)", abi.ExportMemory)
+	}
+	if _, ok := exports[abi.ExportABIVersion]; !ok {
+		return fmt.Sprintf("the module does not export %s; every plugin must export %s() -> i32 returning %d (the Sluice SDKs do this for you)",
+			abi.ExportABIVersion, abi.ExportABIVersion, abi.Version)
+	}
+	want := funcType{results: i32s(1)}
+	check := []string{abi.ExportABIVersion, abi.ExportConfigure, abi.ExportHooks}
+	check = append(check, hookExports[:]...)
+	for _, name := range check {
+		if def, ok := exports[name]; ok && !sameType(def, want) {
+			return fmt.Sprintf("export %s has type %s; ABI v%d requires %s", name, typeOf(def), abi.Version, want)
+		}
+	}
+	if def, ok := exports[abi.ExportInitialize]; ok && !sameType(def, funcType{}) {
+		return fmt.Sprintf("export %s has type %s; it must be %s", abi.ExportInitialize, typeOf(def), funcType{})
+	}
+	if msg := e.checkImports(cm); msg != "" {
+		return msg
+	}
+	for ph, name := range hookExports {
+		if _, ok := exports[name]; ok {
+			p.hooks[ph] = name
+		}
+	}
+	_, p.configure = exports[abi.ExportConfigure]
+	_, p.hooksMask = exports[abi.ExportHooks]
+	p.initFn = hasInit
+	return ""
+}
+
+// checkImports allows only the sluice host functions, WASI preview 1 and
+// env.abort, each with its exact type (sdk/ABI.md §1, §8).
+func (e *Engine) checkImports(cm wazero.CompiledModule) string {
+	allowed := fmt.Sprintf("plugins may import only the %q host functions (%s), %q functions and env.abort",
+		abi.ImportModule, e.hostNames(), wasiModule)
+	for _, def := range cm.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		var want funcType
+		found := false
+		switch mod {
+		case abi.ImportModule:
+			for _, h := range e.host {
+				if h.name == name {
+					want, found = h.funcType(), true
+				}
+			}
+			if !found {
+				return fmt.Sprintf("the module imports %s.%s, which this Sluice does not provide (ABI v%d host functions: %s)",
+					mod, name, abi.Version, e.hostNames())
+			}
+		case wasiModule:
+			want, found = e.wasi[name]
+			if !found {
+				return fmt.Sprintf("the module imports %s.%s, which is not a WASI preview 1 function", mod, name)
+			}
+		case envModule:
+			if name != envAbortName {
+				return fmt.Sprintf("the module imports %s.%s, which Sluice does not provide (an undefined C, Rust or Zig symbol ends up in %q: define it in the plugin or drop the dependency); %s",
+					mod, name, envModule, allowed)
+			}
+			want = envAbortFunc().funcType()
+		default:
+			return fmt.Sprintf("the module imports %s.%s; %s", mod, name, allowed)
+		}
+		if !sameType(def, want) {
+			return fmt.Sprintf("the module imports %s.%s with type %s; Sluice provides %s", mod, name, typeOf(def), want)
+		}
+	}
+	return ""
+}
+
+func sameType(def api.FunctionDefinition, t funcType) bool {
+	return equalTypes(def.ParamTypes(), t.params) && equalTypes(def.ResultTypes(), t.results)
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func typeOf(def api.FunctionDefinition) string {
+	return funcType{def.ParamTypes(), def.ResultTypes()}.String()
+}
+
+// String renders a signature as "(i32, i32) -> i32".
+func (t funcType) String() string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, v := range ts {
+			s[i] = api.ValueTypeName(v)
+		}
+		return strings.Join(s, ", ")
+	}
+	out := "(" + names(t.params) + ") -> "
+	if len(t.results) == 1 {
+		return out + names(t.results)
+	}
+	return out + "(" + names(t.results) + ")"
+}

@@ -1,0 +1,226 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/sdk/abi"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Defaults of sdk/ABI.md §7 and of the pool.
+const (
+	DefaultTimeout     = 200 * time.Millisecond
+	DefaultMemoryLimit = 64 << 20
+	DefaultMaxIdle     = 64
+	DefaultMaxBodySize = 64 << 20
+
+	// initTimeout bounds instantiation, _initialize and sluice_configure
+	// (Go's runtime start-up takes a few milliseconds).
+	initTimeout = 10 * time.Second
+	pageSize    = 65536
+)
+
+// Spec describes one plugin of a policy.
+type Spec struct {
+	Name string // the plugin's name in the policy, used in logs and errors
+	Wasm []byte // the module; if nil, it is read from Path
+	Path string
+	// Config is the plugin's configuration as JSON; nil means {}.
+	Config []byte
+	// Timeout bounds each hook call; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MemoryLimit caps each instance's linear memory, rounded up to 64 KiB
+	// pages; 0 means DefaultMemoryLimit.
+	MemoryLimit uint64
+	// MaxIdle is how many idle instances are kept; 0 means DefaultMaxIdle.
+	MaxIdle int
+	// MaxBodySize caps the body a plugin may write with body_replace and
+	// body_append; 0 means DefaultMaxBodySize.
+	MaxBodySize int
+}
+
+// hookExports maps each phase to its hook export (sdk/ABI.md §2).
+var hookExports = [len(filter.Phases)]string{
+	filter.Connect: abi.HookConnect,
+	filter.Helo:    abi.HookHelo,
+	filter.Mail:    abi.HookMail,
+	filter.Rcpt:    abi.HookRcpt,
+	filter.Data:    abi.HookData,
+}
+
+// Plugin is a loaded plugin: one wazero Runtime holding the compiled module
+// and a pool of instances. It implements filter.Plugin and is safe for
+// concurrent use.
+type Plugin struct {
+	name     string
+	log      *slog.Logger
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	modConf  wazero.ModuleConfig
+	config   []byte
+	timeout  time.Duration
+	maxBody  int
+	maxIdle  int
+
+	hooks     [len(filter.Phases)]string // export per phase, "" if absent
+	hooksMask bool                       // sluice_hooks is exported
+	configure bool                       // sluice_configure is exported
+	initFn    bool                       // _initialize is exported
+
+	mu     sync.Mutex
+	idle   []*instance
+	closed bool
+}
+
+var _ filter.Plugin = (*Plugin)(nil)
+
+// Name returns the plugin's name in the policy.
+func (p *Plugin) Name() string { return p.name }
+
+// Has reports whether the plugin exports the hook for ph.
+func (p *Plugin) Has(ph filter.Phase) bool {
+	return ph >= 0 && int(ph) < len(p.hooks) && p.hooks[ph] != ""
+}
+
+// Call runs the hook for st.Phase in a pooled instance, under the plugin's
+// deadline. Any error is a plugin error (sdk/ABI.md §5): the instance is
+// discarded, the verdict is Tempfail and the caller rolls st back. The
+// reply's class is checked against the verdict by filter.Chain.
+func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, err error) {
+	ph := st.Phase
+	if !p.Has(ph) {
+		return filter.Continue, nil
+	}
+	inst, err := p.take(ctx, ph)
+	if err != nil {
+		return filter.Tempfail, err
+	}
+	defer func() {
+		// Our own bug after the guest returned must not crash the gateway
+		// either (TESTPLAN row 48).
+		if r := recover(); r != nil {
+			p.log.Error("plugin call panicked", "panic", fmt.Sprint(r))
+			inst.close(ctx)
+			v, err = filter.Tempfail, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph],
+				Reason: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+
+	cs := &inst.cs
+	cs.reset(st, p.hooks[ph])
+	inst.ctx.begin(ctx, p.timeout)
+	callErr := inst.hook[ph].CallWithStack(inst.ctx, inst.stack)
+	timedOut := errors.Is(inst.ctx.Err(), context.DeadlineExceeded)
+	inst.ctx.end()
+
+	var ce *CallError
+	if callErr != nil {
+		ce = p.callError(cs, ph, callErr, ctx.Err(), timedOut)
+	} else {
+		v = filter.Verdict(api.DecodeI32(inst.stack[0]))
+		ce = p.checkResult(cs, ph, v)
+	}
+	cs.reset(nil, "") // keep no reference to the transaction
+	if ce != nil {
+		inst.close(ctx)
+		return filter.Tempfail, ce
+	}
+	p.put(ctx, inst)
+	return v, nil
+}
+
+// checkResult validates what a hook returned and left behind.
+func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *CallError {
+	fail := func(format string, args ...any) *CallError {
+		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Reason: fmt.Sprintf(format, args...)}
+	}
+	if !v.Valid() {
+		return fail("returned %d, which is not a verdict (0 continue, 1 accept, 2 reject, 3 tempfail, 4 discard, 5 quarantine)", int32(v))
+	}
+	if cs.bodyChanged {
+		if err := message.ValidBody(cs.st.Msg.Body); err != nil {
+			return fail("the new body is invalid: %v", err)
+		}
+	}
+	if cs.envChanged && ph == filter.Data && len(cs.st.Rcpts) == 0 {
+		return fail("removed every recipient; return the discard verdict instead")
+	}
+	return nil
+}
+
+// callError describes a failed guest call. ABI misuse recorded by a host
+// function names that function; a deadline or cancellation says so; a trap
+// keeps the first line of wazero's message and the full error as Err.
+func (p *Plugin) callError(cs *callState, ph filter.Phase, err, parentErr error, timedOut bool) *CallError {
+	ce := &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Err: err}
+	switch {
+	case cs.err != nil:
+		ce.Func, ce.Reason = cs.err.fn, cs.err.msg
+	case parentErr != nil:
+		ce.Reason = "call cancelled: " + parentErr.Error()
+	case timedOut:
+		ce.Reason = fmt.Sprintf("did not return within %v; the plugin was stopped", p.timeout)
+	default:
+		ce.Reason = firstLine(err)
+	}
+	return ce
+}
+
+// take returns an idle instance, or a new one.
+func (p *Plugin) take(ctx context.Context, ph filter.Phase) (*instance, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph], Reason: "plugin is closed"}
+	}
+	if n := len(p.idle); n > 0 {
+		inst := p.idle[n-1] // LIFO: the most recently used instance is warm
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return inst, nil
+	}
+	p.mu.Unlock()
+	inst, ce := p.instantiate(ctx)
+	if ce == nil {
+		ce = p.runConfigure(ctx, inst)
+	}
+	if ce != nil {
+		ce.Phase = ph
+		return nil, ce
+	}
+	return inst, nil
+}
+
+// put returns an instance to the pool after a successful call.
+func (p *Plugin) put(ctx context.Context, inst *instance) {
+	p.mu.Lock()
+	if !p.closed && len(p.idle) < p.maxIdle {
+		p.idle = append(p.idle, inst)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	inst.close(ctx)
+}
+
+// Close closes every instance and the plugin's runtime. Calls still running
+// fail with an error.
+func (p *Plugin) Close(ctx context.Context) error {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, inst := range idle {
+		inst.close(ctx)
+	}
+	return p.rt.Close(ctx)
+}

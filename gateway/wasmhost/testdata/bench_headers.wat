@@ -1,0 +1,15 @@
+;; Benchmark hook: on_data finds a header and adds one.
+(module
+  (import "sluice" "header_find" (func $header_find (param i32 i32 i32) (result i32)))
+  (import "sluice" "header_add" (func $header_add (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Subject")
+  (data (i32.const 16) "X-Bench")
+  (data (i32.const 32) "1")
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_on_data") (result i32)
+    (if (i32.lt_s (call $header_find (i32.const 0) (i32.const 7) (i32.const 0)) (i32.const 0))
+      (then unreachable))
+    (drop (call $header_add (i32.const 16) (i32.const 7) (i32.const 32) (i32.const 1)))
+    (i32.const 0))
+)
