@@ -116,7 +116,7 @@ func (c *smtpConn) Data(ctx context.Context, msg io.WriterTo) error {
 		return c.result(ctx, r)
 	}
 	c.setDeadline(ctx, c.cfg.DataTimeout)
-	dw := newDotWriter(c.bw)
+	dw := smtp.NewDotWriter(c.bw)
 	if _, err := msg.WriteTo(dw); err != nil {
 		return c.lost(ctx, fmt.Errorf("writing message: %w", err))
 	}
@@ -151,7 +151,7 @@ func (c *smtpConn) Close() error {
 		t := min(c.cfg.CommandTimeout, quitTimeout)
 		_ = c.nc.SetDeadline(time.Now().Add(t))
 		if c.writeLine("QUIT") == nil {
-			_, _ = readReply(c.br)
+			_, _ = smtp.ReadReply(c.br)
 		}
 		c.broken = errClosed
 	}
@@ -223,7 +223,7 @@ func (c *smtpConn) writeLine(line string) error {
 // waiting behind the reply were not asked for: the dialogue is out of step
 // and the connection cannot be trusted (TESTPLAN rows 16 and 47).
 func (c *smtpConn) readReply(ctx context.Context) (*smtp.Reply, error) {
-	r, err := readReply(c.br)
+	r, err := smtp.ReadReply(c.br)
 	if err != nil {
 		return nil, c.lost(ctx, err)
 	}

@@ -83,7 +83,7 @@ func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
 		cfg: &s.cfg,
 		log: log,
 		nc:  nc,
-		br:  bufio.NewReaderSize(nc, maxReplyLine+2),
+		br:  bufio.NewReaderSize(nc, smtp.MaxReplyLineLength+2),
 		bw:  bufio.NewWriterSize(nc, 32<<10),
 	}
 	if err := c.greet(ctx); err != nil {
@@ -116,7 +116,7 @@ func (c *smtpConn) greet(ctx context.Context) error {
 	stop := c.watch(ctx)
 	defer stop()
 	c.setDeadline(ctx, c.cfg.CommandTimeout)
-	r, err := readReply(c.br)
+	r, err := smtp.ReadReply(c.br)
 	if err != nil {
 		return c.lost(ctx, err)
 	}

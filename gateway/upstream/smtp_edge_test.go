@@ -101,12 +101,22 @@ func TestRepliesSanitized(t *testing.T) {
 		t.Errorf("lines %q", r.Lines)
 	}
 
-	m2 := fakemta.Start(t, fakemta.On(fakemta.EndOfData, fakemta.Send("451 5.1.1 class\x00mismatch\r\n")))
+	m2 := fakemta.Start(t, fakemta.On(fakemta.EndOfData, fakemta.Send("451 5.1.1 class mismatch\r\n")))
 	c2 := open(t, m2, shortTimeout)
 	err := send(ctx, c2, "a@x.test", []string{"b@y.test"}, rawMsg("x\r\n"))
 	r = wantReply(t, err, 451, "")
-	if r.Lines[0] != "5.1.1 class?mismatch" {
-		t.Errorf("lines %q", r.Lines)
+	if r.Enhanced != "" || r.Lines[0] != "5.1.1 class mismatch" {
+		t.Errorf("enhanced %q lines %q", r.Enhanced, r.Lines)
+	}
+}
+
+// A reply that breaks SMTP framing (NUL, bare LF) is not a reply: the
+// connection is treated as lost, which the client sees as 451 4.4.2.
+func TestMalformedReplyLosesConnection(t *testing.T) {
+	for _, bad := range []string{"451 4.1.1 nul\x00byte\r\n", "250 2.1.0 ok\n"} {
+		m := fakemta.Start(t, fakemta.On(fakemta.Mail, fakemta.Send(bad)))
+		c := open(t, m, shortTimeout)
+		wantLost(t, c.Mail(testCtx(t), "a@x.test", ""))
 	}
 }
 
@@ -119,14 +129,6 @@ func TestUnexpectedReplyCode(t *testing.T) {
 	m2 := fakemta.Start(t, fakemta.On(fakemta.DataCmd, fakemta.Reply(250, "2.0.0", "Ok")))
 	c2 := open(t, m2, shortTimeout)
 	wantLost(t, send(testCtx(t), c2, "a@x.test", []string{"b@y.test"}, rawMsg("x\r\n")))
-}
-
-func TestBareLFReplyTolerated(t *testing.T) {
-	m := fakemta.Start(t, fakemta.On(fakemta.Mail, fakemta.Send("250 2.1.0 ok\n")))
-	c := open(t, m, shortTimeout)
-	if err := c.Mail(testCtx(t), "a@x.test", ""); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A 421 that does not close the connection: the client ends it anyway
