@@ -29,7 +29,7 @@ plugin "access" {
   wasm     = "../bin/plugins/access.wasm"
   on_error = "tempfail"
   config = {
-    deny_senders = []
+    deny_senders = ["*@spam.example"]
   }
 }
 

@@ -25,7 +25,7 @@ upstream {
 plugin "access" {
   wasm = "../bin/plugins/access.wasm"
   config = {
-    deny_senders = []
+    deny_senders = ["*@spam.example"]
   }
 }
 

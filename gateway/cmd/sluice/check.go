@@ -16,14 +16,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var lf loadFlags
 	lf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: sluice check FILE")
 		return 2
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	ctx := context.Background()
 	log := lf.logger(stderr)
 	eng, err := lf.engine(ctx, log)

@@ -36,10 +36,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "override the policy's listen address")
 	upAddr := fs.String("upstream", "", "override the policy's upstream with this SMTP address")
 	admin := fs.String("admin", "", "serve /healthz, /readyz and POST /reload on this address")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return 2
 	}
-	if *policyPath == "" || fs.NArg() != 0 {
+	if *policyPath == "" || len(pos) != 0 {
 		fmt.Fprintln(stderr, "usage: sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR]")
 		return 2
 	}

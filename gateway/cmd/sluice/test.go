@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/sluice-mail/sluice/gateway/policy"
@@ -32,17 +33,18 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 	clientIP := fs.String("client-ip", "127.0.0.1", "client IP address")
 	helo := fs.String("helo", "client.example.com", "HELO name")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return 2
 	}
-	if *policyPath == "" || fs.NArg() != 1 {
+	if *policyPath == "" || len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--json] MESSAGE.eml")
 		return 2
 	}
 	if len(rcpts) == 0 {
 		rcpts = listFlag{"recipient@example.net"}
 	}
-	raw, err := os.ReadFile(fs.Arg(0))
+	raw, err := os.ReadFile(pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
@@ -79,8 +81,13 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, line)
 	}
 	fmt.Fprintf(stdout, "action: %s (%d %s %s) at %s\n", res.Action, res.Code, res.Enhanced, res.Text, res.Phase)
-	for k, v := range res.Tags {
-		fmt.Fprintf(stdout, "tag: %s=%s\n", k, v)
+	keys := make([]string, 0, len(res.Tags))
+	for k := range res.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stdout, "tag: %s=%s\n", k, res.Tags[k])
 	}
 	if res.Message != "" {
 		fmt.Fprintln(stdout, "--- message ---")
