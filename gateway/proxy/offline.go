@@ -124,10 +124,14 @@ func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
 		res.Tags[k] = v
 	}
 	res.Quarantined = st.Quarantined
-	res.Message = string(st.Msg.Bytes())
 	if decide(out, filter.Data) {
+		res.Message = string(st.Msg.Bytes())
 		return res
 	}
+	if !st.Discarded && !info.Discarded {
+		markQuarantined(st)
+	}
+	res.Message = string(st.Msg.Bytes())
 	res.Phase = "data"
 	switch {
 	case st.Discarded || info.Discarded:

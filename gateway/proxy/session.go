@@ -177,12 +177,7 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 		s.log.Info("message discarded by policy", "from", st.From, "rcpts", len(st.Rcpts), "size", len(raw))
 		return smtp.NewReply(250, "2.0.0", "Ok: discarded")
 	}
-	for _, q := range st.Quarantined {
-		f, err := message.Render([]byte(quarantineHeader), []byte(sanitizeHeader(q)))
-		if err == nil {
-			st.Msg.Insert(0, f)
-		}
-	}
+	markQuarantined(st)
 	if st.EnvelopeChanged {
 		if r := s.replayEnvelope(ctx, st); r != nil {
 			return r
@@ -198,6 +193,16 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 }
 
 const quarantineHeader = "X-Sluice-Quarantine"
+
+// markQuarantined puts one X-Sluice-Quarantine field per quarantine verdict
+// at the top of the message (sdk/ABI.md §2.1).
+func markQuarantined(st *filter.State) {
+	for _, q := range st.Quarantined {
+		if f, err := message.Render([]byte(quarantineHeader), []byte(sanitizeHeader(q))); err == nil {
+			st.Msg.Insert(0, f)
+		}
+	}
+}
 
 // sanitizeHeader keeps printable ASCII only, for host-made header values.
 func sanitizeHeader(v string) string {
