@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -219,6 +220,10 @@ func (g *gateway) serveAdmin(addr string) error {
 		}
 		io.WriteString(w, "reloaded\n"+diags)
 	})
+	// Profiles for operators chasing CPU or memory (admin is loopback-only
+	// by convention; see README "Operations").
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	g.log.Info("admin listening", "address", ln.Addr().String())
