@@ -6,6 +6,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -99,13 +100,13 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		if helo == "" {
 			helo = p.Listen.Hostname
 		}
-		g.upstream = upstream.NewSMTP(upstream.SMTPConfig{
+		g.upstream = upstream.NewPool(upstream.NewSMTP(upstream.SMTPConfig{
 			Address: p.Upstream.Address, Helo: helo, Logger: log,
 			ConnectTimeout: p.Upstream.ConnectTimeout, CommandTimeout: p.Upstream.CommandTimeout, DataTimeout: p.Upstream.DataTimeout,
-		})
+		}), upstream.PoolOptions{Logger: log})
 	}
 	if diags.HasErrors() {
-		g.closePlugins(ctx)
+		g.closeResources(ctx)
 		return nil, diags
 	}
 	g.refs.Store(1)
@@ -137,17 +138,21 @@ func (g *Generation) acquire() bool {
 	}
 }
 
-// Release drops a reference; the last one closes the plugins.
+// Release drops a reference; the last one closes the plugins and the
+// upstream's idle connections.
 func (g *Generation) Release() {
 	if g.refs.Add(-1) == 0 {
-		g.closePlugins(context.Background())
+		g.closeResources(context.Background())
 	}
 }
 
-func (g *Generation) closePlugins(ctx context.Context) {
+func (g *Generation) closeResources(ctx context.Context) {
 	g.closeMu.Do(func() {
 		for _, p := range g.plugins {
 			p.Close(ctx)
+		}
+		if c, ok := g.upstream.(io.Closer); ok {
+			_ = c.Close()
 		}
 	})
 }
