@@ -5,13 +5,13 @@
 #
 # Usage: bench/bench.sh            (after `make build`; `make bench` does both)
 # Knobs: SIZES (bytes, "1024 10240 102400"), CONCS ("1 20 100"), MSGS (2000),
-#        POLICY (policies/default.hcl; its upstream is replaced by the sink)
+#        POLICY (bench/policy.hcl; its upstream is replaced by the sink)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1024 10240 102400"}
 CONCS=${CONCS:-"1 20 100"}
 MSGS=${MSGS:-2000}
-POLICY=${POLICY:-policies/default.hcl}
+POLICY=${POLICY:-bench/policy.hcl}
 for t in smtp-source smtp-sink; do
   command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "bench: $t missing (Debian package postfix; run make deps)" >&2; exit 1; }
 done
