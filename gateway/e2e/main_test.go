@@ -70,10 +70,35 @@ func plugin(name string) string { return filepath.Join(binDir, "plugins", name+"
 
 // gateway is a running sluice process.
 type gateway struct {
-	Addr string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  bytes.Buffer
+	Addr   string
+	cmd    *exec.Cmd
+	policy string            // the policy file
+	repl   *strings.Replacer // fills %LISTEN%, %UPSTREAM%, %BIN%
+	done   chan struct{}     // closed when the process exited
+	err    error             // its exit status
+	mu     sync.Mutex
+	log    bytes.Buffer
+}
+
+// wait waits (bounded) for the process to exit and returns its status.
+func (g *gateway) wait(timeout time.Duration) error {
+	select {
+	case <-g.done:
+		return g.err
+	case <-time.After(timeout):
+		return fmt.Errorf("still running after %v", timeout)
+	}
+}
+
+func policyPath(g *gateway) string { return g.policy }
+
+// writePolicy replaces the running gateway's policy file (placeholders
+// filled in).
+func writePolicy(t *testing.T, path, src string, g *gateway) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(g.repl.Replace(src)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (g *gateway) Write(p []byte) (int, error) {
@@ -93,9 +118,11 @@ func (g *gateway) Log() string {
 // runs `sluice serve` on it until the test ends.
 func startSluice(t *testing.T, policy, upstream string, extra ...string) *gateway {
 	t.Helper()
-	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))}
-	policy = strings.NewReplacer("%LISTEN%", g.Addr, "%UPSTREAM%", upstream, "%BIN%", binDir).Replace(policy)
+	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t)), done: make(chan struct{})}
+	g.repl = strings.NewReplacer("%LISTEN%", g.Addr, "%UPSTREAM%", upstream, "%BIN%", binDir)
+	policy = g.repl.Replace(policy)
 	path := filepath.Join(t.TempDir(), "policy.hcl")
+	g.policy = path
 	if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +132,14 @@ func startSluice(t *testing.T, policy, upstream string, extra ...string) *gatewa
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { g.cmd.Wait(); close(done) }()
+	go func() { g.err = g.cmd.Wait(); close(g.done) }()
 	t.Cleanup(func() {
 		g.cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-done:
+		case <-g.done:
 		case <-time.After(20 * time.Second):
 			g.cmd.Process.Kill()
-			<-done
+			<-g.done
 		}
 	})
 	if !postfixtest.WaitPort(g.Addr, 60*time.Second) {

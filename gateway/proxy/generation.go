@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -35,6 +36,7 @@ type Generation struct {
 	limits   message.Limits
 	hostname string
 	log      *slog.Logger
+	obs      Observer
 
 	refs    atomic.Int64 // 1 while current, +1 per session
 	closeMu sync.Once
@@ -46,7 +48,31 @@ type Options struct {
 	Logger *slog.Logger
 	// Upstream, if set, replaces the policy's upstream (tests, `sluice test`).
 	Upstream upstream.Upstream
+	// Observer, if set, is told about sessions, plugin steps, downstream
+	// commands and transaction outcomes (metrics).
+	Observer Observer
 }
+
+// Observer is told what happens in sessions; gateway/metrics implements it.
+type Observer interface {
+	SessionStart()
+	SessionEnd()
+	Step(filter.Step)
+	// Upstream reports one downstream command (op is mail, rcpt, data,
+	// rset or connect) and its result.
+	Upstream(op string, d time.Duration, err error)
+	// Transaction reports a finished message: delivered, rejected,
+	// tempfailed or discarded.
+	Transaction(outcome string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) SessionStart()                         {}
+func (nopObserver) SessionEnd()                           {}
+func (nopObserver) Step(filter.Step)                      {}
+func (nopObserver) Upstream(string, time.Duration, error) {}
+func (nopObserver) Transaction(string)                    {}
 
 // Build compiles every plugin of p and prepares its upstream. Errors are
 // diagnostics against the policy's own lines (the plugin block that names a
@@ -61,6 +87,10 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		hostname: p.Listen.Hostname,
 		log:      log,
 		limits:   message.Limits{MaxHeaderBytes: p.Listen.MaxHeaderSize, MaxHeaderFields: p.Listen.MaxHeaderFields},
+		obs:      opts.Observer,
+	}
+	if g.obs == nil {
+		g.obs = nopObserver{}
 	}
 	g.chain = &filter.Chain{Fault: func(name string, ph filter.Phase, err error) {}}
 	var diags hcl.Diagnostics

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,12 +54,18 @@ type gw struct {
 
 func startGateway(t *testing.T, up upstream.Upstream, entries ...filter.Entry) *gw {
 	t.Helper()
+	return startObserved(t, up, nopObserver{}, entries...)
+}
+
+func startObserved(t *testing.T, up upstream.Upstream, obs Observer, entries ...filter.Entry) *gw {
+	t.Helper()
 	gen := &Generation{
 		Policy:   &policy.Policy{},
 		chain:    &filter.Chain{Entries: entries},
 		upstream: up,
 		hostname: "sluice.test",
 		log:      slog.New(slog.DiscardHandler),
+		obs:      obs,
 		limits:   message.Limits{MaxHeaderBytes: 64 << 10, MaxHeaderFields: 1000},
 	}
 	gen.refs.Store(1)
@@ -379,6 +387,51 @@ func TestSmugglingOneTransaction(t *testing.T) {
 			if m.From != "a@example.org" {
 				t.Fatalf("%q: smuggled sender delivered", fake)
 			}
+		}
+	}
+}
+
+// recorder is an Observer that counts events.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) add(e string)  { r.mu.Lock(); r.events = append(r.events, e); r.mu.Unlock() }
+func (r *recorder) SessionStart() { r.add("session+") }
+func (r *recorder) SessionEnd()   { r.add("session-") }
+func (r *recorder) Step(s filter.Step) {
+	r.add("step " + s.Plugin + " " + s.Phase.String() + " " + s.Verdict.String())
+}
+func (r *recorder) Upstream(op string, _ time.Duration, err error) {
+	r.add("up " + op + " " + map[bool]string{true: "ok", false: "err"}[err == nil])
+}
+func (r *recorder) Transaction(o string) { r.add("txn " + o) }
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
+}
+
+// The observer (metrics) sees sessions, steps, downstream commands and
+// transaction outcomes.
+func TestObserverEvents(t *testing.T) {
+	mta := fakemta.Start(t, fakemta.OnNth(fakemta.EndOfData, 2, fakemta.Reject(554, "5.7.1", "Spam")))
+	rec := &recorder{}
+	g := startObserved(t, smtpUp(mta, time.Second), rec, filter.Entry{Name: "tag", Plugin: tagger()})
+	c := dial(t, g.addr)
+	c.send("a@example.org", []string{"b@example.net"}, msg)
+	c.send("a@example.org", []string{"b@example.net"}, msg)
+	c.cmd("QUIT", "221")
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(rec.list(), "session-") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := strings.Join(rec.list(), "\n")
+	for _, want := range []string{"session+", "up connect ok", "up mail ok", "up rcpt ok", "up data ok",
+		"step tag data continue", "txn delivered", "up data err", "txn rejected", "session-"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in events:\n%s", want, got)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
@@ -33,6 +34,7 @@ type session struct {
 
 func newSession(ctx context.Context, gen *Generation, ci smtpd.ConnInfo) (*session, *smtp.Reply) {
 	s := &session{gen: gen, log: gen.log.With("session", ci.ID)}
+	gen.obs.SessionStart()
 	s.info = &filter.Session{ID: ci.ID, Hostname: gen.hostname, Tags: filter.Tags{}}
 	if ap, err := netip.ParseAddrPort(addrString(ci.RemoteAddr)); err == nil {
 		s.info.ClientIP, s.info.ClientPort = ap.Addr().Unmap(), int(ap.Port())
@@ -60,6 +62,7 @@ func addrString(a net.Addr) string {
 func (s *session) run(ctx context.Context, st *filter.State) filter.Outcome {
 	out := s.gen.chain.Run(ctx, st)
 	for _, step := range out.Steps {
+		s.gen.obs.Step(step)
 		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
 		if step.Err != nil {
 			s.log.Warn("plugin error", append(attrs, "err", step.Err)...)
@@ -110,7 +113,7 @@ func (s *session) Mail(ctx context.Context, from, params string) *smtp.Reply {
 		s.st = nil
 		return s.upstreamReply(err)
 	}
-	if err := s.up.Mail(ctx, st.From, params); err != nil {
+	if err := s.upCall("mail", func() error { return s.up.Mail(ctx, st.From, params) }); err != nil {
 		s.st = nil
 		return s.upstreamReply(err)
 	}
@@ -137,7 +140,7 @@ func (s *session) Rcpt(ctx context.Context, to, params string) *smtp.Reply {
 		return out.Reply
 	}
 	if !st.Discarded && !s.info.Discarded {
-		if err := s.up.Rcpt(ctx, to, params); err != nil {
+		if err := s.upCall("rcpt", func() error { return s.up.Rcpt(ctx, to, params) }); err != nil {
 			return s.upstreamReply(err)
 		}
 	}
@@ -162,6 +165,7 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 	msg, err := message.Parse(raw, s.gen.limits)
 	if err != nil {
 		s.abortUpstream(ctx)
+		s.outcome(smtp.ReplyHeaderTooBig)
 		return smtp.ReplyHeaderTooBig
 	}
 	st.Msg = msg
@@ -170,9 +174,11 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 	switch out.Verdict {
 	case filter.Reject, filter.Tempfail:
 		s.abortUpstream(ctx)
+		s.outcome(out.Reply)
 		return out.Reply
 	}
 	if st.Discarded || s.info.Discarded {
+		s.gen.obs.Transaction("discarded")
 		s.abortUpstream(ctx)
 		s.log.Info("message discarded by policy", "from", st.From, "rcpts", len(st.Rcpts), "size", len(raw))
 		return smtp.NewReply(250, "2.0.0", "Ok: discarded")
@@ -180,13 +186,17 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 	markQuarantined(st)
 	if st.EnvelopeChanged {
 		if r := s.replayEnvelope(ctx, st); r != nil {
+			s.outcome(r)
 			return r
 		}
 	}
-	if err := s.up.Data(ctx, st.Msg); err != nil {
+	if err := s.upCall("data", func() error { return s.up.Data(ctx, st.Msg) }); err != nil {
 		s.upTxn = false
-		return s.upstreamReply(err)
+		r := s.upstreamReply(err)
+		s.outcome(r)
+		return r
 	}
+	s.gen.obs.Transaction("delivered")
 	s.upTxn = false
 	s.log.Info("message delivered", "from", st.From, "rcpts", len(st.Rcpts), "size", st.Msg.Size(), "quarantined", len(st.Quarantined) > 0)
 	return smtp.NewReply(250, "2.0.0", "Ok: queued")
@@ -244,6 +254,23 @@ func (s *session) replayEnvelope(ctx context.Context, st *filter.State) *smtp.Re
 	return nil
 }
 
+// upCall runs one downstream command and reports it to the observer.
+func (s *session) upCall(op string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	s.gen.obs.Upstream(op, time.Since(start), err)
+	return err
+}
+
+// outcome reports a message that was refused with r.
+func (s *session) outcome(r *smtp.Reply) {
+	if r != nil && r.Class() == 5 {
+		s.gen.obs.Transaction("rejected")
+		return
+	}
+	s.gen.obs.Transaction("tempfailed")
+}
+
 func (s *session) Reset() {
 	s.st = nil
 	s.txnBroke = nil
@@ -254,6 +281,7 @@ func (s *session) Close() {
 		s.up.Close()
 		s.up = nil
 	}
+	s.gen.obs.SessionEnd()
 	s.gen.Release()
 }
 
@@ -269,9 +297,11 @@ func (s *session) openUpstream(ctx context.Context) error {
 	if s.up != nil {
 		return nil
 	}
+	start := time.Now()
 	c, err := s.gen.upstream.Open(ctx, upstream.Identity{
 		SessionID: s.info.ID, ClientIP: s.info.ClientIP.String(), ClientName: s.info.ClientName, Helo: s.info.Helo,
 	})
+	s.gen.obs.Upstream("connect", time.Since(start), err)
 	if err != nil {
 		return err
 	}

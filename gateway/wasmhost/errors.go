@@ -30,6 +30,10 @@ type CallError struct {
 	// export that was running (sluice_on_data, _initialize, ...).
 	Func   string
 	Reason string
+	// Kind classifies the fault for metrics: "abi" (misuse in a host
+	// function), "timeout", "cancelled", "trap", "verdict" (invalid verdict
+	// or what the hook left behind), "closed" or "internal".
+	Kind string
 	// Err is the runtime's error (with the wasm stack trace) for traps.
 	Err error
 }

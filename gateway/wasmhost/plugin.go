@@ -110,7 +110,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 			p.log.Error("plugin call panicked", "panic", fmt.Sprint(r))
 			inst.close(ctx)
 			v, err = filter.Tempfail, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph],
-				Reason: fmt.Sprintf("internal error: %v", r)}
+				Kind: "internal", Reason: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
 
@@ -140,7 +140,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 // checkResult validates what a hook returned and left behind.
 func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *CallError {
 	fail := func(format string, args ...any) *CallError {
-		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Reason: fmt.Sprintf(format, args...)}
+		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Kind: "verdict", Reason: fmt.Sprintf(format, args...)}
 	}
 	if !v.Valid() {
 		return fail("returned %d, which is not a verdict (0 continue, 1 accept, 2 reject, 3 tempfail, 4 discard, 5 quarantine)", int32(v))
@@ -163,13 +163,13 @@ func (p *Plugin) callError(cs *callState, ph filter.Phase, err, parentErr error,
 	ce := &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Err: err}
 	switch {
 	case cs.err != nil:
-		ce.Func, ce.Reason = cs.err.fn, cs.err.msg
+		ce.Func, ce.Reason, ce.Kind = cs.err.fn, cs.err.msg, "abi"
 	case parentErr != nil:
-		ce.Reason = "call cancelled: " + parentErr.Error()
+		ce.Reason, ce.Kind = "call cancelled: "+parentErr.Error(), "cancelled"
 	case timedOut:
-		ce.Reason = fmt.Sprintf("did not return within %v; the plugin was stopped", p.timeout)
+		ce.Reason, ce.Kind = fmt.Sprintf("did not return within %v; the plugin was stopped", p.timeout), "timeout"
 	default:
-		ce.Reason = firstLine(err)
+		ce.Reason, ce.Kind = firstLine(err), "trap"
 	}
 	return ce
 }
@@ -179,7 +179,7 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase) (*instance, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph], Reason: "plugin is closed"}
+		return nil, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph], Kind: "closed", Reason: "plugin is closed"}
 	}
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1] // LIFO: the most recently used instance is warm

@@ -33,7 +33,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, path, eng, log, nil)
+	gen, diags := build(ctx, path, eng, log, nil, nil)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "%s: policy has errors\n", path)

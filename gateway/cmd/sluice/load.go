@@ -56,7 +56,7 @@ func (l *loadFlags) engine(ctx context.Context, log *slog.Logger) (*wasmhost.Eng
 }
 
 // build loads and builds a policy; override adjusts it before building.
-func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy)) (*proxy.Generation, hcl.Diagnostics) {
+func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy), obs proxy.Observer) (*proxy.Generation, hcl.Diagnostics) {
 	p, diags := policy.Load(path)
 	if diags.HasErrors() {
 		return nil, diags
@@ -64,6 +64,6 @@ func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Log
 	if override != nil {
 		override(p)
 	}
-	gen, more := proxy.Build(ctx, p, proxy.Options{Engine: eng, Logger: log})
+	gen, more := proxy.Build(ctx, p, proxy.Options{Engine: eng, Logger: log, Observer: obs})
 	return gen, append(diags, more...)
 }

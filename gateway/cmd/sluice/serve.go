@@ -13,16 +13,18 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/reload"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/gateway/smtpd"
-	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
 // drainTimeout bounds the wait for sessions in flight at shutdown.
@@ -36,7 +38,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	policyPath := fs.String("policy", "", "policy file")
 	listen := fs.String("listen", "", "override the policy's listen address")
 	upAddr := fs.String("upstream", "", "override the policy's upstream with this SMTP address")
-	admin := fs.String("admin", "", "serve /healthz, /readyz and POST /reload on this address")
+	admin := fs.String("admin", "", "serve /metrics, /healthz, /readyz and POST /reload on this address")
+	watch := fs.Bool("watch", true, "reload when the policy or a file it names changes on disk")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
@@ -62,14 +65,26 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			p.Upstream.Address, p.Upstream.Maildir = *upAddr, ""
 		}
 	}
-	gen, diags := build(ctx, *policyPath, eng, log, override)
+	met := metrics.New()
+	buildGen := func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
+		return build(ctx, *policyPath, eng, log, override, met)
+	}
+	gen, diags := buildGen(ctx)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		log.Error("policy has errors; not starting", "policy", *policyPath)
 		return 1
 	}
-	g := &gateway{policyPath: *policyPath, engine: eng, log: log, override: override}
+	met.SetGeneration(1)
+	g := &gateway{log: log, metrics: met}
 	g.backend = proxy.NewBackend(gen, log)
+	g.reloader = reload.New(*policyPath, reload.Options{Build: buildGen, Swap: g.backend.Swap, Logger: log,
+		Report: func(r reload.Result) {
+			met.Reload(r.Status, r.Generation)
+			if r.Gen != nil {
+				g.loadCert(r.Gen.Policy)
+			}
+		}})
 	srv, err := g.newServer(gen.Policy)
 	if err != nil {
 		log.Error("cannot configure the listener", "err", err)
@@ -90,6 +105,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if *watch {
+		go func() {
+			if err := g.reloader.Watch(wctx, 0); err != nil {
+				log.Warn("policy file watching disabled", "err", err)
+			}
+		}()
+	}
+
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
@@ -105,7 +130,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				g.reload(ctx)
+				g.reloader.Reload(ctx)
 				continue
 			}
 			log.Info("shutting down", "signal", s.String(), "drain", drainTimeout)
@@ -129,14 +154,28 @@ func upstreamName(p *policy.Policy) string {
 	return "smtp:" + p.Upstream.Address
 }
 
-// gateway is the running process: the backend and what a reload needs.
+// gateway is the running process: the backend, its reloader and metrics.
 type gateway struct {
-	policyPath string
-	engine     *wasmhost.Engine
-	log        *slog.Logger
-	override   func(*policy.Policy)
-	backend    *proxy.Backend
-	reloadMu   sync.Mutex
+	log      *slog.Logger
+	backend  *proxy.Backend
+	reloader *reload.Reloader
+	metrics  *metrics.Metrics
+	cert     atomic.Pointer[tls.Certificate] // STARTTLS certificate, replaced on reload
+}
+
+// loadCert loads the policy's STARTTLS certificate; a failure keeps the old
+// one (the reload already validated the policy).
+func (g *gateway) loadCert(p *policy.Policy) error {
+	if p.Listen.TLS == nil {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(p.Listen.TLS.CertFile, p.Listen.TLS.KeyFile)
+	if err != nil {
+		g.log.Error("cannot load the TLS certificate; keeping the old one", "err", err)
+		return err
+	}
+	g.cert.Store(&cert)
+	return nil
 }
 
 func (g *gateway) newServer(p *policy.Policy) (*smtpd.Server, error) {
@@ -160,11 +199,11 @@ func (g *gateway) newServer(p *policy.Policy) (*smtpd.Server, error) {
 		cfg.EarlyTalker = smtpd.EarlyTalkerIgnore
 	}
 	if l.TLS != nil {
-		cert, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)
-		if err != nil {
+		if err := g.loadCert(p); err != nil {
 			return nil, err
 		}
-		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tlsVersion(l.TLS.MinVersion)}
+		cfg.TLSConfig = &tls.Config{MinVersion: tlsVersion(l.TLS.MinVersion),
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return g.cert.Load(), nil }}
 	}
 	return smtpd.New(cfg, g.backend), nil
 }
@@ -181,23 +220,6 @@ func tlsVersion(s string) uint16 {
 	return tls.VersionTLS12
 }
 
-// reload builds the policy beside the running one and swaps it in only when
-// it built completely; on failure the old generation keeps serving.
-func (g *gateway) reload(ctx context.Context) (ok bool, diagnostics string) {
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	gen, diags := build(ctx, g.policyPath, g.engine, g.log, g.override)
-	var b strings.Builder
-	policy.WriteDiagnostics(&b, diags)
-	if diags.HasErrors() {
-		g.log.Error("reload failed; the running policy keeps serving", "policy", g.policyPath, "diagnostics", b.String())
-		return false, b.String()
-	}
-	g.backend.Swap(gen)
-	g.log.Info("policy reloaded", "policy", g.policyPath, "plugins", len(gen.Policy.Plugins))
-	return true, b.String()
-}
-
 func (g *gateway) serveAdmin(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -212,13 +234,14 @@ func (g *gateway) serveAdmin(addr string) error {
 		}
 		io.WriteString(w, "ready\n")
 	})
+	mux.Handle("GET /metrics", g.metrics.Handler())
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		ok, diags := g.reload(r.Context())
-		if !ok {
-			http.Error(w, diags, http.StatusUnprocessableEntity)
+		res := g.reloader.Reload(r.Context())
+		if res.Status == "failed" {
+			http.Error(w, "reload failed; the running policy keeps serving\n"+res.Diagnostics, http.StatusUnprocessableEntity)
 			return
 		}
-		io.WriteString(w, "reloaded\n"+diags)
+		fmt.Fprintf(w, "%s: generation %d\n%s", res.Status, res.Generation, res.Diagnostics)
 	})
 	// Profiles for operators chasing CPU or memory (admin is loopback-only
 	// by convention; see README "Operations").

@@ -57,7 +57,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, *policyPath, eng, log, nil)
+	gen, diags := build(ctx, *policyPath, eng, log, nil, nil)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		return 1

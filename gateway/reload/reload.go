@@ -1,0 +1,145 @@
+// Package reload rebuilds the running policy when asked (SIGHUP, POST
+// /reload) or when its files change on disk: the new generation is built
+// completely beside the running one and swapped in only if it built; an
+// unchanged policy (same bytes of the policy, its plugin modules and TLS
+// files) is not rebuilt (SPEC §3).
+package reload
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
+)
+
+// Result of one reload.
+type Result struct {
+	Status      string // "ok", "failed" or "unchanged"
+	Generation  int    // the generation serving new sessions afterwards
+	Diagnostics string // file:line:col lines, for "failed" (and warnings)
+	Gen         *proxy.Generation
+}
+
+// Reloader owns the policy generations of one gateway.
+type Reloader struct {
+	path    string
+	build   func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics)
+	swap    func(*proxy.Generation)
+	log     *slog.Logger
+	report  func(Result)
+	mu      sync.Mutex
+	current [32]byte
+	gen     int
+}
+
+// Options configure a Reloader.
+type Options struct {
+	// Build parses, validates and compiles the policy at Path.
+	Build func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics)
+	// Swap makes a built generation current (proxy.Backend.Swap).
+	Swap func(*proxy.Generation)
+	// Report, if set, is told every result (metrics, TLS certificates).
+	Report func(Result)
+	Logger *slog.Logger
+}
+
+// New returns a Reloader for the policy at path, whose generation 1 is
+// already serving.
+func New(path string, opts Options) *Reloader {
+	r := &Reloader{path: path, build: opts.Build, swap: opts.Swap, log: opts.Logger, report: opts.Report, gen: 1}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.current, _ = Fingerprint(path)
+	return r
+}
+
+// Generation is the number of the generation serving new sessions.
+func (r *Reloader) Generation() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
+}
+
+// Reload builds the policy again unless nothing changed, and swaps it in if
+// it built. On failure the running generation keeps serving.
+func (r *Reloader) Reload(ctx context.Context) Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fp, files := Fingerprint(r.path)
+	res := Result{Generation: r.gen}
+	if fp == r.current {
+		res.Status = "unchanged"
+		r.log.Info("policy unchanged; not rebuilt", "policy", r.path, "generation", r.gen)
+		r.done(res)
+		return res
+	}
+	gen, diags := r.build(ctx)
+	var b strings.Builder
+	policy.WriteDiagnostics(&b, diags)
+	res.Diagnostics = b.String()
+	if diags.HasErrors() || gen == nil {
+		res.Status = "failed"
+		r.log.Error("reload failed; the running policy keeps serving", "policy", r.path, "generation", r.gen,
+			"diagnostics", res.Diagnostics)
+		r.done(res)
+		return res
+	}
+	r.swap(gen)
+	r.gen++
+	r.current = fp
+	res.Status, res.Generation, res.Gen = "ok", r.gen, gen
+	r.log.Info("policy reloaded", "policy", r.path, "generation", r.gen, "plugins", len(gen.Policy.Plugins), "files", len(files))
+	r.done(res)
+	return res
+}
+
+func (r *Reloader) done(res Result) {
+	if r.report != nil {
+		r.report(res)
+	}
+}
+
+// Fingerprint hashes the policy file and every file it names (plugin
+// modules, TLS certificate and key), and returns those paths. A policy that
+// does not parse hashes its own bytes only.
+func Fingerprint(path string) ([32]byte, []string) {
+	h := sha256.New()
+	files := []string{path}
+	if p, diags := policy.Load(path); p != nil && !diags.HasErrors() {
+		for _, pl := range p.Plugins {
+			files = append(files, pl.Wasm)
+		}
+		if t := p.Listen.TLS; t != nil {
+			files = append(files, t.CertFile, t.KeyFile)
+		}
+	}
+	for _, f := range files {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+		b, err := os.ReadFile(f)
+		if err != nil {
+			h.Write([]byte("unreadable: " + err.Error()))
+		}
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	abs := make([]string, 0, len(files))
+	for _, f := range files {
+		if a, err := filepath.Abs(f); err == nil {
+			f = a
+		}
+		abs = append(abs, f)
+	}
+	return sum, abs
+}

@@ -1,0 +1,97 @@
+package reload
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/upstream"
+)
+
+const validPolicy = `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+`
+
+type harness struct {
+	path   string
+	builds atomic.Int32
+	swaps  atomic.Int32
+	r      *Reloader
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{path: filepath.Join(dir, "policy.hcl")}
+	if err := os.WriteFile(h.path, []byte(validPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	md, err := upstream.NewMaildir(filepath.Join(dir, "mail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
+		h.builds.Add(1)
+		p, diags := policy.Load(h.path)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		return proxy.Build(ctx, p, proxy.Options{Upstream: md})
+	}
+	h.r = New(h.path, Options{Build: build, Swap: func(g *proxy.Generation) { h.swaps.Add(1); g.Release() }})
+	return h
+}
+
+func TestReloadRules(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if res := h.r.Reload(ctx); res.Status != "unchanged" || h.builds.Load() != 0 {
+		t.Fatalf("unchanged policy: %+v, %d builds", res, h.builds.Load())
+	}
+	os.WriteFile(h.path, []byte(validPolicy+"# a comment changes the bytes\n"), 0o644)
+	if res := h.r.Reload(ctx); res.Status != "ok" || res.Generation != 2 || h.swaps.Load() != 1 {
+		t.Fatalf("changed policy: %+v swaps %d", res, h.swaps.Load())
+	}
+	os.WriteFile(h.path, []byte("listen { address = \n"), 0o644)
+	res := h.r.Reload(ctx)
+	if res.Status != "failed" || res.Generation != 2 || h.swaps.Load() != 1 {
+		t.Fatalf("broken policy: %+v swaps %d", res, h.swaps.Load())
+	}
+	if want := "policy.hcl:"; len(res.Diagnostics) == 0 || !strings.Contains(res.Diagnostics, want) {
+		t.Fatalf("diagnostics %q lack %q", res.Diagnostics, want)
+	}
+	// The broken bytes are not remembered: fixing the file reloads.
+	os.WriteFile(h.path, []byte(validPolicy), 0o644)
+	if res := h.r.Reload(ctx); res.Status != "ok" || res.Generation != 3 {
+		t.Fatalf("fixed policy: %+v", res)
+	}
+}
+
+func TestWatchReloadsWithin2s(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.r.Watch(ctx, 100*time.Millisecond) }()
+	time.Sleep(200 * time.Millisecond) // let the watcher register
+	start := time.Now()
+	os.WriteFile(h.path, []byte(validPolicy+"# edited\n"), 0o644)
+	for h.r.Generation() != 2 {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("policy change not noticed within 2 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
