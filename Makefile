@@ -5,7 +5,12 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 WASM    := $(PLUGINS:%=bin/plugins/%.wasm)
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*')
 
-.PHONY: all build plugins run test deps fmt vet check-policies bench clean
+# Languages with an SDK (or, for WAT, none) and an example filter; see
+# sdk/CONFORMANCE.md. Each example and probe directory has a build.sh that
+# takes the output path.
+LANGS   := go rust c assemblyscript wat
+
+.PHONY: all build plugins run test deps fmt vet check-policies bench clean examples probes conformance sdk-tests FORCE
 
 all: build
 
@@ -21,6 +26,25 @@ bin/plugins/%.wasm: $(GOFILES) go.mod go.sum
 	@mkdir -p bin/plugins
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./plugins/$*
 
+examples: $(LANGS:%=bin/examples/%.wasm)
+
+probes: $(LANGS:%=bin/conformance/%.wasm)
+
+# The toolchains cache their own work; build.sh is cheap when nothing changed.
+bin/examples/%.wasm: FORCE
+	@mkdir -p bin/examples
+	./examples/plugins/$*/build.sh $@
+
+bin/conformance/%.wasm: FORCE
+	@mkdir -p bin/conformance
+	./sdk/$*/conformance/build.sh $@
+
+# The same vectors through the real host against every language.
+conformance: examples probes
+	$(GO) test -count=1 ./gateway/conformance/
+
+FORCE:
+
 run: build
 	@mkdir -p var
 	./bin/sluice serve --policy policies/default.hcl
@@ -28,7 +52,13 @@ run: build
 deps:
 	./.ci/install-deps
 
-test: deps build vet check-policies
+# Native unit tests of each SDK's mock host and of the examples built on it.
+sdk-tests:
+	./sdk/c/test.sh >/dev/null
+	./sdk/rust/test.sh
+	cd sdk/assemblyscript && npm test --silent
+
+test: deps build examples probes vet check-policies sdk-tests conformance
 	@test -z "$$(gofmt -l gateway sdk plugins examples 2>/dev/null)" || { gofmt -l gateway sdk plugins; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -race -count=1 -timeout 15m ./...
 

@@ -145,6 +145,14 @@ func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *
 	if !v.Valid() {
 		return fail("returned %d, which is not a verdict (0 continue, 1 accept, 2 reject, 3 tempfail, 4 discard, 5 quarantine)", int32(v))
 	}
+	if r := cs.st.Reply; r != nil {
+		switch {
+		case v == filter.Reject && r.Class() != 5:
+			return fail("returned reject with a %d reply; a reject needs a 5xx reply", r.Code)
+		case v == filter.Tempfail && r.Class() != 4:
+			return fail("returned tempfail with a %d reply; a tempfail needs a 4xx reply", r.Code)
+		}
+	}
 	if cs.bodyChanged {
 		if err := message.ValidBody(cs.st.Msg.Body); err != nil {
 			return fail("the new body is invalid: %v", err)

@@ -1,0 +1,526 @@
+// An in-memory Sluice host for unit-testing compiled plugins with Node's
+// built-in test runner (node:test). It implements every import of plugin ABI
+// v1 (sdk/ABI.md §4) plus env.abort, runs hooks the way the gateway does and
+// records their effects, with no dependencies beyond Node 20.
+//
+//   import { TestHost, Verdict } from ".../sdk/assemblyscript/testing/host.js";
+//   const h = new TestHost(readFileSync("build/plugin.wasm"), { config: { greeting: "hi" } });
+//   const r = h.rcpt("blocked@example.net");
+//   assert.equal(r.verdict, Verdict.Reject);
+//   assert.equal(r.reply, "550 5.7.1 Recipient blocked");
+//
+// Like the gateway it validates what the plugin sends (header names and
+// values, tags, addresses, replies, the body when data returns), refuses a
+// mutation in the wrong phase, rolls back every change of a failed call and
+// throws the failed instance away. It is a test double, not the gateway: the
+// gateway's own tests remain the reference (`sluice test` runs the real one).
+
+/** Verdicts (sdk/ABI.md §2.1). */
+export const Verdict = Object.freeze({
+  Continue: 0, Accept: 1, Reject: 2, Tempfail: 3, Discard: 4, Quarantine: 5,
+});
+
+const NOT_FOUND = -1;
+const PHASES = ["connect", "helo", "mail", "rcpt", "data"];
+const DEFAULT_REPLY = {
+  [Verdict.Reject]: "550 5.7.1 Rejected by policy",
+  [Verdict.Tempfail]: "451 4.7.1 Try again later",
+};
+
+/** A misuse of the ABI: the call traps and the host treats it as a plugin error. */
+export class AbiMisuse extends Error {}
+
+/** Raw message bytes: a string ("\n" becomes CRLF unless it already has CRLF), Buffer or Uint8Array. */
+function toBytes(v) {
+  if (typeof v === "string") {
+    return Buffer.from(v.includes("\r\n") ? v : v.replace(/\n/g, "\r\n"), "utf8");
+  }
+  return Buffer.from(v);
+}
+
+/** Splits a raw message into header fields and body (RFC 5322 §2.1, §2.2.3). */
+export function parseMessage(raw) {
+  const b = toBytes(raw);
+  let end = b.indexOf("\r\n\r\n");
+  let headerPart;
+  let body;
+  if (b.subarray(0, 2).equals(Buffer.from("\r\n"))) {
+    headerPart = Buffer.alloc(0);
+    body = b.subarray(2);
+  } else if (end < 0) {
+    headerPart = b;
+    body = Buffer.alloc(0);
+  } else {
+    headerPart = b.subarray(0, end + 2);
+    body = b.subarray(end + 4);
+  }
+  const fields = [];
+  let start = 0;
+  while (start < headerPart.length) {
+    let eol = headerPart.indexOf("\r\n", start);
+    if (eol < 0) eol = headerPart.length;
+    const line = headerPart.subarray(start, eol);
+    if ((line[0] === 0x20 || line[0] === 0x09) && fields.length > 0) {
+      const f = fields[fields.length - 1];
+      f.value = Buffer.concat([f.value, Buffer.from("\r\n"), line]);
+    } else {
+      const colon = line.indexOf(0x3a);
+      if (colon <= 0) throw new Error(`parseMessage: not a header field: ${JSON.stringify(line.toString("latin1"))}`);
+      let value = line.subarray(colon + 1);
+      if (value[0] === 0x20) value = value.subarray(1);
+      fields.push({ name: Buffer.from(line.subarray(0, colon)), value: Buffer.from(value) });
+    }
+    start = eol + 2;
+  }
+  return { fields, body: Buffer.from(body) };
+}
+
+const printable = (c) => c >= 0x20 && c <= 0x7e;
+
+function checkHeaderName(name) {
+  if (name.length < 1 || name.length > 76) throw new AbiMisuse(`header name must be 1 to 76 bytes, got ${name.length}`);
+  for (const c of name) {
+    if (c < 33 || c > 126 || c === 0x3a) throw new AbiMisuse(`header name contains byte 0x${c.toString(16)}`);
+  }
+}
+
+function checkHeaderValue(name, value) {
+  const lines = [];
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === 0) throw new AbiMisuse("header value contains NUL");
+    if (c === 0x0a) throw new AbiMisuse("header value contains a bare LF");
+    if (c === 0x0d) {
+      if (value[i + 1] !== 0x0a) throw new AbiMisuse("header value contains a bare CR");
+      const next = value[i + 2];
+      if (next !== 0x20 && next !== 0x09) throw new AbiMisuse("header value has CRLF not followed by space or tab");
+      lines.push(i - start);
+      start = i + 2;
+      i++;
+    }
+  }
+  lines.push(value.length - start);
+  if (lines.length > 1 && value.subarray(start).every((c) => c === 0x20 || c === 0x09)) {
+    throw new AbiMisuse("header value ends with an empty continuation line");
+  }
+  lines[0] += name.length + 2;
+  if (lines.some((n) => n > 998)) throw new AbiMisuse("header line longer than 998 bytes");
+}
+
+function checkTag(key, value) {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key.toString("latin1"))) throw new AbiMisuse(`invalid tag key ${JSON.stringify(key.toString("latin1"))}`);
+  if (value.length > 1024) throw new AbiMisuse("tag value longer than 1024 bytes");
+  if (value.some((c) => c === 0 || c === 0x0d || c === 0x0a)) throw new AbiMisuse("tag value contains CR, LF or NUL");
+}
+
+function checkAddress(addr, allowEmpty) {
+  if (addr.length === 0 && allowEmpty) return;
+  const s = addr.toString("latin1");
+  if (addr.length > 254 || !/^[^\s<>@]+@[^\s<>@]+$/.test(s) || addr.some((c) => c < 0x20 || c === 0x7f)) {
+    throw new AbiMisuse(`invalid address ${JSON.stringify(s)}`);
+  }
+}
+
+function checkReply(code, enh, text) {
+  if (code < 400 || code > 599) throw new AbiMisuse(`reply code ${code} is not between 400 and 599`);
+  const e = enh.toString("latin1");
+  if (enh.length > 0 && !new RegExp(`^${Math.floor(code / 100)}\\.\\d{1,3}\\.\\d{1,3}$`).test(e)) {
+    throw new AbiMisuse(`enhanced code ${JSON.stringify(e)} does not match reply code ${code}`);
+  }
+  if (text.length < 1 || text.length > 400 || !text.every(printable)) {
+    throw new AbiMisuse("reply text must be 1 to 400 bytes of printable ASCII");
+  }
+}
+
+function checkBody(body) {
+  let line = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === 0) throw new AbiMisuse("body contains NUL");
+    if (c === 0x0d && body[i + 1] === 0x0a) {
+      line = 0;
+      i++;
+      continue;
+    }
+    if (c === 0x0d || c === 0x0a) throw new AbiMisuse("body contains a bare CR or LF");
+    if (++line > 998) throw new AbiMisuse("body line longer than 998 bytes");
+  }
+}
+
+/**
+ * A session with one plugin. Each hook method returns a Result:
+ * `{ called, verdict, reply, error }` where `reply` is the effective reply
+ * text ("550 5.7.1 ...") for reject and tempfail, and `error` is the plugin
+ * error message (verdict is then null and every change was rolled back).
+ */
+export class TestHost {
+  /**
+   * @param {BufferSource} wasm the compiled plugin
+   * @param {object} [opts]
+   * @param {object|string} [opts.config] the plugin's config (an object is JSON-encoded; default {})
+   * @param {string} [opts.name] the plugin's name (default "test")
+   * @param {object} [opts.info] session information overriding the defaults
+   */
+  constructor(wasm, opts = {}) {
+    this.module = new WebAssembly.Module(wasm);
+    const cfg = opts.config === undefined ? "{}" : typeof opts.config === "string" ? opts.config : JSON.stringify(opts.config);
+    this.configBytes = Buffer.from(cfg, "utf8");
+    this.info = new Map(Object.entries({
+      "session.id": "test-session",
+      "client.ip": "192.0.2.1",
+      "client.port": "49152",
+      "server.hostname": "mx.example.test",
+      "plugin.name": opts.name ?? "test",
+      ...(opts.info ?? {}),
+    }));
+    /** Lines the plugin logged: { level, text }. */
+    this.logs = [];
+    this.sessionTags = new Map();
+    this.txTags = new Map();
+    this.mailFrom = null;
+    this.rcpts = [];
+    this.fields = [];
+    this.bodyBytes = Buffer.alloc(0);
+    this.phase = "configure";
+    this.instances = 0;
+    this.instance = null;
+    this.instantiate();
+  }
+
+  /** Creates an instance: start section, _initialize, sluice_configure, sluice_hooks. */
+  instantiate() {
+    this.phase = "configure";
+    const inst = new WebAssembly.Instance(this.module, this.imports());
+    this.instance = inst;
+    this.instances++;
+    const ex = inst.exports;
+    if (!(ex.memory instanceof WebAssembly.Memory)) throw new Error("plugin does not export memory");
+    if (typeof ex.sluice_abi_version !== "function" || ex.sluice_abi_version() !== 1) {
+      throw new Error("plugin does not export sluice_abi_version() returning 1");
+    }
+    if (typeof ex._start === "function" && typeof ex._initialize !== "function") {
+      throw new Error("plugin is a command module (exports _start without _initialize)");
+    }
+    if (typeof ex._initialize === "function") ex._initialize();
+    if (typeof ex.sluice_configure === "function") {
+      const rc = ex.sluice_configure();
+      if (rc !== 0) {
+        this.instance = null;
+        const why = this.logs.map((l) => l.text).join("; ");
+        throw new Error(`plugin refused its configuration (sluice_configure returned ${rc})${why ? ": " + why : ""}`);
+      }
+    }
+    this.mask = typeof ex.sluice_hooks === "function" ? ex.sluice_hooks() : 0x1f;
+  }
+
+  // --- hooks ---------------------------------------------------------------
+
+  /** Runs sluice_on_connect. */
+  connect() { return this.call("connect"); }
+
+  /** Runs sluice_on_helo with this HELO name. */
+  helo(name = "client.example.com") {
+    this.info.set("helo", name);
+    return this.call("helo");
+  }
+
+  /** Starts a transaction and runs sluice_on_mail. "" is the null sender. */
+  mail(from, params = "") {
+    this.txTags.clear();
+    this.rcpts = [];
+    this.mailFrom = Buffer.from(from, "utf8");
+    this.info.set("mail.from", from);
+    this.info.set("mail.params", params);
+    return this.call("mail");
+  }
+
+  /** Runs sluice_on_rcpt; the recipient is added unless the hook refused it or failed. */
+  rcpt(to, params = "") {
+    this.info.set("rcpt", to);
+    this.info.set("rcpt.params", params);
+    const r = this.call("rcpt");
+    this.info.delete("rcpt");
+    this.info.delete("rcpt.params");
+    if (r.error === null && r.verdict !== Verdict.Reject && r.verdict !== Verdict.Tempfail) {
+      this.rcpts.push(Buffer.from(to, "utf8"));
+    }
+    return r;
+  }
+
+  /** Sets the message (see parseMessage) and runs sluice_on_data. */
+  data(raw) {
+    if (raw !== undefined) this.setMessage(raw);
+    return this.call("data");
+  }
+
+  /** Starts a transaction without calling any hook. */
+  setEnvelope(from, ...rcpts) {
+    this.txTags.clear();
+    this.mailFrom = Buffer.from(from, "utf8");
+    this.info.set("mail.from", from);
+    this.info.set("mail.params", "");
+    this.rcpts = rcpts.map((r) => Buffer.from(r, "utf8"));
+  }
+
+  /** Sets the message the data phase sees, without calling any hook. */
+  setMessage(raw) {
+    const m = parseMessage(raw);
+    this.fields = m.fields;
+    this.bodyBytes = m.body;
+  }
+
+  // --- state after the calls ---------------------------------------------
+
+  /** The message as it is now: header fields, a blank line, the body. */
+  message() {
+    const parts = [];
+    for (const f of this.fields) parts.push(f.name, Buffer.from(": "), f.value, Buffer.from("\r\n"));
+    parts.push(Buffer.from("\r\n"), this.bodyBytes);
+    return Buffer.concat(parts);
+  }
+
+  /** The body as it is now. */
+  body() { return this.bodyBytes; }
+
+  /** The values (UTF-8 decoded) of every field called name, case-insensitively. */
+  headerValues(name) {
+    const n = name.toLowerCase();
+    return this.fields.filter((f) => f.name.toString("latin1").toLowerCase() === n).map((f) => f.value.toString("utf8"));
+  }
+
+  /** Every tag (session and transaction), values UTF-8 decoded. */
+  tags() {
+    const out = {};
+    for (const [k, v] of this.sessionTags) out[k] = v.toString("utf8");
+    for (const [k, v] of this.txTags) out[k] = v.toString("utf8");
+    return out;
+  }
+
+  /** The envelope recipients, as strings. */
+  recipients() { return this.rcpts.map((r) => r.toString("utf8")); }
+
+  /** The current guest memory size in bytes, to check that memory stays flat. */
+  memoryBytes() { return this.instance ? this.instance.exports.memory.buffer.byteLength : 0; }
+
+  // --- the call itself -----------------------------------------------------
+
+  /** Calls the hook of `phase` as the gateway does; a plugin error rolls back and drops the instance. */
+  call(phase) {
+    if (this.instance === null) this.instantiate();
+    const name = `sluice_on_${phase}`;
+    const fn = this.instance.exports[name];
+    if (typeof fn !== "function" || (this.mask & (1 << PHASES.indexOf(phase))) === 0) {
+      return { called: false, verdict: Verdict.Continue, reply: null, error: null };
+    }
+    const saved = this.snapshot();
+    this.phase = phase;
+    this.reply = null;
+    try {
+      const v = fn();
+      if (v < 0 || v > 5) throw new AbiMisuse(`${name} returned ${v}, which is not a verdict`);
+      if (this.reply !== null && (v === Verdict.Reject || v === Verdict.Tempfail)) {
+        const cls = Math.floor(this.reply.code / 100);
+        if ((v === Verdict.Reject) !== (cls === 5)) throw new AbiMisuse(`verdict ${v} with a ${cls}xx reply`);
+      }
+      if (phase === "data") checkBody(this.bodyBytes);
+      let reply = null;
+      if (v === Verdict.Reject || v === Verdict.Tempfail) reply = this.reply ? this.reply.text : DEFAULT_REPLY[v];
+      if (v === Verdict.Quarantine && this.reply) reply = this.reply.text;
+      return { called: true, verdict: v, reply, error: null };
+    } catch (e) {
+      this.restore(saved);
+      this.instance = null; // a failed instance never serves another call
+      return { called: true, verdict: null, reply: null, error: e instanceof Error ? e.message : String(e) };
+    } finally {
+      this.phase = "idle";
+    }
+  }
+
+  snapshot() {
+    return {
+      sessionTags: new Map(this.sessionTags), txTags: new Map(this.txTags),
+      mailFrom: this.mailFrom, rcpts: [...this.rcpts],
+      fields: this.fields.map((f) => ({ ...f })), body: this.bodyBytes,
+    };
+  }
+
+  restore(s) {
+    this.sessionTags = s.sessionTags;
+    this.txTags = s.txTags;
+    this.mailFrom = s.mailFrom;
+    this.rcpts = s.rcpts;
+    this.fields = s.fields;
+    this.bodyBytes = s.body;
+  }
+
+  // --- the imports -----------------------------------------------------------
+
+  imports() {
+    const mem = () => this.instance.exports.memory.buffer;
+    const read = (ptr, len) => {
+      ptr >>>= 0;
+      len >>>= 0;
+      if (ptr + len > mem().byteLength) throw new AbiMisuse(`(${ptr}, ${len}) lies outside memory`);
+      return Buffer.from(new Uint8Array(mem(), ptr, len)); // a copy
+    };
+    const give = (value, buf, cap) => { // the (buf, cap) protocol
+      if (value === null || value === undefined) return NOT_FOUND;
+      if (value.length <= cap) {
+        buf >>>= 0;
+        if (buf + value.length > mem().byteLength) throw new AbiMisuse(`(${buf}, ${cap}) lies outside memory`);
+        new Uint8Array(mem(), buf, value.length).set(value);
+      }
+      return value.length;
+    };
+    const inData = () => this.phase === "data";
+    const mustBe = (fn, ...phases) => {
+      if (!phases.includes(this.phase)) throw new AbiMisuse(`${fn} is not allowed in phase ${this.phase}`);
+    };
+    const infoAvailable = {
+      "helo": ["helo", "mail", "rcpt", "data"],
+      "mail.from": ["mail", "rcpt", "data"], "mail.params": ["mail", "rcpt", "data"],
+      "rcpt": ["rcpt"], "rcpt.params": ["rcpt"],
+    };
+    const sluice = {
+      log: (level, ptr, len) => {
+        this.logs.push({ level, text: read(ptr, Math.min(len, 4096)).toString("utf8") });
+      },
+      config: (buf, cap) => give(this.configBytes, buf, cap),
+      info: (kp, kl, buf, cap) => {
+        const key = read(kp, kl).toString("latin1");
+        if (this.phase === "configure" && key !== "plugin.name") return NOT_FOUND;
+        if (key === "phase") return give(Buffer.from(this.phase), buf, cap);
+        const when = infoAvailable[key];
+        if (when && !when.includes(this.phase)) return NOT_FOUND;
+        const v = this.info.get(key);
+        return give(v === undefined ? null : Buffer.from(v, "utf8"), buf, cap);
+      },
+      rcpt_count: () => (this.phase === "configure" ? 0 : this.rcpts.length),
+      rcpt_get: (i, buf, cap) => (this.phase === "configure" ? NOT_FOUND : give(this.rcpts[i] ?? null, buf, cap)),
+      tag_get: (kp, kl, buf, cap) => {
+        const k = read(kp, kl).toString("latin1");
+        return give(this.txTags.get(k) ?? this.sessionTags.get(k) ?? null, buf, cap);
+      },
+      tag_set: (kp, kl, vp, vl) => {
+        mustBe("tag_set", ...PHASES);
+        const key = read(kp, kl);
+        const value = read(vp, vl);
+        checkTag(key, value);
+        const k = key.toString("latin1");
+        (this.phase === "connect" || this.phase === "helo" ? this.sessionTags : this.txTags).set(k, value);
+        return 0;
+      },
+      header_count: () => (inData() ? this.fields.length : NOT_FOUND),
+      header_name: (i, buf, cap) => (inData() ? give(this.fields[i]?.name ?? null, buf, cap) : NOT_FOUND),
+      header_value: (i, buf, cap) => (inData() ? give(this.fields[i]?.value ?? null, buf, cap) : NOT_FOUND),
+      header_find: (np, nl, nth) => {
+        if (!inData()) return NOT_FOUND;
+        const n = read(np, nl).toString("latin1").toLowerCase();
+        for (let i = 0; i < this.fields.length; i++) {
+          if (this.fields[i].name.toString("latin1").toLowerCase() === n && nth-- === 0) return i;
+        }
+        return NOT_FOUND;
+      },
+      header_add: (np, nl, vp, vl) => sluice.header_insert(this.fields.length, np, nl, vp, vl),
+      header_insert: (i, np, nl, vp, vl) => {
+        mustBe("header_insert", "data");
+        const name = read(np, nl);
+        const value = read(vp, vl);
+        checkHeaderName(name);
+        checkHeaderValue(name, value);
+        if (i < 0 || i > this.fields.length) return NOT_FOUND;
+        this.fields.splice(i, 0, { name, value });
+        return 0;
+      },
+      header_change: (i, vp, vl) => {
+        mustBe("header_change", "data");
+        const value = read(vp, vl);
+        if (i < 0 || i >= this.fields.length) return NOT_FOUND;
+        checkHeaderValue(this.fields[i].name, value);
+        this.fields[i] = { name: this.fields[i].name, value };
+        return 0;
+      },
+      header_delete: (i) => {
+        mustBe("header_delete", "data");
+        if (i < 0 || i >= this.fields.length) return NOT_FOUND;
+        this.fields.splice(i, 1);
+        return 0;
+      },
+      body_size: () => (inData() ? this.bodyBytes.length : NOT_FOUND),
+      body_read: (off, buf, cap) => {
+        if (!inData() || off < 0 || off > this.bodyBytes.length) return NOT_FOUND;
+        const chunk = this.bodyBytes.subarray(off, off + Math.min(cap, this.bodyBytes.length - off));
+        give(chunk, buf, cap);
+        return chunk.length;
+      },
+      body_replace: (ptr, len) => {
+        mustBe("body_replace", "data");
+        this.bodyBytes = read(ptr, len);
+        return 0;
+      },
+      body_append: (ptr, len) => {
+        mustBe("body_append", "data");
+        this.bodyBytes = Buffer.concat([this.bodyBytes, read(ptr, len)]);
+        return 0;
+      },
+      mail_set: (ptr, len) => {
+        mustBe("mail_set", "mail", "data");
+        const a = read(ptr, len);
+        checkAddress(a, true);
+        this.mailFrom = a;
+        return 0;
+      },
+      rcpt_add: (ptr, len) => {
+        mustBe("rcpt_add", "data");
+        const a = read(ptr, len);
+        checkAddress(a, false);
+        if (!this.rcpts.some((r) => r.equals(a))) this.rcpts.push(a);
+        return 0;
+      },
+      rcpt_remove: (ptr, len) => {
+        mustBe("rcpt_remove", "data");
+        const a = read(ptr, len).toString("latin1").toLowerCase();
+        const i = this.rcpts.findIndex((r) => r.toString("latin1").toLowerCase() === a);
+        if (i < 0) return NOT_FOUND;
+        if (this.rcpts.length === 1) throw new AbiMisuse("rcpt_remove would remove every recipient; return discard instead");
+        this.rcpts.splice(i, 1);
+        return 0;
+      },
+      set_reply: (code, ep, el, tp, tl) => {
+        mustBe("set_reply", ...PHASES);
+        const enh = read(ep, el);
+        const text = read(tp, tl);
+        checkReply(code, enh, text);
+        const e = enh.length ? enh.toString("latin1") : `${Math.floor(code / 100)}.0.0`;
+        this.reply = { code, text: `${code} ${e} ${text.toString("latin1")}` };
+        return 0;
+      },
+    };
+    const env = {
+      // AssemblyScript's abort: UTF-16 strings whose byte length sits in the 4 bytes before the pointer.
+      abort: (msg, file, line, col) => {
+        const str = (p) => {
+          if (p === 0) return "?";
+          const len = new DataView(mem()).getUint32(p - 4, true);
+          return Buffer.from(new Uint8Array(mem(), p, len)).toString("utf16le");
+        };
+        throw new AbiMisuse(`plugin aborted: ${str(msg)} (${str(file)}:${line}:${col})`);
+      },
+    };
+    return { sluice, env };
+  }
+}
+
+/** FNV-1a 32-bit hash of bytes, as 8 lowercase hex digits (the probe's hash). */
+export function fnv1a(...parts) {
+  let h = 2166136261;
+  for (const p of parts) {
+    for (const c of toBytesRaw(p)) h = Math.imul(h ^ c, 16777619) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+function toBytesRaw(p) {
+  return typeof p === "string" ? Buffer.from(p, "utf8") : p;
+}

@@ -1,0 +1,74 @@
+//! The raw host functions of module `sluice`, exactly as `sdk/ABI.md` §4
+//! declares them: every parameter and result is an `i32`, pointers are
+//! offsets into the module's memory.
+//!
+//! You rarely need these: [`Host`](crate::Host) wraps each of them with the
+//! `(buf, cap)` retry protocol and slices. They exist only when compiling for
+//! `wasm32`.
+//!
+//! Results: a non-negative value is a length, count, index or `0` for
+//! success; [`NOT_FOUND`](crate::NOT_FOUND) (`-1`) means no such item. Every
+//! other misuse traps inside the host.
+
+#[link(wasm_import_module = "sluice")]
+extern "C" {
+    // §4.1 Logging and configuration.
+    /// `log(level, ptr, len)`: a line in the gateway log (§4.1).
+    pub fn log(level: i32, ptr: i32, len: i32);
+    /// `config(buf, cap) -> len`: the plugin configuration as JSON (§4.1).
+    pub fn config(buf: i32, cap: i32) -> i32;
+
+    // §4.2 Session and envelope information.
+    /// `info(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.2).
+    pub fn info(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
+    /// `rcpt_count() -> n`: recipients accepted so far (§4.2).
+    pub fn rcpt_count() -> i32;
+    /// `rcpt_get(index, buf, cap) -> len | NOT_FOUND` (§4.2).
+    pub fn rcpt_get(index: i32, buf: i32, cap: i32) -> i32;
+
+    // §4.3 Tags.
+    /// `tag_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.3).
+    pub fn tag_get(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
+    /// `tag_set(key_ptr, key_len, val_ptr, val_len) -> 0` (§4.3).
+    pub fn tag_set(key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32) -> i32;
+
+    // §4.4 Header fields.
+    /// `header_count() -> n | NOT_FOUND` (§4.4).
+    pub fn header_count() -> i32;
+    /// `header_name(index, buf, cap) -> len | NOT_FOUND` (§4.4).
+    pub fn header_name(index: i32, buf: i32, cap: i32) -> i32;
+    /// `header_value(index, buf, cap) -> len | NOT_FOUND` (§4.4).
+    pub fn header_value(index: i32, buf: i32, cap: i32) -> i32;
+    /// `header_find(name_ptr, name_len, nth) -> index | NOT_FOUND` (§4.4).
+    pub fn header_find(name_ptr: i32, name_len: i32, nth: i32) -> i32;
+    /// `header_add(name_ptr, name_len, val_ptr, val_len) -> 0` (§4.4).
+    pub fn header_add(name_ptr: i32, name_len: i32, val_ptr: i32, val_len: i32) -> i32;
+    /// `header_insert(index, name_ptr, name_len, val_ptr, val_len) -> 0 | NOT_FOUND` (§4.4).
+    pub fn header_insert(index: i32, name_ptr: i32, name_len: i32, val_ptr: i32, val_len: i32) -> i32;
+    /// `header_change(index, val_ptr, val_len) -> 0 | NOT_FOUND` (§4.4).
+    pub fn header_change(index: i32, val_ptr: i32, val_len: i32) -> i32;
+    /// `header_delete(index) -> 0 | NOT_FOUND` (§4.4).
+    pub fn header_delete(index: i32) -> i32;
+
+    // §4.5 Body.
+    /// `body_size() -> n | NOT_FOUND` (§4.5).
+    pub fn body_size() -> i32;
+    /// `body_read(offset, buf, cap) -> n | NOT_FOUND`: copies what fits (§4.5).
+    pub fn body_read(offset: i32, buf: i32, cap: i32) -> i32;
+    /// `body_replace(ptr, len) -> 0` (§4.5).
+    pub fn body_replace(ptr: i32, len: i32) -> i32;
+    /// `body_append(ptr, len) -> 0` (§4.5).
+    pub fn body_append(ptr: i32, len: i32) -> i32;
+
+    // §4.6 Envelope changes.
+    /// `mail_set(ptr, len) -> 0`: the reverse path (§4.6).
+    pub fn mail_set(ptr: i32, len: i32) -> i32;
+    /// `rcpt_add(ptr, len) -> 0` (§4.6).
+    pub fn rcpt_add(ptr: i32, len: i32) -> i32;
+    /// `rcpt_remove(ptr, len) -> 0 | NOT_FOUND` (§4.6).
+    pub fn rcpt_remove(ptr: i32, len: i32) -> i32;
+
+    // §4.7 Reply.
+    /// `set_reply(code, enh_ptr, enh_len, text_ptr, text_len) -> 0` (§4.7).
+    pub fn set_reply(code: i32, enh_ptr: i32, enh_len: i32, text_ptr: i32, text_len: i32) -> i32;
+}
