@@ -3,9 +3,10 @@
 #
 #   client ──▶ sluice :25 ──▶ Postfix 127.0.0.1:10025 (see examples/postfix/)
 #
-# XCLIENT (so Postfix applies its relay rules to the real client) comes in a
-# later release: until then do NOT put Sluice's address in Postfix's
-# mynetworks, or every client becomes a trusted relay.
+# With xclient = true Sluice passes the real client's address, name and HELO
+# to Postfix (XCLIENT), so Postfix's relay and access rules judge the real
+# client. Postfix must list Sluice in smtpd_authorized_xclient_hosts; Sluice's
+# address must NOT be in mynetworks. See examples/postfix/mx-front/.
 
 listen {
   address          = "0.0.0.0:25"
@@ -23,6 +24,7 @@ upstream {
   connect_timeout = "10s"
   command_timeout = "60s"
   data_timeout    = "90s"
+  xclient         = true
 }
 
 plugin "access" {

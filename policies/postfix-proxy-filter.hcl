@@ -5,7 +5,9 @@
 #
 # Postfix waits smtpd_proxy_timeout (100s by default) for our end-of-data
 # reply, so plugin time plus upstream data_timeout must stay well below it.
-# XFORWARD pass-through comes in a later release.
+# Postfix sends the original client's identity with XFORWARD; Sluice accepts
+# it only from xforward_peers, shows it to plugins and passes it on, so the
+# after-filter smtpd logs the real client. See examples/postfix/proxy-filter/.
 
 listen {
   address          = "127.0.0.1:10024"
@@ -13,6 +15,9 @@ listen {
   max_message_size = "50MiB"
   command_timeout  = "100s"
   data_timeout     = "100s"
+  # Every connection comes from Postfix.
+  max_connections_per_ip = 1000
+  xforward_peers   = ["127.0.0.1/32"]
 }
 
 upstream {
@@ -20,6 +25,7 @@ upstream {
   connect_timeout = "5s"
   command_timeout = "30s"
   data_timeout    = "80s"
+  xforward        = true
 }
 
 plugin "access" {

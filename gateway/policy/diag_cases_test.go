@@ -263,6 +263,25 @@ upstream {
 `, []string{
 		`policy.hcl:9:3: Invalid value: grants[1] must be a string, not null.`,
 	}},
+	{"bad xforward peers", `listen {
+  address        = "127.0.0.1:2525"
+  xforward_peers = ["127.0.0.1/33", "localhost", "fe80::1%eth0", "10.1.2.3/8"]
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Invalid network: xforward_peers[0] is "127.0.0.1/33", not a network in CIDR notation (for example "127.0.0.1/32" or "::1/128").`,
+		`policy.hcl:3:3: Invalid network: xforward_peers[1] is "localhost", not a network in CIDR notation (for example "127.0.0.1/32" or "::1/128").`,
+		`policy.hcl:3:3: Invalid network: xforward_peers[2] is "fe80::1%eth0", not a network in CIDR notation (for example "127.0.0.1/32" or "::1/128").`,
+		`policy.hcl:3:3: warning: Network has host bits set: xforward_peers[3] is "10.1.2.3/8", which is taken as the whole network 10.0.0.0/8.`,
+	}},
+	{"identity passing without SMTP", okListen + `upstream {
+  maildir  = "var/mail"
+  xclient  = true
+  xforward = "yes"
+}
+`, []string{
+		`policy.hcl:6:3: Identity passing needs an SMTP upstream: xclient passes the client's identity to a downstream SMTP server; a maildir upstream has none.`,
+		`policy.hcl:7:3: Incorrect attribute value type: Inappropriate value for attribute "xforward": a bool is required.`,
+	}},
 	{"syntax error", "listen {\n  address = \n}\n", []string{
 		`policy.hcl:2:13: Invalid expression: Expected the start of an expression, but found an invalid expression token.`,
 	}},

@@ -33,6 +33,7 @@
 //	  bare_lf                = "normalize"  # or "reject"
 //	  early_talker           = "reject"     # or "ignore"
 //	  greet_delay            = "0s"
+//	  xforward_peers         = ["127.0.0.1/32"] # may send XFORWARD (Postfix smtpd_proxy_filter)
 //	  tls {                                 # optional: offer STARTTLS
 //	    cert_file   = "certs/mx.pem"        # required
 //	    key_file    = "certs/mx.key"        # required
@@ -46,6 +47,8 @@
 //	  connect_timeout = "10s"
 //	  command_timeout = "60s"
 //	  data_timeout    = "90s"               # warning from 100s: Postfix's smtpd_proxy_timeout
+//	  xclient         = false               # MX front: pass the client with XCLIENT, or fail
+//	  xforward        = false               # behind smtpd_proxy_filter: pass it with XFORWARD
 //	}
 //	plugin "tag" {                          # any number, run in this order
 //	  wasm     = "plugins/tag.wasm"         # required

@@ -24,6 +24,7 @@ var listenSchema = &hcl.BodySchema{
 		{Name: "bare_lf"},
 		{Name: "early_talker"},
 		{Name: "greet_delay"},
+		{Name: "xforward_peers"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -106,6 +107,8 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 
 	d.enum(a["bare_lf"], &l.BareLF, BareLFNormalize, BareLFReject)
 	d.enum(a["early_talker"], &l.EarlyTalker, EarlyTalkerReject, EarlyTalkerIgnore)
+
+	d.prefixes(a["xforward_peers"], &l.XForwardPeers)
 
 	if tlsBlocks := c.Blocks; len(tlsBlocks) > 0 {
 		for _, extra := range tlsBlocks[1:] {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/sha256"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -46,6 +47,11 @@ type Listen struct {
 
 	TLS *TLS // nil when there is no tls block (no STARTTLS)
 
+	// XForwardPeers are the networks allowed to send XFORWARD (Postfix's
+	// smtpd_proxy_filter in front of Sluice); addresses are normalized to
+	// their network. Empty: nobody.
+	XForwardPeers []netip.Prefix
+
 	Range hcl.Range // the `listen` block header
 }
 
@@ -66,6 +72,12 @@ type Upstream struct {
 	ConnectTimeout time.Duration
 	CommandTimeout time.Duration
 	DataTimeout    time.Duration
+
+	// XClient passes each client's identity to the downstream with XCLIENT
+	// (MX-front mode); XForward passes it with XFORWARD (logging only,
+	// behind smtpd_proxy_filter). Both need an SMTP address.
+	XClient  bool
+	XForward bool
 
 	Range hcl.Range // the `upstream` block header
 }

@@ -14,6 +14,8 @@ var upstreamSchema = &hcl.BodySchema{
 		{Name: "connect_timeout"},
 		{Name: "command_timeout"},
 		{Name: "data_timeout"},
+		{Name: "xclient"},
+		{Name: "xforward"},
 	},
 }
 
@@ -60,6 +62,18 @@ func (d *decoder) upstream(b *hcl.Block, hostname string) Upstream {
 		} else {
 			d.errorf(attr.Range, "Invalid hostname",
 				"%q is not a domain name or address literal (RFC 5321 §4.1.2).", helo)
+		}
+	}
+
+	d.boolean(a["xclient"], &u.XClient)
+	d.boolean(a["xforward"], &u.XForward)
+	for _, x := range []struct {
+		name string
+		on   bool
+	}{{"xclient", u.XClient}, {"xforward", u.XForward}} {
+		if x.on && a["maildir"] != nil {
+			d.errorf(a[x.name].Range, "Identity passing needs an SMTP upstream",
+				"%s passes the client's identity to a downstream SMTP server; a maildir upstream has none.", x.name)
 		}
 	}
 

@@ -174,6 +174,13 @@ func (d *decoder) size(attr *hcl.Attribute, dst *int64, lo, hi int64) {
 	*dst = n
 }
 
+// boolean decodes a bool attribute into dst, leaving dst alone when absent.
+func (d *decoder) boolean(attr *hcl.Attribute, dst *bool) {
+	if v, ok := d.typed(attr, cty.Bool); ok {
+		*dst = v.True()
+	}
+}
+
 // stringList decodes a list of strings.
 func (d *decoder) stringList(attr *hcl.Attribute, dst *[]string) {
 	v, ok := d.typed(attr, cty.List(cty.String))

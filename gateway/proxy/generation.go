@@ -133,6 +133,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		g.upstream = upstream.NewPool(upstream.NewSMTP(upstream.SMTPConfig{
 			Address: p.Upstream.Address, Helo: helo, Logger: log,
 			ConnectTimeout: p.Upstream.ConnectTimeout, CommandTimeout: p.Upstream.CommandTimeout, DataTimeout: p.Upstream.DataTimeout,
+			XClient: p.Upstream.XClient, XForward: p.Upstream.XForward,
 		}), upstream.PoolOptions{Logger: log})
 	}
 	if diags.HasErrors() {

@@ -30,6 +30,8 @@ type session struct {
 	up       upstream.Conn // downstream connection, opened at the first MAIL
 	upTxn    bool          // a downstream transaction is open (MAIL sent)
 	txnBroke *smtp.Reply   // set when the downstream leg of this transaction failed
+
+	origin originState // the client behind each transaction (origin.go)
 }
 
 func newSession(ctx context.Context, gen *Generation, ci smtpd.ConnInfo) (*session, *smtp.Reply) {
@@ -298,14 +300,13 @@ func (s *session) openUpstream(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	c, err := s.gen.upstream.Open(ctx, upstream.Identity{
-		SessionID: s.info.ID, ClientIP: s.info.ClientIP.String(), ClientName: s.info.ClientName, Helo: s.info.Helo,
-	})
+	id := s.identity()
+	c, err := s.gen.upstream.Open(ctx, id)
 	s.gen.obs.Upstream("connect", time.Since(start), err)
 	if err != nil {
 		return err
 	}
-	s.up = c
+	s.up, s.origin.opened = c, id
 	return nil
 }
 

@@ -45,6 +45,13 @@ func (c *conn) command(line []byte) bool {
 		c.reply(c.help())
 	case "STARTTLS":
 		return c.startTLS(arg)
+	case "XFORWARD":
+		return c.xforwardCmd(arg)
+	case "XCLIENT":
+		// Nobody may change the client's identity for access control
+		// (TESTPLAN row 28); answered as Postfix answers the unauthorized.
+		c.log.Warn("XCLIENT refused")
+		return c.bad(replyXClientDenied)
 	case "BDAT":
 		// We never offer CHUNKING (RFC 3030): the chunk that follows would
 		// be read as commands. Refuse and close (TESTPLAN row 11).
@@ -68,6 +75,7 @@ func (c *conn) helo(verb, arg string) bool {
 	if c.inTx {
 		c.resetTx()
 	}
+	c.xforward = nil
 	r := c.sess.Helo(c.ctx, arg, c.tls)
 	if r != nil && r.Class() != 2 {
 		c.greeted = false
@@ -75,7 +83,9 @@ func (c *conn) helo(verb, arg string) bool {
 		return true
 	}
 	c.greeted = true
+	c.heloName, c.proto = arg, "ESMTP"
 	if verb == "HELO" {
+		c.proto = "SMTP"
 		c.reply(c.checked(r, smtp.NewReply(250, "", c.cfg.Hostname)))
 		return true
 	}
@@ -96,6 +106,9 @@ func (c *conn) ehloReply() *smtp.Reply {
 	if c.cfg.TLSConfig != nil && c.tls == nil {
 		lines = append(lines, "STARTTLS") // RFC 3207
 	}
+	if c.xforwardOK {
+		lines = append(lines, "XFORWARD "+xforwardAttrNames) // Postfix XFORWARD_README
+	}
 	return &smtp.Reply{Code: 250, Lines: lines}
 }
 
@@ -103,6 +116,9 @@ func (c *conn) help() *smtp.Reply {
 	cmds := "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"
 	if c.cfg.TLSConfig != nil && c.tls == nil {
 		cmds += " STARTTLS"
+	}
+	if c.xforwardOK {
+		cmds += " XFORWARD"
 	}
 	return smtp.NewReply(214, "2.0.0", "Commands: "+cmds)
 }
@@ -127,6 +143,7 @@ func (c *conn) mail(arg string) bool {
 		}
 		return c.bad(rep)
 	}
+	c.tellOrigin()
 	r := c.checked(c.sess.Mail(c.ctx, from, strings.Join(params, " ")), replyMailOK)
 	if r.Class() == 2 {
 		c.inTx, c.rcpts = true, 0

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -70,6 +71,11 @@ type Config struct {
 	// beyond them a client gets 421 4.7.0 and is closed. 0 is unlimited.
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	// XForwardPeers are the networks whose clients may send XFORWARD
+	// (Postfix XFORWARD_README): Postfix's smtpd_proxy_filter, telling us
+	// who its own client was. Only they see XFORWARD in the EHLO reply;
+	// anyone else's XFORWARD is refused with 550 5.7.0. Empty: nobody.
+	XForwardPeers []netip.Prefix
 	// Logger receives structured logs; every session line carries the
 	// attribute "session". Default: discard.
 	Logger *slog.Logger

@@ -55,6 +55,11 @@ type conn struct {
 	errors   int  // protocol errors so far
 	closing  bool // a reply that ends the connection was queued
 
+	heloName   string            // argument of the last accepted HELO or EHLO
+	proto      string            // "ESMTP" after EHLO, "SMTP" after HELO
+	xforwardOK bool              // the peer is one of Config.XForwardPeers
+	xforward   map[string]string // XFORWARD attributes for the next transaction
+
 	mu       sync.Mutex
 	stopped  int           // stopNone, stopDrain, stopForce
 	idle     bool          // waiting for a command outside a transaction
@@ -77,6 +82,7 @@ func newConn(s *Server, nc net.Conn, id, ip string) *conn {
 		started:  time.Now(),
 		readIdle: s.cfg.CommandTimeout,
 	}
+	c.xforwardOK = xforwardAllowed(s.cfg.XForwardPeers, ip)
 	c.br = bufio.NewReaderSize(connReader{c}, readBufferSize)
 	c.bw = bufio.NewWriterSize(connWriter{c}, writeBufferSize)
 	return c
@@ -313,5 +319,6 @@ func (c *conn) checked(r, def *smtp.Reply) *smtp.Reply {
 // resetTx ends the transaction and tells the session.
 func (c *conn) resetTx() {
 	c.inTx, c.rcpts, c.sizeHint = false, 0, 0
+	c.xforward = nil // Postfix forgets XFORWARD attributes with the transaction
 	c.sess.Reset()
 }

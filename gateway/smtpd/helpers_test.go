@@ -215,6 +215,12 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg Config, b *fakeBackend) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg, b, b)
+}
+
+// startServerWith serves backend, which records its calls in b.
+func startServerWith(t testing.TB, cfg Config, backend Backend, b *fakeBackend) *testServer {
+	t.Helper()
 	baseline := runtime.NumGoroutine()
 	logs := newLogRecorder()
 	if cfg.Logger == nil {
@@ -227,7 +233,7 @@ func startServer(t testing.TB, cfg Config, b *fakeBackend) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: New(cfg, b), addr: ln.Addr().String(), backend: b, logs: logs}
+	ts := &testServer{Server: New(cfg, backend), addr: ln.Addr().String(), backend: b, logs: logs}
 	served := make(chan error, 1)
 	go func() { served <- ts.Serve(ln) }()
 	t.Cleanup(func() {

@@ -19,6 +19,7 @@ import (
 // may come from another goroutine and then aborts the call in flight.
 type smtpConn struct {
 	cfg *SMTPConfig
+	id  Identity // the client this connection serves now; see rebind
 	log *slog.Logger
 	nc  net.Conn
 	br  *bufio.Reader
@@ -63,6 +64,9 @@ func (c *smtpConn) Mail(ctx context.Context, from, params string) error {
 	p, refuse := c.mailParams(params)
 	if refuse != nil {
 		return refuse
+	}
+	if c.cfg.XForward && c.has("XFORWARD") {
+		return c.mailWithXForward(ctx, "MAIL FROM:<"+from+">"+p)
 	}
 	return c.command(ctx, "MAIL FROM:<"+from+">"+p)
 }

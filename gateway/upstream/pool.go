@@ -46,10 +46,16 @@ type PoolOptions struct {
 // transaction was left open. Connections are reused most recent first.
 //
 // Identity: the pool hands any idle connection to any session, which is right
-// only while a downstream connection carries nothing of the client. Once
-// XCLIENT (or XFORWARD) ties a connection to a client identity, the pool must
-// be keyed by that identity, or bypassed for those sessions; otherwise one
-// client's mail would be attributed to another.
+// only while a downstream connection carries nothing of the client beyond a
+// transaction. XFORWARD is per transaction (the server forgets it after each
+// one) and is sent from the identity of the session that holds the
+// connection now, so XFORWARD connections are pooled. XCLIENT ties a
+// connection to one client for its whole life; the pool is bypassed for an
+// Upstream that uses it (SMTPConfig.XClient): every session opens its own
+// connection and closes it. Keying idle connections by identity instead
+// would almost never hit, since the tuple includes the client's source
+// port, and re-sending XCLIENT on a reused connection saves only the TCP
+// handshake while depending on the server resetting every attribute.
 type Pool struct {
 	u    Upstream
 	opts PoolOptions
@@ -91,7 +97,13 @@ func NewPool(u Upstream, opts PoolOptions) *Pool {
 // Close gives it back to the pool. After Pool.Close, Open still works but
 // bypasses the pool: every connection is new and is really closed by Close.
 func (p *Pool) Open(ctx context.Context, id Identity) (Conn, error) {
+	if b, ok := p.u.(identityBinder); ok && b.identityBound() {
+		return p.u.Open(ctx, id)
+	}
 	if ic, ok := p.take(); ok {
+		if r, ok := ic.c.(rebinder); ok {
+			r.rebind(id)
+		}
 		p.log.Debug("upstream connection reused", "session", id.SessionID)
 		return &pooledConn{p: p, id: id, c: ic.c, active: ic.since, reused: true, first: true}, nil
 	}
@@ -200,6 +212,13 @@ func closeAll(conns []idleConn) {
 	}
 	wg.Wait()
 }
+
+// identityBinder is an Upstream whose connections may carry one client's
+// identity for their whole life (XCLIENT); they must not be pooled.
+type identityBinder interface{ identityBound() bool }
+
+// rebinder is a Conn that can serve another session after being pooled.
+type rebinder interface{ rebind(Identity) }
 
 // errNoConn is returned by a pooledConn whose connection is gone.
 var errNoConn = errors.New("upstream connection unusable: no connection")

@@ -33,6 +33,20 @@ type SMTPConfig struct {
 	CommandTimeout time.Duration // greeting and each command's reply; DefaultCommandTimeout when 0
 	DataTimeout    time.Duration // message transfer and the end-of-data reply; DefaultDataTimeout when 0
 
+	// XClient passes the client's identity with XCLIENT after EHLO
+	// (Postfix XCLIENT_README), so that the downstream's access and relay
+	// rules judge the real client rather than Sluice. Open fails, wrapping
+	// ErrUnreachable, when the server does not offer XCLIENT to us: falling
+	// back to plain SMTP would make every client look like Sluice's own
+	// address, an open relay if that address is trusted. Connections then
+	// belong to one client and a Pool never reuses them.
+	XClient bool
+	// XForward passes the client's identity with XFORWARD before each MAIL
+	// when the server offers it (Postfix XFORWARD_README). It only changes
+	// what the downstream logs, and the downstream forgets it after each
+	// transaction, so such connections may be pooled.
+	XForward bool
+
 	Logger *slog.Logger // nil discards
 }
 
@@ -81,6 +95,7 @@ func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
 	}
 	c := &smtpConn{
 		cfg: &s.cfg,
+		id:  id,
 		log: log,
 		nc:  nc,
 		br:  bufio.NewReaderSize(nc, smtp.MaxReplyLineLength+2),
@@ -91,8 +106,21 @@ func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
 		log.Warn("upstream greeting failed", "err", err)
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, s.cfg.Address, err)
 	}
+	if s.cfg.XClient {
+		if err := c.xclient(ctx); err != nil {
+			c.closeNet()
+			log.Error("upstream XCLIENT failed", "err", err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, s.cfg.Address, err)
+		}
+	} else if s.cfg.XForward && !c.has("XFORWARD") {
+		log.Warn("downstream does not offer XFORWARD to us: it will log Sluice as the client (add our address to smtpd_authorized_xforward_hosts)")
+	}
 	return c, nil
 }
+
+// identityBound reports whether connections carry one client's identity for
+// their whole life (XCLIENT), which a Pool must not hand to another session.
+func (s *SMTP) identityBound() bool { return s.cfg.XClient }
 
 // greetingError is a downstream that answered the greeting or HELO with an
 // error reply. It keeps the reply for logs; it deliberately does not unwrap

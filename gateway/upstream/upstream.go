@@ -8,12 +8,22 @@ import (
 	"io"
 )
 
-// Identity is the real client, for XCLIENT/XFORWARD (a later issue) and logs.
+// Identity is the real client, for logs and for XCLIENT and XFORWARD (see
+// SMTPConfig). Unknown fields are zero; they reach the downstream server as
+// [UNAVAILABLE].
 type Identity struct {
 	SessionID  string
-	ClientIP   string
-	ClientName string
-	Helo       string
+	ClientIP   string // numeric address
+	ClientPort int    // 0 when unknown
+	ClientName string // verified reverse DNS name, "" when unknown
+	Helo       string // name the client gave with HELO or EHLO
+	Proto      string // "ESMTP" after EHLO, "SMTP" after HELO
+	// Forwarded holds the XFORWARD attributes an authorized peer (Postfix's
+	// smtpd_proxy_filter) sent for the current transaction: upper-case
+	// names, decoded, validated values. With XForward on they are passed on
+	// as received, over the values derived from the fields above; IDENT and
+	// SOURCE exist only here. nil when none.
+	Forwarded map[string]string
 }
 
 // Upstream opens downstream connections.

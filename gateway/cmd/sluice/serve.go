@@ -190,6 +190,7 @@ func (g *gateway) newServer(p *policy.Policy) (*smtpd.Server, error) {
 		GreetDelay:          l.GreetDelay,
 		MaxConnections:      l.MaxConnections,
 		MaxConnectionsPerIP: l.MaxConnectionsPerIP,
+		XForwardPeers:       l.XForwardPeers,
 		Logger:              g.log,
 	}
 	if l.BareLF == "reject" {

@@ -15,10 +15,12 @@ const (
 	DataCmd               // the reply to DATA (354 when accepted)
 	EndOfData             // the reply after the final dot
 	Rset                  // the reply to RSET
+	XClient               // the reply to XCLIENT (a new 220 greeting when accepted; raw mode)
+	XForward              // the reply to XFORWARD (raw mode)
 	numSteps
 )
 
-var stepNames = [numSteps]string{"Greeting", "Ehlo", "Helo", "Mail", "Rcpt", "DataCmd", "EndOfData", "Rset"}
+var stepNames = [numSteps]string{"Greeting", "Ehlo", "Helo", "Mail", "Rcpt", "DataCmd", "EndOfData", "Rset", "XClient", "XForward"}
 
 func (s Step) String() string {
 	if s >= 0 && s < numSteps {

@@ -68,6 +68,21 @@ func (s *rawSession) run() {
 		case "RSET":
 			s.reset()
 			ok = s.do(Rset, "250 2.0.0 Ok\r\n")
+		case "XCLIENT":
+			// Postfix XCLIENT_README: accepted, it restarts the session
+			// with a new greeting.
+			if !s.offers("XCLIENT") {
+				ok = s.write("502 5.5.2 Command not recognized\r\n")
+				break
+			}
+			s.reset()
+			ok = s.do(XClient, "220 "+Hostname+" ESMTP fakemta\r\n")
+		case "XFORWARD":
+			if !s.offers("XFORWARD") {
+				ok = s.write("502 5.5.2 Command not recognized\r\n")
+				break
+			}
+			ok = s.do(XForward, "250 2.0.0 Ok\r\n")
 		case "NOOP":
 			ok = s.write("250 2.0.0 Ok\r\n")
 		case "QUIT":
@@ -99,6 +114,16 @@ func (s *rawSession) ehloReply() string {
 		}
 	}
 	return b.String()
+}
+
+// offers reports whether the EHLO reply lists keyword kw.
+func (s *rawSession) offers(kw string) bool {
+	for _, e := range s.m.cfg.ext {
+		if k, _, _ := strings.Cut(e, " "); strings.EqualFold(k, kw) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *rawSession) reset() { s.from, s.inTx, s.rcpts = "", false, nil }

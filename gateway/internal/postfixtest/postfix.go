@@ -5,6 +5,7 @@ package postfixtest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -28,10 +29,18 @@ type Postfix struct {
 	t       testing.TB
 }
 
-// Options change the instance's main.cf.
+// Options change the instance's configuration.
 type Options struct {
 	// Extra main.cf lines, appended (later settings win).
 	MainCF []string
+	// MasterCF, when set, replaces the default smtpd listener: these
+	// master.cf lines (continuation lines included) follow the stock
+	// services. Services with chroot "y" run unchrooted, like the stock
+	// ones. Snippet reads them from examples/postfix.
+	MasterCF []string
+	// Addr is the smtpd address Start waits for, "127.0.0.1:port". Empty: a
+	// free port, served by the default listener unless MasterCF is set.
+	Addr string
 }
 
 // Start runs a Postfix instance for the test and stops it at cleanup. It
@@ -60,8 +69,14 @@ func Start(t testing.TB, opts Options) *Postfix {
 	// Mail is delivered as nobody:nogroup.
 	must(t, os.Chown(filepath.Join(dir, "vmail"), 65534, 65534))
 	must(t, os.Chown(filepath.Join(dir, "data"), postfixUID(t), 0))
-	port := FreePort(t)
-	p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	p.Addr = opts.Addr
+	if p.Addr == "" {
+		p.Addr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	}
+	services := opts.MasterCF
+	if services == nil {
+		services = []string{p.Addr + " inet n - n - - smtpd"}
+	}
 
 	main := []string{
 		"compatibility_level = 3.6",
@@ -94,9 +109,9 @@ func Start(t testing.TB, opts Options) *Postfix {
 		"maillog_file = " + filepath.Join(dir, "maillog"),
 		"maillog_file_prefixes = " + dir,
 	}
-	main = append(main, opts.MainCF...)
+	main = mergeMainCF(main, opts.MainCF)
 	must(t, os.WriteFile(filepath.Join(p.ConfDir, "main.cf"), []byte(strings.Join(main, "\n")+"\n"), 0o644))
-	must(t, os.WriteFile(filepath.Join(p.ConfDir, "master.cf"), []byte(masterCF(t, p.Addr)), 0o644))
+	must(t, os.WriteFile(filepath.Join(p.ConfDir, "master.cf"), []byte(masterCF(t, services)), 0o644))
 
 	p.postfix("check")
 	p.postfix("start")
@@ -107,9 +122,54 @@ func Start(t testing.TB, opts Options) *Postfix {
 	return p
 }
 
+// mergeMainCF adds extra main.cf lines to base. A parameter that base
+// already sets is replaced in place rather than repeated: every Postfix
+// process warns about a repeated parameter, and at startup those warnings
+// can fill postlogd's socket before it reads it, which hangs the instance.
+// Continuation lines stay with their parameter; comments are dropped.
+func mergeMainCF(base, extra []string) []string {
+	out := append([]string(nil), base...)
+	index := map[string]int{}
+	for i, l := range out {
+		index[paramName(l)] = i
+	}
+	last := -1 // the line that a continuation line continues
+	for _, l := range extra {
+		trimmed := strings.TrimSpace(l)
+		switch {
+		case trimmed == "" || trimmed[0] == '#':
+			continue
+		case l[0] == ' ' || l[0] == '\t':
+			if last >= 0 {
+				out[last] += " " + trimmed
+			}
+			continue
+		}
+		name := paramName(l)
+		if i, ok := index[name]; ok && name != "" {
+			out[i] = l
+			last = i
+			continue
+		}
+		out = append(out, l)
+		last = len(out) - 1
+		index[name] = last
+	}
+	return out
+}
+
+// paramName is the parameter a main.cf line sets, "" if none.
+func paramName(line string) string {
+	name, _, ok := strings.Cut(line, "=")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(name)
+}
+
 // masterCF is Debian's stock master.cf without chroot and without the
-// port-25 listener, plus one smtpd on addr.
-func masterCF(t testing.TB, addr string) string {
+// port-25 listener, plus the given services.
+func masterCF(t testing.TB, services []string) string {
 	f, err := os.Open("/etc/postfix/master.cf")
 	if err != nil {
 		t.Fatalf("read stock master.cf: %v", err)
@@ -123,18 +183,30 @@ func masterCF(t testing.TB, addr string) string {
 		fields := strings.Fields(line)
 		if len(line) > 0 && line[0] != ' ' && line[0] != '\t' && line[0] != '#' {
 			skipping = len(fields) >= 2 && fields[0] == "smtp" && fields[1] == "inet"
-			if !skipping && len(fields) >= 8 && fields[4] == "y" {
-				fields[4] = "n"
-				line = strings.Join(fields, "  ")
-			}
 		}
 		if skipping {
 			continue
 		}
-		b.WriteString(line + "\n")
+		b.WriteString(unchroot(line) + "\n")
 	}
-	fmt.Fprintf(&b, "%s inet n - n - - smtpd\n", addr)
+	for _, line := range services {
+		b.WriteString(unchroot(line) + "\n")
+	}
 	return b.String()
+}
+
+// unchroot turns off the chroot column of a service definition line: the
+// instance's queue lives outside Postfix's chroot.
+func unchroot(line string) string {
+	if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
+		return line
+	}
+	fields := strings.Fields(line)
+	if len(fields) >= 8 && fields[4] == "y" {
+		fields[4] = "n"
+		return strings.Join(fields, "  ")
+	}
+	return line
 }
 
 func postfixUID(t testing.TB) int {
@@ -156,7 +228,7 @@ func (p *Postfix) postfix(args ...string) {
 }
 
 func (p *Postfix) stop() {
-	exec.Command("postfix", "-c", p.ConfDir, "stop").Run()
+	p.halt()
 	// Wait (bounded) for the master to exit, then remove the instance.
 	pidFile := filepath.Join(p.Dir, "spool", "pid", "master.pid")
 	for i := 0; i < 100; i++ {
@@ -168,9 +240,25 @@ func (p *Postfix) stop() {
 	os.RemoveAll(p.Dir)
 }
 
+// halt runs `postfix stop`, bounded in time; if that does not return, it
+// aborts the instance (`postfix abort`) so that a test cannot hang.
+func (p *Postfix) halt() {
+	run := func(verb string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "postfix", "-c", p.ConfDir, verb)
+		cmd.WaitDelay = time.Second
+		return cmd.Run()
+	}
+	if err := run("stop"); err != nil {
+		p.t.Logf("postfix stop: %v; aborting", err)
+		run("abort")
+	}
+}
+
 // Stop stops Postfix now (to test an unreachable downstream).
 func (p *Postfix) Stop() {
-	exec.Command("postfix", "-c", p.ConfDir, "stop").Run()
+	p.halt()
 	for i := 0; i < 100; i++ {
 		c, err := net.DialTimeout("tcp", p.Addr, 100*time.Millisecond)
 		if err != nil {

@@ -19,6 +19,7 @@ listen {
   bare_lf                = "reject"
   early_talker           = "ignore"
   greet_delay            = "1500ms"
+  xforward_peers         = ["127.0.0.1/32", "::1", "10.20.0.0/16"]
 
   tls {
     cert_file   = "certs/mx.pem"
@@ -33,6 +34,8 @@ upstream {
   connect_timeout = "5s"
   command_timeout = "30s"
   data_timeout    = "95s"
+  xclient         = true
+  xforward        = true
 }
 
 plugin "tag" {

@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
+	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/smtpd"
+	"github.com/sluice-mail/sluice/gateway/upstream"
+)
+
+// startXForwardGateway serves on 127.0.0.1 with 127.0.0.1 allowed to send
+// XFORWARD, as behind Postfix's smtpd_proxy_filter.
+func startXForwardGateway(t *testing.T, up upstream.Upstream, entries ...filter.Entry) string {
+	t.Helper()
+	gen := &Generation{
+		Policy:   &policy.Policy{},
+		chain:    &filter.Chain{Entries: entries},
+		upstream: up,
+		hostname: "sluice.test",
+		log:      slog.New(slog.DiscardHandler),
+		obs:      nopObserver{},
+		limits:   message.Limits{MaxHeaderBytes: 64 << 10, MaxHeaderFields: 1000},
+	}
+	gen.refs.Store(1)
+	b := NewBackend(gen, gen.log)
+	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second,
+		XForwardPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		b.Close()
+	})
+	return ln.Addr().String()
+}
+
+// XFORWARD from Postfix replaces the client in what plugins see and in what
+// goes downstream, for its transaction only; the next transaction, without
+// XFORWARD, is the peer's own, on a new downstream connection.
+func TestXForwardReachesPluginsAndDownstream(t *testing.T) {
+	mta := fakemta.Start(t, fakemta.Extensions("PIPELINING", "8BITMIME", "XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT"))
+	up := upstream.NewSMTP(upstream.SMTPConfig{Address: mta.Addr(), Helo: "sluice.test", XForward: true,
+		ConnectTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, DataTimeout: 2 * time.Second})
+	var mu sync.Mutex
+	var seen []string
+	spy := &hook{phase: filter.Mail, fn: func(st *filter.State) (filter.Verdict, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		s := st.Session
+		seen = append(seen, s.ClientIP.String()+" "+s.Helo+" "+s.ClientName)
+		return filter.Continue, nil
+	}}
+	addr := startXForwardGateway(t, up, filter.Entry{Name: "spy", Plugin: spy})
+
+	c := dial(t, addr) // EHLO client.test
+	c.cmd("XFORWARD NAME=mx.origin.example ADDR=192.0.2.7 PORT=4242 PROTO=ESMTP HELO=origin.example", "250")
+	c.cmd("XFORWARD IDENT=4XyZ1 SOURCE=REMOTE", "250")
+	if got := c.send("a@example.org", []string{"b@example.net"}, msg); !strings.HasPrefix(got, "250 2.0.0") {
+		t.Fatalf("final reply %q", got)
+	}
+	if got := c.send("a@example.org", []string{"b@example.net"}, msg); !strings.HasPrefix(got, "250 2.0.0") {
+		t.Fatalf("final reply %q", got)
+	}
+
+	mu.Lock()
+	got := slices.Clone(seen)
+	mu.Unlock()
+	want := []string{"192.0.2.7 origin.example mx.origin.example", "127.0.0.1 client.test "}
+	if !slices.Equal(got, want) {
+		t.Errorf("plugins saw %q, want %q", got, want)
+	}
+	var xf []string
+	for _, l := range mta.Commands() {
+		if strings.HasPrefix(l, "XFORWARD") {
+			xf = append(xf, l)
+		}
+	}
+	if len(xf) != 2 ||
+		xf[0] != "XFORWARD NAME=mx.origin.example ADDR=192.0.2.7 PORT=4242 PROTO=ESMTP HELO=origin.example IDENT=4XyZ1 SOURCE=REMOTE" ||
+		!strings.Contains(xf[1], "ADDR=127.0.0.1 ") || !strings.Contains(xf[1], "HELO=client.test") || strings.Contains(xf[1], "IDENT") {
+		t.Errorf("downstream XFORWARD %q", xf)
+	}
+	if mta.Conns() != 2 {
+		t.Errorf("%d downstream connections: a changed identity must not reuse the connection", mta.Conns())
+	}
+}
