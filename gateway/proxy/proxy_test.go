@@ -48,8 +48,9 @@ func tagger() *hook {
 
 // gw is a sluice front end on a loopback port, forwarding to up.
 type gw struct {
-	addr string
-	srv  *smtpd.Server
+	addr    string
+	srv     *smtpd.Server
+	backend *Backend
 }
 
 func startGateway(t *testing.T, up upstream.Upstream, entries ...filter.Entry) *gw {
@@ -82,7 +83,7 @@ func startObserved(t *testing.T, up upstream.Upstream, obs Observer, entries ...
 		srv.Shutdown(ctx)
 		b.Close()
 	})
-	return &gw{addr: ln.Addr().String(), srv: srv}
+	return &gw{addr: ln.Addr().String(), srv: srv, backend: b}
 }
 
 func smtpUp(mta *fakemta.MTA, dataTimeout time.Duration) upstream.Upstream {
@@ -433,5 +434,43 @@ func TestObserverEvents(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in events:\n%s", want, got)
 		}
+	}
+}
+
+// closeRecorder is an upstream whose Close is observed: a generation closes
+// its resources when it has been replaced and its last session ended.
+type closeRecorder struct {
+	upstream.Upstream
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+func TestOldGenerationFreedAfterLastSession(t *testing.T) {
+	mta := fakemta.Start(t)
+	old := &closeRecorder{Upstream: smtpUp(mta, time.Second)}
+	g := startGateway(t, old)
+	c := dial(t, g.addr) // a session on the old generation
+	c.cmd("MAIL FROM:<a@example.org>", "250")
+
+	next := &Generation{Policy: &policy.Policy{}, chain: &filter.Chain{}, upstream: smtpUp(mta, time.Second),
+		hostname: "sluice.test", log: slog.New(slog.DiscardHandler), obs: nopObserver{}}
+	next.refs.Store(1)
+	g.backend.Swap(next)
+	if old.closed.Load() {
+		t.Fatal("old generation closed while a session still uses it")
+	}
+	// The open transaction finishes on the old generation.
+	c.cmd("RCPT TO:<b@example.net>", "250")
+	c.cmd("DATA", "354")
+	fmt.Fprintf(c.conn, "%s\r\n.\r\n", msg)
+	c.expect("250")
+	c.cmd("QUIT", "221")
+	deadline := time.Now().Add(5 * time.Second)
+	for !old.closed.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("old generation not freed after its last session ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
