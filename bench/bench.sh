@@ -56,4 +56,10 @@ for size in $SIZES; do
       'BEGIN{printf "| %d KiB | %d | %.0f | %.0f | %.2f | %.3f |\n", s/1024, c, n/d, n/v, d/v, (c1-c0)*1000/hz/n}' 
   done
 done
+# Single-session latency, connect to final reply (SPEC §6: < 1 ms added at p50).
+go build -o "$WORK/latency" ./bench/latency
+echo
+echo "single-session latency, 10 KiB, ${LAT_N:-500} messages each:"
+echo "  sink alone:   $("$WORK/latency" -addr 127.0.0.1:$SINK_PORT -n "${LAT_N:-500}" -size 10240)"
+echo "  via sluice:   $("$WORK/latency" -addr 127.0.0.1:$SLUICE_PORT -n "${LAT_N:-500}" -size 10240)"
 if grep -q 'level=ERROR' "$WORK/sluice.log"; then echo "sluice logged errors:" >&2; grep 'level=ERROR' "$WORK/sluice.log" | head -5 >&2; fi
