@@ -1,7 +1,7 @@
 # Sluice: `make run` serves the embedded default policy, `make test` runs
 # every test (installing its prerequisites first).
 GO      ?= go
-PLUGINS := $(notdir $(wildcard plugins/*))
+PLUGINS := $(filter-out internal,$(notdir $(wildcard plugins/*)))
 WASM    := $(PLUGINS:%=bin/plugins/%.wasm)
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*')
 

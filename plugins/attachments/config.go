@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-mail/sluice/plugins/internal/mime"
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// config is the plugin's policy configuration.
+type config struct {
+	BlockExtensions []string `json:"block_extensions"`
+	BlockTypes      []string `json:"block_types"`
+	MaxDepth        int      `json:"max_depth"`
+	MaxParts        int      `json:"max_parts"`
+	Code            int      `json:"code"`
+	Enhanced        string   `json:"enhanced"`
+	Message         string   `json:"message"`
+	OnLimit         string   `json:"on_limit"`
+}
+
+// Limits of the configuration itself.
+const (
+	maxDepthLimit = 100    // Postfix's mime_nesting_limit default
+	maxPartsLimit = 100000 // parts in one message
+	maxMessageLen = 290    // 400 bytes of reply text, less ": " and a 100-byte name
+)
+
+// attachments is the plugin; Configure fills it once per instance.
+type attachments struct {
+	exts     []string // lower-case, without the leading dot
+	types    []string // lower-case "type/subtype" or "type/" for "type/*"
+	limits   mime.Limits
+	code     int
+	enhanced string
+	text     string
+	accept   bool // on_limit = "accept"
+}
+
+func (p *attachments) Configure(h sluice.Host) error {
+	var c config
+	if err := sluice.DecodeConfig(h, &c); err != nil {
+		return err
+	}
+	if err := p.load(c); err != nil {
+		return err
+	}
+	if len(p.exts)+len(p.types) == 0 {
+		h.Log(sluice.LevelWarn, "config has no block_extensions and no block_types: only the structure limits apply")
+	}
+	return nil
+}
+
+func (p *attachments) load(c config) error {
+	p.exts = p.exts[:0]
+	for _, e := range c.BlockExtensions {
+		ext, err := normalExtension(e)
+		if err != nil {
+			return fmt.Errorf("block_extensions: %q: %w", e, err)
+		}
+		p.exts = append(p.exts, ext)
+	}
+	p.types = p.types[:0]
+	for _, t := range c.BlockTypes {
+		typ, err := normalType(t)
+		if err != nil {
+			return fmt.Errorf("block_types: %q: %w", t, err)
+		}
+		p.types = append(p.types, typ)
+	}
+
+	switch {
+	case c.MaxDepth < 0 || c.MaxDepth > maxDepthLimit:
+		return fmt.Errorf("max_depth %d: must be 1 to %d", c.MaxDepth, maxDepthLimit)
+	case c.MaxParts < 0 || c.MaxParts > maxPartsLimit:
+		return fmt.Errorf("max_parts %d: must be 1 to %d", c.MaxParts, maxPartsLimit)
+	}
+	p.limits = mime.Limits{MaxDepth: c.MaxDepth, MaxParts: c.MaxParts} // 0: the defaults, 10 and 500
+
+	switch c.OnLimit {
+	case "", "reject":
+		p.accept = false
+	case "accept":
+		p.accept = true
+	default:
+		return fmt.Errorf("on_limit %q: must be \"reject\" or \"accept\"", c.OnLimit)
+	}
+
+	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
+	if p.code == 0 {
+		p.code = 554
+	}
+	if p.code < 400 || p.code > 599 {
+		return fmt.Errorf("code %d is not a 4xx or 5xx reply code", p.code)
+	}
+	class := strconv.Itoa(p.code / 100)
+	if p.enhanced == "" {
+		p.enhanced = class + ".7.1"
+	}
+	if err := validEnhanced(p.enhanced, class); err != nil {
+		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
+	}
+	if p.text == "" {
+		p.text = "Attachment not allowed"
+	}
+	if err := validReplyText(p.text); err != nil {
+		return fmt.Errorf("message: %w", err)
+	}
+	return nil
+}
+
+// normalExtension lower-cases an extension and removes one leading dot.
+// Inner dots are allowed ("tar.gz"); whitespace, slashes and control bytes
+// are not.
+func normalExtension(e string) (string, error) {
+	ext := strings.ToLower(strings.TrimPrefix(e, "."))
+	if ext == "" || len(ext) > 64 {
+		return "", errors.New("must be 1 to 64 bytes")
+	}
+	if strings.HasPrefix(ext, ".") || strings.HasSuffix(ext, ".") || strings.Contains(ext, "..") {
+		return "", errors.New("misplaced dot")
+	}
+	for i := 0; i < len(ext); i++ {
+		if c := ext[i]; c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '*' {
+			return "", fmt.Errorf("contains byte 0x%02x", c)
+		}
+	}
+	return ext, nil
+}
+
+// normalType checks a media type pattern, "type/subtype" or "type/*"
+// (RFC 2045 §5.1 tokens), and returns it lower-cased, "type/*" as "type/".
+func normalType(t string) (string, error) {
+	typ, sub, ok := strings.Cut(strings.ToLower(t), "/")
+	if !ok || !isToken(typ) {
+		return "", errors.New(`not "type/subtype" or "type/*"`)
+	}
+	if sub == "*" {
+		return typ + "/", nil
+	}
+	if !isToken(sub) {
+		return "", errors.New(`not "type/subtype" or "type/*"`)
+	}
+	return typ + "/" + sub, nil
+}
+
+// isToken reports whether s is an RFC 2045 §5.1 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=*`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validEnhanced checks an enhanced status code class.subject.detail (RFC
+// 3463 §2: class one digit, subject and detail 1 to 3 digits) of class.
+func validEnhanced(s, class string) error {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return errors.New("not class.subject.detail")
+	}
+	for i, part := range parts {
+		if part == "" || len(part) > 3 || (i == 0 && len(part) != 1) {
+			return errors.New("not class.subject.detail")
+		}
+		for _, c := range part {
+			if c < '0' || c > '9' {
+				return errors.New("not class.subject.detail")
+			}
+		}
+	}
+	if parts[0] != class {
+		return fmt.Errorf("class %s does not match the %sxx code", parts[0], class)
+	}
+	return nil
+}
+
+// validReplyText checks the configured reply text: printable ASCII, short
+// enough that ": " and a file name still fit the host's 400 bytes.
+func validReplyText(s string) error {
+	if len(s) > maxMessageLen {
+		return fmt.Errorf("longer than %d bytes", maxMessageLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fmt.Errorf("contains byte 0x%02x (printable ASCII only)", s[i])
+		}
+	}
+	return nil
+}
