@@ -299,6 +299,9 @@ func (m *Message) Size() int {
 	n := 2 + len(m.Body)
 	for _, f := range m.Fields {
 		n += len(f.Raw)
+		if !bytes.HasSuffix(f.Raw, []byte("\r\n")) {
+			n += 2
+		}
 	}
 	if len(m.Body) > 0 && !bytes.HasSuffix(m.Body, []byte("\r\n")) {
 		n += 2
@@ -307,7 +310,9 @@ func (m *Message) Size() int {
 }
 
 // WriteTo writes the message (not dot-stuffed) with CRLF line endings. A body
-// that does not end in CRLF gets one.
+// that does not end in CRLF gets one, and so does a field that ended the
+// input without one (Parse of "Subject: x"), so that nothing written after
+// it joins its line.
 func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	if !m.Changed() {
 		n, err := w.Write(m.raw)
@@ -317,6 +322,10 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	for _, f := range m.Fields {
 		n, err := w.Write(f.Raw)
 		total += int64(n)
+		if err == nil && !bytes.HasSuffix(f.Raw, []byte("\r\n")) {
+			n, err = w.Write([]byte("\r\n"))
+			total += int64(n)
+		}
 		if err != nil {
 			return total, err
 		}

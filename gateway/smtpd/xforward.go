@@ -82,7 +82,7 @@ func parseXForward(arg string) (map[string]string, *smtp.Reply) {
 		}
 		name = strings.ToUpper(name)
 		if !strings.Contains(" "+xforwardAttrNames+" ", " "+name+" ") {
-			return nil, smtp.NewReply(501, "5.5.4", "Bad XFORWARD attribute name: "+name)
+			return nil, smtp.NewReply(501, "5.5.4", "Bad XFORWARD attribute name") // the name is not echoed: it may hold anything
 		}
 		v, ok := decodeXtext(raw)
 		if !ok || !validXForwardValue(name, v) {
