@@ -282,6 +282,77 @@ upstream {
 		`policy.hcl:6:3: Identity passing needs an SMTP upstream: xclient passes the client's identity to a downstream SMTP server; a maildir upstream has none.`,
 		`policy.hcl:7:3: Incorrect attribute value type: Inappropriate value for attribute "xforward": a bool is required.`,
 	}},
+	{"proxy protocol without trusted peers", `listen {
+  address        = "127.0.0.1:2525"
+  proxy_protocol = true
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Missing proxy_trusted: proxy_protocol = true needs proxy_trusted, the networks of the load balancers that send the PROXY header (for example ["10.0.0.0/24"]); a header from anywhere else is refused.`,
+	}},
+	{"proxy protocol with empty trusted list", `listen {
+  address        = "127.0.0.1:2525"
+  proxy_protocol = true
+  proxy_trusted  = []
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Missing proxy_trusted: proxy_protocol = true needs proxy_trusted, the networks of the load balancers that send the PROXY header (for example ["10.0.0.0/24"]); a header from anywhere else is refused.`,
+	}},
+	{"bad proxy trusted", `listen {
+  address        = "127.0.0.1:2525"
+  proxy_protocol = "on"
+  proxy_trusted  = ["lb.example.org"]
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Incorrect attribute value type: Inappropriate value for attribute "proxy_protocol": a bool is required.`,
+		`policy.hcl:4:3: Invalid network: proxy_trusted[0] is "lb.example.org", not a network in CIDR notation (for example "127.0.0.1/32" or "::1/128").`,
+	}},
+	{"proxy trusted without proxy protocol", `listen {
+  address       = "127.0.0.1:2525"
+  proxy_trusted = ["10.0.0.0/24"]
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: warning: proxy_trusted without proxy_protocol: proxy_trusted is ignored unless proxy_protocol = true.`,
+	}},
+	{"upstream tls values", okListen + `upstream {
+  address         = "127.0.0.1:10025"
+  tls             = "yes"
+  tls_server_name = "mx_1.example.org"
+  tls_ca_file     = ""
+}
+`, []string{
+		`policy.hcl:6:3: Invalid value: tls must be "none", "opportunistic" or "required", not "yes".`,
+		`policy.hcl:7:3: Invalid server name: "mx_1.example.org" is not a domain name or IP address that a certificate could name.`,
+		`policy.hcl:8:3: Invalid path: tls_ca_file must be a file path, not "".`,
+	}},
+	{"unused upstream tls settings", okListen + `upstream {
+  address         = "127.0.0.1:10025"
+  tls             = "opportunistic"
+  tls_ca_file     = "ca.pem"
+}
+upstream {
+  address         = "127.0.0.1:10026"
+  tls_server_name = "mx.example.org"
+}
+`, []string{
+		`policy.hcl:7:3: warning: Unused TLS setting: tls_ca_file is ignored with tls = "opportunistic": only tls = "required" verifies the certificate.`,
+		`policy.hcl:9:1: Duplicate upstream block: A policy has one upstream block; the first is at policy.hcl:4:1.`,
+	}},
+	{"tls server name without tls", okListen + `upstream {
+  address         = "127.0.0.1:10025"
+  tls_server_name = "192.0.2.1"
+}
+`, []string{
+		`policy.hcl:6:3: warning: Unused TLS setting: tls_server_name is ignored with tls = "none": no STARTTLS is sent.`,
+	}},
+	{"tls with maildir", okListen + `upstream {
+  maildir         = "var/mail"
+  tls             = "required"
+  tls_server_name = "mx.example.org"
+}
+`, []string{
+		`policy.hcl:6:3: STARTTLS needs an SMTP upstream: tls applies to the connection to a downstream SMTP server; a maildir upstream has none.`,
+		`policy.hcl:7:3: STARTTLS needs an SMTP upstream: tls_server_name applies to the connection to a downstream SMTP server; a maildir upstream has none.`,
+	}},
 	{"syntax error", "listen {\n  address = \n}\n", []string{
 		`policy.hcl:2:13: Invalid expression: Expected the start of an expression, but found an invalid expression token.`,
 	}},

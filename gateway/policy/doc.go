@@ -34,6 +34,8 @@
 //	  early_talker           = "reject"     # or "ignore"
 //	  greet_delay            = "0s"
 //	  xforward_peers         = ["127.0.0.1/32"] # may send XFORWARD (Postfix smtpd_proxy_filter)
+//	  proxy_protocol         = false        # true: behind a load balancer that sends PROXY v1/v2
+//	  # proxy_trusted        = ["10.0.0.0/24"] # the balancers; required with proxy_protocol
 //	  tls {                                 # optional: offer STARTTLS
 //	    cert_file   = "certs/mx.pem"        # required
 //	    key_file    = "certs/mx.key"        # required
@@ -49,6 +51,9 @@
 //	  data_timeout    = "90s"               # warning from 100s: Postfix's smtpd_proxy_timeout
 //	  xclient         = false               # MX front: pass the client with XCLIENT, or fail
 //	  xforward        = false               # behind smtpd_proxy_filter: pass it with XFORWARD
+//	  tls             = "none"              # STARTTLS: "none", "opportunistic" or "required"
+//	  # tls_ca_file     = "certs/ca.pem"    # "required" verifies with these CAs; default: the system's
+//	  # tls_server_name = "mx.example.org"  # the name to verify, and SNI; default: address's host
 //	}
 //	plugin "tag" {                          # any number, run in this order
 //	  wasm     = "plugins/tag.wasm"         # required
@@ -58,6 +63,39 @@
 //	  on_error = "tempfail"                 # or "continue", "reject"
 //	  grants   = ["dns"]                    # capabilities, checked by the host
 //	}
+//
+// # PROXY protocol
+//
+// Behind a TCP load balancer (HAProxy, an AWS NLB, ...) every connection
+// comes from the balancer, so Sluice, its plugins and Postfix (through
+// XCLIENT) would all see the balancer as the client. With proxy_protocol =
+// true the balancer prefixes each connection with a PROXY protocol header,
+// v1 (text) or v2 (binary), naming the real client, and that address is the
+// client's from then on: in logs, in plugins' client.ip, in the per-IP
+// connection limit and in XCLIENT ADDR. Only connections from proxy_trusted
+// may send one, and must: a connection from any other address, or one whose
+// header is missing, malformed or not complete within 5 seconds, is closed
+// without a word (a client must not be able to claim an address). A LOCAL
+// header (the balancer's own health check) keeps the balancer's address. On
+// a listener without proxy_protocol, a PROXY line is an unknown command.
+// The listener's settings take effect at start, not on reload.
+//
+// # STARTTLS toward the downstream
+//
+// upstream.tls follows Postfix's smtp_tls_security_level. "none" (the
+// default) never sends STARTTLS: the downstream is normally Postfix on the
+// same host or a trusted segment, where encryption costs a handshake per
+// connection and protects nothing. "opportunistic" (Postfix's "may")
+// sends STARTTLS when the downstream offers it, does not verify the
+// certificate, and reconnects in plaintext if the handshake fails: it
+// defeats passive eavesdropping only. "required" (Postfix's "secure")
+// verifies the certificate against tls_ca_file, or the system's roots, for
+// tls_server_name, or the host of address; if STARTTLS is not offered, is
+// refused, or the handshake or verification fails, nothing is sent in
+// plaintext and the client is answered 451 4.7.4 (STARTTLS not offered)
+// or 451 4.7.5 (STARTTLS refused, or the handshake or the certificate
+// failed), the codes Postfix uses, so that it retries later (RFC 3463
+// §3.8). TLS connections are pooled like the others.
 //
 // Plugin names match [a-z0-9][a-z0-9_-]* and are unique. Expressions may
 // call env(NAME) and env(NAME, DEFAULT) (an unset or empty variable gives

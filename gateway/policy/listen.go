@@ -25,6 +25,8 @@ var listenSchema = &hcl.BodySchema{
 		{Name: "early_talker"},
 		{Name: "greet_delay"},
 		{Name: "xforward_peers"},
+		{Name: "proxy_protocol"},
+		{Name: "proxy_trusted"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -109,6 +111,7 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 	d.enum(a["early_talker"], &l.EarlyTalker, EarlyTalkerReject, EarlyTalkerIgnore)
 
 	d.prefixes(a["xforward_peers"], &l.XForwardPeers)
+	d.proxyProtocol(a["proxy_protocol"], a["proxy_trusted"], &l)
 
 	if tlsBlocks := c.Blocks; len(tlsBlocks) > 0 {
 		for _, extra := range tlsBlocks[1:] {
@@ -136,4 +139,23 @@ func (d *decoder) tls(b *hcl.Block) *TLS {
 	d.path(c.Attributes["key_file"], &t.KeyFile)
 	d.enum(c.Attributes["min_version"], &t.MinVersion, "1.2", "1.3")
 	return t
+}
+
+// proxyProtocol decodes the PROXY protocol settings. Accepting the header
+// from anyone would let any client claim any address, so proxy_protocol
+// needs the load balancers' networks; without proxy_protocol those networks
+// mean nothing, which a warning says.
+func (d *decoder) proxyProtocol(on, trusted *hcl.Attribute, l *Listen) {
+	d.boolean(on, &l.ProxyProtocol)
+	before := len(d.diags)
+	d.prefixes(trusted, &l.ProxyTrusted)
+	reported := d.diags[before:].HasErrors() // bad entries: said already
+	switch {
+	case l.ProxyProtocol && len(l.ProxyTrusted) == 0 && !reported:
+		d.errorf(on.Range, "Missing proxy_trusted",
+			"proxy_protocol = true needs proxy_trusted, the networks of the load balancers that send the PROXY header (for example [\"10.0.0.0/24\"]); a header from anywhere else is refused.")
+	case !l.ProxyProtocol && trusted != nil && len(l.ProxyTrusted) > 0:
+		d.warnf(trusted.Range, "proxy_trusted without proxy_protocol",
+			"proxy_trusted is ignored unless proxy_protocol = true.")
+	}
 }

@@ -52,6 +52,16 @@ type Listen struct {
 	// their network. Empty: nobody.
 	XForwardPeers []netip.Prefix
 
+	// ProxyProtocol makes the listener expect a PROXY protocol header (v1
+	// or v2, HAProxy's proxy-protocol.txt) at the start of every
+	// connection, from a load balancer in ProxyTrusted; the address in the
+	// header becomes the client's. A connection from anywhere else, or one
+	// whose header is missing, malformed or late, is dropped.
+	ProxyProtocol bool
+	// ProxyTrusted are the load balancers' networks, normalized like
+	// XForwardPeers. Required with ProxyProtocol.
+	ProxyTrusted []netip.Prefix
+
 	Range hcl.Range // the `listen` block header
 }
 
@@ -78,6 +88,21 @@ type Upstream struct {
 	// behind smtpd_proxy_filter). Both need an SMTP address.
 	XClient  bool
 	XForward bool
+
+	// TLS is the STARTTLS policy toward the downstream (RFC 3207):
+	// UpstreamTLSNone (the default), UpstreamTLSOpportunistic or
+	// UpstreamTLSRequired.
+	TLS string
+	// TLSCAFile is the absolute path of the PEM file of the certificate
+	// authorities that verify the downstream's certificate under
+	// UpstreamTLSRequired; "" means the system's roots.
+	TLSCAFile string
+	// TLSServerName is the name the downstream's certificate must carry
+	// (and the SNI sent); "" means the host of Address.
+	TLSServerName string
+	// TLSCAFileRange is the tls_ca_file attribute, to report a CA file that
+	// cannot be read; empty when the attribute is absent.
+	TLSCAFileRange hcl.Range
 
 	Range hcl.Range // the `upstream` block header
 }
@@ -110,6 +135,19 @@ const (
 	OnErrorTempfail = "tempfail"
 	OnErrorContinue = "continue"
 	OnErrorReject   = "reject"
+)
+
+// Values of Upstream.TLS, named like Postfix's smtp_tls_security_level.
+const (
+	// UpstreamTLSNone never sends STARTTLS.
+	UpstreamTLSNone = "none"
+	// UpstreamTLSOpportunistic uses STARTTLS when the downstream offers it,
+	// without verifying its certificate, and falls back to plaintext when
+	// the handshake fails (Postfix's "may").
+	UpstreamTLSOpportunistic = "opportunistic"
+	// UpstreamTLSRequired uses STARTTLS and verifies the certificate, or
+	// sends nothing: the client gets 451 4.7.x (Postfix's "secure").
+	UpstreamTLSRequired = "required"
 )
 
 // Values of Listen.BareLF: what to do with a line ending in LF without CR

@@ -47,11 +47,13 @@ func dump(p *Policy, dir string) string {
 		w("  tls cert %s key %s min_version %s", clean(l.TLS.CertFile), clean(l.TLS.KeyFile), l.TLS.MinVersion)
 	}
 	w("  xforward_peers %v", l.XForwardPeers)
+	w("  proxy_protocol %t proxy_trusted %v", l.ProxyProtocol, l.ProxyTrusted)
 	u := p.Upstream
 	w("upstream %s", rng(u.Range))
 	w("  address %q maildir %q helo %q", u.Address, clean(u.Maildir), clean(u.Helo))
 	w("  connect_timeout %s command_timeout %s data_timeout %s", u.ConnectTimeout, u.CommandTimeout, u.DataTimeout)
 	w("  xclient %t xforward %t", u.XClient, u.XForward)
+	w("  tls %s ca_file %q %s server_name %q", u.TLS, clean(u.TLSCAFile), rng(u.TLSCAFileRange), u.TLSServerName)
 	for _, pl := range p.Plugins {
 		w("plugin %q %s", pl.Name, rng(pl.DefRange))
 		w("  wasm %s %s", clean(pl.Wasm), rng(pl.WasmRange))

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -16,6 +17,9 @@ var upstreamSchema = &hcl.BodySchema{
 		{Name: "data_timeout"},
 		{Name: "xclient"},
 		{Name: "xforward"},
+		{Name: "tls"},
+		{Name: "tls_ca_file"},
+		{Name: "tls_server_name"},
 	},
 }
 
@@ -30,6 +34,7 @@ func defaultUpstream(hostname string) Upstream {
 		ConnectTimeout: 10 * time.Second,
 		CommandTimeout: 60 * time.Second,
 		DataTimeout:    90 * time.Second,
+		TLS:            UpstreamTLSNone,
 	}
 }
 
@@ -77,6 +82,8 @@ func (d *decoder) upstream(b *hcl.Block, hostname string) Upstream {
 		}
 	}
 
+	d.upstreamTLS(a, &u)
+
 	d.duration(a["connect_timeout"], &u.ConnectTimeout, true, 0)
 	d.duration(a["command_timeout"], &u.CommandTimeout, true, 0)
 	if attr := a["data_timeout"]; attr != nil {
@@ -87,4 +94,45 @@ func (d *decoder) upstream(b *hcl.Block, hostname string) Upstream {
 		}
 	}
 	return u
+}
+
+// upstreamTLS decodes the STARTTLS settings toward the downstream. The
+// default is none: Sluice's downstream is normally Postfix on the same host
+// or network segment, where encryption costs CPU per connection and protects
+// nothing; set "required" when the hop crosses a network you do not trust.
+func (d *decoder) upstreamTLS(a hcl.Attributes, u *Upstream) {
+	d.enum(a["tls"], &u.TLS, UpstreamTLSNone, UpstreamTLSOpportunistic, UpstreamTLSRequired)
+	if attr := a["tls_ca_file"]; d.path(attr, &u.TLSCAFile) {
+		u.TLSCAFileRange = attr.Range
+	}
+	var name string
+	if attr := a["tls_server_name"]; d.str(attr, &name) {
+		if _, err := netip.ParseAddr(name); err == nil || validDomain(name) {
+			u.TLSServerName = name
+		} else {
+			d.errorf(attr.Range, "Invalid server name",
+				"%q is not a domain name or IP address that a certificate could name.", name)
+		}
+	}
+	if a["maildir"] != nil {
+		for _, name := range []string{"tls", "tls_ca_file", "tls_server_name"} {
+			if attr := a[name]; attr != nil && (name != "tls" || u.TLS != UpstreamTLSNone) {
+				d.errorf(attr.Range, "STARTTLS needs an SMTP upstream",
+					"%s applies to the connection to a downstream SMTP server; a maildir upstream has none.", name)
+			}
+		}
+		return
+	}
+	for _, x := range []struct {
+		name, why string
+		set, used bool
+	}{
+		{"tls_ca_file", "only tls = \"required\" verifies the certificate", u.TLSCAFile != "", u.TLS == UpstreamTLSRequired},
+		{"tls_server_name", "no STARTTLS is sent", u.TLSServerName != "", u.TLS != UpstreamTLSNone},
+	} {
+		if x.set && !x.used {
+			d.warnf(a[x.name].Range, "Unused TLS setting",
+				"%s is ignored with tls = %q: %s.", x.name, u.TLS, x.why)
+		}
+	}
 }

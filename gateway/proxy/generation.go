@@ -130,10 +130,17 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		if helo == "" {
 			helo = p.Listen.Hostname
 		}
+		tlsMode, tlsCfg, err := upstreamTLS(p.Upstream)
+		if err != nil {
+			rng := p.Upstream.TLSCAFileRange
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read TLS CA file",
+				Detail: err.Error(), Subject: &rng})
+		}
 		g.upstream = upstream.NewPool(upstream.NewSMTP(upstream.SMTPConfig{
 			Address: p.Upstream.Address, Helo: helo, Logger: log,
 			ConnectTimeout: p.Upstream.ConnectTimeout, CommandTimeout: p.Upstream.CommandTimeout, DataTimeout: p.Upstream.DataTimeout,
 			XClient: p.Upstream.XClient, XForward: p.Upstream.XForward,
+			TLS: tlsMode, TLSConfig: tlsCfg,
 		}), upstream.PoolOptions{Logger: log})
 	}
 	if diags.HasErrors() {

@@ -109,8 +109,8 @@ func (r *Reloader) done(res Result) {
 }
 
 // Fingerprint hashes the policy file and every file it names (plugin
-// modules, TLS certificate and key), and returns those paths. A policy that
-// does not parse hashes its own bytes only.
+// modules, TLS certificate and key, the downstream's CA file), and returns
+// those paths. A policy that does not parse hashes its own bytes only.
 func Fingerprint(path string) ([32]byte, []string) {
 	h := sha256.New()
 	files := []string{path}
@@ -120,6 +120,9 @@ func Fingerprint(path string) ([32]byte, []string) {
 		}
 		if t := p.Listen.TLS; t != nil {
 			files = append(files, t.CertFile, t.KeyFile)
+		}
+		if ca := p.Upstream.TLSCAFile; ca != "" {
+			files = append(files, ca)
 		}
 	}
 	for _, f := range files {

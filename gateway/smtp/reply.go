@@ -126,4 +126,11 @@ var (
 	ReplyLineTooLong   = NewReply(500, "5.5.2", "Line too long")
 	ReplyHeaderTooBig  = NewReply(552, "5.3.4", "Message header exceeds fixed limit")
 	ReplyNULNotAllowed = NewReply(554, "5.6.0", "NUL characters not allowed")
+	// TLS to the downstream is required (policy upstream.tls = "required")
+	// and could not be had: STARTTLS not offered (X.7.4 "security features
+	// not supported"), or refused, or the handshake or the certificate
+	// failed (X.7.5 "cryptographic failure"), as Postfix's smtp client says
+	// (RFC 3463 §3.8). Temporary: the downstream may be fixed.
+	ReplyTLSUnavailable = NewReply(451, "4.7.4", "Downstream server does not offer required TLS, try again later")
+	ReplyTLSFailed      = NewReply(451, "4.7.5", "TLS with downstream server failed, try again later")
 )

@@ -1,6 +1,9 @@
 package smtpd
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // earlyTalker reports whether the client sent bytes before the greeting
 // (TESTPLAN row 12) under EarlyTalkerReject. With a GreetDelay it watches
@@ -11,7 +14,7 @@ func (c *conn) earlyTalker() bool {
 		return false
 	}
 	if c.cfg.GreetDelay <= 0 {
-		return pendingInput(c.raw)
+		return bufferedInput(c.raw) || pendingInput(c.raw)
 	}
 	c.setRead(c.cfg.GreetDelay, time.Now().Add(c.cfg.GreetDelay), true)
 	_, err := c.br.Peek(1)
@@ -19,4 +22,12 @@ func (c *conn) earlyTalker() bool {
 	// A timeout means silence, as it should be; EOF will be seen again by
 	// the first command read.
 	return err == nil
+}
+
+// bufferedInput reports whether a wrapping connection holds bytes it read
+// from the socket ahead of us: behind the PROXY protocol, what followed the
+// header in the same packet (gateway/listener).
+func bufferedInput(nc net.Conn) bool {
+	b, ok := nc.(interface{ Buffered() int })
+	return ok && b.Buffered() > 0
 }

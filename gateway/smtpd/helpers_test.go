@@ -221,6 +221,13 @@ func startServer(t testing.TB, cfg Config, b *fakeBackend) *testServer {
 // startServerWith serves backend, which records its calls in b.
 func startServerWith(t testing.TB, cfg Config, backend Backend, b *fakeBackend) *testServer {
 	t.Helper()
+	return startServerOn(t, cfg, backend, b, nil)
+}
+
+// startServerOn is startServerWith on a listener that wrap, if not nil,
+// makes from the TCP listener.
+func startServerOn(t testing.TB, cfg Config, backend Backend, b *fakeBackend, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	baseline := runtime.NumGoroutine()
 	logs := newLogRecorder()
 	if cfg.Logger == nil {
@@ -234,6 +241,9 @@ func startServerWith(t testing.TB, cfg Config, backend Backend, b *fakeBackend) 
 		t.Fatal(err)
 	}
 	ts := &testServer{Server: New(cfg, backend), addr: ln.Addr().String(), backend: b, logs: logs}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	served := make(chan error, 1)
 	go func() { served <- ts.Serve(ln) }()
 	t.Cleanup(func() {

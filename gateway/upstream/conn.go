@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,8 @@ type smtpConn struct {
 	cfg *SMTPConfig
 	id  Identity // the client this connection serves now; see rebind
 	log *slog.Logger
-	nc  net.Conn
+	raw net.Conn // the TCP connection, which closeNet closes
+	nc  net.Conn // what is read and written: raw, or a *tls.Conn over it
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	ext map[string]string // EHLO keywords, upper case, with their parameters
@@ -157,6 +159,9 @@ func (c *smtpConn) Close() error {
 		if c.writeLine("QUIT") == nil {
 			_, _ = smtp.ReadReply(c.br)
 		}
+		if tc, ok := c.nc.(*tls.Conn); ok {
+			_ = tc.CloseWrite() // close_notify (RFC 8446 §6.1)
+		}
 		c.broken = errClosed
 	}
 	c.closeNet()
@@ -279,7 +284,7 @@ func (c *smtpConn) lost(ctx context.Context, err error) error {
 }
 
 func (c *smtpConn) closeNet() {
-	c.closeOnce.Do(func() { _ = c.nc.Close() })
+	c.closeOnce.Do(func() { _ = c.raw.Close() })
 }
 
 // has reports whether the server advertised the EHLO keyword kw.

@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,16 @@ type SMTPConfig struct {
 	// transaction, so such connections may be pooled.
 	XForward bool
 
+	// TLS is the STARTTLS policy (RFC 3207); TLSNone by default. See
+	// TLSMode for what each mode does when STARTTLS cannot be had.
+	TLS TLSMode
+	// TLSConfig is the base of the client TLS configuration. Under
+	// TLSRequired it says what to trust: RootCAs (nil: the system's roots)
+	// and ServerName, the name the certificate must carry (empty: the host
+	// of Address). Under TLSOpportunistic only ServerName is used, for SNI.
+	// MinVersion is raised to TLS 1.2 (RFC 8996). nil: all defaults.
+	TLSConfig *tls.Config
+
 	Logger *slog.Logger // nil discards
 }
 
@@ -54,6 +65,7 @@ type SMTPConfig struct {
 // safe for concurrent use.
 type SMTP struct {
 	cfg SMTPConfig
+	tls *tls.Config // the client TLS configuration of cfg.TLS; nil for TLSNone
 }
 
 var _ Upstream = (*SMTP)(nil)
@@ -75,14 +87,32 @@ func NewSMTP(cfg SMTPConfig) *SMTP {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &SMTP{cfg: cfg}
+	return &SMTP{cfg: cfg, tls: clientTLS(cfg)}
 }
 
 // Open connects, reads the greeting and introduces itself with EHLO, or HELO
-// when EHLO is refused with a 5xx (RFC 5321 §3.2). Every failure up to there,
-// a 4xx/5xx greeting included, is returned wrapping ErrUnreachable.
+// when EHLO is refused with a 5xx (RFC 5321 §3.2), then starts TLS as
+// SMTPConfig.TLS says and passes the client's identity with XCLIENT when
+// configured. Every failure up to there, a 4xx/5xx greeting included, is
+// returned wrapping ErrUnreachable. When TLS is required and cannot be had,
+// the error also unwraps to smtp.ReplyTLSUnavailable or smtp.ReplyTLSFailed,
+// the reply the client should get.
 func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
 	log := s.cfg.Logger.With("session", id.SessionID, "upstream", s.cfg.Address)
+	c, err := s.open(ctx, id, s.cfg.TLS, log)
+	var te *tlsError
+	if err != nil && s.cfg.TLS == TLSOpportunistic && errors.As(err, &te) && te.handshake && ctx.Err() == nil {
+		// Postfix's "may": a server whose TLS is broken still gets the
+		// mail, in plaintext, on a new connection (the failed handshake
+		// left the old one unusable).
+		log.Warn("upstream TLS handshake failed; retrying without TLS", "err", err)
+		c, err = s.open(ctx, id, TLSNone, log)
+	}
+	return c, err
+}
+
+// open makes one connection attempt with the given TLS mode.
+func (s *SMTP) open(ctx context.Context, id Identity, mode TLSMode, log *slog.Logger) (Conn, error) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
 	nc, err := d.DialContext(ctx, "tcp", s.cfg.Address)
 	if err != nil {
@@ -97,6 +127,7 @@ func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
 		cfg: &s.cfg,
 		id:  id,
 		log: log,
+		raw: nc,
 		nc:  nc,
 		br:  bufio.NewReaderSize(nc, smtp.MaxReplyLineLength+2),
 		bw:  bufio.NewWriterSize(nc, 32<<10),
@@ -105,6 +136,17 @@ func (s *SMTP) Open(ctx context.Context, id Identity) (Conn, error) {
 		c.closeNet()
 		log.Warn("upstream greeting failed", "err", err)
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, s.cfg.Address, err)
+	}
+	if mode != TLSNone {
+		if err := c.startTLS(ctx, mode, s.tls); err != nil {
+			c.closeNet()
+			level := slog.LevelError // mail waits until TLS works
+			if mode == TLSOpportunistic {
+				level = slog.LevelWarn
+			}
+			log.Log(ctx, level, "upstream STARTTLS failed", "mode", mode.String(), "err", err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, s.cfg.Address, err)
+		}
 	}
 	if s.cfg.XClient {
 		if err := c.xclient(ctx); err != nil {

@@ -69,6 +69,20 @@ plugin "cmd" {
 }
 upstream { maildir = "mail" }
 `, []string{"policy.hcl:3:"}},
+		{"missing CA file", `listen { address = "127.0.0.1:2525" }
+upstream {
+  address     = "127.0.0.1:10025"
+  tls         = "required"
+  tls_ca_file = "nope.pem"
+}
+`, []string{"policy.hcl:5:3: Cannot read TLS CA file", "no such file"}},
+		{"CA file without certificates", `listen { address = "127.0.0.1:2525" }
+upstream {
+  address     = "127.0.0.1:10025"
+  tls         = "required"
+  tls_ca_file = "policy.hcl"
+}
+`, []string{"policy.hcl:5:3: Cannot read TLS CA file", "no PEM certificate found"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

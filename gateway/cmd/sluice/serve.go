@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/listener"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
@@ -90,13 +91,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot configure the listener", "err", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", gen.Policy.Listen.Address)
+	ln, err := openListener(gen.Policy.Listen, log)
 	if err != nil {
 		log.Error("cannot listen", "address", gen.Policy.Listen.Address, "err", err)
 		return 1
 	}
 	log.Info("sluice listening", "address", ln.Addr().String(), "policy", *policyPath, "plugins", len(gen.Policy.Plugins),
-		"upstream", upstreamName(gen.Policy))
+		"upstream", upstreamName(gen.Policy), "proxy_protocol", gen.Policy.Listen.ProxyProtocol, "upstream_tls", gen.Policy.Upstream.TLS)
 
 	if *admin != "" {
 		if err := g.serveAdmin(*admin); err != nil {
@@ -145,6 +146,17 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// openListener opens the SMTP listener. Behind a load balancer (proxy_protocol)
+// every connection must start with a PROXY header from a trusted address.
+// Like the address, this is read at start only.
+func openListener(l policy.Listen, log *slog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", l.Address)
+	if err != nil || !l.ProxyProtocol {
+		return ln, err
+	}
+	return listener.Proxy(ln, listener.ProxyOptions{Trusted: l.ProxyTrusted, Logger: log}), nil
 }
 
 func upstreamName(p *policy.Policy) string {

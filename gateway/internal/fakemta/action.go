@@ -17,10 +17,11 @@ const (
 	Rset                  // the reply to RSET
 	XClient               // the reply to XCLIENT (a new 220 greeting when accepted; raw mode)
 	XForward              // the reply to XFORWARD (raw mode)
+	StartTLS              // the reply to STARTTLS (a 220, then the handshake, when accepted; raw mode)
 	numSteps
 )
 
-var stepNames = [numSteps]string{"Greeting", "Ehlo", "Helo", "Mail", "Rcpt", "DataCmd", "EndOfData", "Rset", "XClient", "XForward"}
+var stepNames = [numSteps]string{"Greeting", "Ehlo", "Helo", "Mail", "Rcpt", "DataCmd", "EndOfData", "Rset", "XClient", "XForward", "StartTLS"}
 
 func (s Step) String() string {
 	if s >= 0 && s < numSteps {

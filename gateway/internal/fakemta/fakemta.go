@@ -10,10 +10,13 @@ package fakemta
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +32,7 @@ type Message struct {
 	From  string
 	Rcpts []string
 	Data  []byte // exactly as received, after dot-unstuffing
+	TLS   bool   // received after a successful STARTTLS (raw mode)
 }
 
 // Option configures an MTA.
@@ -40,6 +44,7 @@ type config struct {
 	ext     []string
 	extSet  bool
 	rawMode bool
+	tls     *tls.Config
 }
 
 // On sets the action for every occurrence of step.
@@ -63,6 +68,15 @@ func OnNth(step Step, n int, a Action) Option {
 // the raw mode.
 func Extensions(kw ...string) Option {
 	return func(c *config) { c.ext, c.extSet = kw, true }
+}
+
+// TLS offers STARTTLS (RFC 3207) with cfg's certificate: "STARTTLS" is
+// added to the EHLO keywords, and an accepted STARTTLS step answers 220 and
+// runs the server side of the handshake. Without this option, a STARTTLS
+// listed with Extensions is answered 220 and the connection closed, a
+// handshake that fails. It uses the raw mode.
+func TLS(cfg *tls.Config) Option {
+	return func(c *config) { c.tls = cfg }
 }
 
 // RawMode uses the raw responder even when go-smtp could do the job.
@@ -106,6 +120,9 @@ func Start(t testing.TB, opts ...Option) *MTA {
 	}
 	if !m.cfg.extSet {
 		m.cfg.ext = defaultExtensions
+	}
+	if m.cfg.tls != nil && !slices.ContainsFunc(m.cfg.ext, func(kw string) bool { return strings.EqualFold(kw, "STARTTLS") }) {
+		m.cfg.ext = append(slices.Clip(m.cfg.ext), "STARTTLS")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -178,7 +195,7 @@ func (m *MTA) Reached(step Step) <-chan struct{} {
 }
 
 func (m *MTA) needsRaw() bool {
-	if m.cfg.rawMode || m.cfg.extSet {
+	if m.cfg.rawMode || m.cfg.extSet || m.cfg.tls != nil {
 		return true
 	}
 	for step, a := range m.cfg.on {

@@ -2,6 +2,7 @@ package fakemta
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"slices"
 	"strings"
@@ -212,6 +213,7 @@ func TestNeedsRaw(t *testing.T) {
 		{[]Option{OnNth(Mail, 3, Shutdown())}, true},
 		{[]Option{On(EndOfData, Garbage())}, true},
 		{[]Option{Extensions()}, true},
+		{[]Option{TLS(&tls.Config{})}, true},
 	}
 	for i, c := range cases {
 		cfg := config{on: map[Step]Action{}, nth: map[Step]map[int]Action{}}

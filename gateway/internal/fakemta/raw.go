@@ -3,9 +3,12 @@ package fakemta
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
+	"slices"
 	"strings"
+	"time"
 )
 
 // acceptRaw is the accept loop of the raw mode.
@@ -34,8 +37,9 @@ func (m *MTA) acceptRaw() {
 // open to scripting. It is lenient: it checks only what it needs to record.
 type rawSession struct {
 	m     *MTA
-	c     net.Conn
+	c     net.Conn // the TCP connection, or TLS over it after STARTTLS
 	br    *bufio.Reader
+	tls   bool
 	from  string
 	inTx  bool
 	rcpts []string
@@ -83,6 +87,8 @@ func (s *rawSession) run() {
 				break
 			}
 			ok = s.do(XForward, "250 2.0.0 Ok\r\n")
+		case "STARTTLS":
+			ok = s.startTLS()
 		case "NOOP":
 			ok = s.write("250 2.0.0 Ok\r\n")
 		case "QUIT":
@@ -98,22 +104,63 @@ func (s *rawSession) run() {
 }
 
 func (s *rawSession) ehloReply() string {
+	ext := s.m.cfg.ext
+	if s.tls {
+		// RFC 3207 §4.2: not offered again inside TLS.
+		ext = slices.DeleteFunc(slices.Clone(ext), func(kw string) bool { return strings.EqualFold(kw, "STARTTLS") })
+	}
 	var b strings.Builder
 	b.WriteString("250")
-	if len(s.m.cfg.ext) > 0 {
+	if len(ext) > 0 {
 		b.WriteByte('-')
 	} else {
 		b.WriteByte(' ')
 	}
 	b.WriteString(Hostname + "\r\n")
-	for i, kw := range s.m.cfg.ext {
-		if i == len(s.m.cfg.ext)-1 {
+	for i, kw := range ext {
+		if i == len(ext)-1 {
 			b.WriteString("250 " + kw + "\r\n")
 		} else {
 			b.WriteString("250-" + kw + "\r\n")
 		}
 	}
 	return b.String()
+}
+
+// startTLS answers STARTTLS (RFC 3207 §4) as scripted. Accept and Send
+// (a 220 with bytes injected after it, say) are followed by the server side
+// of the handshake; other actions leave the session in plaintext, or end it.
+// It returns false when the session must end.
+func (s *rawSession) startTLS() bool {
+	if !s.offers("STARTTLS") || s.tls {
+		return s.write("503 5.5.1 STARTTLS not available\r\n")
+	}
+	a := s.m.action(StartTLS)
+	switch a.kind {
+	case kindAccept:
+		if !s.write("220 2.0.0 Ready to start TLS\r\n") {
+			return false
+		}
+	case kindSend:
+		if !s.write(a.text) {
+			return false
+		}
+	default:
+		return s.perform(a, "")
+	}
+	if s.m.cfg.tls == nil {
+		return false // no certificate: the client's handshake fails
+	}
+	tc := tls.Server(s.c, s.m.cfg.tls)
+	s.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return false
+	}
+	s.c.SetDeadline(time.Time{})
+	// Whatever was pipelined after STARTTLS was plaintext: dropped.
+	s.c, s.br, s.tls = tc, bufio.NewReader(tc), true
+	s.reset()
+	return true
 }
 
 // offers reports whether the EHLO reply lists keyword kw.
@@ -165,7 +212,7 @@ func (s *rawSession) data() bool {
 	}
 	a = s.m.action(EndOfData)
 	if a.kind == kindAccept {
-		s.m.recordMessage(Message{From: s.from, Rcpts: s.rcpts, Data: data})
+		s.m.recordMessage(Message{From: s.from, Rcpts: s.rcpts, Data: data, TLS: s.tls})
 	}
 	s.reset()
 	return s.perform(a, "250 2.0.0 Ok: queued\r\n")

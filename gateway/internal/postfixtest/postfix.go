@@ -41,6 +41,11 @@ type Options struct {
 	// Addr is the smtpd address Start waits for, "127.0.0.1:port". Empty: a
 	// free port, served by the default listener unless MasterCF is set.
 	Addr string
+	// Files are written to the configuration directory before Postfix
+	// starts, owned by root with mode 0600 (Postfix reads TLS keys before
+	// dropping privileges), keyed by file name. MainCF refers to them as
+	// $config_directory/NAME, for example smtpd_tls_cert_file.
+	Files map[string][]byte
 }
 
 // Start runs a Postfix instance for the test and stops it at cleanup. It
@@ -108,6 +113,12 @@ func Start(t testing.TB, opts Options) *Postfix {
 		"biff = no",
 		"maillog_file = " + filepath.Join(dir, "maillog"),
 		"maillog_file_prefixes = " + dir,
+	}
+	for name, b := range opts.Files {
+		if filepath.Base(name) != name {
+			t.Fatalf("postfixtest: file name %q is not a plain name", name)
+		}
+		must(t, os.WriteFile(filepath.Join(p.ConfDir, name), b, 0o600))
 	}
 	main = mergeMainCF(main, opts.MainCF)
 	must(t, os.WriteFile(filepath.Join(p.ConfDir, "main.cf"), []byte(strings.Join(main, "\n")+"\n"), 0o644))

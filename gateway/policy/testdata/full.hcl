@@ -20,6 +20,8 @@ listen {
   early_talker           = "ignore"
   greet_delay            = "1500ms"
   xforward_peers         = ["127.0.0.1/32", "::1", "10.20.0.0/16"]
+  proxy_protocol         = true
+  proxy_trusted          = ["10.30.0.0/24", "::1"]
 
   tls {
     cert_file   = "certs/mx.pem"
@@ -36,6 +38,9 @@ upstream {
   data_timeout    = "95s"
   xclient         = true
   xforward        = true
+  tls             = "required"
+  tls_ca_file     = "certs/downstream-ca.pem"
+  tls_server_name = "postfix.${local.domain}"
 }
 
 plugin "tag" {
