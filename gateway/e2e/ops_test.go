@@ -195,3 +195,47 @@ func TestSigtermDrains(t *testing.T) {
 		t.Fatalf("sluice did not exit cleanly: %v\n%s", err, gw.Log())
 	}
 }
+
+// A reload that changes the listen address binds the new one; sessions on
+// the old listener finish there, then it stops accepting.
+func TestReloadMovesListener(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "mail")
+	admin := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	gw := startSluice(t, genPolicy(md, "one"), "", "--admin", admin, "--watch=false")
+	old := dialSMTP(t, gw.Addr)
+	old.cmd("MAIL FROM:<a@example.org>", "250")
+
+	newAddr := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	writePolicy(t, policyPath(gw), strings.Replace(genPolicy(md, "two"), "%LISTEN%", newAddr, 1), gw)
+	if code, body := httpDo(t, "POST", "http://"+admin+"/reload"); code != 200 || !strings.Contains(body, "ok: generation 2") {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	c := dialSMTP(t, newAddr)
+	c.cmd("MAIL FROM:<a@example.org>", "250")
+	c.cmd("RCPT TO:<b@example.net>", "250")
+	c.cmd("DATA", "354")
+	fmt.Fprintf(c.c, "Subject: moved\r\n\r\nbody\r\n.\r\n")
+	c.expect("250")
+
+	// The session on the old address finishes its transaction.
+	old.cmd("RCPT TO:<b@example.net>", "250")
+	old.cmd("DATA", "354")
+	fmt.Fprintf(old.c, "Subject: old\r\n\r\nbody\r\n.\r\n")
+	old.expect("250")
+	if msgs := waitMaildir(t, md, 2); len(msgs) != 2 {
+		t.Fatalf("want 2 deliveries, got %d", len(msgs))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", gw.Addr, time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("old listener still accepting")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,24 +80,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	met.SetGeneration(1)
 	g := &gateway{log: log, metrics: met}
 	g.backend = proxy.NewBackend(gen, log)
+	f := &front{g: g, log: log, failed: make(chan error, 1)}
 	g.reloader = reload.New(*policyPath, reload.Options{Build: buildGen, Swap: g.backend.Swap, Logger: log,
 		Report: func(r reload.Result) {
 			met.Reload(r.Status, r.Generation)
 			if r.Gen != nil {
 				g.loadCert(r.Gen.Policy)
+				f.rebind(r.Gen.Policy)
 			}
 		}})
-	srv, err := g.newServer(gen.Policy)
-	if err != nil {
-		log.Error("cannot configure the listener", "err", err)
-		return 1
-	}
-	ln, err := openListener(gen.Policy.Listen, log)
-	if err != nil {
+	if err := f.start(gen.Policy); err != nil {
 		log.Error("cannot listen", "address", gen.Policy.Listen.Address, "err", err)
 		return 1
 	}
-	log.Info("sluice listening", "address", ln.Addr().String(), "policy", *policyPath, "plugins", len(gen.Policy.Plugins),
+	log.Info("sluice listening", "address", f.addr, "policy", *policyPath, "plugins", len(gen.Policy.Plugins),
 		"upstream", upstreamName(gen.Policy), "proxy_protocol", gen.Policy.Listen.ProxyProtocol, "upstream_tls", gen.Policy.Upstream.TLS)
 
 	if *admin != "" {
@@ -119,16 +116,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	for {
 		select {
-		case err := <-served:
-			if err != nil {
-				log.Error("listener failed", "err", err)
-				return 1
-			}
-			return 0
+		case err := <-f.failed:
+			log.Error("listener failed", "err", err)
+			return 1
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				g.reloader.Reload(ctx)
@@ -136,7 +128,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			}
 			log.Info("shutting down", "signal", s.String(), "drain", drainTimeout)
 			sctx, cancel := context.WithTimeout(ctx, drainTimeout)
-			err := srv.Shutdown(sctx)
+			err := f.shutdown(sctx)
 			cancel()
 			g.backend.Close()
 			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -146,6 +138,81 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// front is the SMTP listener and its server. A reload that changes the
+// listen address binds the new address first, then drains the old server
+// (its sessions finish); any other listener setting takes effect at the
+// next start.
+type front struct {
+	g        *gateway
+	log      *slog.Logger
+	failed   chan error // a server stopped for a reason other than shutdown
+	mu       sync.Mutex
+	srv      *smtpd.Server
+	addr     string
+	draining sync.WaitGroup
+}
+
+// start opens the listener of p and serves it.
+func (f *front) start(p *policy.Policy) error {
+	srv, err := f.g.newServer(p)
+	if err != nil {
+		return err
+	}
+	ln, err := openListener(p.Listen, f.log)
+	if err != nil {
+		return err
+	}
+	f.srv, f.addr = srv, ln.Addr().String()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
+			select {
+			case f.failed <- err:
+			default:
+			}
+		}
+	}()
+	return nil
+}
+
+// rebind moves to p's listen address if it changed.
+func (f *front) rebind(p *policy.Policy) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p.Listen.Address == f.addr || sameAddress(p.Listen.Address, f.addr) {
+		return
+	}
+	old, oldAddr := f.srv, f.addr
+	if err := f.start(p); err != nil {
+		f.log.Error("cannot listen on the new address; the old listener keeps serving", "address", p.Listen.Address, "err", err)
+		return
+	}
+	f.log.Info("listen address changed", "from", oldAddr, "to", f.addr)
+	f.draining.Add(1)
+	go func() {
+		defer f.draining.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		old.Shutdown(ctx)
+	}()
+}
+
+// sameAddress reports whether a configured address names the bound one.
+func sameAddress(configured, bound string) bool {
+	ch, cp, err1 := net.SplitHostPort(configured)
+	bh, bp, err2 := net.SplitHostPort(bound)
+	return err1 == nil && err2 == nil && cp == bp && (ch == bh || ch == "" || ch == "0.0.0.0" || ch == "::")
+}
+
+// shutdown stops the server and waits for old ones still draining.
+func (f *front) shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	srv := f.srv
+	f.mu.Unlock()
+	err := srv.Shutdown(ctx)
+	f.draining.Wait()
+	return err
 }
 
 // openListener opens the SMTP listener. Behind a load balancer (proxy_protocol)
