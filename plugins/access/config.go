@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,13 +69,13 @@ func (p *access) load(c config) error {
 	if p.enhanced == "" {
 		p.enhanced = class + ".7.1"
 	}
-	if err := validEnhanced(p.enhanced, class); err != nil {
+	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
 		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
 	}
 	if p.text == "" {
 		p.text = "Access denied"
 	}
-	if err := validReplyText(p.text); err != nil {
+	if err := sluice.CheckReplyText(p.text, 400); err != nil {
 		return fmt.Errorf("message: %w", err)
 	}
 	return nil
@@ -92,41 +91,4 @@ func compileAll(key string, patterns []string) ([]*glob, error) {
 		out = append(out, g)
 	}
 	return out, nil
-}
-
-// validEnhanced checks an enhanced status code class.subject.detail (RFC
-// 3463 §2: class one digit, subject and detail 1 to 3 digits) of class.
-func validEnhanced(s, class string) error {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return errors.New("not class.subject.detail")
-	}
-	for i, part := range parts {
-		if part == "" || len(part) > 3 || (i == 0 && len(part) != 1) {
-			return errors.New("not class.subject.detail")
-		}
-		for _, c := range part {
-			if c < '0' || c > '9' {
-				return errors.New("not class.subject.detail")
-			}
-		}
-	}
-	if parts[0] != class {
-		return fmt.Errorf("class %s does not match the %sxx code", parts[0], class)
-	}
-	return nil
-}
-
-// validReplyText checks reply text as the host does: 1 to 400 bytes of
-// printable ASCII and space.
-func validReplyText(s string) error {
-	if len(s) > 400 {
-		return errors.New("longer than 400 bytes")
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return fmt.Errorf("contains byte 0x%02x (printable ASCII only)", s[i])
-		}
-	}
-	return nil
 }

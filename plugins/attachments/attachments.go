@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"io"
 	"strings"
 
@@ -30,7 +29,7 @@ func (p *attachments) OnData(h sluice.Host) sluice.Verdict {
 		sluice.Errorf(h, "reading the body: %v", err)
 		return sluice.Tempfail(h, 451, "4.3.0", "Temporary failure, try again later")
 	}
-	parts, err := mime.Parse(topHeader(h), body, p.limits)
+	parts, err := mime.Parse(mime.HostHeader(h), body, p.limits)
 	for i := range parts {
 		if v, blocked := p.check(h, &parts[i]); blocked {
 			return v
@@ -38,10 +37,10 @@ func (p *attachments) OnData(h sluice.Host) sluice.Verdict {
 	}
 	if err != nil {
 		if p.accept {
-			sluice.Warnf(h, "%s: only the first %d parts were checked (on_limit = accept)", limitReason(err), len(parts))
+			sluice.Warnf(h, "%s: only the first %d parts were checked (on_limit = accept)", mime.LimitReason(err), len(parts))
 			return sluice.Continue
 		}
-		sluice.Warnf(h, "rejected: %s", limitReason(err))
+		sluice.Warnf(h, "rejected: %s", mime.LimitReason(err))
 		return sluice.Reject(h, limitCode, limitEnhanced, limitText)
 	}
 	return sluice.Continue
@@ -125,28 +124,4 @@ func sanitize(name string) string {
 		s = s[:keep] + "..." + s[len(s)-(maxShownName-3-keep):]
 	}
 	return s
-}
-
-func limitReason(err error) string {
-	switch {
-	case errors.Is(err, mime.ErrTooDeep):
-		return "MIME parts nested deeper than max_depth"
-	case errors.Is(err, mime.ErrTooManyParts):
-		return "more MIME parts than max_parts"
-	case errors.Is(err, mime.ErrBoundaryTooLong):
-		return "multipart boundary longer than 70 bytes (RFC 2046 §5.1.1)"
-	}
-	return err.Error()
-}
-
-// topHeader returns the message header as the MIME walker reads it.
-func topHeader(h sluice.Host) mime.Header {
-	n := h.HeaderCount()
-	hdr := make(mime.Header, 0, n)
-	for i := 0; i < n; i++ {
-		name, _ := h.HeaderName(i)
-		value, _ := h.HeaderValue(i)
-		hdr = append(hdr, mime.Field{Name: name, Value: value})
-	}
-	return hdr
 }

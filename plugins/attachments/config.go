@@ -100,13 +100,13 @@ func (p *attachments) load(c config) error {
 	if p.enhanced == "" {
 		p.enhanced = class + ".7.1"
 	}
-	if err := validEnhanced(p.enhanced, class); err != nil {
+	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
 		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
 	}
 	if p.text == "" {
 		p.text = "Attachment not allowed"
 	}
-	if err := validReplyText(p.text); err != nil {
+	if err := sluice.CheckReplyText(p.text, maxMessageLen); err != nil {
 		return fmt.Errorf("message: %w", err)
 	}
 	return nil
@@ -158,41 +158,4 @@ func isToken(s string) bool {
 		}
 	}
 	return true
-}
-
-// validEnhanced checks an enhanced status code class.subject.detail (RFC
-// 3463 §2: class one digit, subject and detail 1 to 3 digits) of class.
-func validEnhanced(s, class string) error {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return errors.New("not class.subject.detail")
-	}
-	for i, part := range parts {
-		if part == "" || len(part) > 3 || (i == 0 && len(part) != 1) {
-			return errors.New("not class.subject.detail")
-		}
-		for _, c := range part {
-			if c < '0' || c > '9' {
-				return errors.New("not class.subject.detail")
-			}
-		}
-	}
-	if parts[0] != class {
-		return fmt.Errorf("class %s does not match the %sxx code", parts[0], class)
-	}
-	return nil
-}
-
-// validReplyText checks the configured reply text: printable ASCII, short
-// enough that ": " and a file name still fit the host's 400 bytes.
-func validReplyText(s string) error {
-	if len(s) > maxMessageLen {
-		return fmt.Errorf("longer than %d bytes", maxMessageLen)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return fmt.Errorf("contains byte 0x%02x (printable ASCII only)", s[i])
-		}
-	}
-	return nil
 }

@@ -25,9 +25,9 @@ func (p *footer) OnData(h sluice.Host) sluice.Verdict {
 		sluice.Errorf(h, "footer not added: reading the body: %v", err)
 		return sluice.Continue
 	}
-	parts, err := mime.Parse(topHeader(h), body, p.limits)
+	parts, err := mime.Parse(mime.HostHeader(h), body, p.limits)
 	if err != nil {
-		sluice.Warnf(h, "footer not added: %s", limitReason(err))
+		sluice.Warnf(h, "footer not added: %s", mime.LimitReason(err))
 		return sluice.Continue
 	}
 	var edits []edit
@@ -127,30 +127,6 @@ func checkBody(b []byte) error {
 		}
 	}
 	return nil
-}
-
-func limitReason(err error) string {
-	switch {
-	case errors.Is(err, mime.ErrTooDeep):
-		return "MIME parts nested deeper than max_depth"
-	case errors.Is(err, mime.ErrTooManyParts):
-		return "more MIME parts than max_parts"
-	case errors.Is(err, mime.ErrBoundaryTooLong):
-		return "multipart boundary longer than 70 bytes (RFC 2046 §5.1.1)"
-	}
-	return err.Error()
-}
-
-// topHeader returns the message header as the MIME walker reads it.
-func topHeader(h sluice.Host) mime.Header {
-	n := h.HeaderCount()
-	hdr := make(mime.Header, 0, n)
-	for i := 0; i < n; i++ {
-		name, _ := h.HeaderName(i)
-		value, _ := h.HeaderValue(i)
-		hdr = append(hdr, mime.Field{Name: name, Value: value})
-	}
-	return hdr
 }
 
 // crlf is the line break of a message body.

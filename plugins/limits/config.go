@@ -163,28 +163,10 @@ func loadReply(codeKey, enhKey string, code int, enh string, defCode int, detail
 	if enh == "" {
 		enh = class + "." + detail
 	}
-	if err := validEnhanced(enh, class); err != nil {
+	if err := sluice.CheckEnhanced(enh, code); err != nil {
 		return reply{}, fmt.Errorf("%s %q: %w", enhKey, enh, err)
 	}
 	return reply{code, enh}, nil
-}
-
-// validEnhanced checks an enhanced status code class.subject.detail (RFC
-// 3463 §2: class one digit, subject and detail 1 to 3 digits) of class.
-func validEnhanced(s, class string) error {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return errors.New("not class.subject.detail")
-	}
-	for i, part := range parts {
-		if part == "" || len(part) > 3 || i == 0 && len(part) != 1 || strings.TrimLeft(part, "0123456789") != "" {
-			return errors.New("not class.subject.detail")
-		}
-	}
-	if parts[0] != class {
-		return fmt.Errorf("class %s does not match the %sxx code", parts[0], class)
-	}
-	return nil
 }
 
 // checkDomain accepts a host name: dot-separated labels of 1 to 63 letters,

@@ -1,0 +1,21 @@
+package sluice
+
+import "testing"
+
+func TestCheckReply(t *testing.T) {
+	for _, tc := range []struct {
+		enh  string
+		code int
+		ok   bool
+	}{
+		{"5.7.1", 550, true}, {"4.7.1", 451, true}, {"5.123.999", 554, true},
+		{"4.7.1", 550, false}, {"5.7", 550, false}, {"5.7.1234", 550, false}, {"55.7.1", 550, false}, {"5.x.1", 550, false},
+	} {
+		if err := CheckEnhanced(tc.enh, tc.code); (err == nil) != tc.ok {
+			t.Errorf("CheckEnhanced(%q, %d) = %v", tc.enh, tc.code, err)
+		}
+	}
+	if CheckReplyText("ok text", 400) != nil || CheckReplyText("bad\r\n250 OK", 400) == nil || CheckReplyText("long", 3) == nil {
+		t.Error("CheckReplyText")
+	}
+}
