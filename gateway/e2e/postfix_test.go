@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +35,18 @@ func TestPostfixEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, gw.Log())
 	}
-	if !strings.Contains(out, "<-  250 2.0.0 Ok: queued") {
-		t.Fatalf("end of DATA was not answered 250 2.0.0:\n%s", out)
+	// Postfix's queue id reaches the client and sluice's log (TESTPLAN row
+	// 35), and it is the id Postfix logged the message under.
+	m := queuedAs.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("end of DATA was not answered 250 2.0.0 with Postfix's queue id:\n%s", out)
+	}
+	id := m[1]
+	if !waitLog(pf, regexp.MustCompile(`(?m): `+id+`: `)) {
+		t.Errorf("queue id %s not in Postfix's log:\n%s", id, pf.Log())
+	}
+	if !waitGatewayLog(gw, `msg="message delivered"`, "queue_id="+id) {
+		t.Errorf("delivery with queue id %s not in sluice's log:\n%s", id, gw.Log())
 	}
 	got := pf.WaitDelivered(1, 30*time.Second)
 	if len(got) != 1 {
@@ -51,6 +62,34 @@ func TestPostfixEndToEnd(t *testing.T) {
 	if n := bytes.Count(msg, []byte("X-Sluice-Test:")); n != 1 {
 		t.Errorf("tag header present %d times", n)
 	}
+}
+
+// queuedAs matches, in swaks's transcript, the end-of-data reply that relays
+// Postfix's queue id.
+var queuedAs = regexp.MustCompile(`(?m)^<-  250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)\r?$`)
+
+// waitGatewayLog waits (bounded) for a line of sluice's log that holds all of
+// parts: the log is copied from the process's output in the background.
+func waitGatewayLog(g *gateway, parts ...string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for line := range strings.Lines(g.Log()) {
+			if allIn(line, parts) {
+				return true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func allIn(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // A plugin rejection at RCPT, Postfix's own relay refusal (5xx relayed with

@@ -60,18 +60,29 @@ func startGateway(t *testing.T, up upstream.Upstream, entries ...filter.Entry) *
 
 func startObserved(t *testing.T, up upstream.Upstream, obs Observer, entries ...filter.Entry) *gw {
 	t.Helper()
+	return startWith(t, up, obs, slog.New(slog.DiscardHandler), entries...)
+}
+
+// startLogged starts a gateway whose log goes to log.
+func startLogged(t *testing.T, up upstream.Upstream, log *slog.Logger, entries ...filter.Entry) *gw {
+	t.Helper()
+	return startWith(t, up, nopObserver{}, log, entries...)
+}
+
+func startWith(t *testing.T, up upstream.Upstream, obs Observer, log *slog.Logger, entries ...filter.Entry) *gw {
+	t.Helper()
 	gen := &Generation{
 		Policy:   &policy.Policy{},
 		chain:    &filter.Chain{Entries: entries},
 		upstream: up,
 		hostname: "sluice.test",
-		log:      slog.New(slog.DiscardHandler),
+		log:      log,
 		obs:      obs,
 		limits:   message.Limits{MaxHeaderBytes: 64 << 10, MaxHeaderFields: 1000},
 	}
 	gen.refs.Store(1)
 	b := NewBackend(gen, gen.log)
-	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second}, b)
+	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second, Logger: log}, b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -200,8 +200,30 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 	}
 	s.gen.obs.Transaction("delivered")
 	s.upTxn = false
-	s.log.Info("message delivered", "from", st.From, "rcpts", len(st.Rcpts), "size", st.Msg.Size(), "quarantined", len(st.Quarantined) > 0)
-	return smtp.NewReply(250, "2.0.0", "Ok: queued")
+	return s.delivered(st)
+}
+
+// delivered logs a message the downstream server accepted, with its reply
+// and queue id, and returns the client's 250. Only the queue id, checked by
+// queueID, is relayed: the rest of the downstream's text is not the
+// client's business. The log line is written before the reply is, so that
+// it exists even when the client is gone by then and the sender retries: a
+// duplicate is then traceable to the first delivery (TESTPLAN row 35).
+func (s *session) delivered(st *filter.State) *smtp.Reply {
+	attrs := []any{"from", st.From, "rcpts", len(st.Rcpts), "size", st.Msg.Size(), "quarantined", len(st.Quarantined) > 0}
+	r := s.up.LastReply()
+	id := queueID(r)
+	if r != nil {
+		attrs = append(attrs, "downstream_reply", replyText(r))
+	}
+	if id != "" {
+		attrs = append(attrs, "queue_id", id)
+	}
+	s.log.Info("message delivered", attrs...)
+	if id == "" {
+		return smtp.NewReply(250, "2.0.0", "Ok: queued")
+	}
+	return smtp.NewReply(250, "2.0.0", "Ok: queued as "+id)
 }
 
 const quarantineHeader = "X-Sluice-Quarantine"

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/smtp"
@@ -31,6 +32,10 @@ type smtpConn struct {
 	mu     sync.Mutex // held for the whole of each call
 	broken error      // why the connection can no longer be used
 	closed bool
+
+	// last is the sanitized 2xx reply that ended the current or last call;
+	// each call clears it first. See Conn.LastReply.
+	last atomic.Pointer[smtp.Reply]
 
 	closeOnce sync.Once
 }
@@ -60,6 +65,7 @@ var (
 // Mail sends MAIL FROM (RFC 5321 §4.1.1.2) with the parameters the
 // downstream advertised support for; see mailParams.
 func (c *smtpConn) Mail(ctx context.Context, from, params string) error {
+	c.last.Store(nil)
 	if !cleanArg(from) || !cleanArg(params) {
 		return replyBadChars
 	}
@@ -76,6 +82,7 @@ func (c *smtpConn) Mail(ctx context.Context, from, params string) error {
 // Rcpt sends RCPT TO (RFC 5321 §4.1.1.3). Only the DSN parameters (RFC 3461
 // §4) are passed on, and only to a server that advertised DSN.
 func (c *smtpConn) Rcpt(ctx context.Context, to, params string) error {
+	c.last.Store(nil)
 	if !cleanArg(to) || !cleanArg(params) {
 		return replyBadChars
 	}
@@ -96,6 +103,7 @@ func (c *smtpConn) Rcpt(ctx context.Context, to, params string) error {
 
 // Reset sends RSET (RFC 5321 §4.1.1.5).
 func (c *smtpConn) Reset(ctx context.Context) error {
+	c.last.Store(nil)
 	return c.command(ctx, "RSET")
 }
 
@@ -104,6 +112,7 @@ func (c *smtpConn) Reset(ctx context.Context) error {
 // be written completely, the connection is dropped without the terminating
 // dot, so the downstream discards the partial message.
 func (c *smtpConn) Data(ctx context.Context, msg io.WriterTo) error {
+	c.last.Store(nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.usable(ctx); err != nil {
@@ -139,6 +148,9 @@ func (c *smtpConn) Data(ctx context.Context, msg io.WriterTo) error {
 	}
 	return c.result(ctx, r)
 }
+
+// LastReply returns the 2xx reply that ended the last call, or nil.
+func (c *smtpConn) LastReply() *smtp.Reply { return c.last.Load() }
 
 // Close sends QUIT (RFC 5321 §4.1.1.10) if the connection is healthy, waits
 // briefly for the reply, and closes. It may be called more than once, and
@@ -184,12 +196,13 @@ func (c *smtpConn) command(ctx context.Context, line string) error {
 	return c.result(ctx, r)
 }
 
-// result maps a reply: 2xx is success, 4xx and 5xx come back sanitized (a 421
-// also ends the connection, RFC 5321 §3.8), anything else is a protocol
-// error that loses the connection.
+// result maps a reply: 2xx is success, kept sanitized for LastReply; 4xx
+// and 5xx come back sanitized (a 421 also ends the connection, RFC 5321
+// §3.8); anything else is a protocol error that loses the connection.
 func (c *smtpConn) result(ctx context.Context, r *smtp.Reply) error {
 	switch r.Class() {
 	case 2:
+		c.last.Store(r.Sanitized())
 		return nil
 	case 4, 5:
 		if r.Code == 421 {

@@ -61,28 +61,47 @@ type maildirConn struct {
 	from    string
 	hasMail bool
 	rcpts   []string
+	last    *smtp.Reply // see LastReply
 }
 
+// The replies an SMTP server would have given, for LastReply (RFC 3463
+// §3.2 and §3.3 for the enhanced codes).
+var (
+	replyMailOK  = smtp.NewReply(250, "2.1.0", "Ok")
+	replyRcptOK  = smtp.NewReply(250, "2.1.5", "Ok")
+	replyResetOK = smtp.NewReply(250, "2.0.0", "Ok")
+)
+
 func (c *maildirConn) Mail(ctx context.Context, from, params string) error {
+	c.last = nil
 	if !cleanArg(from) {
 		return replyBadChars
 	}
 	c.from, c.hasMail, c.rcpts = from, true, nil
+	c.last = replyMailOK
 	return nil
 }
 
 func (c *maildirConn) Rcpt(ctx context.Context, to, params string) error {
+	c.last = nil
 	if !c.hasMail {
 		return smtp.NewReply(503, "5.5.1", "Need MAIL before RCPT")
 	}
 	c.rcpts = append(c.rcpts, to)
+	c.last = replyRcptOK
 	return nil
 }
 
 func (c *maildirConn) Reset(ctx context.Context) error {
 	c.from, c.hasMail, c.rcpts = "", false, nil
+	c.last = replyResetOK
 	return nil
 }
+
+// LastReply returns the reply the last call would have had from an SMTP
+// server, or nil when it failed. After Data it names the file delivered in
+// new/, as a queue id: "250 2.0.0 Ok: delivered to maildir as <name>".
+func (c *maildirConn) LastReply() *smtp.Reply { return c.last }
 
 func (c *maildirConn) Close() error { return nil }
 
@@ -90,24 +109,29 @@ func (c *maildirConn) Close() error { return nil }
 // renames it into new/ and fsyncs new/. On any failure nothing is left in
 // tmp/ or new/ and a plain error is returned.
 func (c *maildirConn) Data(ctx context.Context, msg io.WriterTo) error {
+	c.last = nil
 	if !c.hasMail || len(c.rcpts) == 0 {
 		return smtp.NewReply(503, "5.5.1", "Need MAIL and RCPT before DATA")
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
-	err := c.m.deliver(c.from, msg)
+	name, err := c.m.deliver(c.from, msg)
 	c.from, c.hasMail, c.rcpts = "", false, nil
+	if err == nil {
+		c.last = smtp.NewReply(250, "2.0.0", "Ok: delivered to maildir as "+name)
+	}
 	return err
 }
 
-func (m *Maildir) deliver(from string, msg io.WriterTo) (err error) {
-	name := m.uniqueName()
+// deliver writes the message under a new unique name, which it returns.
+func (m *Maildir) deliver(from string, msg io.WriterTo) (name string, err error) {
+	name = m.uniqueName()
 	tmp := filepath.Join(m.dir, "tmp", name)
 	dst := filepath.Join(m.dir, "new", name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("maildir: %w", err)
+		return "", fmt.Errorf("maildir: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -118,30 +142,30 @@ func (m *Maildir) deliver(from string, msg io.WriterTo) (err error) {
 	}()
 	w := bufio.NewWriterSize(f, 32<<10)
 	if _, err = fmt.Fprintf(w, "Return-Path: <%s>\r\n", from); err != nil {
-		return err
+		return "", err
 	}
 	if _, err = msg.WriteTo(w); err != nil {
-		return err
+		return "", err
 	}
 	if err = w.Flush(); err != nil {
-		return err
+		return "", err
 	}
 	if err = f.Sync(); err != nil {
-		return err
+		return "", err
 	}
 	if err = f.Close(); err != nil {
-		return err
+		return "", err
 	}
 	if err = os.Rename(tmp, dst); err != nil {
-		return err
+		return "", err
 	}
 	if err = syncDir(filepath.Join(m.dir, "new")); err != nil {
 		// Not known to be durable: take it back so that the retry the
 		// client will make does not deliver twice.
 		os.Remove(dst)
-		return err
+		return "", err
 	}
-	return nil
+	return name, nil
 }
 
 func syncDir(dir string) error {

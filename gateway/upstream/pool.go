@@ -313,6 +313,15 @@ func (w *pooledConn) Reset(ctx context.Context) error {
 	return err
 }
 
+// LastReply is that of the wrapped connection: after a stale pooled
+// connection was replaced, the new one's. nil when there is none.
+func (w *pooledConn) LastReply() *smtp.Reply {
+	if w.c == nil {
+		return nil
+	}
+	return w.c.LastReply()
+}
+
 // Close gives the connection back to the pool when it is healthy, after an
 // RSET if a transaction may be open; otherwise it closes it (sending QUIT
 // when healthy). It may be called more than once.

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+
+	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // Identity is the real client, for logs and for XCLIENT and XFORWARD (see
@@ -44,6 +46,13 @@ type Conn interface {
 	// server answered 250: only then may the client be told so.
 	Data(ctx context.Context, msg io.WriterTo) error
 	Reset(ctx context.Context) error
+	// LastReply returns the 2xx reply that ended the most recent call of
+	// Mail, Rcpt, Data or Reset, sanitized like a refusal, or nil when that
+	// call failed or none was made. After a successful Data it carries what
+	// the downstream said of the accepted message, such as Postfix's
+	// "250 2.0.0 Ok: queued as 4XyZ123": the queue id to log (TESTPLAN row
+	// 35). Its text is the downstream's; it is not for the client.
+	LastReply() *smtp.Reply
 	// Close sends QUIT if the connection is healthy, then closes it.
 	Close() error
 }

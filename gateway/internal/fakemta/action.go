@@ -53,7 +53,8 @@ type Action struct {
 // Accept gives the normal positive reply.
 func Accept() Action { return Action{} }
 
-// Reply answers with any reply code; enhanced may be empty.
+// Reply answers with any reply code; enhanced may be empty. At EndOfData a
+// 2xx reply accepts and records the message, like Accept.
 func Reply(code int, enhanced, text string) Action {
 	return Action{kind: kindReply, code: code, enhanced: enhanced, text: text}
 }
@@ -96,6 +97,12 @@ func Send(raw string) Action { return Action{kind: kindSend, text: raw} }
 // Endless answers with a multi-line reply that never ends: "250-" lines until
 // the client goes away or the test ends.
 func Endless() Action { return Action{kind: kindEndless} }
+
+// accepts reports whether a takes the message at end of data: Accept, or a
+// 2xx reply with custom text such as "250 2.0.0 Ok: queued as ABC123".
+func (a Action) accepts() bool {
+	return a.kind == kindAccept || (a.kind == kindReply && a.code/100 == 2)
+}
 
 // needsRaw reports whether go-smtp's server cannot perform a at step.
 func (a Action) needsRaw(step Step) bool {

@@ -46,7 +46,7 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	a := s.m.action(EndOfData)
-	if a.kind == kindAccept {
+	if a.accepts() {
 		s.m.recordMessage(Message{From: s.from, Rcpts: append([]string(nil), s.rcpts...), Data: data})
 	}
 	return s.apply(a)

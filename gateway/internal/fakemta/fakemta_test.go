@@ -101,6 +101,34 @@ func TestRecording(t *testing.T) {
 	}
 }
 
+// A 2xx reply with custom text at end of data accepts the message, in
+// both modes; a refusal does not.
+func TestCustomAcceptAtEndOfData(t *testing.T) {
+	for name, opts := range modes {
+		t.Run(name, func(t *testing.T) {
+			m := Start(t, append(opts,
+				OnNth(EndOfData, 1, Reply(250, "2.0.0", "Ok: queued as ABC123")),
+				OnNth(EndOfData, 2, Reject(554, "5.7.1", "Spam")))...)
+			c := dial(t, m)
+			c.reply()
+			c.cmd("EHLO client.test", "250")
+			for i, want := range []string{"250 2.0.0 Ok: queued as ABC123", "554 5.7.1 Spam"} {
+				c.cmd("MAIL FROM:<a@x.test>", "250")
+				c.cmd("RCPT TO:<b@y.test>", "250")
+				c.cmd("DATA", "354")
+				c.send("Subject: " + string(rune('1'+i)) + "\r\n\r\nbody\r\n.\r\n")
+				if r := c.reply(); r != want {
+					t.Fatalf("end of data %d: %q, want %q", i+1, r, want)
+				}
+			}
+			msgs := m.Messages()
+			if len(msgs) != 1 || string(msgs[0].Data) != "Subject: 1\r\n\r\nbody\r\n" {
+				t.Fatalf("messages %+v", msgs)
+			}
+		})
+	}
+}
+
 func TestRawFaults(t *testing.T) {
 	m := Start(t,
 		Extensions("8BITMIME"),

@@ -211,7 +211,7 @@ func (s *rawSession) data() bool {
 		return false
 	}
 	a = s.m.action(EndOfData)
-	if a.kind == kindAccept {
+	if a.accepts() {
 		s.m.recordMessage(Message{From: s.from, Rcpts: s.rcpts, Data: data, TLS: s.tls})
 	}
 	s.reset()
