@@ -28,6 +28,7 @@ type Metrics struct {
 	verdicts       *prometheus.CounterVec
 	pluginSeconds  *prometheus.HistogramVec
 	faults         *prometheus.CounterVec
+	breakerOpen    *prometheus.GaugeVec
 	upSeconds      *prometheus.HistogramVec
 	upReplies      *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
@@ -50,6 +51,8 @@ func New() *Metrics {
 		[]string{"plugin", "phase"})
 	m.faults = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_plugin_faults_total",
 		Help: "Plugin errors by plugin and kind (trap, timeout, abi, verdict, reply, ...)."}, []string{"plugin", "kind"})
+	m.breakerOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_plugin_breaker_open",
+		Help: "1 while the plugin's circuit breaker is open or half-open (calls fail without running it), else 0."}, []string{"plugin"})
 	m.upSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_upstream_seconds",
 		Help: "Latency of downstream commands.", Buckets: prometheus.ExponentialBuckets(1e-4, 4, 10)}, []string{"op"})
 	m.upReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_upstream_replies_total",
@@ -59,7 +62,7 @@ func New() *Metrics {
 	m.generation = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_policy_generation",
 		Help: "The policy generation serving new sessions (1 at start, +1 per successful reload)."})
 	for _, c := range []prometheus.Collector{m.sessions, m.sessionsActive, m.transactions, m.verdicts, m.pluginSeconds,
-		m.faults, m.upSeconds, m.upReplies, m.reloads, m.generation,
+		m.faults, m.breakerOpen, m.upSeconds, m.upReplies, m.reloads, m.generation,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -85,6 +88,16 @@ func (m *Metrics) Step(s filter.Step) {
 	if s.Err != nil {
 		m.faults.WithLabelValues(s.Plugin, FaultKind(s.Err)).Inc()
 	}
+}
+
+// PluginBreaker records a change of a plugin's circuit breaker; it has the
+// signature of wasmhost.Spec.OnBreaker.
+func (m *Metrics) PluginBreaker(plugin string, open bool) {
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.breakerOpen.WithLabelValues(plugin).Set(v)
 }
 
 // Upstream implements proxy.Observer.

@@ -42,3 +42,30 @@ func TestExposition(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginBreaker: the breaker gauge follows the last change per plugin,
+// and a call refused by an open breaker counts as a fault of kind breaker.
+func TestPluginBreaker(t *testing.T) {
+	m := New()
+	m.PluginBreaker("flaky", false)
+	m.PluginBreaker("flaky", true)
+	m.PluginBreaker("fine", false)
+	m.PluginBreaker("flapping", true)
+	m.PluginBreaker("flapping", false)
+	refused := &wasmhost.CallError{Plugin: "flaky", Kind: "breaker", Reason: "circuit breaker open"}
+	m.Step(filter.Step{Plugin: "flaky", Phase: filter.Rcpt, Verdict: filter.Tempfail, Err: refused})
+	m.Step(filter.Step{Plugin: "flaky", Phase: filter.Rcpt, Verdict: filter.Tempfail, Err: refused})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`sluice_plugin_breaker_open{plugin="flaky"} 1`,
+		`sluice_plugin_breaker_open{plugin="fine"} 0`,
+		`sluice_plugin_breaker_open{plugin="flapping"} 0`,
+		`sluice_plugin_faults_total{kind="breaker",plugin="flaky"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+}

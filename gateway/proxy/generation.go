@@ -51,6 +51,9 @@ type Options struct {
 	// Observer, if set, is told about sessions, plugin steps, downstream
 	// commands and transaction outcomes (metrics).
 	Observer Observer
+	// OnBreaker, if set, is told when a plugin's circuit breaker opens or
+	// closes (wasmhost.Spec.OnBreaker; metrics).
+	OnBreaker func(plugin string, open bool)
 }
 
 // Observer is told what happens in sessions; gateway/metrics implements it.
@@ -104,6 +107,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		}
 		plug, err := opts.Engine.Load(ctx, wasmhost.Spec{
 			Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
+			OnBreaker: opts.OnBreaker,
 		})
 		if err != nil {
 			rng := pl.DefRange

@@ -32,7 +32,9 @@ type CallError struct {
 	Reason string
 	// Kind classifies the fault for metrics: "abi" (misuse in a host
 	// function), "timeout", "cancelled", "trap", "verdict" (invalid verdict
-	// or what the hook left behind), "closed" or "internal".
+	// or what the hook left behind), "init" (a new instance failed to start
+	// or refused its configuration), "breaker" (the plugin's circuit breaker
+	// is open: the plugin did not run), "closed" or "internal".
 	Kind string
 	// Err is the runtime's error (with the wasm stack trace) for traps.
 	Err error

@@ -331,7 +331,8 @@ func fuzzHostPlugin(tb testing.TB) (*Plugin, *atomic.Bool) {
 	}
 	tb.Cleanup(func() { e.Close(context.Background()) })
 	p := load(tb, e, Spec{Name: "fuzz", Wasm: watModule(tb, fuzzWAT()), Timeout: fuzzHostTimeout, MaxIdle: 1,
-		MaxBodySize: 8192, Config: []byte(`{"k":"v"}`)})
+		MaxBodySize: 8192, Config: []byte(`{"k":"v"}`),
+		BreakerThreshold: -1}) // every call must reach the guest
 	return p, panicked
 }
 

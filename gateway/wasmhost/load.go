@@ -113,6 +113,10 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(ce, "%s: %s", ce.Func, ce.Reason)
 	}
 	p.idle = append(p.idle, inst)
+	p.brk = newBreaker(s, p.log)
+	if s.OnBreaker != nil {
+		s.OnBreaker(s.Name, false)
+	}
 	ok = true
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
@@ -45,6 +46,19 @@ type Spec struct {
 	// MaxBodySize caps the body a plugin may write with body_replace and
 	// body_append; 0 means DefaultMaxBodySize.
 	MaxBodySize int
+	// BreakerThreshold is how many consecutive faults open the plugin's
+	// circuit breaker (breaker.go); 0 means DefaultBreakerThreshold, a
+	// negative value disables the breaker.
+	BreakerThreshold int
+	// BreakerBackoff is how long the breaker first stays open; it doubles
+	// each time the trial call faults, up to BreakerMaxBackoff. 0 means
+	// DefaultBreakerBackoff and DefaultBreakerMaxBackoff.
+	BreakerBackoff    time.Duration
+	BreakerMaxBackoff time.Duration
+	// OnBreaker, if set, is told when the breaker opens (true) and closes
+	// (false), and once with false when the plugin is loaded. It is called
+	// under the breaker's lock and must not call the plugin.
+	OnBreaker func(plugin string, open bool)
 }
 
 // hookExports maps each phase to its hook export (sdk/ABI.md §2).
@@ -75,9 +89,13 @@ type Plugin struct {
 	configure bool                       // sluice_configure is exported
 	initFn    bool                       // _initialize is exported
 
+	brk *breaker // nil if disabled
+
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
+
+	instantiations atomic.Int64 // instances created for calls (tests)
 }
 
 var _ filter.Plugin = (*Plugin)(nil)
@@ -93,12 +111,20 @@ func (p *Plugin) Has(ph filter.Phase) bool {
 // Call runs the hook for st.Phase in a pooled instance, under the plugin's
 // deadline. Any error is a plugin error (sdk/ABI.md §5): the instance is
 // discarded, the verdict is Tempfail and the caller rolls st back. The
-// reply's class is checked against the verdict by filter.Chain.
+// reply's class is checked against the verdict by filter.Chain. While the
+// plugin's circuit breaker is open, Call fails at once with a CallError of
+// kind "breaker" without running the plugin.
 func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, err error) {
 	ph := st.Phase
 	if !p.Has(ph) {
 		return filter.Continue, nil
 	}
+	probe, refused := p.brk.allow(ph, p.hooks[ph])
+	if refused != nil {
+		return filter.Tempfail, refused
+	}
+	defer func() { p.brk.record(probe, err) }() // runs after the recover below
+
 	inst, err := p.take(ctx, ph)
 	if err != nil {
 		return filter.Tempfail, err
@@ -197,12 +223,16 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase) (*instance, error) {
 		return inst, nil
 	}
 	p.mu.Unlock()
+	p.instantiations.Add(1)
 	inst, ce := p.instantiate(ctx)
 	if ce == nil {
 		ce = p.runConfigure(ctx, inst)
 	}
 	if ce != nil {
 		ce.Phase = ph
+		if ce.Kind == "" {
+			ce.Kind = "init"
+		}
 		return nil, ce
 	}
 	return inst, nil

@@ -64,6 +64,10 @@ func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Log
 	if override != nil {
 		override(p)
 	}
-	gen, more := proxy.Build(ctx, p, proxy.Options{Engine: eng, Logger: log, Observer: obs})
+	opts := proxy.Options{Engine: eng, Logger: log, Observer: obs}
+	if b, ok := obs.(interface{ PluginBreaker(string, bool) }); ok {
+		opts.OnBreaker = b.PluginBreaker // metrics' sluice_plugin_breaker_open
+	}
+	gen, more := proxy.Build(ctx, p, opts)
 	return gen, append(diags, more...)
 }
