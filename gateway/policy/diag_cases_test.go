@@ -29,6 +29,16 @@ var diagnosticCases = []struct {
 		`policy.hcl:1:1: Missing required argument: The argument "address" is required, but no definition was found.`,
 		`policy.hcl:2:3: Unsupported argument: An argument named "adress" is not expected here. Did you mean "address"?`,
 	}},
+	{"breaker backoff order", okBoth + `plugin "p" {
+  wasm = "p.wasm"
+  breaker_threshold = 1001
+  breaker_backoff = "10s"
+  breaker_max_backoff = "5s"
+}
+`, []string{
+		`policy.hcl:9:3: Value out of range: breaker_threshold must be at most 1000, not 1001.`,
+		`policy.hcl:11:3: Value out of range: breaker_max_backoff (5s) must not be below breaker_backoff (10s).`,
+	}},
 	{"unknown block", okBoth + `filter "spam" {
 }
 `, []string{

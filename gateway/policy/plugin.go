@@ -14,6 +14,9 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "memory"},
 		{Name: "on_error"},
 		{Name: "grants"},
+		{Name: "breaker_threshold"},
+		{Name: "breaker_backoff"},
+		{Name: "breaker_max_backoff"},
 	},
 }
 
@@ -26,6 +29,12 @@ const (
 	defaultPluginMemory  = 64 * MiB
 	minPluginMemory      = 1 * MiB
 	maxPluginMemory      = 4 * GiB
+
+	// The circuit breaker's defaults match wasmhost's.
+	defaultBreakerThreshold  = 5
+	defaultBreakerBackoff    = time.Second
+	defaultBreakerMaxBackoff = time.Minute
+	maxBreakerBackoff        = time.Hour
 )
 
 // plugins decodes the plugin blocks in order. A plugin whose name is invalid
@@ -62,6 +71,10 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		Memory:   defaultPluginMemory,
 		OnError:  OnErrorTempfail,
 		DefRange: b.DefRange,
+
+		BreakerThreshold:  defaultBreakerThreshold,
+		BreakerBackoff:    defaultBreakerBackoff,
+		BreakerMaxBackoff: defaultBreakerMaxBackoff,
 	}
 	c, diags := b.Body.Content(pluginSchema)
 	d.diags = append(d.diags, diags...)
@@ -93,6 +106,17 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 	if attr := a["grants"]; attr != nil {
 		p.GrantsRange = attr.Range
 		d.stringList(attr, &p.Grants)
+	}
+	d.integer(a["breaker_threshold"], &p.BreakerThreshold, 0, 1000)
+	d.duration(a["breaker_backoff"], &p.BreakerBackoff, true, maxBreakerBackoff)
+	d.duration(a["breaker_max_backoff"], &p.BreakerMaxBackoff, true, maxBreakerBackoff)
+	if p.BreakerMaxBackoff < p.BreakerBackoff {
+		if attr := a["breaker_max_backoff"]; attr != nil {
+			d.errorf(attr.Range, "Value out of range", "breaker_max_backoff (%s) must not be below breaker_backoff (%s).",
+				p.BreakerMaxBackoff, p.BreakerBackoff)
+		} else {
+			p.BreakerMaxBackoff = p.BreakerBackoff
+		}
 	}
 	return p
 }

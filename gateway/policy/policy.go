@@ -120,6 +120,13 @@ type Plugin struct {
 	OnError string        // OnErrorTempfail, OnErrorContinue or OnErrorReject
 	Grants  []string      // capability names, validated by the host
 
+	// The circuit breaker: after BreakerThreshold consecutive faults the
+	// plugin is not called for BreakerBackoff, doubling up to
+	// BreakerMaxBackoff (0 threshold = no breaker).
+	BreakerThreshold  int
+	BreakerBackoff    time.Duration
+	BreakerMaxBackoff time.Duration
+
 	// DefRange is the `plugin "NAME"` header: report plugin-level problems
 	// (compile errors, missing exports, ABI version) here.
 	DefRange hcl.Range

@@ -107,7 +107,8 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		}
 		plug, err := opts.Engine.Load(ctx, wasmhost.Spec{
 			Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
-			OnBreaker: opts.OnBreaker,
+			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
+			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff,
 		})
 		if err != nil {
 			rng := pl.DefRange
@@ -153,6 +154,15 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	}
 	g.refs.Store(1)
 	return g, diags
+}
+
+// breakerThreshold maps the policy's 0 ("no breaker") to wasmhost's
+// negative value (0 there means the default).
+func breakerThreshold(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func onError(s string) filter.OnError {

@@ -60,4 +60,7 @@ plugin "dkim-sign_2" {
   wasm     = "/opt/sluice/dkim.wasm"
   memory   = 2097152
   on_error = "reject"
+  breaker_threshold   = 3
+  breaker_backoff     = "2s"
+  breaker_max_backoff = "30s"
 }
