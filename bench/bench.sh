@@ -62,4 +62,16 @@ echo
 echo "single-session latency, 10 KiB, ${LAT_N:-500} messages each:"
 echo "  sink alone:   $("$WORK/latency" -addr 127.0.0.1:$SINK_PORT -n "${LAT_N:-500}" -size 10240)"
 echo "  via sluice:   $("$WORK/latency" -addr 127.0.0.1:$SLUICE_PORT -n "${LAT_N:-500}" -size 10240)"
+# Memory with 1,000 idle sessions (SPEC §6: under 200 MiB).
+go build -o "$WORK/idle" ./bench/idle
+rss() { awk '/^VmRSS/ {print $2}' /proc/$SLUICE/status; }
+rss0=$(rss)
+"$WORK/idle" -addr 127.0.0.1:$SLUICE_PORT -n "${IDLE_N:-1000}" -hold 4s > "$WORK/idle.out" &
+IDLE=$!
+for _ in $(seq 200); do grep -q '^up' "$WORK/idle.out" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+rss1=$(rss)
+wait $IDLE || true
+echo
+echo "memory: sluice RSS $((rss0 / 1024)) MiB before, $((rss1 / 1024)) MiB with ${IDLE_N:-1000} idle sessions"
 if grep -q 'level=ERROR' "$WORK/sluice.log"; then echo "sluice logged errors:" >&2; grep 'level=ERROR' "$WORK/sluice.log" | head -5 >&2; fi
