@@ -154,7 +154,7 @@ func validXForwardValue(name, v string) bool {
 	}
 	switch name {
 	case "NAME":
-		return v == "[TEMPUNAVAIL]" || validHostName(v)
+		return v == "[TEMPUNAVAIL]" || smtp.ValidHostName(v)
 	case "ADDR":
 		if len(v) > 5 && strings.EqualFold(v[:5], "IPV6:") {
 			a, err := netip.ParseAddr(v[5:])
@@ -171,21 +171,4 @@ func validXForwardValue(name, v string) bool {
 		return strings.EqualFold(v, "LOCAL") || strings.EqualFold(v, "REMOTE")
 	}
 	return true // HELO and IDENT: any printable text
-}
-
-// validHostName accepts letters, digits, hyphens, underscores and dots in
-// non-empty labels.
-func validHostName(s string) bool {
-	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			ch := label[i]
-			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // unavailable is the value of an attribute Sluice does not know, in XCLIENT
@@ -149,7 +151,7 @@ func identityAttrs(id Identity) map[string]string {
 	if id.ClientPort > 0 && id.ClientPort <= 65535 {
 		a["PORT"] = strconv.Itoa(id.ClientPort)
 	}
-	if validName(id.ClientName) {
+	if smtp.ValidHostName(id.ClientName) {
 		a["NAME"] = id.ClientName
 	}
 	if cleanValue(id.Helo) {
@@ -172,26 +174,6 @@ func cleanValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] > '~' {
 			return false
-		}
-	}
-	return true
-}
-
-// validName reports whether s is a host name: letters, digits, hyphens and
-// dots, with no empty label (RFC 1035 §2.3.1, loosely).
-func validName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			ch := label[i]
-			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-				return false
-			}
 		}
 	}
 	return true
