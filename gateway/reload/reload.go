@@ -38,6 +38,8 @@ type Reloader struct {
 	mu      sync.Mutex
 	current [32]byte
 	gen     int
+
+	watching chan struct{} // tests: closed once Watch watches the files
 }
 
 // Options configure a Reloader.

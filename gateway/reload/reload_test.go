@@ -80,8 +80,13 @@ func TestWatchReloadsWithin2s(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
+	h.r.watching = make(chan struct{})
 	go func() { done <- h.r.Watch(ctx, 100*time.Millisecond) }()
-	time.Sleep(200 * time.Millisecond) // let the watcher register
+	select {
+	case <-h.r.watching:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watcher did not start")
+	}
 	start := time.Now()
 	os.WriteFile(h.path, []byte(validPolicy+"# edited\n"), 0o644)
 	for h.r.Generation() != 2 {

@@ -42,6 +42,9 @@ func (r *Reloader) Watch(ctx context.Context, debounce time.Duration) error {
 		}
 	}
 	rewatch()
+	if r.watching != nil {
+		close(r.watching)
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
