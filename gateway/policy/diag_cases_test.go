@@ -266,6 +266,14 @@ upstream {
 		`policy.hcl:9:3: Invalid plugin configuration: The configuration cannot be passed to the plugin as JSON: a number is beyond the range of a 64-bit float.`,
 		`policy.hcl:10:3: Incorrect attribute value type: Inappropriate value for attribute "grants": list of string required, but have string.`,
 	}},
+	{"unknown grants", okBoth + `plugin "a" {
+  wasm   = "a.wasm"
+  grants = ["kv", "dns", "dkim:example"]
+}
+`, []string{
+		`policy.hcl:9:3: Unknown grant: grants[1] is "dns", which is not a capability this Sluice can grant; known grants: "kv".`,
+		`policy.hcl:9:3: Unknown grant: grants[2] is "dkim:example", which is not a capability this Sluice can grant; known grants: "kv".`,
+	}},
 	{"grants with null", okBoth + `plugin "a" {
   wasm   = "a.wasm"
   grants = ["dns", null]

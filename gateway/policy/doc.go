@@ -61,7 +61,7 @@
 //	  timeout  = "200ms"                    # per call, at most 30s
 //	  memory   = "64MiB"                    # 1MiB to 4GiB
 //	  on_error = "tempfail"                 # or "continue", "reject"
-//	  grants   = ["dns"]                    # capabilities, checked by the host
+//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.8): "kv"
 //	}
 //
 // # PROXY protocol

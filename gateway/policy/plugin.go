@@ -1,9 +1,13 @@
 package policy
 
 import (
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 var pluginSchema = &hcl.BodySchema{
@@ -106,6 +110,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 	if attr := a["grants"]; attr != nil {
 		p.GrantsRange = attr.Range
 		d.stringList(attr, &p.Grants)
+		d.grants(attr, p.Grants)
 	}
 	d.integer(a["breaker_threshold"], &p.BreakerThreshold, 0, 1000)
 	d.duration(a["breaker_backoff"], &p.BreakerBackoff, true, maxBreakerBackoff)
@@ -119,6 +124,30 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		}
 	}
 	return p
+}
+
+// knownGrants are the capabilities this Sluice can give a plugin
+// (sdk/ABI.md §4.8).
+var knownGrants = []string{abi.GrantKV}
+
+// grants checks that every grant names a known capability; the host
+// refuses a module importing a function whose grant is missing.
+func (d *decoder) grants(attr *hcl.Attribute, grants []string) {
+	for i, g := range grants {
+		if !slices.Contains(knownGrants, g) {
+			d.errorf(attr.Range, "Unknown grant", "grants[%d] is %q, which is not a capability this Sluice can grant; known grants: %s.",
+				i, g, quotedList(knownGrants))
+		}
+	}
+}
+
+// quotedList renders names as "a", "b".
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // validPluginName reports whether s matches [a-z0-9][a-z0-9_-]*. Names

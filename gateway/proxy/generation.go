@@ -108,7 +108,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		plug, err := opts.Engine.Load(ctx, wasmhost.Spec{
 			Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
-			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff,
+			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
 		})
 		if err != nil {
 			rng := pl.DefRange

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -22,6 +23,11 @@ type EngineOptions struct {
 	CacheDir string
 	// Logger receives plugin log lines and WASI stdout/stderr; nil discards.
 	Logger *slog.Logger
+	// KV is the key/value store behind the "kv" grant (sdk/ABI.md §4.8),
+	// namespaced by plugin name. Nil: the engine creates an in-process
+	// kv.Memory, which lives as long as the engine, so policy reloads that
+	// reuse the engine keep the data.
+	KV kv.Store
 }
 
 // Engine holds what plugins share: the compilation cache and the logger. It
@@ -32,6 +38,8 @@ type Engine struct {
 	rtConf wazero.RuntimeConfig
 	host   []hostFunc          // the sluice host module
 	wasi   map[string]funcType // wasi_snapshot_preview1 functions by name
+	kv     kv.Store
+	ownKV  *kv.Memory // the store the engine created, closed by Close
 }
 
 // funcType is a function signature.
@@ -42,7 +50,7 @@ type funcType struct {
 // NewEngine creates the compilation cache and learns the WASI functions the
 // host provides.
 func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
-	e := &Engine{log: opts.Logger, host: hostFuncs()}
+	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -74,10 +82,17 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	for name, def := range cm.ExportedFunctions() {
 		e.wasi[name] = funcType{def.ParamTypes(), def.ResultTypes()}
 	}
+	if e.kv == nil {
+		e.ownKV = kv.NewMemory(kv.MemoryOptions{})
+		e.kv = e.ownKV
+	}
 	return e, nil
 }
 
 // Close releases the compilation cache. Close plugins first.
 func (e *Engine) Close(ctx context.Context) error {
+	if e.ownKV != nil {
+		e.ownKV.Close()
+	}
 	return e.cache.Close(ctx)
 }

@@ -17,38 +17,45 @@ type hostFunc struct {
 	params  int // every parameter is an i32
 	results int // 0 or 1 i32
 	fn      func(cs *callState, s []uint64)
+	// grant is the capability a plugin needs to import the function
+	// (sdk/ABI.md §4.8), "" for none.
+	grant string
 }
 
 // notFound is the NOT_FOUND result (sdk/ABI.md §4) as a stack value.
 var notFound = api.EncodeI32(abi.ErrNotFound)
 
 // hostFuncs lists every host function of ABI v1; the areas live in
-// host_session.go, host_envelope.go and host_message.go.
+// host_session.go, host_envelope.go, host_message.go and host_kv.go.
 func hostFuncs() []hostFunc {
 	return []hostFunc{
-		{abi.FnLog, 3, 0, hostLog},
-		{abi.FnConfig, 2, 1, hostConfig},
-		{abi.FnInfo, 4, 1, hostInfo},
-		{abi.FnSetReply, 5, 1, hostSetReply},
-		{abi.FnTagGet, 4, 1, hostTagGet},
-		{abi.FnTagSet, 4, 1, hostTagSet},
-		{abi.FnRcptCount, 0, 1, hostRcptCount},
-		{abi.FnRcptGet, 3, 1, hostRcptGet},
-		{abi.FnMailSet, 2, 1, hostMailSet},
-		{abi.FnRcptAdd, 2, 1, hostRcptAdd},
-		{abi.FnRcptRemove, 2, 1, hostRcptRemove},
-		{abi.FnHeaderCount, 0, 1, hostHeaderCount},
-		{abi.FnHeaderName, 3, 1, hostHeaderName},
-		{abi.FnHeaderValue, 3, 1, hostHeaderValue},
-		{abi.FnHeaderFind, 3, 1, hostHeaderFind},
-		{abi.FnHeaderAdd, 4, 1, hostHeaderAdd},
-		{abi.FnHeaderInsert, 5, 1, hostHeaderInsert},
-		{abi.FnHeaderChange, 3, 1, hostHeaderChange},
-		{abi.FnHeaderDelete, 1, 1, hostHeaderDelete},
-		{abi.FnBodySize, 0, 1, hostBodySize},
-		{abi.FnBodyRead, 3, 1, hostBodyRead},
-		{abi.FnBodyReplace, 2, 1, hostBodyReplace},
-		{abi.FnBodyAppend, 2, 1, hostBodyAppend},
+		{abi.FnLog, 3, 0, hostLog, ""},
+		{abi.FnConfig, 2, 1, hostConfig, ""},
+		{abi.FnInfo, 4, 1, hostInfo, ""},
+		{abi.FnSetReply, 5, 1, hostSetReply, ""},
+		{abi.FnTagGet, 4, 1, hostTagGet, ""},
+		{abi.FnTagSet, 4, 1, hostTagSet, ""},
+		{abi.FnRcptCount, 0, 1, hostRcptCount, ""},
+		{abi.FnRcptGet, 3, 1, hostRcptGet, ""},
+		{abi.FnMailSet, 2, 1, hostMailSet, ""},
+		{abi.FnRcptAdd, 2, 1, hostRcptAdd, ""},
+		{abi.FnRcptRemove, 2, 1, hostRcptRemove, ""},
+		{abi.FnHeaderCount, 0, 1, hostHeaderCount, ""},
+		{abi.FnHeaderName, 3, 1, hostHeaderName, ""},
+		{abi.FnHeaderValue, 3, 1, hostHeaderValue, ""},
+		{abi.FnHeaderFind, 3, 1, hostHeaderFind, ""},
+		{abi.FnHeaderAdd, 4, 1, hostHeaderAdd, ""},
+		{abi.FnHeaderInsert, 5, 1, hostHeaderInsert, ""},
+		{abi.FnHeaderChange, 3, 1, hostHeaderChange, ""},
+		{abi.FnHeaderDelete, 1, 1, hostHeaderDelete, ""},
+		{abi.FnBodySize, 0, 1, hostBodySize, ""},
+		{abi.FnBodyRead, 3, 1, hostBodyRead, ""},
+		{abi.FnBodyReplace, 2, 1, hostBodyReplace, ""},
+		{abi.FnBodyAppend, 2, 1, hostBodyAppend, ""},
+		{abi.FnKVGet, 4, 1, hostKVGet, abi.GrantKV},
+		{abi.FnKVSet, 5, 1, hostKVSet, abi.GrantKV},
+		{abi.FnKVIncr, 4, 1, hostKVIncr, abi.GrantKV},
+		{abi.FnKVDelete, 2, 1, hostKVDelete, abi.GrantKV},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sluice-mail/sluice/sdk/abi"
@@ -41,6 +42,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		timeout: s.Timeout,
 		maxBody: s.MaxBodySize,
 		maxIdle: s.MaxIdle,
+		kv:      e.kv,
 	}
 	if p.config == nil {
 		p.config = []byte("{}")
@@ -80,7 +82,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(err, "not a valid WebAssembly module: %v", err)
 	}
 	p.compiled = cm
-	if msg := e.checkModule(cm, p); msg != "" {
+	if msg := e.checkModule(cm, p, s.Grants); msg != "" {
 		return fail(nil, "%s", msg)
 	}
 	if err := e.instantiateHost(ctx, p.rt); err != nil {
@@ -161,7 +163,7 @@ const wasiModule = "wasi_snapshot_preview1"
 // checkModule validates the compiled module's shape, exports and imports
 // against sdk/ABI.md §1-2 and records its hooks in p. It returns "" or the
 // reason to refuse it.
-func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin) string {
+func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin, grants []string) string {
 	exports := cm.ExportedFunctions()
 	_, hasStart := exports[abi.ExportStart]
 	_, hasInit := exports[abi.ExportInitialize]
@@ -191,7 +193,7 @@ func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin) string {
 	if def, ok := exports[abi.ExportInitialize]; ok && !sameType(def, funcType{}) {
 		return fmt.Sprintf("export %s has type %s; it must be %s", abi.ExportInitialize, typeOf(def), funcType{})
 	}
-	if msg := e.checkImports(cm); msg != "" {
+	if msg := e.checkImports(cm, grants); msg != "" {
 		return msg
 	}
 	for ph, name := range hookExports {
@@ -206,8 +208,9 @@ func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin) string {
 }
 
 // checkImports allows only the sluice host functions, WASI preview 1 and
-// env.abort, each with its exact type (sdk/ABI.md §1, §8).
-func (e *Engine) checkImports(cm wazero.CompiledModule) string {
+// env.abort, each with its exact type (sdk/ABI.md §1, §8), and a host
+// function that needs a capability only if grants lists it (§4.8).
+func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string {
 	allowed := fmt.Sprintf("plugins may import only the %q host functions (%s), %q functions and env.abort",
 		abi.ImportModule, e.hostNames(), wasiModule)
 	for _, def := range cm.ImportedFunctions() {
@@ -216,14 +219,19 @@ func (e *Engine) checkImports(cm wazero.CompiledModule) string {
 		found := false
 		switch mod {
 		case abi.ImportModule:
-			for _, h := range e.host {
-				if h.name == name {
-					want, found = h.funcType(), true
+			var h hostFunc
+			for _, c := range e.host {
+				if c.name == name {
+					h, want, found = c, c.funcType(), true
 				}
 			}
 			if !found {
 				return fmt.Sprintf("the module imports %s.%s, which this Sluice does not provide (ABI v%d host functions: %s)",
 					mod, name, abi.Version, e.hostNames())
+			}
+			if h.grant != "" && !slices.Contains(grants, h.grant) {
+				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
+					mod, name, h.grant, h.grant)
 			}
 		case wasiModule:
 			want, found = e.wasi[name]

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
@@ -59,6 +60,10 @@ type Spec struct {
 	// (false), and once with false when the plugin is loaded. It is called
 	// under the breaker's lock and must not call the plugin.
 	OnBreaker func(plugin string, open bool)
+	// Grants are the capabilities the policy gives the plugin, such as
+	// abi.GrantKV; a module importing a host function that needs a grant
+	// not listed here is refused at load (sdk/ABI.md §4.8).
+	Grants []string
 }
 
 // hookExports maps each phase to its hook export (sdk/ABI.md §2).
@@ -83,6 +88,7 @@ type Plugin struct {
 	timeout  time.Duration
 	maxBody  int
 	maxIdle  int
+	kv       kv.Store // namespaced by name
 
 	hooks     [len(filter.Phases)]string // export per phase, "" if absent
 	hooksMask bool                       // sluice_hooks is exported

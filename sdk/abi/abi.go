@@ -87,6 +87,24 @@ const (
 	FnBodyRead     = "body_read"     // (offset, buf, cap) -> n | ErrNotFound
 	FnBodyReplace  = "body_replace"  // (ptr, len) -> 0
 	FnBodyAppend   = "body_append"   // (ptr, len) -> 0
+
+	// Key/value store, grant GrantKV (sdk/ABI.md §4.8).
+	FnKVGet    = "kv_get"    // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
+	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0
+	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value
+	FnKVDelete = "kv_delete" // (key_ptr, key_len) -> 0 | ErrNotFound
+)
+
+// Capability grants: host functions a plugin may import only when its
+// policy block lists the grant (sdk/ABI.md §4.8).
+const (
+	GrantKV = "kv"
+)
+
+// Limits of the key/value store (sdk/ABI.md §4.8).
+const (
+	KVMaxKey   = 256
+	KVMaxValue = 64 << 10
 )
 
 // Keys understood by the info import.

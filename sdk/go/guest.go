@@ -3,6 +3,7 @@ package sluice
 import (
 	"io"
 	"math"
+	"time"
 )
 
 // rawABI is the host function table of sdk/ABI.md §4 with Go slices and
@@ -33,6 +34,10 @@ type rawABI interface {
 	bodyReplace(b []byte) int32
 	bodyAppend(b []byte) int32
 	setReply(code int32, enh, text string) int32
+	kvGet(key string, buf []byte) int32
+	kvSet(key string, val []byte, ttlMs int32) int32
+	kvIncr(key string, delta, ttlMs int32) int32
+	kvDelete(key string) int32
 }
 
 // scratchSize is the initial size of the per-instance scratch buffer: large
@@ -104,6 +109,24 @@ func (g *guestHost) Tag(key string) (string, bool) {
 }
 
 func (g *guestHost) SetTag(key, value string) { g.raw.tagSet(key, value) }
+
+func (g *guestHost) KVGet(key string) ([]byte, bool) {
+	b, ok := g.fetch(func(buf []byte) int32 { return g.raw.kvGet(key, buf) })
+	if !ok {
+		return nil, false
+	}
+	return append([]byte{}, b...), true
+}
+
+func (g *guestHost) KVSet(key string, val []byte, ttl time.Duration) {
+	g.raw.kvSet(key, val, TTLMillis(ttl))
+}
+
+func (g *guestHost) KVIncr(key string, delta int32, ttl time.Duration) int32 {
+	return g.raw.kvIncr(key, delta, TTLMillis(ttl))
+}
+
+func (g *guestHost) KVDelete(key string) bool { return g.raw.kvDelete(key) == 0 }
 
 func (g *guestHost) RcptCount() int { return max(int(g.raw.rcptCount()), 0) }
 

@@ -3,8 +3,10 @@ package sluice
 import (
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeRaw is a host function table in Go that follows ABI §3 to the letter:
@@ -19,6 +21,7 @@ type fakeRaw struct {
 	logs    []string
 	reply   string
 	calls   map[string]int
+	kv      string // the value of key "k"
 }
 
 func (f *fakeRaw) put(fn string, buf []byte, v string) int32 {
@@ -45,12 +48,21 @@ func (f *fakeRaw) info(key string, buf []byte) int32 {
 }
 func (f *fakeRaw) tagGet(key string, buf []byte) int32 { return -1 }
 func (f *fakeRaw) tagSet(key, val string) int32        { return 0 }
-func (f *fakeRaw) rcptCount() int32                    { return -1 }
-func (f *fakeRaw) rcptGet(i int32, buf []byte) int32   { return -1 }
-func (f *fakeRaw) mailSet(addr string) int32           { return 0 }
-func (f *fakeRaw) rcptAdd(addr string) int32           { return 0 }
-func (f *fakeRaw) rcptRemove(addr string) int32        { return -1 }
-func (f *fakeRaw) headerCount() int32                  { return int32(len(f.headers)) }
+func (f *fakeRaw) kvGet(key string, buf []byte) int32 {
+	if key != "k" {
+		return -1
+	}
+	return f.put("kv_get", buf, f.kv)
+}
+func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 { f.kv = string(val); return 0 }
+func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32     { return delta }
+func (f *fakeRaw) kvDelete(key string) int32                       { return -1 }
+func (f *fakeRaw) rcptCount() int32                                { return -1 }
+func (f *fakeRaw) rcptGet(i int32, buf []byte) int32               { return -1 }
+func (f *fakeRaw) mailSet(addr string) int32                       { return 0 }
+func (f *fakeRaw) rcptAdd(addr string) int32                       { return 0 }
+func (f *fakeRaw) rcptRemove(addr string) int32                    { return -1 }
+func (f *fakeRaw) headerCount() int32                              { return int32(len(f.headers)) }
 func (f *fakeRaw) headerName(i int32, buf []byte) int32 {
 	if int(i) >= len(f.headers) {
 		return -1
@@ -258,6 +270,48 @@ func TestHotPathAllocations(t *testing.T) {
 	for name, tt := range tests {
 		if n := testing.AllocsPerRun(100, tt.fn); n != tt.want {
 			t.Errorf("%s: %v allocations, want %v", name, n, tt.want)
+		}
+	}
+}
+
+func TestGuestKV(t *testing.T) {
+	f := &fakeRaw{calls: map[string]int{}}
+	g := newGuestHost(f)
+	if _, ok := g.KVGet("absent"); ok {
+		t.Fatal("KVGet of an absent key = ok")
+	}
+	big := strings.Repeat("v", 3*scratchSize)
+	g.KVSet("k", []byte(big), 0)
+	v, ok := g.KVGet("k")
+	if !ok || string(v) != big {
+		t.Fatalf("KVGet = %d bytes, %v; want %d bytes", len(v), ok, len(big))
+	}
+	if f.calls["kv_get"] != 2 {
+		t.Errorf("kv_get calls = %d, want 2 (grow once, then fetch)", f.calls["kv_get"])
+	}
+	g.KVGet("k")
+	v[0] = 'X' // the result must not alias the scratch buffer
+	if w, _ := g.KVGet("k"); w[0] != 'v' {
+		t.Error("KVGet result aliases the scratch buffer")
+	}
+	if n := g.KVIncr("k", 7, time.Second); n != 7 {
+		t.Errorf("KVIncr = %d, want 7", n)
+	}
+	if g.KVDelete("k") {
+		t.Error("KVDelete = true for NOT_FOUND")
+	}
+}
+
+func TestTTLMillis(t *testing.T) {
+	for _, c := range []struct {
+		ttl  time.Duration
+		want int32
+	}{
+		{0, 0}, {-time.Second, 0}, {time.Nanosecond, 1}, {time.Millisecond, 1},
+		{1500 * time.Microsecond, 2}, {time.Minute, 60000}, {1000 * time.Hour, math.MaxInt32},
+	} {
+		if got := TTLMillis(c.ttl); got != c.want {
+			t.Errorf("TTLMillis(%v) = %d, want %d", c.ttl, got, c.want)
 		}
 	}
 }

@@ -1,6 +1,11 @@
 package sluice
 
-import "github.com/sluice-mail/sluice/sdk/abi"
+import (
+	"math"
+	"time"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
+)
 
 // Host is what a hook can see and change: the host functions of sdk/ABI.md §4
 // behind Go types. Methods that read return ok=false for the ABI's NOT_FOUND
@@ -28,6 +33,21 @@ type Host interface {
 	// most 1024 bytes without CR, LF or NUL. Tags set at connect or helo
 	// belong to the session, later ones to the transaction.
 	SetTag(key, value string)
+
+	// KVGet returns the value of key in the plugin's key/value store (ABI
+	// §4.8). The KV methods need grants = ["kv"] in the plugin's policy
+	// block; they work in every phase and in Configure. Keys are 1 to 256
+	// bytes, values at most 64 KiB. Writes are not undone when the hook
+	// later fails.
+	KVGet(key string) ([]byte, bool)
+	// KVSet stores val under key for ttl (0: no expiry; see TTLMillis).
+	KVSet(key string, val []byte, ttl time.Duration)
+	// KVIncr atomically adds delta to the decimal counter under key and
+	// returns the new value, saturated to the int32 range. A missing key
+	// starts at 0 and expires after ttl; an existing key keeps its expiry.
+	KVIncr(key string, delta int32, ttl time.Duration) int32
+	// KVDelete removes key and reports whether it was present.
+	KVDelete(key string) bool
 
 	// RcptCount is the number of recipients accepted so far in this
 	// transaction; at rcpt the recipient being checked is not counted.
@@ -114,3 +134,15 @@ const (
 	InfoRcpt       = abi.InfoRcpt       // rcpt only: the recipient being checked
 	InfoRcptParams = abi.InfoRcptParams // rcpt only: ESMTP parameters of RCPT
 )
+
+// TTLMillis converts a key/value lifetime to the ABI's ttl_ms (ABI §4.8):
+// 0 or less means no expiry, a positive lifetime below a millisecond rounds
+// up to 1 ms, and lifetimes beyond math.MaxInt32 ms (about 24.8 days) are
+// capped there.
+func TTLMillis(ttl time.Duration) int32 {
+	if ttl <= 0 {
+		return 0
+	}
+	ms := (ttl + time.Millisecond - 1) / time.Millisecond
+	return int32(min(ms, math.MaxInt32))
+}

@@ -28,6 +28,22 @@ func hostTagGet(key unsafe.Pointer, keyLen int32, buf unsafe.Pointer, cap int32)
 //go:noescape
 func hostTagSet(key unsafe.Pointer, keyLen int32, val unsafe.Pointer, valLen int32) int32
 
+//go:wasmimport sluice kv_get
+//go:noescape
+func hostKVGet(key unsafe.Pointer, keyLen int32, buf unsafe.Pointer, cap int32) int32
+
+//go:wasmimport sluice kv_set
+//go:noescape
+func hostKVSet(key unsafe.Pointer, keyLen int32, val unsafe.Pointer, valLen int32, ttlMs int32) int32
+
+//go:wasmimport sluice kv_incr
+//go:noescape
+func hostKVIncr(key unsafe.Pointer, keyLen int32, delta int32, ttlMs int32) int32
+
+//go:wasmimport sluice kv_delete
+//go:noescape
+func hostKVDelete(key unsafe.Pointer, keyLen int32) int32
+
 //go:wasmimport sluice rcpt_count
 func hostRcptCount() int32
 
@@ -141,6 +157,28 @@ func (wasmABI) tagSet(key, val string) int32 {
 	kp, kn := str(key)
 	vp, vn := str(val)
 	return hostTagSet(kp, kn, vp, vn)
+}
+
+func (wasmABI) kvGet(key string, b []byte) int32 {
+	kp, kn := str(key)
+	p, n := buf(b)
+	return hostKVGet(kp, kn, p, n)
+}
+
+func (wasmABI) kvSet(key string, val []byte, ttlMs int32) int32 {
+	kp, kn := str(key)
+	vp, vn := buf(val)
+	return hostKVSet(kp, kn, vp, vn, ttlMs)
+}
+
+func (wasmABI) kvIncr(key string, delta, ttlMs int32) int32 {
+	kp, kn := str(key)
+	return hostKVIncr(kp, kn, delta, ttlMs)
+}
+
+func (wasmABI) kvDelete(key string) int32 {
+	kp, kn := str(key)
+	return hostKVDelete(kp, kn)
 }
 
 func (wasmABI) rcptCount() int32 { return hostRcptCount() }

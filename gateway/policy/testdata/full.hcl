@@ -53,7 +53,7 @@ plugin "tag" {
   timeout  = "50ms"
   memory   = "16MiB"
   on_error = "continue"
-  grants   = ["dns", "kv"]
+  grants   = ["kv"]
 }
 
 plugin "dkim-sign_2" {

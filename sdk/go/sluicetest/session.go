@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/sluice-mail/sluice/gateway/message"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -53,6 +54,9 @@ type Session struct {
 
 	logs    []LogLine
 	effects []string
+
+	kv    map[string]*kvEntry // the plugin's key/value store (kv.go)
+	clock time.Time           // the store's fake clock
 }
 
 // New returns a session in which a client 192.0.2.1 port 49152 connected
@@ -72,6 +76,8 @@ func New() *Session {
 		sessTags: map[string]string{},
 		tags:     map[string]string{},
 		msg:      &message.Message{},
+		kv:       map[string]*kvEntry{},
+		clock:    kvEpoch,
 	}
 }
 

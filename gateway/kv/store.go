@@ -1,0 +1,28 @@
+// Package kv is the key/value store behind the plugins' "kv" capability
+// (sdk/ABI.md §4.8). Keys live in namespaces, one per plugin, so plugins
+// cannot read or overwrite each other's keys. Store is what a scale-out
+// backend (a store shared by several gateways) would implement; Memory is
+// the in-process implementation.
+package kv
+
+import "time"
+
+// Store is a namespaced key/value store with per-key expiry. A ttl of 0 (or
+// less) means the key does not expire. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Get returns the value of key in ns, or false if it is absent or
+	// expired. The returned slice is the caller's.
+	Get(ns, key string) ([]byte, bool)
+	// Set stores a copy of val under key in ns, replacing any value and
+	// expiry.
+	Set(ns, key string, val []byte, ttl time.Duration)
+	// Incr atomically adds delta to the decimal integer stored under key
+	// and returns the new value. An absent or expired key is created at 0
+	// with the given ttl; an existing key keeps its expiry. A value that is
+	// not a decimal integer counts as 0.
+	Incr(ns, key string, delta int64, ttl time.Duration) int64
+	// Delete removes key from ns and reports whether it was present (and
+	// not expired).
+	Delete(ns, key string) bool
+}

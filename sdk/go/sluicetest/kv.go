@@ -1,0 +1,118 @@
+package sluicetest
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// kvEntry is one key of the emulated key/value store (ABI §4.8).
+type kvEntry struct {
+	val     []byte
+	expires time.Time // zero: never
+}
+
+// kvEpoch is where the emulated clock starts.
+var kvEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// The emulated store behaves like the gateway's for one plugin: it is
+// always granted (the policy's grants are not emulated), usable in every
+// phase, and outside the transaction, so a failed hook does not undo its
+// writes. Expiry follows the session's fake clock, which only moves when
+// the test calls Advance or SetClock.
+
+// Advance moves the key/value store's clock forward by d.
+func (s *Session) Advance(d time.Duration) { s.clock = s.clock.Add(d) }
+
+// SetClock sets the key/value store's clock; it starts at 2026-01-01 UTC.
+func (s *Session) SetClock(t time.Time) { s.clock = t }
+
+// KV returns a key of the plugin's key/value store as the plugin would
+// see it now, for assertions.
+func (s *Session) KV(key string) ([]byte, bool) {
+	e := s.kvLive(key)
+	if e == nil {
+		return nil, false
+	}
+	return bytes.Clone(e.val), true
+}
+
+// SetKV stores a key as KVSet would, to prepare a test.
+func (s *Session) SetKV(key string, val []byte, ttl time.Duration) {
+	s.kvPut(key, bytes.Clone(val), ttl)
+}
+
+func (s *Session) kvLive(key string) *kvEntry {
+	e, ok := s.kv[key]
+	if !ok {
+		return nil
+	}
+	if !e.expires.IsZero() && !s.clock.Before(e.expires) {
+		delete(s.kv, key)
+		return nil
+	}
+	return e
+}
+
+func (s *Session) kvPut(key string, val []byte, ttl time.Duration) {
+	e := &kvEntry{val: val}
+	if ms := sluice.TTLMillis(ttl); ms > 0 {
+		e.expires = s.clock.Add(time.Duration(ms) * time.Millisecond)
+	}
+	s.kv[key] = e
+}
+
+func kvKey(fn, key string) {
+	if len(key) == 0 || len(key) > abi.KVMaxKey {
+		trapf("%s: key length %d is outside 1-%d bytes", fn, len(key), abi.KVMaxKey)
+	}
+}
+
+func (h *host) KVGet(key string) ([]byte, bool) {
+	s := h.enter("kv_get")
+	kvKey("kv_get", key)
+	return s.KV(key)
+}
+
+func (h *host) KVSet(key string, val []byte, ttl time.Duration) {
+	s := h.enter("kv_set")
+	kvKey("kv_set", key)
+	if len(val) > abi.KVMaxValue {
+		trapf("kv_set: value of %d bytes is above the limit of %d", len(val), abi.KVMaxValue)
+	}
+	s.kvPut(key, bytes.Clone(val), ttl)
+}
+
+func (h *host) KVIncr(key string, delta int32, ttl time.Duration) int32 {
+	s := h.enter("kv_incr")
+	kvKey("kv_incr", key)
+	e := s.kvLive(key)
+	if e == nil {
+		s.kvPut(key, nil, ttl)
+		e = s.kv[key]
+	}
+	cur, _ := strconv.ParseInt(string(e.val), 10, 64)
+	n := cur + int64(delta)
+	switch { // the gateway's store saturates at the int64 range
+	case delta > 0 && n < cur:
+		n = math.MaxInt64
+	case delta < 0 && n > cur:
+		n = math.MinInt64
+	}
+	e.val = strconv.AppendInt(e.val[:0], n, 10)
+	return int32(max(math.MinInt32, min(math.MaxInt32, n)))
+}
+
+func (h *host) KVDelete(key string) bool {
+	s := h.enter("kv_delete")
+	kvKey("kv_delete", key)
+	if s.kvLive(key) == nil {
+		return false
+	}
+	delete(s.kv, key)
+	return true
+}
