@@ -1,6 +1,9 @@
 package sluice
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestCheckReply(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,5 +20,20 @@ func TestCheckReply(t *testing.T) {
 	}
 	if CheckReplyText("ok text", 400) != nil || CheckReplyText("bad\r\n250 OK", 400) == nil || CheckReplyText("long", 3) == nil {
 		t.Error("CheckReplyText")
+	}
+}
+
+func TestDuration(t *testing.T) {
+	var d Duration
+	if err := d.UnmarshalJSON([]byte(`"35d"`)); err != nil || time.Duration(d) != 35*24*time.Hour {
+		t.Fatalf("35d: %v %v", d, err)
+	}
+	if err := d.UnmarshalJSON([]byte(`"90s"`)); err != nil || time.Duration(d) != 90*time.Second {
+		t.Fatalf("90s: %v %v", d, err)
+	}
+	for _, bad := range []string{`"hour"`, `"-1d"`, `"+1d"`, `5`} {
+		if d.UnmarshalJSON([]byte(bad)) == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// config is the plugin's policy configuration; nil pointers are unset.
+type config struct {
+	Delay           *sluice.Duration `json:"delay"`
+	RetryWindow     *sluice.Duration `json:"retry_window"`
+	PassTTL         *sluice.Duration `json:"pass_ttl"`
+	AutoAllowAfter  *int             `json:"auto_allow_after"`
+	IPv4Prefix      *int             `json:"ipv4_prefix"`
+	IPv6Prefix      *int             `json:"ipv6_prefix"`
+	AllowClients    []string         `json:"allow_clients"`
+	AllowRecipients []string         `json:"allow_recipients"`
+	Code            int              `json:"code"`
+	Enhanced        string           `json:"enhanced"`
+	Message         string           `json:"message"`
+}
+
+// maxTTL is the longest lifetime the key/value store keeps (ABI §4.8).
+var maxTTL = time.Duration(sluice.TTLMillis(1<<62)) * time.Millisecond
+
+// greylist is the plugin; Configure fills it once per instance.
+type greylist struct {
+	delay, retryWindow, passTTL time.Duration
+	autoAllowAfter              int
+	v4bits, v6bits              int
+	allowClients                []netip.Prefix
+	allowRcpts                  []glob
+	code                        int
+	enhanced, text              string
+}
+
+func (p *greylist) Configure(h sluice.Host) error {
+	var c config
+	if err := sluice.DecodeConfig(h, &c); err != nil {
+		return err
+	}
+	return p.load(c)
+}
+
+func (p *greylist) load(c config) error {
+	p.delay = orDuration(c.Delay, 5*time.Minute)
+	p.retryWindow = orDuration(c.RetryWindow, 48*time.Hour)
+	p.passTTL = orDuration(c.PassTTL, 35*24*time.Hour)
+	switch {
+	case p.delay < time.Second:
+		return errors.New("delay must be at least 1s")
+	case p.retryWindow <= p.delay:
+		return errors.New("retry_window must be longer than delay")
+	case p.retryWindow > maxTTL:
+		return fmt.Errorf("retry_window must be at most %v, the key/value store's longest lifetime", maxTTL)
+	case p.passTTL < time.Second:
+		return errors.New("pass_ttl must be at least 1s")
+	}
+
+	p.autoAllowAfter = orInt(c.AutoAllowAfter, 5)
+	p.v4bits = orInt(c.IPv4Prefix, 24)
+	p.v6bits = orInt(c.IPv6Prefix, 64)
+	switch {
+	case p.autoAllowAfter < 0:
+		return errors.New("auto_allow_after must be 0 (off) or more")
+	case p.v4bits < 1 || p.v4bits > 32:
+		return fmt.Errorf("ipv4_prefix %d is outside 1 to 32", p.v4bits)
+	case p.v6bits < 1 || p.v6bits > 128:
+		return fmt.Errorf("ipv6_prefix %d is outside 1 to 128", p.v6bits)
+	}
+
+	p.allowClients = p.allowClients[:0]
+	for _, s := range c.AllowClients {
+		pfx, err := parseClient(s)
+		if err != nil {
+			return fmt.Errorf("allow_clients: %q: %w", s, err)
+		}
+		p.allowClients = append(p.allowClients, pfx)
+	}
+	p.allowRcpts = p.allowRcpts[:0]
+	for _, s := range c.AllowRecipients {
+		g, err := compileGlob(s)
+		if err != nil {
+			return fmt.Errorf("allow_recipients: %q: %w", s, err)
+		}
+		p.allowRcpts = append(p.allowRcpts, g)
+	}
+
+	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
+	if p.code == 0 {
+		p.code = 451
+	}
+	if p.code < 400 || p.code > 499 {
+		return fmt.Errorf("code %d is not a 4xx reply code (greylisting only defers)", p.code)
+	}
+	if p.enhanced == "" {
+		p.enhanced = "4.7.1"
+	}
+	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
+		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
+	}
+	if p.text == "" {
+		p.text = "Greylisted, please try again later"
+	}
+	if err := sluice.CheckReplyText(p.text, 400); err != nil {
+		return fmt.Errorf("message: %w", err)
+	}
+	return nil
+}
+
+// parseClient parses a CIDR or a bare address (a /32 or /128).
+func parseClient(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("not a CIDR prefix")
+		}
+		if pfx.Addr().Is4In6() {
+			if pfx.Bits() < 96 {
+				return netip.Prefix{}, errors.New("IPv4-mapped prefix shorter than /96")
+			}
+			pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+		}
+		return pfx.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, errors.New("not an IP address or CIDR prefix")
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func orDuration(d *sluice.Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return time.Duration(*d)
+}
+
+func orInt(n *int, def int) int {
+	if n == nil {
+		return def
+	}
+	return *n
+}

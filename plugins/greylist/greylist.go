@@ -1,0 +1,116 @@
+package main
+
+import (
+	"hash/fnv"
+	"net/netip"
+	"strconv"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// Key prefixes in the store. A triplet has up to three keys: "w" (wait)
+// lives delay from first sight, "s" (seen) lives retry_window from first
+// sight, "p" (passed) lives pass_ttl from its last use. A network has a
+// counter "n" of passed triplets and, once auto-allowed, a key "a".
+const (
+	prefixWait    = "gl1:w:"
+	prefixSeen    = "gl1:s:"
+	prefixPassed  = "gl1:p:"
+	prefixCount   = "gl1:n:"
+	prefixAllowed = "gl1:a:"
+)
+
+// OnRcpt greylists the triplet of the client network, the sender and the
+// recipient being checked.
+func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
+	rcpt, _ := h.Info(sluice.InfoRcpt)
+	for _, g := range p.allowRcpts {
+		if g.match(rcpt) {
+			return sluice.Continue
+		}
+	}
+	ipText, _ := h.Info(sluice.InfoClientIP)
+	ip, err := netip.ParseAddr(ipText)
+	if err != nil {
+		h.Log(sluice.LevelWarn, "client address "+strconv.Quote(ipText)+" is not an IP address: not greylisting")
+		return sluice.Continue
+	}
+	ip = ip.Unmap().WithZone("")
+	for _, pfx := range p.allowClients {
+		if pfx.Contains(ip) {
+			return sluice.Continue
+		}
+	}
+
+	network := p.network(ip)
+	if _, ok := h.KVGet(prefixAllowed + network); ok {
+		h.KVSet(prefixAllowed+network, []byte("1"), p.passTTL)
+		return sluice.Continue
+	}
+	from, _ := h.Info(sluice.InfoMailFrom)
+	if from == "" {
+		from = "<>"
+	}
+	t := tripletKey(network, lower(from), lower(rcpt))
+	if _, ok := h.KVGet(prefixPassed + t); ok {
+		h.KVSet(prefixPassed+t, []byte("1"), p.passTTL)
+		return sluice.Continue
+	}
+	if _, ok := h.KVGet(prefixSeen + t); ok {
+		if _, wait := h.KVGet(prefixWait + t); wait {
+			return p.deferral(h, "retried too early")
+		}
+		p.pass(h, network, t)
+		return sluice.Continue
+	}
+	h.KVSet(prefixSeen+t, []byte("1"), p.retryWindow)
+	h.KVSet(prefixWait+t, []byte("1"), p.delay)
+	return p.deferral(h, "first seen")
+}
+
+// pass records the triplet t as passed and counts it for its network.
+func (p *greylist) pass(h sluice.Host, network, t string) {
+	h.KVSet(prefixPassed+t, []byte("1"), p.passTTL)
+	h.KVDelete(prefixSeen + t)
+	h.KVDelete(prefixWait + t)
+	h.Log(sluice.LevelInfo, "greylist passed for client network "+network)
+	if p.autoAllowAfter == 0 {
+		return
+	}
+	if n := h.KVIncr(prefixCount+network, 1, p.passTTL); int(n) >= p.autoAllowAfter {
+		h.KVSet(prefixAllowed+network, []byte("1"), p.passTTL)
+		h.KVDelete(prefixCount + network)
+		h.Log(sluice.LevelInfo, "client network "+network+" auto-allowed after "+strconv.Itoa(int(n))+" passed triplets")
+	}
+}
+
+func (p *greylist) deferral(h sluice.Host, why string) sluice.Verdict {
+	h.Log(sluice.LevelDebug, "greylisted: "+why)
+	return sluice.Tempfail(h, p.code, p.enhanced, p.text)
+}
+
+// network returns the client network of ip as a masked CIDR prefix.
+func (p *greylist) network(ip netip.Addr) string {
+	bits := p.v6bits
+	if ip.Is4() {
+		bits = p.v4bits
+	}
+	pfx, _ := ip.Prefix(bits) // bits is within range: checked in Configure
+	return pfx.String()
+}
+
+// tripletKey is the store key suffix of a triplet. When the longest key
+// ("gl1:x:" + it) would exceed the store's limit, sender and recipient are
+// replaced by the FNV-64a hash of both.
+func tripletKey(network, from, rcpt string) string {
+	k := network + "\x00" + from + "\x00" + rcpt
+	if len(prefixPassed)+len(k) <= abi.KVMaxKey {
+		return k
+	}
+	f := fnv.New64a()
+	f.Write([]byte(from))
+	f.Write([]byte{0})
+	f.Write([]byte(rcpt))
+	return network + "\x00#" + strconv.FormatUint(f.Sum64(), 16)
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"hash/fnv"
+	"net/netip"
+	"strconv"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// OnMail counts the rules of phase mail.
+func (p *ratelimit) OnMail(h sluice.Host) sluice.Verdict { return p.check(h, p.mail) }
+
+// OnRcpt counts the rules of phase rcpt.
+func (p *ratelimit) OnRcpt(h sluice.Host) sluice.Verdict { return p.check(h, p.rcpt) }
+
+func (p *ratelimit) check(h sluice.Host, rules []rule) sluice.Verdict {
+	for _, r := range rules {
+		v, ok := value(h, r.kind)
+		if !ok {
+			continue
+		}
+		n := h.KVIncr(storeKey(r.prefix, v), 1, r.window)
+		if int(n) > r.limit {
+			h.Log(sluice.LevelInfo, "rate limit "+r.kind+" "+strconv.Quote(v)+": "+strconv.Itoa(r.limit)+" per "+r.window.String()+" exceeded")
+			return sluice.Refuse(h, p.code, p.enhanced, p.text)
+		}
+	}
+	return sluice.Continue
+}
+
+// value returns what a rule of kind counts for this command, and false when
+// there is nothing to count.
+func value(h sluice.Host, kind string) (string, bool) {
+	switch kind {
+	case kindClientIP:
+		s, ok := h.Info(sluice.InfoClientIP)
+		if !ok || s == "" {
+			return "", false
+		}
+		if ip, err := netip.ParseAddr(s); err == nil {
+			s = ip.Unmap().String()
+		}
+		return s, true
+	case kindSender:
+		from, _ := h.Info(sluice.InfoMailFrom)
+		if from == "" {
+			return "<>", true
+		}
+		return lower(from), true
+	case kindSenderDomain:
+		from, _ := h.Info(sluice.InfoMailFrom)
+		d := sluice.Domain(from)
+		return d, d != ""
+	case kindRecipient:
+		rcpt, ok := h.Info(sluice.InfoRcpt)
+		return lower(rcpt), ok && rcpt != ""
+	}
+	return "", false
+}
+
+// storeKey is prefix+"="+v, or prefix+"#"+FNV-64a(v) in hex when that is
+// longer than the store allows; the marker keeps the two forms apart.
+func storeKey(prefix, v string) string {
+	if len(prefix)+1+len(v) <= abi.KVMaxKey {
+		return prefix + "=" + v
+	}
+	f := fnv.New64a()
+	f.Write([]byte(v))
+	return prefix + "#" + strconv.FormatUint(f.Sum64(), 16)
+}
+
+// lower lower-cases ASCII letters only; other bytes, UTF-8 or not, are kept.
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

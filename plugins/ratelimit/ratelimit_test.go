@@ -1,0 +1,180 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
+)
+
+const limited = "451 4.7.1 Rate limit exceeded, try again later"
+
+func configured(t *testing.T, cfg string) (*sluicetest.Session, *ratelimit) {
+	t.Helper()
+	s := sluicetest.New()
+	p := &ratelimit{}
+	if err := s.Configure(p, cfg); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	return s, p
+}
+
+func check(t *testing.T, what string, r sluicetest.Result, want sluice.Verdict, reply string) {
+	t.Helper()
+	if r.Err != nil {
+		t.Fatalf("%s: %v", what, r.Err)
+	}
+	if r.Verdict != want {
+		t.Fatalf("%s = %v, want %v", what, r.Verdict, want)
+	}
+	if reply != "" && r.Reply.String() != reply {
+		t.Fatalf("%s reply = %q, want %q", what, r.Reply, reply)
+	}
+}
+
+func TestWindowBoundaries(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "client_ip", "limit": 3, "window": "1h"}]}`)
+	mail := func(want sluice.Verdict) {
+		t.Helper()
+		check(t, "MAIL", s.Mail(p, "a@example.net"), want, "")
+	}
+	mail(sluice.Continue)
+	s.Advance(10 * time.Minute)
+	mail(sluice.Continue)
+	mail(sluice.Continue) // exactly the limit
+	r := s.Mail(p, "a@example.net")
+	check(t, "MAIL limit+1", r, sluice.VerdictTempfail, limited)
+	s.Advance(50*time.Minute - time.Millisecond) // just before the window ends
+	mail(sluice.VerdictTempfail)
+	s.Advance(time.Millisecond) // the window opened by the first MAIL ends
+	mail(sluice.Continue)
+	mail(sluice.Continue)
+	mail(sluice.Continue)
+	mail(sluice.VerdictTempfail)
+	// Another client has its own counter.
+	s.SetInfo(sluice.InfoClientIP, "192.0.2.2")
+	mail(sluice.Continue)
+	// IPv4-mapped IPv6 is the same client as IPv4.
+	s.SetInfo(sluice.InfoClientIP, "::ffff:192.0.2.1")
+	mail(sluice.VerdictTempfail)
+}
+
+func TestSender(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "sender", "limit": 1, "window": "1m"}]}`)
+	check(t, "1", s.Mail(p, "Alice@Example.net"), sluice.Continue, "")
+	check(t, "2", s.Mail(p, "alice@example.NET"), sluice.VerdictTempfail, limited)
+	check(t, "other", s.Mail(p, "bob@example.net"), sluice.Continue, "")
+	check(t, "null 1", s.Mail(p, ""), sluice.Continue, "")
+	check(t, "null 2", s.Mail(p, ""), sluice.VerdictTempfail, limited)
+	if v, ok := s.KV("rl1:sender:mail:60000:=<>"); !ok || string(v) != "2" {
+		t.Errorf("null sender counter = %q, %v", v, ok)
+	}
+}
+
+func TestSenderDomain(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "sender_domain", "limit": 2, "window": "1d"}], "code": 550}`)
+	check(t, "1", s.Mail(p, "a@Example.net"), sluice.Continue, "")
+	check(t, "2", s.Mail(p, "b@example.net."), sluice.Continue, "")
+	check(t, "3", s.Mail(p, "c@EXAMPLE.NET"), sluice.VerdictReject, "550 5.7.1 Rate limit exceeded, try again later")
+	check(t, "other domain", s.Mail(p, "c@example.org"), sluice.Continue, "")
+	for range 5 { // not counted: no domain
+		check(t, "null", s.Mail(p, ""), sluice.Continue, "")
+	}
+	s.Advance(24 * time.Hour)
+	check(t, "next day", s.Mail(p, "c@example.net"), sluice.Continue, "")
+}
+
+func TestRecipient(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "recipient", "limit": 2, "window": "10m"}]}`)
+	s.Mail(p, "a@x")
+	check(t, "1", s.Rcpt(p, "Bob@example.org"), sluice.Continue, "")
+	check(t, "other", s.Rcpt(p, "carol@example.org"), sluice.Continue, "")
+	s.Mail(p, "z@x")
+	check(t, "2", s.Rcpt(p, "bob@example.org"), sluice.Continue, "")
+	check(t, "3", s.Rcpt(p, "BOB@example.org"), sluice.VerdictTempfail, limited)
+	s.Advance(10 * time.Minute)
+	check(t, "reset", s.Rcpt(p, "bob@example.org"), sluice.Continue, "")
+}
+
+func TestClientIPAtRcptAndRuleOrder(t *testing.T) {
+	s, p := configured(t, `{"rules": [
+		{"key": "client_ip", "limit": 3, "window": "1h", "phase": "rcpt"},
+		{"key": "recipient", "limit": 1, "window": "1h"},
+		{"key": "sender", "limit": 2, "window": "1h"}]}`)
+	check(t, "MAIL", s.Mail(p, "a@x"), sluice.Continue, "")
+	check(t, "MAIL again", s.Mail(p, "a@x"), sluice.Continue, "") // sender rule counts at mail
+	check(t, "MAIL third", s.Mail(p, "a@x"), sluice.VerdictTempfail, limited)
+	check(t, "r1", s.Rcpt(p, "r1@y"), sluice.Continue, "")
+	check(t, "r1 again", s.Rcpt(p, "r1@y"), sluice.VerdictTempfail, limited)
+	check(t, "r2", s.Rcpt(p, "r2@y"), sluice.Continue, "")
+	check(t, "r3: client over", s.Rcpt(p, "r3@y"), sluice.VerdictTempfail, limited)
+	// The refused r3 was not counted by the recipient rule after the client rule.
+	if _, ok := s.KV("rl1:recipient:rcpt:3600000:=r3@y"); ok {
+		t.Error("rule after the refusing one was counted")
+	}
+}
+
+func TestLongValueHashed(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "recipient", "limit": 1, "window": "1h"}]}`)
+	long := strings.Repeat("r", 240) + "@example.org"
+	s.Mail(p, "a@x")
+	check(t, "1", s.Rcpt(p, long), sluice.Continue, "")
+	check(t, "other", s.Rcpt(p, "x"+long), sluice.Continue, "")
+	check(t, "2", s.Rcpt(p, long), sluice.VerdictTempfail, limited)
+	if k := storeKey("rl1:recipient:rcpt:3600000:", long); len(k) > 256 || !strings.Contains(k, ":#") {
+		t.Errorf("key %q not hashed", k)
+	}
+}
+
+func TestNoRulesForPhase(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "recipient", "limit": 1, "window": "1h"}]}`)
+	for range 3 {
+		check(t, "MAIL", s.Mail(p, "a@x"), sluice.Continue, "")
+	}
+}
+
+func TestConfigure(t *testing.T) {
+	tests := []struct{ name, json, wantErr string }{
+		{"empty", `{}`, ""},
+		{"all", `{"rules": [{"key": "client_ip", "limit": 100, "window": "1h", "phase": "mail"},
+			{"key": "sender", "limit": 10, "window": "90s", "phase": "rcpt"},
+			{"key": "sender_domain", "limit": 1000, "window": "1d"},
+			{"key": "recipient", "limit": 50, "window": "24d", "phase": "rcpt"}],
+			"code": 450, "enhanced": "4.7.28", "message": "Slow down"}`, ""},
+		{"typo", `{"rule": []}`, `unknown field "rule"`},
+		{"rule typo", `{"rules": [{"key": "sender", "limit": 1, "window": "1h", "phsae": "mail"}]}`, `unknown field "phsae"`},
+		{"unknown key", `{"rules": [{"key": "helo", "limit": 1, "window": "1h"}]}`, "unknown key"},
+		{"missing key", `{"rules": [{"limit": 1, "window": "1h"}]}`, "key is missing"},
+		{"unknown phase", `{"rules": [{"key": "sender", "limit": 1, "window": "1h", "phase": "data"}]}`, "unknown phase"},
+		{"recipient at mail", `{"rules": [{"key": "recipient", "limit": 1, "window": "1h", "phase": "mail"}]}`, `only known in phase "rcpt"`},
+		{"limit 0", `{"rules": [{"key": "sender", "limit": 0, "window": "1h"}]}`, "below 1"},
+		{"limit missing", `{"rules": [{"key": "sender", "window": "1h"}]}`, "below 1"},
+		{"window missing", `{"rules": [{"key": "sender", "limit": 1}]}`, "window is missing"},
+		{"window short", `{"rules": [{"key": "sender", "limit": 1, "window": "999ms"}]}`, "at least 1s"},
+		{"window long", `{"rules": [{"key": "sender", "limit": 1, "window": "25d"}]}`, "at most"},
+		{"window number", `{"rules": [{"key": "sender", "limit": 1, "window": 60}]}`, "must be a string"},
+		{"window bad", `{"rules": [{"key": "sender", "limit": 1, "window": "hour"}]}`, "not a duration"},
+		{"duplicate", `{"rules": [{"key": "sender", "limit": 1, "window": "1h"}, {"key": "sender", "limit": 5, "window": "60m"}]}`, "same key, phase and window as rules[0]"},
+		{"code 250", `{"code": 250}`, "not a 4xx or 5xx"},
+		{"class mismatch", `{"code": 550, "enhanced": "4.7.1"}`, "does not match"},
+		{"bad enhanced", `{"enhanced": "4.7"}`, "class.subject.detail"},
+		{"message CRLF", `{"message": "x\r\n250 ok"}`, "0x0d"},
+		{"message long", `{"message": "` + strings.Repeat("m", 401) + `"}`, "400"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := sluicetest.New().Configure(&ratelimit{}, tt.json)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Configure: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
