@@ -12,6 +12,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "listen"},
 		{Type: "upstream"},
+		{Type: "resolver"},
 		{Type: "plugin", LabelNames: []string{"name"}},
 	},
 }
@@ -30,7 +31,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	content, cdiags := f.Body.Content(fileSchema)
 	d.diags = append(d.diags, cdiags...)
 
-	var locals, listens, upstreams, plugins hcl.Blocks
+	var locals, listens, upstreams, resolvers, plugins hcl.Blocks
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "locals":
@@ -39,6 +40,8 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			listens = append(listens, b)
 		case "upstream":
 			upstreams = append(upstreams, b)
+		case "resolver":
+			resolvers = append(resolvers, b)
 		case "plugin":
 			plugins = append(plugins, b)
 		}
@@ -56,6 +59,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	} else {
 		p.Upstream = defaultUpstream(p.Listen.Hostname)
 	}
+	p.Resolver = d.resolvers(resolvers)
 	p.Plugins = d.plugins(plugins)
 	return p, d.diags
 }

@@ -271,8 +271,13 @@ upstream {
   grants = ["kv", "dns", "dkim:example"]
 }
 `, []string{
-		`policy.hcl:9:3: Unknown grant: grants[1] is "dns", which is not a capability this Sluice can grant; known grants: "kv".`,
-		`policy.hcl:9:3: Unknown grant: grants[2] is "dkim:example", which is not a capability this Sluice can grant; known grants: "kv".`,
+		`policy.hcl:9:3: Unknown grant: grants[2] is "dkim:example", which is not a capability this Sluice can grant; known grants: "kv", "dns".`,
+	}},
+	{"bad resolver", okBoth + `resolver {
+  servers = ["127.0.0.1"]
+}
+`, []string{
+		`policy.hcl:8:3: Invalid resolver server: servers[0] is "127.0.0.1", which is not host:port (for example "127.0.0.1:53").`,
 	}},
 	{"grants with null", okBoth + `plugin "a" {
   wasm   = "a.wasm"

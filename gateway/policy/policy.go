@@ -17,6 +17,9 @@ type Policy struct {
 	File     string
 	Listen   Listen
 	Upstream Upstream
+	// Resolver is the optional `resolver` block: the DNS servers behind
+	// the plugins' "dns" grant.
+	Resolver Resolver
 	// Plugins are in declaration order, which is chain order.
 	Plugins []Plugin
 	// Hash is the SHA-256 of the policy source, so that a reload can tell an

@@ -6,6 +6,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-mail/sluice/gateway/dns"
 	"io"
 	"log/slog"
 	"os"
@@ -97,6 +98,11 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	}
 	g.chain = &filter.Chain{Fault: func(name string, ph filter.Phase, err error) {}}
 	var diags hcl.Diagnostics
+	// The policy's resolver block, if any, answers the "dns" grant's lookups.
+	var resolver dns.Resolver
+	if len(p.Resolver.Servers) > 0 || p.Resolver.Range.Filename != "" {
+		resolver = dns.NewClient(dns.ClientOptions{Servers: p.Resolver.Servers, Timeout: p.Resolver.Timeout})
+	}
 	for _, pl := range p.Plugins {
 		wasm, err := os.ReadFile(pl.Wasm)
 		if err != nil {
@@ -106,7 +112,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			continue
 		}
 		plug, err := opts.Engine.Load(ctx, wasmhost.Spec{
-			Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
+			Resolver: resolver, Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
 		})

@@ -1,6 +1,7 @@
 package wasmhost
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
@@ -18,8 +19,9 @@ type callState struct {
 	st   *filter.State // nil during _initialize and sluice_configure
 	hook string        // the guest export being called
 
-	mem api.Memory // the calling instance's memory, set on each host call
-	fn  string     // the host function running, for error messages
+	mem api.Memory      // the calling instance's memory, set on each host call
+	ctx context.Context // the call's context (and deadline), set on each host call
+	fn  string          // the host function running, for error messages
 
 	err *abiError // ABI misuse recorded by a host function
 

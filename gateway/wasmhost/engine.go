@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -28,6 +29,9 @@ type EngineOptions struct {
 	// kv.Memory, which lives as long as the engine, so policy reloads that
 	// reuse the engine keep the data.
 	KV kv.Store
+	// Resolver answers the "dns" grant's lookups (sdk/ABI.md §4.9). Nil:
+	// a dns.Client on the system's nameservers.
+	Resolver dns.Resolver
 }
 
 // Engine holds what plugins share: the compilation cache and the logger. It
@@ -40,6 +44,7 @@ type Engine struct {
 	wasi   map[string]funcType // wasi_snapshot_preview1 functions by name
 	kv     kv.Store
 	ownKV  *kv.Memory // the store the engine created, closed by Close
+	dns    dns.Resolver
 }
 
 // funcType is a function signature.
@@ -50,7 +55,7 @@ type funcType struct {
 // NewEngine creates the compilation cache and learns the WASI functions the
 // host provides.
 func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
-	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV}
+	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV, dns: opts.Resolver}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +90,9 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if e.kv == nil {
 		e.ownKV = kv.NewMemory(kv.MemoryOptions{})
 		e.kv = e.ownKV
+	}
+	if e.dns == nil {
+		e.dns = dns.NewClient(dns.ClientOptions{})
 	}
 	return e, nil
 }

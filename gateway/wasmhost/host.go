@@ -26,7 +26,7 @@ type hostFunc struct {
 var notFound = api.EncodeI32(abi.ErrNotFound)
 
 // hostFuncs lists every host function of ABI v1; the areas live in
-// host_session.go, host_envelope.go, host_message.go and host_kv.go.
+// host_session.go, host_envelope.go, host_message.go, host_kv.go and host_dns.go.
 func hostFuncs() []hostFunc {
 	return []hostFunc{
 		{abi.FnLog, 3, 0, hostLog, ""},
@@ -56,6 +56,7 @@ func hostFuncs() []hostFunc {
 		{abi.FnKVSet, 5, 1, hostKVSet, abi.GrantKV},
 		{abi.FnKVIncr, 4, 1, hostKVIncr, abi.GrantKV},
 		{abi.FnKVDelete, 2, 1, hostKVDelete, abi.GrantKV},
+		{abi.FnDNSLookup, 6, 1, hostDNSLookup, abi.GrantDNS},
 	}
 }
 
@@ -80,7 +81,7 @@ func (h hostFunc) goFunc() api.GoModuleFunc {
 			// Only reachable if a guest is called outside Call/Load.
 			panic(&abiError{fn: name, msg: "called outside a Sluice call"})
 		}
-		cs.fn, cs.mem = name, mod.Memory()
+		cs.fn, cs.mem, cs.ctx = name, mod.Memory(), ctx
 		defer cs.recoverHost()
 		if cs.mem == nil {
 			cs.fail("the plugin exports no memory")

@@ -43,6 +43,10 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		maxBody: s.MaxBodySize,
 		maxIdle: s.MaxIdle,
 		kv:      e.kv,
+		dns:     e.dns,
+	}
+	if s.Resolver != nil {
+		p.dns = s.Resolver
 	}
 	if p.config == nil {
 		p.config = []byte("{}")

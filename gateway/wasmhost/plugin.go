@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/message"
@@ -33,8 +34,11 @@ const (
 // Spec describes one plugin of a policy.
 type Spec struct {
 	Name string // the plugin's name in the policy, used in logs and errors
-	Wasm []byte // the module; if nil, it is read from Path
-	Path string
+	// Resolver, if set, answers this plugin's DNS lookups (the policy's
+	// resolver block) instead of EngineOptions.Resolver.
+	Resolver dns.Resolver
+	Wasm     []byte // the module; if nil, it is read from Path
+	Path     string
 	// Config is the plugin's configuration as JSON; nil means {}.
 	Config []byte
 	// Timeout bounds each hook call; 0 means DefaultTimeout.
@@ -89,6 +93,7 @@ type Plugin struct {
 	maxBody  int
 	maxIdle  int
 	kv       kv.Store // namespaced by name
+	dns      dns.Resolver
 
 	hooks     [len(filter.Phases)]string // export per phase, "" if absent
 	hooksMask bool                       // sluice_hooks is exported

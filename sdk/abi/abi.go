@@ -52,6 +52,9 @@ const (
 // counts, indexes or 0 for success.
 const (
 	ErrNotFound int32 = -1 // no such item, or not available in this phase
+	// ErrTemporary: a capability function could not answer now (DNS
+	// timeout, SERVFAIL); retrying later may succeed (sdk/ABI.md §4.9).
+	ErrTemporary int32 = -2
 )
 
 // Log levels for the log import.
@@ -93,12 +96,16 @@ const (
 	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0
 	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value
 	FnKVDelete = "kv_delete" // (key_ptr, key_len) -> 0 | ErrNotFound
+
+	// DNS lookups, grant GrantDNS (sdk/ABI.md §4.9).
+	FnDNSLookup = "dns_lookup" // (qtype_ptr, qtype_len, name_ptr, name_len, buf, cap) -> len | ErrNotFound | ErrTemporary
 )
 
 // Capability grants: host functions a plugin may import only when its
-// policy block lists the grant (sdk/ABI.md §4.8).
+// policy block lists the grant (sdk/ABI.md §4.8, §4.9).
 const (
-	GrantKV = "kv"
+	GrantKV  = "kv"
+	GrantDNS = "dns"
 )
 
 // Limits of the key/value store (sdk/ABI.md §4.8).
