@@ -3,7 +3,10 @@ package sluice
 import (
 	"io"
 	"math"
+	"strings"
 	"time"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // rawABI is the host function table of sdk/ABI.md §4 with Go slices and
@@ -38,6 +41,7 @@ type rawABI interface {
 	kvSet(key string, val []byte, ttlMs int32) int32
 	kvIncr(key string, delta, ttlMs int32) int32
 	kvDelete(key string) int32
+	dnsLookup(qtype, name string, buf []byte) int32
 }
 
 // scratchSize is the initial size of the per-instance scratch buffer: large
@@ -241,4 +245,20 @@ func (g *guestHost) configure(hs *hooks) int32 {
 		return 1
 	}
 	return 0
+}
+
+func (g *guestHost) DNSLookup(qtype, name string) ([]string, error) {
+	var n int32
+	b, ok := g.fetch(func(buf []byte) int32 {
+		n = g.raw.dnsLookup(qtype, name, buf)
+		return n
+	})
+	switch {
+	case ok:
+		return strings.Split(string(b), "\n"), nil
+	case n == abi.ErrTemporary:
+		return nil, ErrTemporary
+	default:
+		return nil, ErrNotFound
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // fakeRaw is a host function table in Go that follows ABI §3 to the letter:
@@ -21,7 +23,8 @@ type fakeRaw struct {
 	logs    []string
 	reply   string
 	calls   map[string]int
-	kv      string // the value of key "k"
+	kv      string            // the value of key "k"
+	dns     map[string]string // "QTYPE name" -> joined records
 }
 
 func (f *fakeRaw) put(fn string, buf []byte, v string) int32 {
@@ -57,12 +60,21 @@ func (f *fakeRaw) kvGet(key string, buf []byte) int32 {
 func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 { f.kv = string(val); return 0 }
 func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32     { return delta }
 func (f *fakeRaw) kvDelete(key string) int32                       { return -1 }
-func (f *fakeRaw) rcptCount() int32                                { return -1 }
-func (f *fakeRaw) rcptGet(i int32, buf []byte) int32               { return -1 }
-func (f *fakeRaw) mailSet(addr string) int32                       { return 0 }
-func (f *fakeRaw) rcptAdd(addr string) int32                       { return 0 }
-func (f *fakeRaw) rcptRemove(addr string) int32                    { return -1 }
-func (f *fakeRaw) headerCount() int32                              { return int32(len(f.headers)) }
+func (f *fakeRaw) dnsLookup(qtype, name string, buf []byte) int32 {
+	if r, ok := f.dns[qtype+" "+name]; ok {
+		return f.put("dns_lookup", buf, r)
+	}
+	if name == "temp.example" {
+		return abi.ErrTemporary
+	}
+	return abi.ErrNotFound
+}
+func (f *fakeRaw) rcptCount() int32                  { return -1 }
+func (f *fakeRaw) rcptGet(i int32, buf []byte) int32 { return -1 }
+func (f *fakeRaw) mailSet(addr string) int32         { return 0 }
+func (f *fakeRaw) rcptAdd(addr string) int32         { return 0 }
+func (f *fakeRaw) rcptRemove(addr string) int32      { return -1 }
+func (f *fakeRaw) headerCount() int32                { return int32(len(f.headers)) }
 func (f *fakeRaw) headerName(i int32, buf []byte) int32 {
 	if int(i) >= len(f.headers) {
 		return -1
@@ -313,5 +325,31 @@ func TestTTLMillis(t *testing.T) {
 		if got := TTLMillis(c.ttl); got != c.want {
 			t.Errorf("TTLMillis(%v) = %d, want %d", c.ttl, got, c.want)
 		}
+	}
+}
+
+func TestGuestDNS(t *testing.T) {
+	big := strings.Repeat("a", 2*scratchSize)
+	f := &fakeRaw{calls: map[string]int{}, dns: map[string]string{
+		"A x.example":   "127.0.0.2\n127.0.0.4",
+		"TXT x.example": big,
+	}}
+	g := newGuestHost(f)
+	recs, err := g.DNSLookup("A", "x.example")
+	if err != nil || len(recs) != 2 || recs[0] != "127.0.0.2" || recs[1] != "127.0.0.4" {
+		t.Errorf("DNSLookup A = %q, %v", recs, err)
+	}
+	recs, err = g.DNSLookup("TXT", "x.example")
+	if err != nil || len(recs) != 1 || recs[0] != big {
+		t.Errorf("DNSLookup TXT = %d records, %v; want one of %d bytes", len(recs), err, len(big))
+	}
+	if f.calls["dns_lookup"] != 3 {
+		t.Errorf("dns_lookup calls = %d, want 3 (A once, TXT grow then fetch)", f.calls["dns_lookup"])
+	}
+	if _, err := g.DNSLookup("A", "absent.example"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DNSLookup of an absent name: err = %v, want ErrNotFound", err)
+	}
+	if _, err := g.DNSLookup("A", "temp.example"); !errors.Is(err, ErrTemporary) {
+		t.Errorf("DNSLookup on TEMPERROR: err = %v, want ErrTemporary", err)
 	}
 }

@@ -49,6 +49,15 @@ type Host interface {
 	// KVDelete removes key and reports whether it was present.
 	KVDelete(key string) bool
 
+	// DNSLookup returns the records of type qtype (A, AAAA, TXT, MX, PTR,
+	// NS or CNAME, case-insensitive; any other stops the hook) for name
+	// through the gateway's resolver (ABI §4.9). It needs grants = ["dns"]
+	// and works in every phase. The error is ErrNotFound when the name does
+	// not exist or has no such record, ErrTemporary on a timeout or server
+	// failure. Records are text: an address for A/AAAA, the strings of one
+	// record concatenated for TXT, "preference host" for MX, a name else.
+	DNSLookup(qtype, name string) ([]string, error)
+
 	// RcptCount is the number of recipients accepted so far in this
 	// transaction; at rcpt the recipient being checked is not counted.
 	RcptCount() int

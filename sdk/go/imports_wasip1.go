@@ -44,6 +44,10 @@ func hostKVIncr(key unsafe.Pointer, keyLen int32, delta int32, ttlMs int32) int3
 //go:noescape
 func hostKVDelete(key unsafe.Pointer, keyLen int32) int32
 
+//go:wasmimport sluice dns_lookup
+//go:noescape
+func hostDNSLookup(qtype unsafe.Pointer, qtypeLen int32, name unsafe.Pointer, nameLen int32, buf unsafe.Pointer, cap int32) int32
+
 //go:wasmimport sluice rcpt_count
 func hostRcptCount() int32
 
@@ -179,6 +183,13 @@ func (wasmABI) kvIncr(key string, delta, ttlMs int32) int32 {
 func (wasmABI) kvDelete(key string) int32 {
 	kp, kn := str(key)
 	return hostKVDelete(kp, kn)
+}
+
+func (wasmABI) dnsLookup(qtype, name string, b []byte) int32 {
+	qp, qn := str(qtype)
+	np, nn := str(name)
+	p, n := buf(b)
+	return hostDNSLookup(qp, qn, np, nn, p, n)
 }
 
 func (wasmABI) rcptCount() int32 { return hostRcptCount() }

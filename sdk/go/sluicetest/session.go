@@ -57,6 +57,9 @@ type Session struct {
 
 	kv    map[string]*kvEntry // the plugin's key/value store (kv.go)
 	clock time.Time           // the store's fake clock
+
+	dns     map[string]map[string][]string // name -> type -> records (dns.go)
+	dnsTemp map[string]bool                // names that fail with TEMPERROR
 }
 
 // New returns a session in which a client 192.0.2.1 port 49152 connected
@@ -78,6 +81,8 @@ func New() *Session {
 		msg:      &message.Message{},
 		kv:       map[string]*kvEntry{},
 		clock:    kvEpoch,
+		dns:      map[string]map[string][]string{},
+		dnsTemp:  map[string]bool{},
 	}
 }
 

@@ -1,0 +1,14 @@
+package sluice
+
+import "errors"
+
+// Errors of the capability functions (sdk/ABI.md §4, §4.9).
+var (
+	// ErrNotFound is the ABI's NOT_FOUND for DNSLookup: the name does not
+	// exist, has no record of the type asked, or is not a valid domain name.
+	ErrNotFound = errors.New("sluice: not found")
+	// ErrTemporary is the ABI's TEMPERROR: the answer could not be had now
+	// (a timeout, a server failure, a network error); retrying later may
+	// succeed.
+	ErrTemporary = errors.New("sluice: temporary failure")
+)
