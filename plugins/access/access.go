@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"strings"
 
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -14,7 +16,7 @@ func (p *access) OnMail(h sluice.Host) sluice.Verdict {
 	}
 	from, _ := h.Info(sluice.InfoMailFrom)
 	if g := firstMatch(p.denySenders, from); g != nil {
-		h.Log(sluice.LevelInfo, "sender <"+from+"> matches deny_senders pattern \""+g.src+"\"")
+		h.Log(sluice.LevelInfo, "sender <"+from+"> matches deny_senders pattern \""+g.String()+"\"")
 		return p.refuse(h)
 	}
 	return sluice.Continue
@@ -28,7 +30,7 @@ func (p *access) OnRcpt(h sluice.Host) sluice.Verdict {
 	}
 	rcpt, _ := h.Info(sluice.InfoRcpt)
 	if g := firstMatch(p.denyRcpts, rcpt); g != nil {
-		h.Log(sluice.LevelInfo, "recipient <"+rcpt+"> matches deny_recipients pattern \""+g.src+"\"")
+		h.Log(sluice.LevelInfo, "recipient <"+rcpt+"> matches deny_recipients pattern \""+g.String()+"\"")
 		return p.refuse(h)
 	}
 	if len(p.allowDomains) > 0 && !p.allowed(rcpt) {
@@ -54,9 +56,9 @@ func (p *access) allowed(rcpt string) bool {
 	return firstMatch(p.allowDomains, domain) != nil
 }
 
-func firstMatch(globs []*glob, s string) *glob {
+func firstMatch(globs []*glob.Glob, s string) *glob.Glob {
 	for _, g := range globs {
-		if g.match(s) {
+		if g.Match(s) {
 			return g
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,9 +22,9 @@ type config struct {
 
 // access is the plugin; Configure fills it once per instance.
 type access struct {
-	denySenders    []*glob
-	denyRcpts      []*glob
-	allowDomains   []*glob
+	denySenders    []*glob.Glob
+	denyRcpts      []*glob.Glob
+	allowDomains   []*glob.Glob
 	code           int
 	enhanced, text string
 }
@@ -81,10 +83,10 @@ func (p *access) load(c config) error {
 	return nil
 }
 
-func compileAll(key string, patterns []string) ([]*glob, error) {
-	out := make([]*glob, 0, len(patterns))
+func compileAll(key string, patterns []string) ([]*glob.Glob, error) {
+	out := make([]*glob.Glob, 0, len(patterns))
 	for _, s := range patterns {
-		g, err := compileGlob(s)
+		g, err := glob.Compile(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %q: %w", key, s, err)
 		}

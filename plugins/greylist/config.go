@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -34,7 +36,7 @@ type greylist struct {
 	autoAllowAfter              int
 	v4bits, v6bits              int
 	allowClients                []netip.Prefix
-	allowRcpts                  []glob
+	allowRcpts                  []*glob.Glob
 	code                        int
 	enhanced, text              string
 }
@@ -148,4 +150,13 @@ func orInt(n *int, def int) int {
 		return def
 	}
 	return *n
+}
+
+// compileGlob compiles an allow_recipients pattern; an empty one or one
+// with whitespace is refused.
+func compileGlob(s string) (*glob.Glob, error) {
+	if s == "" {
+		return nil, errors.New("empty pattern")
+	}
+	return glob.Compile(s)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"hash/fnv"
 	"net/netip"
 	"strconv"
@@ -26,7 +28,7 @@ const (
 func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	rcpt, _ := h.Info(sluice.InfoRcpt)
 	for _, g := range p.allowRcpts {
-		if g.match(rcpt) {
+		if g.Match(rcpt) {
 			return sluice.Continue
 		}
 	}
@@ -52,7 +54,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	if from == "" {
 		from = "<>"
 	}
-	t := tripletKey(network, lower(from), lower(rcpt))
+	t := tripletKey(network, glob.Lower(from), glob.Lower(rcpt))
 	if _, ok := h.KVGet(prefixPassed + t); ok {
 		h.KVSet(prefixPassed+t, []byte("1"), p.passTTL)
 		return sluice.Continue

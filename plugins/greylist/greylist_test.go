@@ -261,7 +261,7 @@ func TestGlob(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := g.match(tt.s); got != tt.want {
+		if got := g.Match(tt.s); got != tt.want {
 			t.Errorf("%q.match(%q) = %v, want %v", tt.pat, tt.s, got, tt.want)
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"hash/fnv"
 	"net/netip"
 	"strconv"
@@ -48,14 +50,14 @@ func value(h sluice.Host, kind string) (string, bool) {
 		if from == "" {
 			return "<>", true
 		}
-		return lower(from), true
+		return glob.Lower(from), true
 	case kindSenderDomain:
 		from, _ := h.Info(sluice.InfoMailFrom)
 		d := sluice.Domain(from)
 		return d, d != ""
 	case kindRecipient:
 		rcpt, ok := h.Info(sluice.InfoRcpt)
-		return lower(rcpt), ok && rcpt != ""
+		return glob.Lower(rcpt), ok && rcpt != ""
 	}
 	return "", false
 }
@@ -69,15 +71,4 @@ func storeKey(prefix, v string) string {
 	f := fnv.New64a()
 	f.Write([]byte(v))
 	return prefix + "#" + strconv.FormatUint(f.Sum64(), 16)
-}
-
-// lower lower-cases ASCII letters only; other bytes, UTF-8 or not, are kept.
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

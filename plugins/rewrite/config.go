@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -79,7 +81,7 @@ func newTable(key string, m map[string]string) (table, error) {
 			if err := checkDomain(nd); err != nil {
 				return table{}, fmt.Errorf("%s: value %q of %q: %w", key, to, from, err)
 			}
-			if err := add(t.domains, lower(d), nd); err != nil {
+			if err := add(t.domains, glob.Lower(d), nd); err != nil {
 				return table{}, fmt.Errorf("%s: %q: %w", key, from, err)
 			}
 			continue
@@ -93,7 +95,7 @@ func newTable(key string, m map[string]string) (table, error) {
 		if err := checkAddress(to); err != nil {
 			return table{}, fmt.Errorf("%s: value %q of %q: %w", key, to, from, err)
 		}
-		if err := add(t.exact, lower(from), to); err != nil {
+		if err := add(t.exact, glob.Lower(from), to); err != nil {
 			return table{}, fmt.Errorf("%s: %q: %w", key, from, err)
 		}
 	}
@@ -115,14 +117,14 @@ func (t table) lookup(addr string) (string, bool) {
 	if addr == "" {
 		return "", false
 	}
-	if to, ok := t.exact[lower(addr)]; ok {
+	if to, ok := t.exact[glob.Lower(addr)]; ok {
 		return to, true
 	}
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at == len(addr)-1 {
 		return "", false
 	}
-	if nd, ok := t.domains[lower(strings.TrimSuffix(addr[at+1:], "."))]; ok {
+	if nd, ok := t.domains[glob.Lower(strings.TrimSuffix(addr[at+1:], "."))]; ok {
 		return addr[:at+1] + nd, true
 	}
 	return "", false
@@ -199,21 +201,4 @@ func isAtext(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
-
-// lower lower-cases ASCII letters only, so bytes that are not UTF-8 are kept
-// as they are (strings.ToLower would replace them).
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"errors"
 	"fmt"
 
@@ -46,7 +48,7 @@ func (p *rewriter) rewriteRcpts(h sluice.Host) {
 	rcpts := sluice.Rcpts(h)
 	present := make(map[string]bool, len(rcpts))
 	for _, r := range rcpts {
-		present[lower(r)] = true
+		present[glob.Lower(r)] = true
 	}
 	keep := make(map[string]bool, len(rcpts))
 	queued := make(map[string]bool)
@@ -62,16 +64,16 @@ func (p *rewriter) rewriteRcpts(h sluice.Host) {
 				ok = false
 			}
 		}
-		if !ok || lower(to) == lower(r) {
-			keep[lower(r)] = true
+		if !ok || glob.Lower(to) == glob.Lower(r) {
+			keep[glob.Lower(r)] = true
 			continue
 		}
 		sluice.Infof(h, "recipient <%s> rewritten to <%s>", r, to)
-		if !queued[lower(r)] {
+		if !queued[glob.Lower(r)] {
 			removes = append(removes, r)
-			queued[lower(r)] = true
+			queued[glob.Lower(r)] = true
 		}
-		lt := lower(to)
+		lt := glob.Lower(to)
 		if !present[lt] && !keep[lt] {
 			adds = append(adds, to)
 		}
@@ -81,7 +83,7 @@ func (p *rewriter) rewriteRcpts(h sluice.Host) {
 		h.AddRcpt(a)
 	}
 	for _, r := range removes {
-		if keep[lower(r)] {
+		if keep[glob.Lower(r)] {
 			continue
 		}
 		// Remove every copy of a recipient given twice; bounded by the

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sluice-mail/sluice/plugins/internal/glob"
+
 	"errors"
 	"strings"
 
@@ -13,7 +15,7 @@ func (p *rewriter) rewriteHeaders(h sluice.Host) {
 	for i := 0; i < h.HeaderCount(); i++ {
 		name, _ := h.HeaderName(i)
 		var t table
-		switch lower(name) {
+		switch glob.Lower(name) {
 		case "from", "reply-to":
 			t = p.senders
 		case "to", "cc":

@@ -1,4 +1,6 @@
-package main
+// Package glob matches the case-insensitive address patterns of the
+// first-party plugins ("*@spam.example", "postmaster@*") in linear time.
+package glob
 
 import "errors"
 
@@ -44,12 +46,12 @@ func (s stateSet) empty(w int) bool {
 func (s *stateSet) add(i int)     { s[i/64] |= 1 << (i % 64) }
 func (s stateSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
 
-// glob is a compiled pattern, matched by simulating its automaton with one
+// Glob is a compiled pattern, matched by simulating its automaton with one
 // bit per pattern position (the shift-and method). State i means "the first
 // i symbols matched"; all live states advance together on each input byte,
 // so a match costs O(len(input)) word operations and never backtracks, even
 // for patterns like "*a*a*a*b" that make a backtracking matcher exponential.
-type glob struct {
+type Glob struct {
 	src   string
 	n     int        // symbols; state n accepts
 	words int        // words of stateSet in use
@@ -59,8 +61,9 @@ type glob struct {
 	lit   []stateSet // positions holding each literal byte
 }
 
-// compileGlob compiles a pattern. Letters match either case.
-func compileGlob(pattern string) (*glob, error) {
+// Compile compiles a case-insensitive pattern on a whole string: '*'
+// matches any run of bytes, '?' exactly one byte. Letters match either case.
+func Compile(pattern string) (*Glob, error) {
 	var syms []byte
 	for i := 0; i < len(pattern); i++ {
 		c := pattern[i]
@@ -75,7 +78,7 @@ func compileGlob(pattern string) (*glob, error) {
 	if len(syms) > maxGlob {
 		return nil, errors.New("pattern longer than 255 symbols")
 	}
-	g := &glob{src: pattern, n: len(syms), words: len(syms)/64 + 1}
+	g := &Glob{src: pattern, n: len(syms), words: len(syms)/64 + 1}
 	for i, c := range syms {
 		switch c {
 		case '*':
@@ -98,12 +101,12 @@ func compileGlob(pattern string) (*glob, error) {
 
 // closure adds the state after every live '*': a star may match nothing.
 // Runs of stars are collapsed, so one step is enough.
-func (g *glob) closure(s stateSet) stateSet {
+func (g *Glob) closure(s stateSet) stateSet {
 	return s.or(s.and(g.star, g.words).next(g.words), g.words)
 }
 
 // match reports whether the whole of s matches the pattern.
-func (g *glob) match(s string) bool {
+func (g *Glob) Match(s string) bool {
 	if g.words == 1 {
 		return g.match1(s)
 	}
@@ -142,7 +145,7 @@ func upper(c byte) byte {
 
 // match1 is match for patterns of fewer than 64 symbols, the usual case: the
 // state set is one machine word.
-func (g *glob) match1(s string) bool {
+func (g *Glob) match1(s string) bool {
 	star, anyPos := g.star[0], g.any[0]
 	live := uint64(1)
 	live |= (live & star) << 1
@@ -158,4 +161,23 @@ func (g *glob) match1(s string) bool {
 		}
 	}
 	return live&(1<<g.n) != 0
+}
+
+// String returns the pattern as written.
+func (g *Glob) String() string { return g.src }
+
+// Lower lower-cases ASCII letters only, the case folding patterns use, so
+// plugins key addresses the same way; bytes that are not UTF-8 are kept as
+// they are (strings.ToLower would replace them).
+func Lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				b[j] = lower(b[j])
+			}
+			return string(b)
+		}
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package main
+package glob
 
 import (
 	"math/rand/v2"
@@ -33,11 +33,11 @@ func TestGlob(t *testing.T) {
 		{"caf\xe9@example.org", "caf\xc9@example.org", false}, // only ASCII folds
 	}
 	for _, tt := range tests {
-		g, err := compileGlob(tt.pattern)
+		g, err := Compile(tt.pattern)
 		if err != nil {
-			t.Fatalf("compileGlob(%q): %v", tt.pattern, err)
+			t.Fatalf("Compile(%q): %v", tt.pattern, err)
 		}
-		if got := g.match(tt.s); got != tt.want {
+		if got := g.Match(tt.s); got != tt.want {
 			t.Errorf("%q matches %q = %v, want %v", tt.pattern, tt.s, got, tt.want)
 		}
 	}
@@ -73,18 +73,18 @@ func TestGlobAgainstReference(t *testing.T) {
 	}
 	for range 20000 {
 		p, s := randString(8, true), randString(12, false)
-		g, err := compileGlob(p)
+		g, err := Compile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := refMatch(p, s)
-		if got := g.match(s); got != want {
+		if got := g.Match(s); got != want {
 			t.Fatalf("%q matches %q = %v, reference says %v", p, s, got, want)
 		}
 		// The same pattern through the multi-word code path.
 		wide := *g
 		wide.words = 3
-		if got := wide.match(s); got != want {
+		if got := wide.Match(s); got != want {
 			t.Fatalf("multi-word: %q matches %q = %v, reference says %v", p, s, got, want)
 		}
 	}
@@ -93,40 +93,40 @@ func TestGlobAgainstReference(t *testing.T) {
 func TestGlobLongPatterns(t *testing.T) {
 	// Patterns spanning several state words.
 	long := strings.Repeat("ab", 100) + "*" + strings.Repeat("?", 50) // 251 symbols
-	g, err := compileGlob(long)
+	g, err := Compile(long)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := strings.Repeat("AB", 100) + "xyz" + strings.Repeat("q", 50)
-	if !g.match(s) {
+	if !g.Match(s) {
 		t.Fatal("long pattern does not match")
 	}
-	if short := s[:200] + strings.Repeat("q", 49); g.match(short) {
+	if short := s[:200] + strings.Repeat("q", 49); g.Match(short) {
 		t.Fatal("long pattern matches a string one byte too short")
 	}
-	if _, err := compileGlob(strings.Repeat("a", 256)); err == nil {
+	if _, err := Compile(strings.Repeat("a", 256)); err == nil {
 		t.Fatal("a 256-symbol pattern compiled")
 	}
-	if _, err := compileGlob(strings.Repeat("*", 1000) + "a"); err != nil {
+	if _, err := Compile(strings.Repeat("*", 1000) + "a"); err != nil {
 		t.Fatalf("collapsed stars: %v", err)
 	}
-	if _, err := compileGlob("a b"); err == nil {
+	if _, err := Compile("a b"); err == nil {
 		t.Fatal("a pattern with a space compiled")
 	}
 }
 
 func TestGlobDoesNotAllocate(t *testing.T) {
-	g, _ := compileGlob("*@*.spam.example")
+	g, _ := Compile("*@*.spam.example")
 	s := strings.Repeat("x", 200) + "@mx.spam.example"
-	if n := testing.AllocsPerRun(100, func() { g.match(s) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { g.Match(s) }); n != 0 {
 		t.Fatalf("match allocates %v times", n)
 	}
 }
 
 func BenchmarkGlob(b *testing.B) {
-	g, _ := compileGlob("*@*.spam.example")
+	g, _ := Compile("*@*.spam.example")
 	s := "someone.with.a.long.name@mail.example.org"
 	for b.Loop() {
-		g.match(s)
+		g.Match(s)
 	}
 }
