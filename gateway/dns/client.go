@@ -196,7 +196,11 @@ func format(rr mdns.RR, t uint16) (string, bool) {
 	case *mdns.AAAA:
 		return v.AAAA.String(), true
 	case *mdns.TXT:
-		return strings.Join(v.Txt, ""), true
+		var b strings.Builder
+		for _, s := range v.Txt {
+			unescapeTXT(&b, s)
+		}
+		return b.String(), true
 	case *mdns.MX:
 		return strconv.Itoa(int(v.Preference)) + " " + v.Mx, true
 	case *mdns.PTR:
@@ -208,3 +212,27 @@ func format(rr mdns.RR, t uint16) (string, bool) {
 	}
 	return "", false
 }
+
+// unescapeTXT writes the bytes of a TXT character-string to b. miekg/dns
+// keeps TXT strings in master-file form (RFC 1035 §5.1), from the wire as
+// from a zone file: '"' and '\\' come as \X and unprintable bytes as \DDD.
+func unescapeTXT(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			if n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0'); n <= 255 {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i+1])
+		i++
+	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

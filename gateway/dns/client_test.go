@@ -43,6 +43,9 @@ func startServer(t *testing.T) *testServer {
 		case "txt.test.":
 			rr, _ := mdns.NewRR(`txt.test. 300 IN TXT "hello " "world"`)
 			m.Answer = append(m.Answer, rr)
+		case "esc.test.":
+			rr, _ := mdns.NewRR(`esc.test. 300 IN TXT "a\"b\\c" "\009\255"`)
+			m.Answer = append(m.Answer, rr)
 		case "mx.test.":
 			rr, _ := mdns.NewRR("mx.test. 300 IN MX 10 mail.test.")
 			m.Answer = append(m.Answer, rr)
@@ -78,6 +81,7 @@ func TestLookup(t *testing.T) {
 		{"A", "a.test", []string{"127.0.0.2", "127.0.0.3"}, nil},
 		{"a", "A.TEST.", []string{"127.0.0.2", "127.0.0.3"}, nil},
 		{"TXT", "txt.test", []string{"hello world"}, nil},
+		{"TXT", "esc.test", []string{"a\"b\\c\t\xff"}, nil}, // unescaped, from the wire
 		{"MX", "mx.test", []string{"10 mail.test."}, nil},
 		{"AAAA", "a.test", nil, ErrNotFound}, // NODATA
 		{"A", "nx.test", nil, ErrNotFound},

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -13,6 +14,8 @@ const (
 	// DefaultSweepBatch bounds how many keys one sweep tick examines, so a
 	// sweep never holds the lock for long.
 	DefaultSweepBatch = 10_000
+	// DefaultSaveInterval is how often a store with a Path is saved.
+	DefaultSaveInterval = 30 * time.Second
 )
 
 // MemoryOptions configure NewMemory.
@@ -30,6 +33,20 @@ type MemoryOptions struct {
 	SweepBatch int
 	// Now is the clock; nil means time.Now. Tests inject a fake one.
 	Now func() time.Time
+	// Path, if set, is a file the store is loaded from by NewMemoryFile
+	// and saved to every SaveInterval and on Close, atomically (write a
+	// temporary file in the same directory, fsync, rename). Expired keys
+	// are not saved. NewMemory ignores Path, so that a store that did not
+	// load the file never overwrites it.
+	Path string
+	// SaveInterval is how often the store is saved to Path when it
+	// changed since the last save; 0 means DefaultSaveInterval, negative
+	// saves only on Close (and Save).
+	SaveInterval time.Duration
+	// OnSaveError, if set, is called with the error of a failed periodic
+	// save (the file then keeps its previous content). Close and Save
+	// return their own errors.
+	OnSaveError func(error)
 }
 
 // entryKey identifies a key within its namespace.
@@ -60,20 +77,43 @@ type Memory struct {
 	order   []created // keys in creation order; may hold stale items
 	seq     uint64
 	cursor  []entryKey // keys left to examine in the current sweep
+	changes uint64     // count of writes, for skipping needless saves
 	stop    chan struct{}
 	stopped sync.Once
+	workers sync.WaitGroup // the sweeper and the saver
+
+	// Persistence, see persist.go.
+	path        string
+	onSaveError func(error)
+	saveMu      sync.Mutex // serialises saves
+	saved       uint64     // changes at the last successful save; under mu
+	// wrap, if set, wraps the file writer of a save; tests use it to fail
+	// a save halfway.
+	wrap func(io.Writer) io.Writer
 }
 
 var _ Store = (*Memory)(nil)
 
-// NewMemory returns an empty in-process store and starts its sweeper.
+// NewMemory returns an empty in-process store and starts its sweeper. It
+// ignores opts.Path: NewMemoryFile loads the file and saves to it.
 func NewMemory(opts MemoryOptions) *Memory {
+	opts.Path = ""
+	s := newMemory(opts)
+	s.start(opts)
+	return s
+}
+
+// newMemory returns an empty store without starting its goroutines.
+func newMemory(opts MemoryOptions) *Memory {
 	s := &Memory{
 		maxKeys: opts.MaxKeys,
 		batch:   opts.SweepBatch,
 		now:     opts.Now,
 		m:       make(map[entryKey]*entry),
 		stop:    make(chan struct{}),
+
+		path:        opts.Path,
+		onSaveError: opts.OnSaveError,
 	}
 	if s.maxKeys <= 0 {
 		s.maxKeys = DefaultMaxKeys
@@ -84,19 +124,34 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	return s
+}
+
+// start starts the sweeper and, with a Path, the saver.
+func (s *Memory) start(opts MemoryOptions) {
 	iv := opts.SweepInterval
 	if iv == 0 {
 		iv = DefaultSweepInterval
 	}
 	if iv > 0 {
-		go s.sweeper(iv)
+		s.workers.Go(func() { s.sweeper(iv) })
 	}
-	return s
+	save := opts.SaveInterval
+	if save == 0 {
+		save = DefaultSaveInterval
+	}
+	if s.path != "" && save > 0 {
+		s.workers.Go(func() { s.saver(save) })
+	}
 }
 
-// Close stops the sweeper. The store stays usable.
-func (s *Memory) Close() {
+// Close stops the sweeper and the saver and, with a Path, saves the store
+// a last time, returning that save's error. The store stays usable; a
+// later Close saves again.
+func (s *Memory) Close() error {
 	s.stopped.Do(func() { close(s.stop) })
+	s.workers.Wait()
+	return s.Save()
 }
 
 // Len returns the number of keys held, including expired keys not yet
@@ -238,6 +293,7 @@ func (s *Memory) Set(ns, key string, val []byte, ttl time.Duration) {
 	now := s.now()
 	k := entryKey{ns, key}
 	v := append([]byte(nil), val...)
+	s.changes++
 	if e := s.live(k, now); e != nil {
 		e.val = v
 		e.expires = time.Time{}
@@ -255,6 +311,7 @@ func (s *Memory) Incr(ns, key string, delta int64, ttl time.Duration) int64 {
 	defer s.mu.Unlock()
 	now := s.now()
 	k := entryKey{ns, key}
+	s.changes++
 	e := s.live(k, now)
 	if e == nil {
 		e = s.create(k, nil, ttl, now)
@@ -280,5 +337,6 @@ func (s *Memory) Delete(ns, key string) bool {
 		return false
 	}
 	delete(s.m, k)
+	s.changes++
 	return true
 }

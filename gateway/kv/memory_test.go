@@ -19,7 +19,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 func newTest(t *testing.T, maxKeys int) (*Memory, *clock) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	s := NewMemory(MemoryOptions{MaxKeys: maxKeys, SweepInterval: -1, Now: c.now})
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { _ = s.Close() })
 	return s, c
 }
 

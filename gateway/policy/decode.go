@@ -14,6 +14,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "upstream"},
 		{Type: "resolver"},
 		{Type: "plugin", LabelNames: []string{"name"}},
+		{Type: "dkim_key", LabelNames: []string{"name"}},
+		{Type: "kv"},
 	},
 }
 
@@ -31,7 +33,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	content, cdiags := f.Body.Content(fileSchema)
 	d.diags = append(d.diags, cdiags...)
 
-	var locals, listens, upstreams, resolvers, plugins hcl.Blocks
+	var locals, listens, upstreams, resolvers, plugins, dkimKeys, kvs hcl.Blocks
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "locals":
@@ -44,6 +46,10 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			resolvers = append(resolvers, b)
 		case "plugin":
 			plugins = append(plugins, b)
+		case "dkim_key":
+			dkimKeys = append(dkimKeys, b)
+		case "kv":
+			kvs = append(kvs, b)
 		}
 	}
 	d.ctx = d.evalContext(locals)
@@ -60,6 +66,12 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		p.Upstream = defaultUpstream(p.Listen.Hostname)
 	}
 	p.Resolver = d.resolvers(resolvers)
+	p.KV = d.kvBlock(kvs)
+	p.DKIMKeys = d.dkimKeys(dkimKeys)
+	d.keyNames = make(map[string]bool, len(p.DKIMKeys))
+	for _, k := range p.DKIMKeys {
+		d.keyNames[k.Name] = true
+	}
 	p.Plugins = d.plugins(plugins)
 	return p, d.diags
 }

@@ -268,10 +268,41 @@ upstream {
 	}},
 	{"unknown grants", okBoth + `plugin "a" {
   wasm   = "a.wasm"
-  grants = ["kv", "dns", "dkim:example"]
+  grants = ["kv", "dns", "dkim:example", "smtp"]
 }
 `, []string{
-		`policy.hcl:9:3: Unknown grant: grants[2] is "dkim:example", which is not a capability this Sluice can grant; known grants: "kv", "dns".`,
+		`policy.hcl:9:3: Unknown DKIM key: grants[2] is "dkim:example", but no dkim_key block is named "example"; declare dkim_key "example" { domain, selector, private_key_file }.`,
+		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns" and "dkim:NAME" for a dkim_key block.`,
+	}},
+	{"dkim keys", okBoth + `dkim_key "main" {
+  domain           = "example.org"
+  selector         = "s1"
+  private_key_file = "keys/main.pem"
+}
+dkim_key "main" {
+  domain           = "localhost"
+  selector         = "bad selector"
+  private_key_file = "keys/other.pem"
+}
+dkim_key "Bad" {
+  domain = "example.org"
+}
+kv {
+  path          = "var/kv.db"
+  save_interval = "0s"
+}
+plugin "a" {
+  wasm   = "a.wasm"
+  grants = ["dkim:main"]
+}
+`, []string{
+		`policy.hcl:12:1: Duplicate DKIM key: A dkim_key named "main" is already declared at policy.hcl:7:1.`,
+		`policy.hcl:13:3: Invalid DKIM domain: "localhost" is not a domain name (the d= of the signature, such as "example.org").`,
+		`policy.hcl:14:3: Invalid DKIM selector: "bad selector" is not a selector: dot-separated labels of letters, digits and "-" (RFC 6376 §3.1).`,
+		`policy.hcl:17:10: Invalid DKIM key name: "Bad" is not a key name: use lower-case letters, digits, "_" and "-", starting with a letter or digit.`,
+		`policy.hcl:17:16: Missing required argument: The argument "selector" is required, but no definition was found.`,
+		`policy.hcl:17:16: Missing required argument: The argument "private_key_file" is required, but no definition was found.`,
+		`policy.hcl:22:3: Value out of range: save_interval must be greater than zero, not "0s".`,
 	}},
 	{"bad resolver", okBoth + `resolver {
   servers = ["127.0.0.1"]

@@ -134,8 +134,15 @@ var knownGrants = []string{abi.GrantKV, abi.GrantDNS}
 // refuses a module importing a function whose grant is missing.
 func (d *decoder) grants(attr *hcl.Attribute, grants []string) {
 	for i, g := range grants {
+		if name, ok := isDKIMGrant(g); ok {
+			if !d.keyNames[name] {
+				d.errorf(attr.Range, "Unknown DKIM key", "grants[%d] is %q, but no dkim_key block is named %q; declare dkim_key %q { domain, selector, private_key_file }.",
+					i, g, name, name)
+			}
+			continue
+		}
 		if !slices.Contains(knownGrants, g) {
-			d.errorf(attr.Range, "Unknown grant", "grants[%d] is %q, which is not a capability this Sluice can grant; known grants: %s.",
+			d.errorf(attr.Range, "Unknown grant", "grants[%d] is %q, which is not a capability this Sluice can grant; known grants: %s and \"dkim:NAME\" for a dkim_key block.",
 				i, g, quotedList(knownGrants))
 		}
 	}

@@ -20,6 +20,10 @@ type Policy struct {
 	// Resolver is the optional `resolver` block: the DNS servers behind
 	// the plugins' "dns" grant.
 	Resolver Resolver
+	// KV is the optional `kv` block: the key/value store's file.
+	KV KV
+	// DKIMKeys are the `dkim_key` blocks in declaration order.
+	DKIMKeys []DKIMKey
 	// Plugins are in declaration order, which is chain order.
 	Plugins []Plugin
 	// Hash is the SHA-256 of the policy source, so that a reload can tell an

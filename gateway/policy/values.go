@@ -19,6 +19,8 @@ type decoder struct {
 	dir   string // absolute directory of the file, for relative paths
 	ctx   *hcl.EvalContext
 	diags hcl.Diagnostics
+	// keyNames are the declared dkim_key names, for "dkim:NAME" grants.
+	keyNames map[string]bool
 }
 
 func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {

@@ -55,6 +55,10 @@ type Options struct {
 	// OnBreaker, if set, is told when a plugin's circuit breaker opens or
 	// closes (wasmhost.Spec.OnBreaker; metrics).
 	OnBreaker func(plugin string, open bool)
+	// Resolver, if set, answers every plugin's DNS lookups and the host's
+	// auth_check lookups instead of the policy's resolver block (`sluice
+	// test --dns-file`).
+	Resolver dns.Resolver
 }
 
 // Observer is told what happens in sessions; gateway/metrics implements it.
@@ -103,6 +107,11 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	if len(p.Resolver.Servers) > 0 || p.Resolver.Range.Filename != "" {
 		resolver = dns.NewClient(dns.ClientOptions{Servers: p.Resolver.Servers, Timeout: p.Resolver.Timeout})
 	}
+	if opts.Resolver != nil {
+		resolver = opts.Resolver
+	}
+	keys, kdiags := loadDKIMKeys(p.DKIMKeys)
+	diags = append(diags, kdiags...)
 	for _, pl := range p.Plugins {
 		wasm, err := os.ReadFile(pl.Wasm)
 		if err != nil {
@@ -115,6 +124,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			Resolver: resolver, Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
+			DKIMKeys: grantedKeys(keys, pl.Grants),
 		})
 		if err != nil {
 			rng := pl.DefRange

@@ -111,7 +111,8 @@ func (r *Reloader) done(res Result) {
 }
 
 // Fingerprint hashes the policy file and every file it names (plugin
-// modules, TLS certificate and key, the downstream's CA file), and returns
+// modules, TLS certificate and key, the downstream's CA file, DKIM keys),
+// and returns
 // those paths. A policy that does not parse hashes its own bytes only.
 func Fingerprint(path string) ([32]byte, []string) {
 	h := sha256.New()
@@ -125,6 +126,9 @@ func Fingerprint(path string) ([32]byte, []string) {
 		}
 		if ca := p.Upstream.TLSCAFile; ca != "" {
 			files = append(files, ca)
+		}
+		for _, k := range p.DKIMKeys {
+			files = append(files, k.KeyFile)
 		}
 	}
 	for _, f := range files {

@@ -31,6 +31,8 @@ type callState struct {
 	headerGrow  int // bytes of header fields added by this call
 
 	logs []string // what the plugin logged, kept during sluice_configure only
+
+	auth map[int32][]byte // auth_check results of this call, by checks
 }
 
 // reset prepares cs for a call of hook on st.

@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
@@ -50,6 +52,7 @@ var fuzzFuncs = []struct {
 	{"rcpt_count", 0, 1}, {"rcpt_get", 3, 1},
 	{"body_replace", 2, 1}, {"body_append", 2, 1}, {"body_read", 3, 1},
 	{"body_size", 0, 1}, {"info", 4, 1}, {"log", 3, 0}, {"config", 2, 1},
+	{"dkim_sign", 6, 1}, {"auth_check", 3, 1},
 }
 
 // fuzzWAT generates the interpreter module.
@@ -82,6 +85,12 @@ func fuzzWAT() string {
 	for i, f := range fuzzFuncs {
 		call := "(call $" + f.name
 		for a := 0; a < f.params; a++ {
+			if a >= 5 {
+				// An operation has five arguments; dkim_sign's sixth (the
+				// refusal buffer's capacity) is fixed.
+				call += " (i32.const 200)"
+				continue
+			}
 			call += fmt.Sprintf(" (local.get $a%d)", a)
 		}
 		call += ")"
@@ -332,6 +341,7 @@ func fuzzHostPlugin(tb testing.TB) (*Plugin, *atomic.Bool) {
 	tb.Cleanup(func() { e.Close(context.Background()) })
 	p := load(tb, e, Spec{Name: "fuzz", Wasm: watModule(tb, fuzzWAT()), Timeout: fuzzHostTimeout, MaxIdle: 1,
 		MaxBodySize: 8192, Config: []byte(`{"k":"v"}`),
+		Grants: []string{"dns", "dkim:k"}, DKIMKeys: []*dkimsign.Key{fuzzKey(tb)}, // a 1-byte key name the fuzzer finds
 		BreakerThreshold: -1}) // every call must reach the guest
 	return p, panicked
 }
@@ -476,4 +486,11 @@ func FuzzHostFunctions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fuzzHostCall(t, p, panicked, in)
 	})
+}
+
+// fuzzKey is the DKIM key "k" of the fuzzed plugin, from a fixed seed.
+func fuzzKey(tb testing.TB) *dkimsign.Key {
+	tb.Helper()
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	return &dkimsign.Key{Name: "k", Domain: "example.org", Selector: "s", Signer: priv, Algorithm: dkimsign.AlgorithmEd25519}
 }

@@ -26,7 +26,7 @@ type hostFunc struct {
 var notFound = api.EncodeI32(abi.ErrNotFound)
 
 // hostFuncs lists every host function of ABI v1; the areas live in
-// host_session.go, host_envelope.go, host_message.go, host_kv.go and host_dns.go.
+// host_session.go, host_envelope.go, host_message.go, host_kv.go, host_dns.go and host_auth.go.
 func hostFuncs() []hostFunc {
 	return []hostFunc{
 		{abi.FnLog, 3, 0, hostLog, ""},
@@ -57,6 +57,8 @@ func hostFuncs() []hostFunc {
 		{abi.FnKVIncr, 4, 1, hostKVIncr, abi.GrantKV},
 		{abi.FnKVDelete, 2, 1, hostKVDelete, abi.GrantKV},
 		{abi.FnDNSLookup, 6, 1, hostDNSLookup, abi.GrantDNS},
+		{abi.FnDKIMSign, 6, 1, hostDKIMSign, abi.GrantDKIMPrefix},
+		{abi.FnAuthCheck, 3, 1, hostAuthCheck, abi.GrantDNS},
 	}
 }
 

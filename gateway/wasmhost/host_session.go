@@ -145,6 +145,9 @@ func hostInfo(cs *callState, s []uint64) {
 		v, ok = st.Rcpt, st.Phase == filter.Rcpt
 	case abi.InfoRcptParams:
 		v, ok = st.RcptParams, st.Phase == filter.Rcpt
+	case abi.InfoDKIMKeys:
+		v = cs.p.dkimKeyList()
+		ok = v != ""
 	default:
 		ok = false
 	}

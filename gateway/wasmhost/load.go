@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -47,6 +48,12 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	}
 	if s.Resolver != nil {
 		p.dns = s.Resolver
+	}
+	for _, k := range s.DKIMKeys {
+		if p.dkim == nil {
+			p.dkim = map[string]*dkimsign.Key{}
+		}
+		p.dkim[k.Name] = k
 	}
 	if p.config == nil {
 		p.config = []byte("{}")
@@ -233,7 +240,11 @@ func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string 
 				return fmt.Sprintf("the module imports %s.%s, which this Sluice does not provide (ABI v%d host functions: %s)",
 					mod, name, abi.Version, e.hostNames())
 			}
-			if h.grant != "" && !slices.Contains(grants, h.grant) {
+			if h.grant == abi.GrantDKIMPrefix && !slices.ContainsFunc(grants, isDKIMGrant) {
+				return fmt.Sprintf("the module imports %s.%s, which needs a DKIM key: declare a dkim_key \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
+					mod, name, abi.GrantDKIMPrefix)
+			}
+			if h.grant != "" && h.grant != abi.GrantDKIMPrefix && !slices.Contains(grants, h.grant) {
 				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
 					mod, name, h.grant, h.grant)
 			}
@@ -293,3 +304,6 @@ func (t funcType) String() string {
 	}
 	return out + "(" + names(t.results) + ")"
 }
+
+// isDKIMGrant reports whether g grants a DKIM key (sdk/ABI.md §4.10).
+func isDKIMGrant(g string) bool { return strings.HasPrefix(g, abi.GrantDKIMPrefix) }

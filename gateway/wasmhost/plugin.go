@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/kv"
@@ -68,6 +69,9 @@ type Spec struct {
 	// abi.GrantKV; a module importing a host function that needs a grant
 	// not listed here is refused at load (sdk/ABI.md §4.8).
 	Grants []string
+	// DKIMKeys are the DKIM keys the plugin may sign with (the policy's
+	// dkim_key blocks named by its "dkim:NAME" grants, sdk/ABI.md §4.10).
+	DKIMKeys []*dkimsign.Key
 }
 
 // hookExports maps each phase to its hook export (sdk/ABI.md §2).
@@ -94,6 +98,7 @@ type Plugin struct {
 	maxIdle  int
 	kv       kv.Store // namespaced by name
 	dns      dns.Resolver
+	dkim     map[string]*dkimsign.Key // granted DKIM keys by name
 
 	hooks     [len(filter.Phases)]string // export per phase, "" if absent
 	hooksMask bool                       // sluice_hooks is exported

@@ -55,6 +55,9 @@ const (
 	// ErrTemporary: a capability function could not answer now (DNS
 	// timeout, SERVFAIL); retrying later may succeed (sdk/ABI.md §4.9).
 	ErrTemporary int32 = -2
+	// ErrRefused: the host declined the operation for a reason in the
+	// plugin's control, written to the plugin's buffer (dkim_sign, §4.10).
+	ErrRefused int32 = -3
 )
 
 // Log levels for the log import.
@@ -99,6 +102,19 @@ const (
 
 	// DNS lookups, grant GrantDNS (sdk/ABI.md §4.9).
 	FnDNSLookup = "dns_lookup" // (qtype_ptr, qtype_len, name_ptr, name_len, buf, cap) -> len | ErrNotFound | ErrTemporary
+
+	// DKIM signing, grant GrantDKIMPrefix+NAME (sdk/ABI.md §4.10).
+	FnDKIMSign = "dkim_sign" // (name_ptr, name_len, opts_ptr, opts_len, buf, cap) -> 0 | ErrRefused
+
+	// Message authentication, grant GrantDNS (sdk/ABI.md §4.11).
+	FnAuthCheck = "auth_check" // (checks, buf, cap) -> len | ErrNotFound
+)
+
+// Checks for auth_check, OR-ed together (sdk/ABI.md §4.11).
+const (
+	AuthSPF   int32 = 1
+	AuthDKIM  int32 = 2
+	AuthDMARC int32 = 4 // implies AuthSPF and AuthDKIM
 )
 
 // Capability grants: host functions a plugin may import only when its
@@ -106,6 +122,9 @@ const (
 const (
 	GrantKV  = "kv"
 	GrantDNS = "dns"
+	// GrantDKIMPrefix followed by the name of a dkim_key block grants
+	// signing with that key; any such grant allows importing dkim_sign.
+	GrantDKIMPrefix = "dkim:"
 )
 
 // Limits of the key/value store (sdk/ABI.md §4.8).
@@ -128,6 +147,7 @@ const (
 	InfoPlugin     = "plugin.name"
 	InfoMailFrom   = "mail.from"
 	InfoMailParams = "mail.params"
+	InfoDKIMKeys   = "dkim.keys"
 	InfoRcpt       = "rcpt"
 	InfoRcptParams = "rcpt.params"
 )

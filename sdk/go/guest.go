@@ -42,6 +42,8 @@ type rawABI interface {
 	kvIncr(key string, delta, ttlMs int32) int32
 	kvDelete(key string) int32
 	dnsLookup(qtype, name string, buf []byte) int32
+	dkimSign(name string, opts []byte, buf []byte) int32
+	authCheck(checks int32, buf []byte) int32
 }
 
 // scratchSize is the initial size of the per-instance scratch buffer: large

@@ -25,6 +25,7 @@ type fakeRaw struct {
 	calls   map[string]int
 	kv      string            // the value of key "k"
 	dns     map[string]string // "QTYPE name" -> joined records
+	signed  []string          // dkim_sign calls: "name opts"
 }
 
 func (f *fakeRaw) put(fn string, buf []byte, v string) int32 {
@@ -60,6 +61,20 @@ func (f *fakeRaw) kvGet(key string, buf []byte) int32 {
 func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 { f.kv = string(val); return 0 }
 func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32     { return delta }
 func (f *fakeRaw) kvDelete(key string) int32                       { return -1 }
+func (f *fakeRaw) dkimSign(name string, opts []byte, buf []byte) int32 {
+	if name == "refuse" {
+		copy(buf, "no From field")
+		return abi.ErrRefused
+	}
+	f.signed = append(f.signed, name+" "+string(opts))
+	return 0
+}
+func (f *fakeRaw) authCheck(checks int32, buf []byte) int32 {
+	if checks&^abi.AuthSPF != 0 && f.headers == nil {
+		return abi.ErrNotFound
+	}
+	return f.put("auth_check", buf, `{"spf":{"result":"pass","identity":"mailfrom","domain":"example.org","sender":"a@example.org"},"dkim":[{"result":"none"}],"dmarc":{"result":"pass","from_domain":"example.org","policy":"reject","pct":100,"spf_aligned":true,"dkim_aligned":false}}`)
+}
 func (f *fakeRaw) dnsLookup(qtype, name string, buf []byte) int32 {
 	if r, ok := f.dns[qtype+" "+name]; ok {
 		return f.put("dns_lookup", buf, r)
@@ -351,5 +366,35 @@ func TestGuestDNS(t *testing.T) {
 	}
 	if _, err := g.DNSLookup("A", "temp.example"); !errors.Is(err, ErrTemporary) {
 		t.Errorf("DNSLookup on TEMPERROR: err = %v, want ErrTemporary", err)
+	}
+}
+
+func TestGuestAuthAndDKIM(t *testing.T) {
+	f := &fakeRaw{calls: map[string]int{}, infos: map[string]string{
+		"dkim.keys": "main example.org s1 ed25519-sha256\nold example.net s0 rsa-sha256\nbroken line",
+	}}
+	g := newGuestHost(f)
+	keys := g.DKIMKeys()
+	if len(keys) != 2 || keys[0] != (DKIMKey{"main", "example.org", "s1", "ed25519-sha256"}) || keys[1].Name != "old" {
+		t.Errorf("DKIMKeys = %+v", keys)
+	}
+	if err := g.SignDKIM("main", DKIMOptions{Headers: []string{"From", "To"}, Canonicalization: "simple"}); err != nil {
+		t.Errorf("SignDKIM: %v", err)
+	}
+	if len(f.signed) != 1 || f.signed[0] != `main {"headers":["From","To"],"canonicalization":"simple"}` {
+		t.Errorf("dkim_sign got %q", f.signed)
+	}
+	var ref *DKIMRefusal
+	if err := g.SignDKIM("refuse", DKIMOptions{}); !errors.As(err, &ref) || ref.Reason != "no From field" {
+		t.Errorf("SignDKIM refused: err = %v", err)
+	}
+	if _, ok := g.CheckAuth(CheckDMARC); ok {
+		t.Error("CheckAuth(DMARC) outside data: ok = true, want NOT_FOUND")
+	}
+	f.headers = [][2]string{{"From", "a@example.org"}}
+	r, ok := g.CheckAuth(CheckDMARC)
+	if !ok || r.SPF == nil || r.SPF.Result != "pass" || len(r.DKIM) != 1 || r.DKIM[0].Result != "none" ||
+		r.DMARC == nil || r.DMARC.Policy != "reject" || r.DMARC.Percent != 100 || !r.DMARC.SPFAligned {
+		t.Errorf("CheckAuth = %+v, %v", r, ok)
 	}
 }

@@ -58,6 +58,20 @@ type Host interface {
 	// record concatenated for TXT, "preference host" for MX, a name else.
 	DNSLookup(qtype, name string) ([]string, error)
 
+	// CheckAuth has the host evaluate SPF, DKIM and DMARC (ABI §4.11; needs
+	// grants = ["dns"]). SPF works from phase mail, DKIM and DMARC in phase
+	// data; ok is false when a check is asked for too early. DNS failures
+	// are temperror results, not errors.
+	CheckAuth(checks AuthChecks) (*AuthResult, bool)
+	// DKIMKeys lists the DKIM keys the policy lets this plugin sign with
+	// (grants = ["dkim:NAME"], ABI §4.10).
+	DKIMKeys() []DKIMKey
+	// SignDKIM has the host sign the message as it is now with key name and
+	// insert the DKIM-Signature field at the top (phase data). The error is
+	// a *DKIMRefusal when the message cannot be signed. A name that was not
+	// granted stops the hook.
+	SignDKIM(name string, opts DKIMOptions) error
+
 	// RcptCount is the number of recipients accepted so far in this
 	// transaction; at rcpt the recipient being checked is not counted.
 	RcptCount() int
@@ -142,6 +156,7 @@ const (
 	InfoMailParams = abi.InfoMailParams // mail: ESMTP parameters of MAIL
 	InfoRcpt       = abi.InfoRcpt       // rcpt only: the recipient being checked
 	InfoRcptParams = abi.InfoRcptParams // rcpt only: ESMTP parameters of RCPT
+	InfoDKIMKeys   = abi.InfoDKIMKeys   // connect: granted DKIM keys, see Host.DKIMKeys
 )
 
 // TTLMillis converts a key/value lifetime to the ABI's ttl_ms (ABI §4.8):

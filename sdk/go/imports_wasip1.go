@@ -272,3 +272,23 @@ func (wasmABI) setReply(code int32, enh, text string) int32 {
 	tp, tn := str(text)
 	return hostSetReply(code, ep, en, tp, tn)
 }
+
+//go:wasmimport sluice dkim_sign
+//go:noescape
+func hostDKIMSign(name unsafe.Pointer, nameLen int32, opts unsafe.Pointer, optsLen int32, buf unsafe.Pointer, cap int32) int32
+
+//go:wasmimport sluice auth_check
+//go:noescape
+func hostAuthCheck(checks int32, buf unsafe.Pointer, cap int32) int32
+
+func (wasmABI) dkimSign(name string, opts []byte, b []byte) int32 {
+	np, nn := str(name)
+	op, on := buf(opts)
+	p, n := buf(b)
+	return hostDKIMSign(np, nn, op, on, p, n)
+}
+
+func (wasmABI) authCheck(checks int32, b []byte) int32 {
+	p, n := buf(b)
+	return hostAuthCheck(checks, p, n)
+}

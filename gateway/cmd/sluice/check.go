@@ -27,13 +27,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	path := pos[0]
 	ctx := context.Background()
 	log := lf.logger(stderr)
-	eng, err := lf.engine(ctx, log)
+	eng, err := lf.engine(ctx, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, path, eng, log, nil, nil)
+	gen, diags := build(ctx, path, eng, log, nil, nil, nil)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "%s: policy has errors\n", path)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/dns"
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
@@ -45,18 +48,21 @@ func (l *loadFlags) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func (l *loadFlags) engine(ctx context.Context, log *slog.Logger) (*wasmhost.Engine, error) {
+// engine creates the plugin engine; store, if not nil, is the key/value
+// store behind the "kv" grant (else the engine keeps one in memory).
+func (l *loadFlags) engine(ctx context.Context, log *slog.Logger, store kv.Store) (*wasmhost.Engine, error) {
 	if l.cacheDir != "" {
 		if err := os.MkdirAll(l.cacheDir, 0o700); err != nil {
 			log.Warn("compilation cache disabled", "dir", l.cacheDir, "err", err)
 			l.cacheDir = ""
 		}
 	}
-	return wasmhost.NewEngine(ctx, wasmhost.EngineOptions{CacheDir: l.cacheDir, Logger: log})
+	return wasmhost.NewEngine(ctx, wasmhost.EngineOptions{CacheDir: l.cacheDir, Logger: log, KV: store})
 }
 
-// build loads and builds a policy; override adjusts it before building.
-func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy), obs proxy.Observer) (*proxy.Generation, hcl.Diagnostics) {
+// build loads and builds a policy; override adjusts it before building; res,
+// if set, answers every DNS lookup instead of the policy's resolver.
+func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy), obs proxy.Observer, res dns.Resolver) (*proxy.Generation, hcl.Diagnostics) {
 	p, diags := policy.Load(path)
 	if diags.HasErrors() {
 		return nil, diags
@@ -64,10 +70,30 @@ func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Log
 	if override != nil {
 		override(p)
 	}
-	opts := proxy.Options{Engine: eng, Logger: log, Observer: obs}
+	opts := proxy.Options{Engine: eng, Logger: log, Observer: obs, Resolver: res}
 	if b, ok := obs.(interface{ PluginBreaker(string, bool) }); ok {
 		opts.OnBreaker = b.PluginBreaker // metrics' sluice_plugin_breaker_open
 	}
 	gen, more := proxy.Build(ctx, p, opts)
 	return gen, append(diags, more...)
+}
+
+// openKV opens the key/value store on disk when the policy has a kv block
+// (read once at start-up: a reload does not move the store). It returns
+// nil for an in-memory store, and also when the policy does not decode:
+// building it reports that.
+func openKV(path string, log *slog.Logger) (*kv.Memory, error) {
+	p, diags := policy.Load(path)
+	if diags.HasErrors() || p.KV.Path == "" {
+		return nil, nil
+	}
+	m, err := kv.NewMemoryFile(kv.MemoryOptions{Path: p.KV.Path, SaveInterval: p.KV.SaveInterval,
+		OnSaveError: func(err error) {
+			log.Error("cannot save the key/value store; the file keeps its previous content", "path", p.KV.Path, "err", err)
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("key/value store: %w", err)
+	}
+	log.Info("key/value store loaded", "path", p.KV.Path)
+	return m, nil
 }

@@ -13,7 +13,8 @@ import (
 const usage = `usage:
   sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR]
   sluice check FILE
-  sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--json] MESSAGE.eml
+  sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--dns-file ZONE] [--json] MESSAGE.eml
+  sluice dkim-keygen [--algorithm ed25519|rsa] [--selector S --domain D] --out KEY.pem
 `
 
 func main() {
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "test":
 		return cmdTest(args[1:], stdout, stderr)
+	case "dkim-keygen":
+		return cmdKeygen(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

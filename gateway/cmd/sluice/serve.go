@@ -20,6 +20,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/listener"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
@@ -52,7 +53,21 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log := lf.logger(stderr)
 	ctx := context.Background()
-	eng, err := lf.engine(ctx, log)
+	store, err := openKV(*policyPath, log)
+	if err != nil {
+		log.Error("cannot open the key/value store", "err", err)
+		return 1
+	}
+	var kvStore kv.Store
+	if store != nil {
+		kvStore = store
+		defer func() { // after the engine is closed: save what plugins wrote
+			if err := store.Close(); err != nil {
+				log.Error("cannot save the key/value store", "err", err)
+			}
+		}()
+	}
+	eng, err := lf.engine(ctx, log, kvStore)
 	if err != nil {
 		log.Error("cannot start the plugin engine", "err", err)
 		return 1
@@ -69,7 +84,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	met := metrics.New()
 	buildGen := func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
-		return build(ctx, *policyPath, eng, log, override, met)
+		return build(ctx, *policyPath, eng, log, override, met, nil)
 	}
 	gen, diags := buildGen(ctx)
 	policy.WriteDiagnostics(stderr, diags)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
 )
@@ -33,12 +34,13 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 	clientIP := fs.String("client-ip", "127.0.0.1", "client IP address")
 	helo := fs.String("helo", "client.example.com", "HELO name")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	dnsFile := fs.String("dns-file", "", "answer DNS lookups from this zone file (RFC 1035 master format); without it every lookup is NOT_FOUND")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
 	}
 	if *policyPath == "" || len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--json] MESSAGE.eml")
+		fmt.Fprintln(stderr, "usage: sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--dns-file ZONE] [--json] MESSAGE.eml")
 		return 2
 	}
 	if len(rcpts) == 0 {
@@ -49,15 +51,21 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
+	// Offline: no lookup leaves the machine (SPEC §2).
+	zone, err := loadZone(*dnsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
 	ctx := context.Background()
 	log := lf.logger(stderr)
-	eng, err := lf.engine(ctx, log)
+	eng, err := lf.engine(ctx, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, *policyPath, eng, log, nil, nil)
+	gen, diags := build(ctx, *policyPath, eng, log, nil, nil, zone)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		return 1
@@ -94,4 +102,18 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, strings.ReplaceAll(res.Message, "\r\n", "\n"))
 	}
 	return 0
+}
+
+// loadZone reads the --dns-file zone; "" gives an empty zone, in which every
+// name is NOT_FOUND.
+func loadZone(path string) (*dns.Zone, error) {
+	if path == "" {
+		return dns.ParseZone(strings.NewReader(""), "empty", "")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return dns.ParseZone(f, path, "")
 }

@@ -85,6 +85,8 @@ func (h *host) Info(key string) (string, bool) {
 		return s.phase.String(), true
 	case sluice.InfoMailFrom:
 		return s.from, true
+	case sluice.InfoDKIMKeys:
+		return s.dkimKeyList()
 	case sluice.InfoRcpt, sluice.InfoRcptParams:
 		if s.phase != PhaseRcpt {
 			return "", false

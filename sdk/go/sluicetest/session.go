@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/message"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
@@ -60,6 +61,8 @@ type Session struct {
 
 	dns     map[string]map[string][]string // name -> type -> records (dns.go)
 	dnsTemp map[string]bool                // names that fail with TEMPERROR
+
+	dkimKeys map[string]*dkimsign.Key // granted DKIM keys by name (auth.go)
 }
 
 // New returns a session in which a client 192.0.2.1 port 49152 connected
@@ -83,6 +86,7 @@ func New() *Session {
 		clock:    kvEpoch,
 		dns:      map[string]map[string][]string{},
 		dnsTemp:  map[string]bool{},
+		dkimKeys: map[string]*dkimsign.Key{},
 	}
 }
 

@@ -1,0 +1,78 @@
+// Package dnstest runs a small authoritative DNS server on 127.0.0.1 for
+// tests: it answers UDP queries from zone-file text (RFC 1035 §5), with
+// NXDOMAIN for unknown names and NODATA for known names without the asked
+// type, so the gateway's real resolver client is exercised end to end.
+package dnstest
+
+import (
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	mdns "github.com/miekg/dns"
+)
+
+// Server is a running test DNS server.
+type Server struct {
+	// Addr is host:port on 127.0.0.1, for a policy's resolver block.
+	Addr    string
+	queries atomic.Int64
+}
+
+// Queries is the number of queries answered so far.
+func (s *Server) Queries() int64 { return s.queries.Load() }
+
+// Start serves zone (master-file text; $ORIGIN and $TTL allowed) until the
+// test ends. A record that does not parse fails the test.
+func Start(t testing.TB, zone string) *Server {
+	t.Helper()
+	records := map[string][]mdns.RR{} // lower-case FQDN -> records
+	zp := mdns.NewZoneParser(strings.NewReader(zone), ".", "zone")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		name := strings.ToLower(rr.Header().Name)
+		records[name] = append(records[name], rr)
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatalf("dnstest: %v", err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: pc.LocalAddr().String()}
+	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
+		s.queries.Add(1)
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		if len(q.Question) != 1 {
+			m.Rcode = mdns.RcodeFormatError
+			_ = w.WriteMsg(m)
+			return
+		}
+		qq := q.Question[0]
+		rrs, known := records[strings.ToLower(qq.Name)]
+		if !known {
+			m.Rcode = mdns.RcodeNameError
+		}
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == qq.Qtype || rr.Header().Rrtype == mdns.TypeCNAME {
+				m.Answer = append(m.Answer, rr)
+			}
+		}
+		size := mdns.MinMsgSize
+		if o := q.IsEdns0(); o != nil {
+			size = int(o.UDPSize())
+		}
+		m.Truncate(size)
+		_ = w.WriteMsg(m)
+	})
+	srv := &mdns.Server{PacketConn: pc, Handler: h}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return s
+}

@@ -1,0 +1,189 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/dkimsign"
+	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/msgauth"
+	"github.com/sluice-mail/sluice/sdk/abi"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// DKIM signing (sdk/ABI.md §4.10) and message authentication (§4.11). The
+// private keys stay in the host; the plugin names a granted key and the host
+// signs the message as it is at that moment.
+
+// refused is the REFUSED result (sdk/ABI.md §4) as a stack value.
+var refused = api.EncodeI32(abi.ErrRefused)
+
+// maxRefusalText bounds the reason dkim_sign writes (sdk/ABI.md §4.10).
+const maxRefusalText = 256
+
+// maxSignOpts bounds the JSON options of dkim_sign.
+const maxSignOpts = 16 << 10
+
+// signOpts is the JSON object of dkim_sign's options.
+type signOpts struct {
+	Headers          []string `json:"headers"`
+	Canonicalization string   `json:"canonicalization"`
+	Expiration       int64    `json:"expiration"`
+}
+
+// canonicalizations are the values dkim_sign accepts.
+var canonicalizations = []string{"", "relaxed", "simple", "relaxed/relaxed", "relaxed/simple", "simple/relaxed", "simple/simple"}
+
+// hostDKIMSign implements dkim_sign(name_ptr, name_len, opts_ptr, opts_len,
+// buf, cap) -> 0 | REFUSED.
+func hostDKIMSign(cs *callState, s []uint64) {
+	m := cs.mutableMsg()
+	name := string(cs.read(s[0], s[1], "key name"))
+	k := cs.p.dkim[name]
+	if k == nil {
+		cs.fail("DKIM key %q is not granted to this plugin (grants = [\"%s%s\"] and a dkim_key block)", name, abi.GrantDKIMPrefix, name)
+	}
+	var o signOpts
+	raw := cs.read(s[2], s[3], "options")
+	if len(raw) > maxSignOpts {
+		cs.fail("options of %d bytes are above the limit of %d", len(raw), maxSignOpts)
+	}
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&o); err != nil {
+			cs.fail("invalid options: %v", err)
+		}
+	}
+	if !slices.Contains(canonicalizations, o.Canonicalization) {
+		cs.fail("unknown canonicalization %q", o.Canonicalization)
+	}
+	if o.Expiration < 0 || o.Expiration > 10*365*24*3600 {
+		cs.fail("expiration %d is out of range", o.Expiration)
+	}
+	for _, h := range o.Headers {
+		if err := message.ValidName([]byte(h)); err != nil {
+			cs.fail("headers: %v", err)
+		}
+	}
+	if cs.bodyChanged {
+		// The body this call wrote is checked when the hook returns; a
+		// signature must not cover one that would then be refused.
+		if err := message.ValidBody(m.Body); err != nil {
+			cs.fail("the body written by this call is invalid: %v", err)
+		}
+	}
+	f, err := dkimsign.Sign(m, k, dkimsign.Options{
+		Headers: o.Headers, Canonicalization: o.Canonicalization,
+		Expiration: time.Duration(o.Expiration) * time.Second,
+	})
+	var ref *dkimsign.Refusal
+	switch {
+	case errors.As(err, &ref):
+		s[0] = cs.refuse(s[4], s[5], ref.Reason)
+		return
+	case err != nil:
+		cs.fail("signing failed: %v", err)
+	}
+	cs.st.Touch()
+	cs.st.Msg.Insert(0, f)
+	s[0] = 0
+}
+
+// refuse copies as much of reason as fits into the guest buffer and returns
+// REFUSED.
+func (cs *callState) refuse(buf, capv uint64, reason string) uint64 {
+	reason = sanitizeText(reason, maxRefusalText)
+	c := min(cs.length(capv, "buffer capacity"), len(reason))
+	if !cs.mem.WriteString(api.DecodeU32(buf), reason[:c]) {
+		cs.fail("buffer (ptr %d, cap %d) is outside the plugin's memory (%d bytes)",
+			api.DecodeU32(buf), c, cs.mem.Size())
+	}
+	return refused
+}
+
+// sanitizeText keeps printable ASCII, at most n bytes.
+func sanitizeText(s string, n int) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < n; i++ {
+		if c := s[i]; c >= ' ' && c <= '~' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// authMargin is how long before the hook's deadline auth_check stops
+// looking up, so its temperror results reach the plugin in time.
+const (
+	authMargin    = 50 * time.Millisecond
+	authMinMargin = 5 * time.Millisecond
+)
+
+// hostAuthCheck implements auth_check(checks, buf, cap) -> len | NOT_FOUND.
+func hostAuthCheck(cs *callState, s []uint64) {
+	checks := api.DecodeI32(s[0])
+	all := abi.AuthSPF | abi.AuthDKIM | abi.AuthDMARC
+	if checks == 0 || checks&^all != 0 {
+		cs.fail("invalid checks %d (1 SPF, 2 DKIM, 4 DMARC)", checks)
+	}
+	ph, ok := cs.phase()
+	if !ok || ph < filter.Mail || (checks&^abi.AuthSPF != 0 && ph != filter.Data) {
+		s[0] = notFound
+		return
+	}
+	if out, ok := cs.auth[checks]; ok {
+		s[0] = cs.outBytes(s[1], s[2], out)
+		return
+	}
+	st := cs.st
+	in := msgauth.Input{Helo: st.Session.Helo, MailFrom: st.From}
+	if st.Session.ClientIP.IsValid() {
+		in.ClientIP = net.IP(st.Session.ClientIP.Unmap().AsSlice())
+	}
+	if ph == filter.Data {
+		in.Message = st.Msg
+	}
+	ctx := cs.ctx
+	if dl, ok := ctx.Deadline(); ok {
+		margin := min(authMargin, max(authMinMargin, time.Until(dl)/5))
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		defer cancel()
+	}
+	r := msgauth.Evaluate(ctx, in, msgauth.Checks(checks), msgauth.Options{Resolver: cs.p.dns})
+	out, err := json.Marshal(r)
+	if err != nil {
+		cs.fail("internal error: %v", err)
+	}
+	if cs.auth == nil {
+		cs.auth = map[int32][]byte{}
+	}
+	cs.auth[checks] = out
+	s[0] = cs.outBytes(s[1], s[2], out)
+}
+
+// dkimKeyList is the value of info "dkim.keys" (sdk/ABI.md §4.2).
+func (p *Plugin) dkimKeyList() string {
+	names := make([]string, 0, len(p.dkim))
+	for n := range p.dkim {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for i, n := range names {
+		k := p.dkim[n]
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.Join([]string{k.Name, k.Domain, k.Selector, k.Algorithm}, " "))
+	}
+	return b.String()
+}
