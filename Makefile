@@ -45,9 +45,13 @@ conformance: examples probes
 
 FORCE:
 
-run: build
+run: build var/dkim/dev.pem
 	@mkdir -p var
 	./bin/sluice serve --policy policies/default.hcl
+
+# The development DKIM key of policies/default.hcl, made once.
+var/dkim/dev.pem: | bin/sluice
+	./bin/sluice dkim-keygen --if-missing --algorithm ed25519 --domain sluice.localhost --selector dev --out $@
 
 deps:
 	./.ci/install-deps
@@ -62,7 +66,7 @@ test: deps build examples probes vet check-policies sdk-tests conformance
 	@test -z "$$(gofmt -l gateway sdk plugins examples 2>/dev/null)" || { gofmt -l gateway sdk plugins; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-check-policies: build
+check-policies: build var/dkim/dev.pem
 	@for f in policies/*.hcl; do ./bin/sluice check --log-level warn $$f || exit 1; done
 
 fmt:

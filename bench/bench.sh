@@ -27,6 +27,11 @@ wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 HZ=$(getconf CLK_TCK)
 
+# DNS answered locally (SPEC §6) and the chain's DKIM key.
+go build -o "$WORK/dnsd" ./bench/dnsd
+"$WORK/dnsd" -listen 127.0.0.1:5399 -zone bench/bench.zone > "$WORK/dnsd.log" 2>&1 & PIDS+=($!)
+./bin/sluice dkim-keygen --if-missing --algorithm ed25519 --domain example.com --selector bench --out var/dkim/bench.pem >/dev/null
+
 smtp-sink -c -u nobody 127.0.0.1:$SINK_PORT 1024 > "$WORK/sink.out" 2>&1 & PIDS+=($!)
 wait_port $SINK_PORT
 ./bin/sluice serve --policy "$POLICY" --listen 127.0.0.1:$SLUICE_PORT --upstream 127.0.0.1:$SINK_PORT \

@@ -18,6 +18,9 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+go build -o "$WORK/dnsd" ./bench/dnsd   # bench/policy.hcl's resolver
+"$WORK/dnsd" -listen 127.0.0.1:5399 -zone bench/bench.zone > "$WORK/dnsd.log" 2>&1 & PIDS+=($!)
+./bin/sluice dkim-keygen --if-missing --algorithm ed25519 --domain example.com --selector bench --out var/dkim/bench.pem >/dev/null
 smtp-sink -c -u nobody 127.0.0.1:$SINK_PORT 1024 > "$WORK/sink.out" 2>&1 & PIDS+=($!)
 wait_port $SINK_PORT
 ./bin/sluice serve --policy "$POLICY" --listen 127.0.0.1:$SLUICE_PORT --upstream 127.0.0.1:$SINK_PORT \

@@ -2,7 +2,6 @@ package msgauth
 
 import (
 	"context"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -123,55 +122,6 @@ func txtRR(name, text string) mdns.RR {
 	}
 	parts = append(parts, text)
 	return &mdns.TXT{Hdr: mdns.RR_Header{Name: mdns.Fqdn(name), Rrtype: mdns.TypeTXT, Class: mdns.ClassINET, Ttl: 60}, Txt: parts}
-}
-
-// startDNSServer serves rrs over UDP on 127.0.0.1: NXDOMAIN for unknown
-// names, NODATA for a known name without the asked type, SERVFAIL for the
-// names in servfail.
-func startDNSServer(t *testing.T, rrs []mdns.RR, servfail ...string) string {
-	t.Helper()
-	byName := map[string][]mdns.RR{}
-	for _, rr := range rrs {
-		n := strings.ToLower(rr.Header().Name)
-		byName[n] = append(byName[n], rr)
-	}
-	failing := map[string]bool{}
-	for _, n := range servfail {
-		failing[strings.ToLower(mdns.Fqdn(n))] = true
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
-		m := new(mdns.Msg)
-		m.SetReply(q)
-		qn := strings.ToLower(q.Question[0].Name)
-		switch recs, ok := byName[qn]; {
-		case failing[qn]:
-			m.Rcode = mdns.RcodeServerFailure
-		case !ok:
-			m.Rcode = mdns.RcodeNameError
-		default:
-			for _, rr := range recs {
-				if rr.Header().Rrtype == q.Question[0].Qtype {
-					m.Answer = append(m.Answer, rr)
-				}
-			}
-		}
-		_ = w.WriteMsg(m)
-	})
-	srv := &mdns.Server{PacketConn: pc, Handler: h}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	select {
-	case <-started:
-	case <-time.After(5 * time.Second):
-		t.Fatal("dns server did not start")
-	}
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return pc.LocalAddr().String()
 }
 
 // testCtx is a context with a deadline, so that no test can hang.

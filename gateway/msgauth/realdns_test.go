@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/dns"
+	"github.com/sluice-mail/sluice/gateway/internal/dnstest"
 )
 
 // TestRealDNS runs Evaluate through dns.Client against a DNS server on
@@ -21,7 +22,7 @@ func TestRealDNS(t *testing.T) {
 		txtRR("ed._domainkey.example.com", keyRecord(t, keys.ed)),
 		txtRR("rsa._domainkey.example.com", keyRecord(t, keys.rsa)), // longer than 255: several strings
 	)
-	addr := startDNSServer(t, rrs, "down._domainkey.example.com", "_dmarc.example.net")
+	addr := dnstest.StartRecords(t, rrs, "down._domainkey.example.com", "_dmarc.example.net").Addr
 	client := dns.NewClient(dns.ClientOptions{Servers: []string{addr}, Timeout: 2 * time.Second, CacheSize: -1})
 
 	msg := strings.Replace(testMessage, "joe@football.example.com", "joe@example.com", 1)

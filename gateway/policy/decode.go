@@ -89,3 +89,16 @@ func (d *decoder) single(blocks hcl.Blocks, missing hcl.Range, kind, why string)
 	}
 	return blocks[0]
 }
+
+// optional returns the block of a kind a policy may have at most once, or
+// nil, reporting every extra block at its header.
+func (d *decoder) optional(blocks hcl.Blocks, kind string) *hcl.Block {
+	if len(blocks) == 0 {
+		return nil
+	}
+	for _, extra := range blocks[1:] {
+		d.errorf(extra.DefRange, "Duplicate "+kind+" block",
+			"A policy has at most one %s block; the first is at %s.", kind, pos(blocks[0].DefRange))
+	}
+	return blocks[0]
+}

@@ -97,14 +97,10 @@ var kvSchema = &hcl.BodySchema{
 // kvBlock decodes the optional, single kv block.
 func (d *decoder) kvBlock(blocks hcl.Blocks) KV {
 	var kv KV
-	if len(blocks) == 0 {
+	b := d.optional(blocks, "kv")
+	if b == nil {
 		return kv
 	}
-	for _, extra := range blocks[1:] {
-		d.errorf(extra.DefRange, "Duplicate kv block",
-			"A policy has at most one kv block; the first is at %s.", pos(blocks[0].DefRange))
-	}
-	b := blocks[0]
 	kv.Range = b.DefRange
 	c, diags := b.Body.Content(kvSchema)
 	d.diags = append(d.diags, diags...)

@@ -61,7 +61,20 @@
 //	  timeout  = "200ms"                    # per call, at most 30s
 //	  memory   = "64MiB"                    # 1MiB to 4GiB
 //	  on_error = "tempfail"                 # or "continue", "reject"
-//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.8): "kv"
+//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.8-4.11): "kv", "dns", "dkim:NAME"
+//	}
+//	resolver {                              # optional, once: DNS for the "dns" grant
+//	  servers = ["127.0.0.1:53"]            # default: /etc/resolv.conf
+//	  timeout = "2s"                        # per query, at most 30s
+//	}
+//	dkim_key "main" {                       # any number: keys for the "dkim:NAME" grant
+//	  domain           = "example.org"      # d=
+//	  selector         = "2026a"            # s=
+//	  private_key_file = "dkim/2026a.pem"   # PKCS#8 or PKCS#1 PEM, ed25519 or RSA; read by the loader
+//	}
+//	kv {                                    # optional, once: keep the "kv" store on disk
+//	  path          = "var/kv.db"           # read at start-up; a reload does not move it
+//	  save_interval = "30s"
 //	}
 //
 // # PROXY protocol

@@ -32,14 +32,10 @@ const (
 // resolvers decodes the optional, single resolver block.
 func (d *decoder) resolvers(blocks hcl.Blocks) Resolver {
 	r := Resolver{Timeout: defaultResolverTimeout}
-	if len(blocks) == 0 {
+	b := d.optional(blocks, "resolver")
+	if b == nil {
 		return r
 	}
-	for _, extra := range blocks[1:] {
-		d.errorf(extra.DefRange, "Duplicate resolver block",
-			"A policy has at most one resolver block; the first is at %s.", pos(blocks[0].DefRange))
-	}
-	b := blocks[0]
 	r.Range = b.DefRange
 	c, diags := b.Body.Content(resolverSchema)
 	d.diags = append(d.diags, diags...)

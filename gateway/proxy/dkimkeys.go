@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,7 +21,7 @@ func loadDKIMKeys(decl []policy.DKIMKey) (map[string]*dkimsign.Key, hcl.Diagnost
 		if err != nil {
 			rng := d.KeyFileRange
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot use DKIM key",
-				Detail: fmt.Sprintf("dkim_key %q: %v", d.Name, err), Subject: &rng})
+				Detail: err.Error(), Subject: &rng}) // names the key and the file
 			continue
 		}
 		keys[d.Name] = k

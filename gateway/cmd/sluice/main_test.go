@@ -83,6 +83,22 @@ upstream {
   tls_ca_file = "policy.hcl"
 }
 `, []string{"policy.hcl:5:3: Cannot read TLS CA file", "no PEM certificate found"}},
+		{"DKIM key missing", `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+dkim_key "main" {
+  domain           = "example.org"
+  selector         = "s1"
+  private_key_file = "keys/none.pem"
+}
+`, []string{"policy.hcl:6:3: Cannot use DKIM key", `dkim key "main"`, "file does not exist"}},
+		{"DKIM key not a key", `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+dkim_key "main" {
+  domain           = "example.org"
+  selector         = "s1"
+  private_key_file = "policy.hcl"
+}
+`, []string{"policy.hcl:6:3: Cannot use DKIM key"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -24,17 +25,32 @@ type Server struct {
 func (s *Server) Queries() int64 { return s.queries.Load() }
 
 // Start serves zone (master-file text; $ORIGIN and $TTL allowed) until the
-// test ends. A record that does not parse fails the test.
-func Start(t testing.TB, zone string) *Server {
+// test ends, answering SERVFAIL for the names in servfail. A record that
+// does not parse fails the test.
+func Start(t testing.TB, zone string, servfail ...string) *Server {
 	t.Helper()
-	records := map[string][]mdns.RR{} // lower-case FQDN -> records
+	var rrs []mdns.RR
 	zp := mdns.NewZoneParser(strings.NewReader(zone), ".", "zone")
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		name := strings.ToLower(rr.Header().Name)
-		records[name] = append(records[name], rr)
+		rrs = append(rrs, rr)
 	}
 	if err := zp.Err(); err != nil {
 		t.Fatalf("dnstest: %v", err)
+	}
+	return StartRecords(t, rrs, servfail...)
+}
+
+// StartRecords is Start with parsed records.
+func StartRecords(t testing.TB, rrs []mdns.RR, servfail ...string) *Server {
+	t.Helper()
+	records := map[string][]mdns.RR{} // lower-case FQDN -> records
+	for _, rr := range rrs {
+		name := strings.ToLower(rr.Header().Name)
+		records[name] = append(records[name], rr)
+	}
+	failing := map[string]bool{}
+	for _, n := range servfail {
+		failing[strings.ToLower(mdns.Fqdn(n))] = true
 	}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -52,6 +68,11 @@ func Start(t testing.TB, zone string) *Server {
 			return
 		}
 		qq := q.Question[0]
+		if failing[strings.ToLower(qq.Name)] {
+			m.Rcode = mdns.RcodeServerFailure
+			_ = w.WriteMsg(m)
+			return
+		}
 		rrs, known := records[strings.ToLower(qq.Name)]
 		if !known {
 			m.Rcode = mdns.RcodeNameError
@@ -72,7 +93,11 @@ func Start(t testing.TB, zone string) *Server {
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }
 	go func() { _ = srv.ActivateAndServe() }()
-	<-started
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("dnstest: the server did not start")
+	}
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return s
 }

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"strings"
+
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// maxLine is the line length RFC 5322 §2.1.1 asks for; the field is
+// folded to stay within it where the values allow.
+const maxLine = 78
+
+// maxValue bounds a property value taken from the message or DNS, so that
+// no line comes near the hard limit of 998 bytes.
+const maxValue = 255
+
+// maxComment is the longest reason put in a comment; longer ones are left
+// out rather than cut.
+const maxComment = 64
+
+// resinfos returns the results as RFC 8601 §2.2 resinfo elements, each a
+// list of words: "method=result", an optional "(comment)", then
+// "ptype.property=value" words.
+func resinfos(r *sluice.AuthResult) [][]string {
+	var out [][]string
+	if len(r.DKIM) == 0 {
+		out = append(out, []string{"dkim=none"})
+	}
+	for _, d := range r.DKIM {
+		out = append(out, resinfo("dkim", d.Result, d.Reason,
+			"header.d", value(d.Domain), "header.s", value(d.Selector), "header.b", value(d.Signature)))
+	}
+	if s := r.SPF; s != nil {
+		ptype, v := "smtp.mailfrom", value(s.Sender)
+		if s.Identity == "helo" || v != s.Sender || !isAddr(v) {
+			// RFC 8601 §2.7.2: the HELO name for the null sender; the
+			// domain when the address would not survive unchanged.
+			v = value(s.Domain)
+			if s.Identity == "helo" {
+				ptype = "smtp.helo"
+			}
+		}
+		out = append(out, resinfo("spf", s.Result, s.Reason, ptype, v))
+	}
+	if m := r.DMARC; m != nil {
+		out = append(out, resinfo("dmarc", m.Result, m.Reason, "header.from", value(m.FromDomain)))
+	}
+	return out
+}
+
+// resinfo is one result's words; props are property/value pairs, those
+// with an empty value left out.
+func resinfo(method, result, reason string, props ...string) []string {
+	w := []string{method + "=" + keyword(result)}
+	if c := comment(reason); c != "" {
+		w = append(w, "("+c+")")
+	}
+	for i := 0; i+1 < len(props); i += 2 {
+		if props[i+1] != "" {
+			w = append(w, props[i]+"="+pvalue(props[i+1]))
+		}
+	}
+	return w
+}
+
+// render returns the field value: the authserv-id, then each resinfo after
+// "CRLF TAB", further folded before a word that would take its line beyond
+// maxLine bytes. No results at all is "id; none" (RFC 8601 §2.2).
+func render(id string, infos [][]string) string {
+	var b strings.Builder
+	b.WriteString(id)
+	if len(infos) == 0 {
+		b.WriteString("; none")
+		return b.String()
+	}
+	b.WriteByte(';')
+	for i, words := range infos {
+		b.WriteString("\r\n\t")
+		line := 1
+		for j, w := range words {
+			if j == len(words)-1 && i < len(infos)-1 {
+				w += ";"
+			}
+			if j > 0 {
+				if line+1+len(w) > maxLine {
+					b.WriteString("\r\n\t")
+					line = 1
+				} else {
+					b.WriteByte(' ')
+					line++
+				}
+			}
+			b.WriteString(w)
+			line += len(w)
+		}
+	}
+	return b.String()
+}
+
+// keyword reduces a result or policy name to lower-case letters; "none"
+// when nothing is left. The host sends RFC 8601 §2.7 keywords; this only
+// guards the field's syntax.
+func keyword(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s) && len(b) < 32; i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c >= 'a' && c <= 'z' {
+			b = append(b, c)
+		}
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b)
+}
+
+// value reduces text from the message or DNS to printable ASCII without
+// whitespace and without ;()"\, at most maxValue bytes.
+func value(s string) string {
+	b := make([]byte, 0, min(len(s), maxValue))
+	for i := 0; i < len(s) && len(b) < maxValue; i++ {
+		c := s[i]
+		if c > ' ' && c < 0x7f && !strings.ContainsRune(`;()"\`, rune(c)) {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// pvalue writes a value() as RFC 8601 §2.2 pvalue: bare when it is a MIME
+// token (RFC 2045 §5.1) or [local-part "@"] domain-name, else quoted. value
+// left no '"' or '\' to escape.
+func pvalue(v string) string {
+	if isToken(v) || isAddr(v) {
+		return v
+	}
+	return `"` + v + `"`
+}
+
+// tspecials are the bytes a MIME token may not hold (RFC 2045 §5.1).
+const tspecials = `()<>@,;:\"/[]?=`
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(tspecials, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isAddr reports whether s is [[local-part] "@"] domain-name with a
+// dot-atom local part (RFC 5322 §3.4.1) and a domain of letters, digits,
+// hyphens and underscores.
+func isAddr(s string) bool {
+	local, domain := "", s
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		local, domain = s[:at], s[at+1:]
+	}
+	for _, atom := range strings.Split(local, ".") {
+		if local == "" {
+			break
+		}
+		if atom == "" {
+			return false
+		}
+		for i := 0; i < len(atom); i++ {
+			if c := atom[i]; !isAlnum(c) && !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", rune(c)) {
+				return false
+			}
+		}
+	}
+	for _, label := range strings.Split(domain, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !isAlnum(c) && c != '-' && c != '_' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// comment returns a reason fit for a comment: at most maxComment bytes of
+// printable ASCII (tabs count as spaces), with the bytes that could end it or confuse readers
+// (;()"\) left out; "" for a reason that is longer or not printable.
+func comment(reason string) string {
+	if len(reason) > maxComment {
+		return ""
+	}
+	b := make([]byte, 0, len(reason))
+	for i := 0; i < len(reason); i++ {
+		c := reason[i]
+		if (c < ' ' && c != '\t') || c > '~' {
+			return ""
+		}
+		if !strings.ContainsRune(`;()"\`, rune(c)) {
+			b = append(b, c)
+		}
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
