@@ -2,17 +2,23 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/gateway/dkimsign"
+	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
-// loadGoPlugin loads one of the Go-built first-party plugins.
-func loadGoPlugin(b *testing.B, name, config string) *wasmhost.Plugin {
+// loadGoPlugin loads one of the Go-built first-party plugins; with, if
+// given, adjusts its spec (grants, keys, resolver).
+func loadGoPlugin(b *testing.B, name, config string, with ...func(*wasmhost.Spec)) *wasmhost.Plugin {
 	b.Helper()
 	wasm, err := os.ReadFile(plugin(name))
 	if err != nil {
@@ -23,7 +29,11 @@ func loadGoPlugin(b *testing.B, name, config string) *wasmhost.Plugin {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { e.Close(context.Background()) })
-	p, err := e.Load(context.Background(), wasmhost.Spec{Name: name, Wasm: wasm, Config: []byte(config)})
+	spec := wasmhost.Spec{Name: name, Wasm: wasm, Config: []byte(config)}
+	for _, f := range with {
+		f(&spec)
+	}
+	p, err := e.Load(context.Background(), spec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,4 +72,55 @@ func BenchmarkGoPluginData(b *testing.B) {
 		}
 		st.Commit()
 	}
+}
+
+// benchMessage is a 10 KiB message from sender.test.
+var benchMessage = []byte("From: a@sender.test\r\nTo: b@example.net\r\nSubject: hello\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@sender.test>\r\n\r\n" +
+	strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 160))
+
+// benchData runs p's data hook on benchMessage, rolled back each time.
+func benchData(b *testing.B, p *wasmhost.Plugin) {
+	ctx := context.Background()
+	sess := &filter.Session{Tags: filter.Tags{}, ClientIP: netip.MustParseAddr("127.0.0.1"), Helo: "client.sender.test"}
+	b.ReportAllocs()
+	for b.Loop() {
+		m, _ := message.Parse(benchMessage, message.Limits{})
+		st := filter.NewState(sess)
+		st.Phase, st.Msg, st.From = filter.Data, m, "a@sender.test"
+		if v, err := p.Call(ctx, st); err != nil || v != filter.Continue {
+			b.Fatal(v, err)
+		}
+		st.Commit()
+	}
+}
+
+// staticDNS answers the SPF and DMARC records of sender.test.
+type staticDNS map[string][]string
+
+func (s staticDNS) Lookup(_ context.Context, qtype, name string) ([]string, error) {
+	if r, ok := s[qtype+" "+strings.TrimSuffix(name, ".")]; ok {
+		return r, nil
+	}
+	return nil, dns.ErrNotFound
+}
+
+// BenchmarkAuthResults: the auth-results data hook on a 10 KiB unsigned
+// message, SPF pass and DMARC pass answered from memory.
+func BenchmarkAuthResults(b *testing.B) {
+	res := staticDNS{"TXT sender.test": {"v=spf1 ip4:127.0.0.0/8 -all"}, "TXT _dmarc.sender.test": {"v=DMARC1; p=none"}}
+	p := loadGoPlugin(b, "auth-results", `{"authserv_id":"mx.example"}`, func(s *wasmhost.Spec) {
+		s.Grants, s.Resolver = []string{"dns"}, res
+	})
+	benchData(b, p)
+}
+
+// BenchmarkDKIMSign: the dkim-sign data hook with an ed25519 key on a
+// 10 KiB message.
+func BenchmarkDKIMSign(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	key := &dkimsign.Key{Name: "k", Domain: "sender.test", Selector: "s", Signer: priv, Algorithm: dkimsign.AlgorithmEd25519}
+	p := loadGoPlugin(b, "dkim-sign", `{}`, func(s *wasmhost.Spec) {
+		s.Grants, s.DKIMKeys = []string{"dkim:k"}, []*dkimsign.Key{key}
+	})
+	benchData(b, p)
 }

@@ -16,22 +16,27 @@ import (
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/msgauth"
 )
 
 // authWAT exercises sdk/ABI.md §4.10 and §4.11: connect puts info
-// "dkim.keys" in tag k (line breaks as '|'); helo calls dkim_sign (misuse: not in data); mail
-// puts auth_check(SPF) in tag a; rcpt asks auth_check(DKIM) (NOT_FOUND
+// "dkim.keys" in tag k (line breaks as '|'); helo calls dkim_sign (misuse:
+// not in data); mail puts auth_check(SPF) in tag a and auth_value
+// "spf.result" in tag v; rcpt asks auth_check(DKIM) (NOT_FOUND
 // before data, tag a = "e1"); data signs with key "main" and simple/simple
 // and puts "ok", or "e3" followed by the refusal reason, in tag r.
 const authWAT = `(module
   (import "sluice" "dkim_sign" (func $sign (param i32 i32 i32 i32 i32 i32) (result i32)))
   (import "sluice" "auth_check" (func $auth (param i32 i32 i32) (result i32)))
+  (import "sluice" "auth_value" (func $value (param i32 i32 i32 i32) (result i32)))
   (import "sluice" "info" (func $info (param i32 i32 i32 i32) (result i32)))
   (import "sluice" "tag_set" (func $tag_set (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) "main")
   (data (i32.const 16) "dkim.keys")
-  (data (i32.const 32) "rka")
+  (data (i32.const 32) "rkav")
+  (data (i32.const 40) "spf.result")
+  (data (i32.const 52) "dmarc.pct")
   (data (i32.const 64) "{\"canonicalization\":\"simple/simple\"}")
   (func (export "sluice_abi_version") (result i32) (i32.const 1))
   (func $err (param $n i32) (param $key i32)
@@ -59,7 +64,13 @@ const authWAT = `(module
     (drop (call $sign (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 256)))
     (i32.const 0))
   (func (export "sluice_on_mail") (result i32)
+    ;; auth_value before any auth_check is NOT_FOUND: tag v = "e1"
+    (call $fetch (call $value (i32.const 40) (i32.const 10) (i32.const 256) (i32.const 64)) (i32.const 35))
     (call $fetch (call $auth (i32.const 1) (i32.const 256) (i32.const 1024)) (i32.const 34))
+    ;; then spf.result; dmarc.pct was not asked for and stays NOT_FOUND
+    (call $fetch (call $value (i32.const 40) (i32.const 10) (i32.const 256) (i32.const 64)) (i32.const 35))
+    (if (i32.ne (call $value (i32.const 52) (i32.const 9) (i32.const 256) (i32.const 64)) (i32.const -1))
+      (then unreachable))
     (i32.const 0))
   (func (export "sluice_on_rcpt") (result i32)
     (call $fetch (call $auth (i32.const 2) (i32.const 256) (i32.const 1024)) (i32.const 34))
@@ -119,6 +130,9 @@ func TestDKIMSignAndAuthCheck(t *testing.T) {
 	if err := json.Unmarshal([]byte(callTag(t, p, filter.Mail, "a")), &spf); err != nil ||
 		spf.SPF.Result != "pass" || spf.SPF.Identity != "mailfrom" || spf.SPF.Domain != "example.org" {
 		t.Errorf("auth_check(SPF) at mail = %+v, %v; want pass for example.org", spf, err)
+	}
+	if got := callTag(t, p, filter.Mail, "v"); got != "pass" {
+		t.Errorf("auth_value spf.result = %q, want pass", got)
 	}
 	if got := callTag(t, p, filter.Rcpt, "a"); got != "e1" {
 		t.Errorf("auth_check(DKIM) at rcpt = %q, want NOT_FOUND", got)
@@ -203,5 +217,34 @@ func TestDKIMSignNeedsGrant(t *testing.T) {
 	_, err = e.Load(context.Background(), Spec{Name: "auth", Wasm: watModule(t, authWAT), Grants: []string{"dkim:x"}})
 	if !errors.As(err, &le) || !strings.Contains(le.Msg, `imports sluice.auth_check, which needs the "dns" grant`) {
 		t.Errorf("Load without the dns grant: %v", err)
+	}
+}
+
+// Every path of auth_value (sdk/ABI.md §4.11) names the JSON member of the
+// same name; anything else is NOT_FOUND.
+func TestAuthField(t *testing.T) {
+	r := &msgauth.Result{
+		SPF:   &msgauth.SPFResult{Result: "pass", Identity: "mailfrom", Domain: "example.org", Sender: "a@example.org", Reason: "r"},
+		DKIM:  []msgauth.DKIMResult{{Result: "fail"}, {Result: "pass", Domain: "example.org", Selector: "s1", Identifier: "@example.org", Algorithm: "rsa-sha256", Signature: "abc", Reason: "ok"}},
+		DMARC: &msgauth.DMARCResult{Result: "pass", FromDomain: "example.org", PolicyDomain: "example.org", Policy: "reject", Percent: 30, SPFAligned: true},
+	}
+	for key, want := range map[string]string{
+		"spf.result": "pass", "spf.identity": "mailfrom", "spf.domain": "example.org", "spf.sender": "a@example.org", "spf.reason": "r",
+		"dkim.count": "2", "dkim.0.result": "fail", "dkim.1.domain": "example.org", "dkim.1.selector": "s1",
+		"dkim.1.identifier": "@example.org", "dkim.1.algorithm": "rsa-sha256", "dkim.1.b": "abc", "dkim.1.reason": "ok",
+		"dmarc.result": "pass", "dmarc.from_domain": "example.org", "dmarc.policy_domain": "example.org", "dmarc.policy": "reject",
+		"dmarc.pct": "30", "dmarc.spf_aligned": "true", "dmarc.dkim_aligned": "false", "dmarc.reason": "",
+	} {
+		if got, ok := authField(r, key); !ok || got != want {
+			t.Errorf("authField(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	for _, key := range []string{"", "spf", "spf.nope", "dkim.2.result", "dkim.-1.result", "dkim.01.result", "dkim.x.result", "dkim.0", "dmarc.pct.x", "arc.result"} {
+		if got, ok := authField(r, key); ok {
+			t.Errorf("authField(%q) = %q; want NOT_FOUND", key, got)
+		}
+	}
+	if _, ok := authField(&msgauth.Result{}, "spf.result"); ok {
+		t.Error("spf.result without an SPF check: want NOT_FOUND")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/msgauth"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -32,7 +33,8 @@ type callState struct {
 
 	logs []string // what the plugin logged, kept during sluice_configure only
 
-	auth map[int32][]byte // auth_check results of this call, by checks
+	auth     map[int32]authMemo // auth_check results of this call, by checks
+	authLast *msgauth.Result    // the last one, for auth_value
 }
 
 // reset prepares cs for a call of hook on st.

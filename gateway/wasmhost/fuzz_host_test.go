@@ -52,7 +52,7 @@ var fuzzFuncs = []struct {
 	{"rcpt_count", 0, 1}, {"rcpt_get", 3, 1},
 	{"body_replace", 2, 1}, {"body_append", 2, 1}, {"body_read", 3, 1},
 	{"body_size", 0, 1}, {"info", 4, 1}, {"log", 3, 0}, {"config", 2, 1},
-	{"dkim_sign", 6, 1}, {"auth_check", 3, 1},
+	{"dkim_sign", 6, 1}, {"auth_check", 3, 1}, {"auth_value", 4, 1},
 }
 
 // fuzzWAT generates the interpreter module.

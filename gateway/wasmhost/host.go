@@ -59,6 +59,7 @@ func hostFuncs() []hostFunc {
 		{abi.FnDNSLookup, 6, 1, hostDNSLookup, abi.GrantDNS},
 		{abi.FnDKIMSign, 6, 1, hostDKIMSign, abi.GrantDKIMPrefix},
 		{abi.FnAuthCheck, 3, 1, hostAuthCheck, abi.GrantDNS},
+		{abi.FnAuthValue, 4, 1, hostAuthValue, abi.GrantDNS},
 	}
 }
 

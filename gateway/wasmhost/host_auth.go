@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,8 +140,9 @@ func hostAuthCheck(cs *callState, s []uint64) {
 		s[0] = notFound
 		return
 	}
-	if out, ok := cs.auth[checks]; ok {
-		s[0] = cs.outBytes(s[1], s[2], out)
+	if memo, ok := cs.auth[checks]; ok {
+		cs.authLast = memo.result
+		s[0] = cs.outBytes(s[1], s[2], memo.json)
 		return
 	}
 	st := cs.st
@@ -164,10 +166,111 @@ func hostAuthCheck(cs *callState, s []uint64) {
 		cs.fail("internal error: %v", err)
 	}
 	if cs.auth == nil {
-		cs.auth = map[int32][]byte{}
+		cs.auth = map[int32]authMemo{}
 	}
-	cs.auth[checks] = out
+	cs.auth[checks] = authMemo{json: out, result: &r}
+	cs.authLast = &r
 	s[0] = cs.outBytes(s[1], s[2], out)
+}
+
+// authMemo is one auth_check result of the current call.
+type authMemo struct {
+	json   []byte
+	result *msgauth.Result
+}
+
+// hostAuthValue implements auth_value(key_ptr, key_len, buf, cap) -> len |
+// NOT_FOUND: one member of the last auth_check result of this call, so a
+// plugin need not parse JSON (byte loops are costly in a guest).
+func hostAuthValue(cs *callState, s []uint64) {
+	key := string(cs.read(s[0], s[1], "key"))
+	if cs.authLast == nil {
+		s[0] = notFound
+		return
+	}
+	v, ok := authField(cs.authLast, key)
+	if !ok {
+		s[0] = notFound
+		return
+	}
+	s[0] = cs.out(s[2], s[3], v)
+}
+
+// authField returns the member of r named by a path of sdk/ABI.md §4.11:
+// spf.MEMBER, dkim.count, dkim.N.MEMBER, dmarc.MEMBER.
+func authField(r *msgauth.Result, key string) (string, bool) {
+	part, rest, _ := strings.Cut(key, ".")
+	switch part {
+	case "spf":
+		if r.SPF == nil {
+			return "", false
+		}
+		switch rest {
+		case "result":
+			return r.SPF.Result, true
+		case "identity":
+			return r.SPF.Identity, true
+		case "domain":
+			return r.SPF.Domain, true
+		case "sender":
+			return r.SPF.Sender, true
+		case "reason":
+			return r.SPF.Reason, true
+		}
+	case "dkim":
+		if r.DKIM == nil {
+			return "", false
+		}
+		if rest == "count" {
+			return strconv.Itoa(len(r.DKIM)), true
+		}
+		idx, member, _ := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(idx)
+		if err != nil || i < 0 || i >= len(r.DKIM) || idx != strconv.Itoa(i) {
+			return "", false
+		}
+		d := r.DKIM[i]
+		switch member {
+		case "result":
+			return d.Result, true
+		case "domain":
+			return d.Domain, true
+		case "selector":
+			return d.Selector, true
+		case "identifier":
+			return d.Identifier, true
+		case "algorithm":
+			return d.Algorithm, true
+		case "b":
+			return d.Signature, true
+		case "reason":
+			return d.Reason, true
+		}
+	case "dmarc":
+		if r.DMARC == nil {
+			return "", false
+		}
+		d := r.DMARC
+		switch rest {
+		case "result":
+			return d.Result, true
+		case "from_domain":
+			return d.FromDomain, true
+		case "policy_domain":
+			return d.PolicyDomain, true
+		case "policy":
+			return d.Policy, true
+		case "pct":
+			return strconv.Itoa(d.Percent), true
+		case "spf_aligned":
+			return strconv.FormatBool(d.SPFAligned), true
+		case "dkim_aligned":
+			return strconv.FormatBool(d.DKIMAligned), true
+		case "reason":
+			return d.Reason, true
+		}
+	}
+	return "", false
 }
 
 // dkimKeyList is the value of info "dkim.keys" (sdk/ABI.md §4.2).

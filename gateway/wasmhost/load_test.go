@@ -55,7 +55,7 @@ func TestLoadErrors(t *testing.T) {
 			wants: []string{"imports env.memcpy", "only the \"sluice\" host functions"}},
 		{name: "unknown host function", wat: `(module (import "sluice" "frobnicate" (func))
 			(memory (export "memory") 1) ` + abiV1 + `)`,
-			wants: []string{"imports sluice.frobnicate, which this Sluice does not provide", "ABI v1 host functions: auth_check, body_append"}},
+			wants: []string{"imports sluice.frobnicate, which this Sluice does not provide", "ABI v1 host functions: auth_check, auth_value, body_append"}},
 		{name: "host function signature", wat: `(module (import "sluice" "log" (func (param i32)))
 			(memory (export "memory") 1) ` + abiV1 + `)`,
 			wants: []string{"imports sluice.log with type (i32) -> (); Sluice provides (i32, i32, i32) -> ()"}},

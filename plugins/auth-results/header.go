@@ -117,13 +117,55 @@ func keyword(s string) string {
 	return string(b)
 }
 
+// Byte classes, looked up in one step per byte: in a WebAssembly guest
+// every loop iteration pays the host's deadline check, so scanning a set of
+// special characters for each byte (strings.ContainsRune) costs several
+// times more than the rest of the plugin.
+const (
+	clsValue   = 1 << iota // kept by value: printable ASCII except space and ;()"\
+	clsToken               // a MIME token byte (RFC 2045 §5.1)
+	clsAtext               // a dot-atom atext byte (RFC 5322 §3.2.3)
+	clsLabel               // a domain label byte: letters, digits, '-', '_'
+	clsComment             // kept in a comment: printable ASCII and tab except ;()"\
+)
+
+// classes is the class set of each byte; built once, never changed.
+var classes = func() (t [256]uint8) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] |= clsValue | clsToken | clsComment
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			t[c] |= clsAtext | clsLabel
+		}
+	}
+	t[' '] |= clsComment
+	t['\t'] |= clsComment
+	for _, c := range []byte(`;()"\`) {
+		t[c] &^= clsValue | clsComment
+	}
+	for _, c := range []byte(tspecials) {
+		t[c] &^= clsToken
+	}
+	for _, c := range []byte("!#$%&'*+-/=?^_`{|}~") {
+		t[c] |= clsAtext
+	}
+	t['-'] |= clsLabel
+	t['_'] |= clsLabel
+	return t
+}()
+
 // value reduces text from the message or DNS to printable ASCII without
 // whitespace and without ;()"\, at most maxValue bytes.
 func value(s string) string {
+	clean := len(s) <= maxValue
+	for i := 0; i < len(s) && clean; i++ {
+		clean = classes[s[i]]&clsValue != 0
+	}
+	if clean {
+		return s
+	}
 	b := make([]byte, 0, min(len(s), maxValue))
 	for i := 0; i < len(s) && len(b) < maxValue; i++ {
-		c := s[i]
-		if c > ' ' && c < 0x7f && !strings.ContainsRune(`;()"\`, rune(c)) {
+		if c := s[i]; classes[c]&clsValue != 0 {
 			b = append(b, c)
 		}
 	}
@@ -148,7 +190,7 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(tspecials, c) >= 0 {
+		if classes[s[i]]&clsToken == 0 {
 			return false
 		}
 	}
@@ -159,38 +201,36 @@ func isToken(s string) bool {
 // dot-atom local part (RFC 5322 §3.4.1) and a domain of letters, digits,
 // hyphens and underscores.
 func isAddr(s string) bool {
-	local, domain := "", s
+	domain := s
 	if at := strings.LastIndexByte(s, '@'); at >= 0 {
-		local, domain = s[:at], s[at+1:]
-	}
-	for _, atom := range strings.Split(local, ".") {
-		if local == "" {
-			break
-		}
-		if atom == "" {
+		local := s[:at]
+		domain = s[at+1:]
+		if local != "" && !dotted(local, clsAtext) {
 			return false
 		}
-		for i := 0; i < len(atom); i++ {
-			if c := atom[i]; !isAlnum(c) && !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", rune(c)) {
-				return false
-			}
-		}
 	}
-	for _, label := range strings.Split(domain, ".") {
-		if label == "" {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !isAlnum(c) && c != '-' && c != '_' {
+	return dotted(domain, clsLabel)
+}
+
+// dotted reports whether s is non-empty labels of bytes of class cls,
+// separated by single dots.
+func dotted(s string, cls uint8) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if s[i-1] == '.' {
 				return false
 			}
+			continue
+		}
+		if classes[c]&cls == 0 {
+			return false
 		}
 	}
 	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // comment returns a reason fit for a comment: at most maxComment bytes of
@@ -206,7 +246,7 @@ func comment(reason string) string {
 		if (c < ' ' && c != '\t') || c > '~' {
 			return ""
 		}
-		if !strings.ContainsRune(`;()"\`, rune(c)) {
+		if classes[c]&clsComment != 0 {
 			b = append(b, c)
 		}
 	}

@@ -11,12 +11,19 @@ import (
 // claim our authserv-id (RFC 8601 §5: a border MTA removes them, or
 // downstream would trust a forgery), or all of them with remove_foreign.
 func (p *authResults) removeFields(h sluice.Host) {
-	ours, foreign := 0, 0
-	for i := h.HeaderCount() - 1; i >= 0; i-- {
-		name, _ := h.HeaderName(i)
-		if !strings.EqualFold(strings.TrimSpace(name), fieldName) {
-			continue
+	// The host finds the fields (case-insensitively): asking for each
+	// field's name would cost a call per field.
+	var found []int
+	for n := 0; ; n++ {
+		i, ok := h.FindHeader(fieldName, n)
+		if !ok {
+			break
 		}
+		found = append(found, i)
+	}
+	ours, foreign := 0, 0
+	for k := len(found) - 1; k >= 0; k-- { // from the bottom: deleting keeps earlier indexes
+		i := found[k]
 		v, _ := h.HeaderValue(i)
 		mine := strings.EqualFold(strings.TrimSuffix(authservID(v), "."), p.id)
 		if !mine && !p.removeForeign {

@@ -14,6 +14,9 @@ import (
 // (a display name with a stray special, say) is read leniently: comments
 // removed, then the last <...> or the rest taken as the address.
 func fromDomain(value string) string {
+	if d, ok := simpleFromDomain(value); ok {
+		return d
+	}
 	v := strings.ReplaceAll(value, "\r\n", "") // unfold (RFC 5322 §2.2.3)
 	var addrs []string
 	if list, err := mail.ParseAddressList(v); err == nil {
@@ -75,4 +78,49 @@ func lenientAddress(v string) string {
 		return ""
 	}
 	return s
+}
+
+// simpleFromDomain reads the common forms "local@domain" and "Name
+// <local@domain>" in one pass, without net/mail's parser, which costs
+// about a hundred times more in a WebAssembly guest (every loop iteration
+// pays the host's deadline check). ok is false for anything else: folding,
+// comments, quoted strings, groups, lists, escapes; net/mail reads those.
+func simpleFromDomain(v string) (string, bool) {
+	at, open, end := -1, -1, -1
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '@':
+			at = i
+		case '<':
+			if open >= 0 {
+				return "", false
+			}
+			open = i
+		case '>':
+			if open < 0 || end >= 0 {
+				return "", false
+			}
+			end = i
+		case '(', ')', '"', ',', ':', ';', '\\', '\r', '\n', '[', ']':
+			return "", false
+		}
+	}
+	if open >= 0 && (end < 0 || strings.TrimSpace(v[end+1:]) != "" || at < open || at > end) {
+		return "", false
+	}
+	if open < 0 {
+		if at < 0 || strings.ContainsAny(strings.TrimSpace(v), " \t") {
+			return "", false
+		}
+		end = len(strings.TrimRight(v, " \t"))
+	}
+	local := v[open+1 : at]
+	if local == "" || strings.IndexByte(local, '@') >= 0 || strings.ContainsAny(local, " \t") {
+		return "", false
+	}
+	d := v[at+1 : end]
+	if d == "" || strings.ContainsAny(d, " \t") {
+		return "", false
+	}
+	return sluice.Domain("x@" + d), true
 }

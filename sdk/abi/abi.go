@@ -108,6 +108,7 @@ const (
 
 	// Message authentication, grant GrantDNS (sdk/ABI.md §4.11).
 	FnAuthCheck = "auth_check" // (checks, buf, cap) -> len | ErrNotFound
+	FnAuthValue = "auth_value" // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
 )
 
 // Checks for auth_check, OR-ed together (sdk/ABI.md §4.11).

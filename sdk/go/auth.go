@@ -1,7 +1,7 @@
 package sluice
 
 import (
-	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-mail/sluice/sdk/abi"
@@ -116,12 +116,8 @@ func (g *guestHost) DKIMKeys() []DKIMKey {
 }
 
 func (g *guestHost) SignDKIM(name string, opts DKIMOptions) error {
-	o, err := json.Marshal(opts)
-	if err != nil {
-		return err
-	}
 	buf := make([]byte, maxRefusal)
-	switch n := g.raw.dkimSign(name, o, buf); n {
+	switch n := g.raw.dkimSign(name, opts.marshal(), buf); n {
 	case 0:
 		return nil
 	case abi.ErrRefused:
@@ -135,15 +131,35 @@ func (g *guestHost) SignDKIM(name string, opts DKIMOptions) error {
 	}
 }
 
+// CheckAuth runs auth_check without a buffer (the host keeps the result
+// for the call) and reads the members it needs with auth_value: parsing
+// the JSON in the guest would cost far more (ABI §4.11).
 func (g *guestHost) CheckAuth(checks AuthChecks) (*AuthResult, bool) {
-	b, ok := g.fetch(func(buf []byte) int32 { return g.raw.authCheck(int32(checks), buf) })
-	if !ok {
+	if g.raw.authCheck(int32(checks), nil) < 0 {
 		return nil, false
 	}
+	get := func(key string) string {
+		v, _ := g.fetchString(func(buf []byte) int32 { return g.raw.authValue(key, buf) })
+		return v
+	}
 	var r AuthResult
-	if err := json.Unmarshal(b, &r); err != nil {
-		g.Log(LevelError, "auth_check returned invalid JSON: "+err.Error())
-		return nil, false
+	if v := get("spf.result"); v != "" {
+		r.SPF = &SPFResult{Result: v, Identity: get("spf.identity"), Domain: get("spf.domain"),
+			Sender: get("spf.sender"), Reason: get("spf.reason")}
+	}
+	if n, err := strconv.Atoi(get("dkim.count")); err == nil && n >= 0 {
+		r.DKIM = make([]DKIMResult, n)
+		for i := range r.DKIM {
+			p := "dkim." + strconv.Itoa(i) + "."
+			r.DKIM[i] = DKIMResult{Result: get(p + "result"), Domain: get(p + "domain"), Selector: get(p + "selector"),
+				Identifier: get(p + "identifier"), Algorithm: get(p + "algorithm"), Signature: get(p + "b"), Reason: get(p + "reason")}
+		}
+	}
+	if v := get("dmarc.result"); v != "" {
+		pct, _ := strconv.Atoi(get("dmarc.pct"))
+		r.DMARC = &DMARCResult{Result: v, FromDomain: get("dmarc.from_domain"), PolicyDomain: get("dmarc.policy_domain"),
+			Policy: get("dmarc.policy"), Percent: pct, SPFAligned: get("dmarc.spf_aligned") == "true",
+			DKIMAligned: get("dmarc.dkim_aligned") == "true", Reason: get("dmarc.reason")}
 	}
 	return &r, true
 }

@@ -44,6 +44,7 @@ type rawABI interface {
 	dnsLookup(qtype, name string, buf []byte) int32
 	dkimSign(name string, opts []byte, buf []byte) int32
 	authCheck(checks int32, buf []byte) int32
+	authValue(key string, buf []byte) int32
 }
 
 // scratchSize is the initial size of the per-instance scratch buffer: large

@@ -281,6 +281,16 @@ func hostDKIMSign(name unsafe.Pointer, nameLen int32, opts unsafe.Pointer, optsL
 //go:noescape
 func hostAuthCheck(checks int32, buf unsafe.Pointer, cap int32) int32
 
+//go:wasmimport sluice auth_value
+//go:noescape
+func hostAuthValue(key unsafe.Pointer, keyLen int32, buf unsafe.Pointer, cap int32) int32
+
+func (wasmABI) authValue(key string, b []byte) int32 {
+	kp, kn := str(key)
+	p, n := buf(b)
+	return hostAuthValue(kp, kn, p, n)
+}
+
 func (wasmABI) dkimSign(name string, opts []byte, b []byte) int32 {
 	np, nn := str(name)
 	op, on := buf(opts)
