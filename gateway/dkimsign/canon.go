@@ -112,8 +112,12 @@ func canonBody(w io.Writer, c canon, body []byte) error {
 		} else {
 			line, body = body[:i], body[i+2:]
 		}
-		buf = relaxLine(buf[:0], line)
-		if len(buf) == 0 {
+		out := line
+		if !relaxed(line) {
+			buf = relaxLine(buf[:0], line)
+			out = buf
+		}
+		if len(out) == 0 {
 			pendingEmpty++
 			continue
 		}
@@ -122,13 +126,25 @@ func canonBody(w io.Writer, c canon, body []byte) error {
 				return err
 			}
 		}
-		buf = append(buf, crlf...)
-		if _, err := w.Write(buf); err != nil {
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		if _, err := w.Write(crlf); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// relaxed reports whether line is already in relaxed form: no tab, no two
+// spaces in a row, no space at the end. Most lines are, and the check runs
+// at memory speed, so they are hashed without a copy.
+func relaxed(line []byte) bool {
+	n := len(line)
+	return (n == 0 || line[n-1] != ' ') && bytes.IndexByte(line, '\t') < 0 && !bytes.Contains(line, doubleSpace)
+}
+
+var doubleSpace = []byte("  ")
 
 // relaxLine appends line with WSP runs reduced to one SP and trailing WSP
 // removed.

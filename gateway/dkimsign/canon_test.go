@@ -71,3 +71,14 @@ func TestParseCanonicalization(t *testing.T) {
 		}
 	}
 }
+
+func TestHasBareCRLF(t *testing.T) {
+	for in, want := range map[string]bool{
+		"": false, "a\r\nb\r\n": false, "\r\n\r\n": false, "no line end": false,
+		"a\rb": true, "a\nb": true, "\n": true, "a\r": true, "\r\r\n\n": true, "\n\r": true, "a\r\n\rb\n": true,
+	} {
+		if got := hasBareCRLF([]byte(in)); got != want {
+			t.Errorf("hasBareCRLF(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
