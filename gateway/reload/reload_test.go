@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,5 +99,35 @@ func TestWatchReloadsWithin2s(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A rotated DKIM key file changes the fingerprint, so saving a new key
+// reloads the policy even though the policy file is the same.
+func TestFingerprintCoversDKIMKeys(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "policy.hcl")
+	key := filepath.Join(dir, "dkim.pem")
+	src := validPolicy + `dkim_key "main" {
+  domain           = "example.org"
+  selector         = "s1"
+  private_key_file = "dkim.pem"
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("first key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, files := Fingerprint(path)
+	if !slices.Contains(files, key) {
+		t.Fatalf("Fingerprint files %q lack the DKIM key %s", files, key)
+	}
+	if err := os.WriteFile(key, []byte("second key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := Fingerprint(path); after == before {
+		t.Error("the fingerprint did not change when the DKIM key file did")
 	}
 }
