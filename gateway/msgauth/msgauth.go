@@ -47,6 +47,9 @@ type Result struct {
 	SPF   *SPFResult   `json:"spf,omitempty"`
 	DKIM  []DKIMResult `json:"dkim,omitempty"` // when checked: one entry per signature verified, or one {"result":"none"}
 	DMARC *DMARCResult `json:"dmarc,omitempty"`
+	// ResInfo is the results rendered for an Authentication-Results field
+	// (see Result.Format), set by Evaluate.
+	ResInfo string `json:"resinfo,omitempty"`
 }
 
 // SPFResult is the outcome of check_host() for one identity (RFC 7208 §4).
@@ -120,6 +123,7 @@ func Evaluate(ctx context.Context, in Input, what Checks, o Options) Result {
 	if what&CheckDMARC != 0 {
 		out.DMARC = checkDMARC(in.Message, out.SPF, out.DKIM, nr.txtFunc(ctx))
 	}
+	out.ResInfo = out.Format()
 	return out
 }
 

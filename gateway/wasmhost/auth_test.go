@@ -224,9 +224,10 @@ func TestDKIMSignNeedsGrant(t *testing.T) {
 // same name; anything else is NOT_FOUND.
 func TestAuthField(t *testing.T) {
 	r := &msgauth.Result{
-		SPF:   &msgauth.SPFResult{Result: "pass", Identity: "mailfrom", Domain: "example.org", Sender: "a@example.org", Reason: "r"},
-		DKIM:  []msgauth.DKIMResult{{Result: "fail"}, {Result: "pass", Domain: "example.org", Selector: "s1", Identifier: "@example.org", Algorithm: "rsa-sha256", Signature: "abc", Reason: "ok"}},
-		DMARC: &msgauth.DMARCResult{Result: "pass", FromDomain: "example.org", PolicyDomain: "example.org", Policy: "reject", Percent: 30, SPFAligned: true},
+		SPF:     &msgauth.SPFResult{Result: "pass", Identity: "mailfrom", Domain: "example.org", Sender: "a@example.org", Reason: "r"},
+		DKIM:    []msgauth.DKIMResult{{Result: "fail"}, {Result: "pass", Domain: "example.org", Selector: "s1", Identifier: "@example.org", Algorithm: "rsa-sha256", Signature: "abc", Reason: "ok"}},
+		DMARC:   &msgauth.DMARCResult{Result: "pass", FromDomain: "example.org", PolicyDomain: "example.org", Policy: "reject", Percent: 30, SPFAligned: true},
+		ResInfo: "dkim=fail",
 	}
 	for key, want := range map[string]string{
 		"spf.result": "pass", "spf.identity": "mailfrom", "spf.domain": "example.org", "spf.sender": "a@example.org", "spf.reason": "r",
@@ -234,6 +235,7 @@ func TestAuthField(t *testing.T) {
 		"dkim.1.identifier": "@example.org", "dkim.1.algorithm": "rsa-sha256", "dkim.1.b": "abc", "dkim.1.reason": "ok",
 		"dmarc.result": "pass", "dmarc.from_domain": "example.org", "dmarc.policy_domain": "example.org", "dmarc.policy": "reject",
 		"dmarc.pct": "30", "dmarc.spf_aligned": "true", "dmarc.dkim_aligned": "false", "dmarc.reason": "",
+		"resinfo": "dkim=fail",
 	} {
 		if got, ok := authField(r, key); !ok || got != want {
 			t.Errorf("authField(%q) = %q, %v; want %q", key, got, ok, want)

@@ -197,8 +197,11 @@ func hostAuthValue(cs *callState, s []uint64) {
 }
 
 // authField returns the member of r named by a path of sdk/ABI.md §4.11:
-// spf.MEMBER, dkim.count, dkim.N.MEMBER, dmarc.MEMBER.
+// spf.MEMBER, dkim.count, dkim.N.MEMBER, dmarc.MEMBER, resinfo.
 func authField(r *msgauth.Result, key string) (string, bool) {
+	if key == "resinfo" {
+		return r.ResInfo, true
+	}
 	part, rest, _ := strings.Cut(key, ".")
 	switch part {
 	case "spf":

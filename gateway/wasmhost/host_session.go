@@ -103,8 +103,16 @@ func hostConfig(cs *callState, s []uint64) {
 // sluice_configure, are NOT_FOUND.
 func hostInfo(cs *callState, s []uint64) {
 	key := cs.read(s[0], s[1], "info key")
-	if string(key) == abi.InfoPlugin {
+	switch string(key) { // fixed for the plugin: also in sluice_configure
+	case abi.InfoPlugin:
 		s[0] = cs.out(s[2], s[3], cs.p.name)
+		return
+	case abi.InfoDKIMKeys:
+		if v := cs.p.dkimKeyList(); v != "" {
+			s[0] = cs.out(s[2], s[3], v)
+		} else {
+			s[0] = notFound
+		}
 		return
 	}
 	st := cs.st
@@ -145,9 +153,6 @@ func hostInfo(cs *callState, s []uint64) {
 		v, ok = st.Rcpt, st.Phase == filter.Rcpt
 	case abi.InfoRcptParams:
 		v, ok = st.RcptParams, st.Phase == filter.Rcpt
-	case abi.InfoDKIMKeys:
-		v = cs.p.dkimKeyList()
-		ok = v != ""
 	default:
 		ok = false
 	}

@@ -199,11 +199,12 @@ func TestResults(t *testing.T) {
 // unfold undoes the folding and turns each CRLF TAB into one space.
 func unfold(v string) string { return strings.ReplaceAll(v, "\r\n\t", " ") }
 
-// checkLines fails when a line of the rendered field exceeds maxLine bytes.
+// checkLines fails when a line of the rendered field exceeds the 78 bytes
+// of RFC 5322 §2.1.1.
 func checkLines(t *testing.T, field string) {
 	t.Helper()
 	for _, l := range strings.Split(field, "\r\n") {
-		if len(l) > maxLine {
+		if len(l) > 78 {
 			t.Errorf("line of %d bytes: %q", len(l), l)
 		}
 	}

@@ -1,105 +1,23 @@
 package main
 
-import (
-	"strings"
+// render returns the field's value: the authserv-id, then the host's result
+// list (sluice.AuthResult.ResInfo, already folded and sanitized: the host
+// renders it because byte-by-byte work is costly inside the sandbox), each
+// result on a line of its own. No results at all is "id; none" (RFC 8601
+// §2.2).
+func render(id, resinfo string) string {
+	if resinfo == "" {
+		return id + "; none"
+	}
+	return id + ";\r\n\t" + resinfo
+}
 
-	sluice "github.com/sluice-mail/sluice/sdk/go"
-)
-
-// maxLine is the line length RFC 5322 §2.1.1 asks for; the field is
-// folded to stay within it where the values allow.
-const maxLine = 78
-
-// maxValue bounds a property value taken from the message or DNS, so that
-// no line comes near the hard limit of 998 bytes.
+// maxValue bounds a tag value taken from a result.
 const maxValue = 255
 
-// maxComment is the longest reason put in a comment; longer ones are left
-// out rather than cut.
-const maxComment = 64
-
-// resinfos returns the results as RFC 8601 §2.2 resinfo elements, each a
-// list of words: "method=result", an optional "(comment)", then
-// "ptype.property=value" words.
-func resinfos(r *sluice.AuthResult) [][]string {
-	var out [][]string
-	if len(r.DKIM) == 0 {
-		out = append(out, []string{"dkim=none"})
-	}
-	for _, d := range r.DKIM {
-		out = append(out, resinfo("dkim", d.Result, d.Reason,
-			"header.d", value(d.Domain), "header.s", value(d.Selector), "header.b", value(d.Signature)))
-	}
-	if s := r.SPF; s != nil {
-		ptype, v := "smtp.mailfrom", value(s.Sender)
-		if s.Identity == "helo" || v != s.Sender || !isAddr(v) {
-			// RFC 8601 §2.7.2: the HELO name for the null sender; the
-			// domain when the address would not survive unchanged.
-			v = value(s.Domain)
-			if s.Identity == "helo" {
-				ptype = "smtp.helo"
-			}
-		}
-		out = append(out, resinfo("spf", s.Result, s.Reason, ptype, v))
-	}
-	if m := r.DMARC; m != nil {
-		out = append(out, resinfo("dmarc", m.Result, m.Reason, "header.from", value(m.FromDomain)))
-	}
-	return out
-}
-
-// resinfo is one result's words; props are property/value pairs, those
-// with an empty value left out.
-func resinfo(method, result, reason string, props ...string) []string {
-	w := []string{method + "=" + keyword(result)}
-	if c := comment(reason); c != "" {
-		w = append(w, "("+c+")")
-	}
-	for i := 0; i+1 < len(props); i += 2 {
-		if props[i+1] != "" {
-			w = append(w, props[i]+"="+pvalue(props[i+1]))
-		}
-	}
-	return w
-}
-
-// render returns the field value: the authserv-id, then each resinfo after
-// "CRLF TAB", further folded before a word that would take its line beyond
-// maxLine bytes. No results at all is "id; none" (RFC 8601 §2.2).
-func render(id string, infos [][]string) string {
-	var b strings.Builder
-	b.WriteString(id)
-	if len(infos) == 0 {
-		b.WriteString("; none")
-		return b.String()
-	}
-	b.WriteByte(';')
-	for i, words := range infos {
-		b.WriteString("\r\n\t")
-		line := 1
-		for j, w := range words {
-			if j == len(words)-1 && i < len(infos)-1 {
-				w += ";"
-			}
-			if j > 0 {
-				if line+1+len(w) > maxLine {
-					b.WriteString("\r\n\t")
-					line = 1
-				} else {
-					b.WriteByte(' ')
-					line++
-				}
-			}
-			b.WriteString(w)
-			line += len(w)
-		}
-	}
-	return b.String()
-}
-
-// keyword reduces a result or policy name to lower-case letters; "none"
-// when nothing is left. The host sends RFC 8601 §2.7 keywords; this only
-// guards the field's syntax.
+// keyword reduces a result or policy name to lower-case letters, for a
+// tag; "none" when nothing is left. The host sends RFC 8601 §2.7 keywords;
+// this only guards against a surprise.
 func keyword(s string) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s) && len(b) < 32; i++ {
@@ -117,138 +35,29 @@ func keyword(s string) string {
 	return string(b)
 }
 
-// Byte classes, looked up in one step per byte: in a WebAssembly guest
-// every loop iteration pays the host's deadline check, so scanning a set of
-// special characters for each byte (strings.ContainsRune) costs several
-// times more than the rest of the plugin.
-const (
-	clsValue   = 1 << iota // kept by value: printable ASCII except space and ;()"\
-	clsToken               // a MIME token byte (RFC 2045 §5.1)
-	clsAtext               // a dot-atom atext byte (RFC 5322 §3.2.3)
-	clsLabel               // a domain label byte: letters, digits, '-', '_'
-	clsComment             // kept in a comment: printable ASCII and tab except ;()"\
-)
-
-// classes is the class set of each byte; built once, never changed.
-var classes = func() (t [256]uint8) {
-	for c := 0x21; c < 0x7f; c++ {
-		t[c] |= clsValue | clsToken | clsComment
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			t[c] |= clsAtext | clsLabel
-		}
-	}
-	t[' '] |= clsComment
-	t['\t'] |= clsComment
-	for _, c := range []byte(`;()"\`) {
-		t[c] &^= clsValue | clsComment
-	}
-	for _, c := range []byte(tspecials) {
-		t[c] &^= clsToken
-	}
-	for _, c := range []byte("!#$%&'*+-/=?^_`{|}~") {
-		t[c] |= clsAtext
-	}
-	t['-'] |= clsLabel
-	t['_'] |= clsLabel
-	return t
-}()
-
-// value reduces text from the message or DNS to printable ASCII without
-// whitespace and without ;()"\, at most maxValue bytes.
+// value reduces a domain from the message or DNS to printable ASCII
+// without whitespace and without ;()"\, at most maxValue bytes, for a tag.
 func value(s string) string {
 	clean := len(s) <= maxValue
 	for i := 0; i < len(s) && clean; i++ {
-		clean = classes[s[i]]&clsValue != 0
+		clean = valueByte(s[i])
 	}
 	if clean {
 		return s
 	}
 	b := make([]byte, 0, min(len(s), maxValue))
 	for i := 0; i < len(s) && len(b) < maxValue; i++ {
-		if c := s[i]; classes[c]&clsValue != 0 {
-			b = append(b, c)
+		if valueByte(s[i]) {
+			b = append(b, s[i])
 		}
 	}
 	return string(b)
 }
 
-// pvalue writes a value() as RFC 8601 §2.2 pvalue: bare when it is a MIME
-// token (RFC 2045 §5.1) or [local-part "@"] domain-name, else quoted. value
-// left no '"' or '\' to escape.
-func pvalue(v string) string {
-	if isToken(v) || isAddr(v) {
-		return v
-	}
-	return `"` + v + `"`
-}
-
-// tspecials are the bytes a MIME token may not hold (RFC 2045 §5.1).
-const tspecials = `()<>@,;:\"/[]?=`
-
-func isToken(s string) bool {
-	if s == "" {
+func valueByte(c byte) bool {
+	switch c {
+	case ';', '(', ')', '"', '\\':
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if classes[s[i]]&clsToken == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// isAddr reports whether s is [[local-part] "@"] domain-name with a
-// dot-atom local part (RFC 5322 §3.4.1) and a domain of letters, digits,
-// hyphens and underscores.
-func isAddr(s string) bool {
-	domain := s
-	if at := strings.LastIndexByte(s, '@'); at >= 0 {
-		local := s[:at]
-		domain = s[at+1:]
-		if local != "" && !dotted(local, clsAtext) {
-			return false
-		}
-	}
-	return dotted(domain, clsLabel)
-}
-
-// dotted reports whether s is non-empty labels of bytes of class cls,
-// separated by single dots.
-func dotted(s string, cls uint8) bool {
-	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '.' {
-			if s[i-1] == '.' {
-				return false
-			}
-			continue
-		}
-		if classes[c]&cls == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// comment returns a reason fit for a comment: at most maxComment bytes of
-// printable ASCII (tabs count as spaces), with the bytes that could end it or confuse readers
-// (;()"\) left out; "" for a reason that is longer or not printable.
-func comment(reason string) string {
-	if len(reason) > maxComment {
-		return ""
-	}
-	b := make([]byte, 0, len(reason))
-	for i := 0; i < len(reason); i++ {
-		c := reason[i]
-		if (c < ' ' && c != '\t') || c > '~' {
-			return ""
-		}
-		if classes[c]&clsComment != 0 {
-			b = append(b, c)
-		}
-	}
-	return strings.Join(strings.Fields(string(b)), " ")
+	return c > ' ' && c < 0x7f
 }

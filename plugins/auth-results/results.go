@@ -36,7 +36,7 @@ func (p *authResults) OnData(h sluice.Host) sluice.Verdict {
 	}
 	setTags(h, r)
 	if p.header {
-		h.InsertHeader(0, fieldName, render(p.id, resinfos(r)))
+		h.InsertHeader(0, fieldName, render(p.id, r.ResInfo))
 	}
 	return sluice.Continue
 }

@@ -28,8 +28,9 @@ var canonicalizations = []string{
 // signer is the plugin; Configure fills it once per instance.
 type signer struct {
 	opts      sluice.DKIMOptions
-	unmatched string // key name for a From domain no key matches; "" = none
-	tempfail  bool   // on_refusal = "tempfail"
+	unmatched string           // key name for a From domain no key matches; "" = none
+	tempfail  bool             // on_refusal = "tempfail"
+	keys      []sluice.DKIMKey // granted keys, read once in Configure
 }
 
 // Configure decodes and checks the configuration; any problem refuses it.
@@ -38,6 +39,7 @@ func (p *signer) Configure(h sluice.Host) error {
 	if err := sluice.DecodeConfig(h, &c); err != nil {
 		return err
 	}
+	p.keys = h.DKIMKeys() // fixed for the policy generation
 	return p.load(c)
 }
 

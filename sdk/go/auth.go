@@ -24,6 +24,10 @@ type AuthResult struct {
 	SPF   *SPFResult   `json:"spf,omitempty"`
 	DKIM  []DKIMResult `json:"dkim,omitempty"`
 	DMARC *DMARCResult `json:"dmarc,omitempty"`
+	// ResInfo is the results as the host renders them for an RFC 8601
+	// Authentication-Results field, folded: a field's value is
+	// authserv-id + ";\r\n\t" + ResInfo.
+	ResInfo string `json:"resinfo,omitempty"`
 }
 
 // SPFResult is the SPF check of the client (RFC 7208).
@@ -161,5 +165,6 @@ func (g *guestHost) CheckAuth(checks AuthChecks) (*AuthResult, bool) {
 			Policy: get("dmarc.policy"), Percent: pct, SPFAligned: get("dmarc.spf_aligned") == "true",
 			DKIMAligned: get("dmarc.dkim_aligned") == "true", Reason: get("dmarc.reason")}
 	}
+	r.ResInfo = get("resinfo")
 	return &r, true
 }

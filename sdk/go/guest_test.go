@@ -84,7 +84,7 @@ var fakeAuth = map[string]string{
 	"spf.result": "pass", "spf.identity": "mailfrom", "spf.domain": "example.org", "spf.sender": "a@example.org",
 	"dkim.count": "2", "dkim.0.result": "none", "dkim.1.result": "pass", "dkim.1.domain": "example.org", "dkim.1.b": "abc",
 	"dmarc.result": "pass", "dmarc.from_domain": "example.org", "dmarc.policy": "reject", "dmarc.pct": "100",
-	"dmarc.spf_aligned": "true", "dmarc.dkim_aligned": "false",
+	"dmarc.spf_aligned": "true", "dmarc.dkim_aligned": "false", "resinfo": "dkim=none;\r\n\tspf=pass",
 }
 
 func (f *fakeRaw) authValue(key string, buf []byte) int32 {
@@ -413,9 +413,10 @@ func TestGuestAuthAndDKIM(t *testing.T) {
 	f.headers = [][2]string{{"From", "a@example.org"}}
 	r, ok := g.CheckAuth(CheckDMARC)
 	want := &AuthResult{
-		SPF:   &SPFResult{Result: "pass", Identity: "mailfrom", Domain: "example.org", Sender: "a@example.org"},
-		DKIM:  []DKIMResult{{Result: "none"}, {Result: "pass", Domain: "example.org", Signature: "abc"}},
-		DMARC: &DMARCResult{Result: "pass", FromDomain: "example.org", Policy: "reject", Percent: 100, SPFAligned: true},
+		SPF:     &SPFResult{Result: "pass", Identity: "mailfrom", Domain: "example.org", Sender: "a@example.org"},
+		DKIM:    []DKIMResult{{Result: "none"}, {Result: "pass", Domain: "example.org", Signature: "abc"}},
+		DMARC:   &DMARCResult{Result: "pass", FromDomain: "example.org", Policy: "reject", Percent: 100, SPFAligned: true},
+		ResInfo: "dkim=none;\r\n\tspf=pass",
 	}
 	if !ok || !reflect.DeepEqual(r, want) {
 		t.Errorf("CheckAuth = %+v, %v\nwant %+v", r, ok, want)

@@ -71,9 +71,12 @@ var infoFrom = map[string]Phase{
 func (h *host) Info(key string) (string, bool) {
 	s := h.enter("info")
 	if s.phase == PhaseConfigure {
-		if key == sluice.InfoPlugin {
+		switch key {
+		case sluice.InfoPlugin:
 			v, ok := s.info[key]
 			return v, ok
+		case sluice.InfoDKIMKeys:
+			return s.dkimKeyList()
 		}
 		return "", false
 	}
