@@ -63,12 +63,16 @@ extern "C" {
 #define SLUICE_DISCARD 4    /* accept but do not deliver (logged) */
 #define SLUICE_QUARANTINE 5 /* deliver, marked X-Sluice-Quarantine */
 
-/* Errors. The host returns only SLUICE_NOT_FOUND; the others come from the
- * SDK's own helpers. */
-#define SLUICE_NOT_FOUND (-1)  /* no such item, or not in this phase */
-#define SLUICE_TOO_LONG (-2)   /* a *_str value and its NUL do not fit */
-#define SLUICE_WRONG_TYPE (-3) /* a JSON key holds another type */
-#define SLUICE_BAD_JSON (-4)   /* the JSON text is malformed */
+/* Errors. The host returns the first three (ABI.md §4): SLUICE_NOT_FOUND
+ * from any function, SLUICE_TEMPERROR and SLUICE_REFUSED only from the
+ * capability functions of sluice_caps.h. The others come from the SDK's own
+ * helpers and never collide with a host result. */
+#define SLUICE_NOT_FOUND (-1)   /* no such item, or not in this phase */
+#define SLUICE_TEMPERROR (-2)   /* no answer now (DNS timeout, SERVFAIL); retry later */
+#define SLUICE_REFUSED (-3)     /* dkim_sign declined; the reason is in the buffer */
+#define SLUICE_TOO_LONG (-16)   /* a *_str value and its NUL do not fit */
+#define SLUICE_WRONG_TYPE (-17) /* a JSON key holds another type */
+#define SLUICE_BAD_JSON (-18)   /* the JSON text is malformed */
 
 /* Log levels (ABI.md §4.1). */
 #define SLUICE_LOG_DEBUG 0
@@ -99,6 +103,7 @@ extern "C" {
 #define SLUICE_INFO_MAIL_PARAMS "mail.params"     /* mail */
 #define SLUICE_INFO_RCPT "rcpt"                   /* rcpt only */
 #define SLUICE_INFO_RCPT_PARAMS "rcpt.params"     /* rcpt only */
+#define SLUICE_INFO_DKIM_KEYS "dkim.keys"         /* connect; see sluice_caps.h */
 
 /* Sizes that bound what the host accepts; handy for buffers. */
 #define SLUICE_MAX_ADDRESS 254   /* ABI.md §4.6 */

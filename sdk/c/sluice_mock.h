@@ -76,6 +76,34 @@ void sluice_mock_set_envelope(sluice_mock *m, const char *from, ...);
 int sluice_mock_set_message(sluice_mock *m, const char *raw);
 int sluice_mock_set_message_n(sluice_mock *m, const char *raw, size_t len);
 
+/* Capabilities (sdk/ABI.md §4.8 to §4.11, sluice_caps.h). Grants are not
+ * emulated: everything is available, except that dkim_sign knows only the
+ * keys added with sluice_mock_add_dkim_key. */
+/* sluice_mock_set_kv stores a key of the plugin's key/value store as kv_set
+ * would; sluice_mock_kv returns a key's value as the plugin would read it
+ * now, or NULL. The store keeps the writes of a failed call. */
+void sluice_mock_set_kv(sluice_mock *m, const char *key, const char *val, int32_t ttl_ms);
+const char *sluice_mock_kv(sluice_mock *m, const char *key);
+/* sluice_mock_advance_ms moves the store's clock, which starts at 0 and
+ * moves only when a test calls this: keys whose lifetime passed are gone. */
+void sluice_mock_advance_ms(sluice_mock *m, long long ms);
+/* sluice_mock_set_dns sets the answer to dns_lookup(qtype, name): the
+ * records joined by '\n' ("" or none set: NOT_FOUND). Names compare
+ * case-insensitively, with or without the final dot. */
+void sluice_mock_set_dns(sluice_mock *m, const char *qtype, const char *name, const char *records);
+/* sluice_mock_set_dns_temporary makes that lookup return SLUICE_TEMPERROR. */
+void sluice_mock_set_dns_temporary(sluice_mock *m, const char *qtype, const char *name);
+/* sluice_mock_set_auth sets one member of the auth_check result by its
+ * auth_value key ("spf.result", "dkim.count", "dkim.0.domain",
+ * "dmarc.pct", ...). The mock evaluates nothing: members come back as set,
+ * for the checks asked for, in the phases the ABI allows. */
+void sluice_mock_set_auth(sluice_mock *m, const char *key, const char *value);
+/* sluice_mock_add_dkim_key grants key name (listed in info "dkim.keys").
+ * dkim_sign with it inserts a pretend DKIM-Signature field at the top, or
+ * refuses like the host when the message has no From field or several, or
+ * the "headers" option lacks From. */
+void sluice_mock_add_dkim_key(sluice_mock *m, const char *name, const char *domain, const char *selector, const char *algorithm);
+
 /* Running the plugin's functions as the gateway would. */
 sluice_mock_result sluice_mock_configure(sluice_mock *m, sluice_mock_fn fn);
 sluice_mock_result sluice_mock_connect(sluice_mock *m, sluice_mock_fn fn);

@@ -3,7 +3,9 @@
 # filter and the tutorial plugin, natively against the mock (with -Werror,
 # and again under AddressSanitizer/UBSan when the compiler supports them);
 # then builds the same plugins for wasm in both modes (wasi-libc and
-# freestanding, with and without bulk memory).
+# freestanding, with and without bulk memory), and checks with wasm-objdump
+# (when installed) that only a module calling sluice_caps.h imports the
+# capability functions.
 #   usage: sdk/c/test.sh          (from any directory)
 # CC picks the native compiler (default cc); CLANG the wasm one (default clang).
 set -eu
@@ -38,6 +40,7 @@ native() {
 }
 
 native sdk_test "$here/test/sdk_test.c"
+native caps_test "$here/test/caps_test.c"
 native probe_test "$here/conformance/probe.c" "$here/conformance/probe_test.c"
 native filter_test "$example/filter.c" "$example/filter_test.c"
 native hello_test "$here/examples/hello/hello.c" "$here/examples/hello/hello_test.c"
@@ -57,5 +60,24 @@ for mode in wasi free bulk; do
 	wasm $mode probe "$here/conformance/probe.c"
 	wasm $mode filter "$example/filter.c"
 	wasm $mode hello "$here/examples/hello/hello.c"
+	wasm $mode caps "$here/test/caps_plugin.c"
 done
+
+# Capability functions need a grant (ABI.md §4.8-§4.11): only a module that
+# calls them may import them.
+if command -v wasm-objdump >/dev/null 2>&1; then
+	caps='kv_get|kv_set|kv_incr|kv_delete|dns_lookup|dkim_sign|auth_check|auth_value'
+	for name in probe filter hello; do
+		if wasm-objdump -x -j Import "$tmp/$name.wasm" | grep -Eq "sluice\.($caps)"; then
+			echo "test.sh: $name.wasm imports a capability function it does not use" >&2
+			exit 1
+		fi
+	done
+	got=$(wasm-objdump -x -j Import "$tmp/caps.wasm" | grep -Eo "sluice\.($caps)" | sort -u | tr '\n' ' ')
+	[ "$got" = "sluice.auth_check sluice.auth_value sluice.dkim_sign sluice.dns_lookup sluice.kv_delete sluice.kv_get sluice.kv_incr sluice.kv_set " ] || {
+		echo "test.sh: caps.wasm imports [$got], want every capability function" >&2
+		exit 1
+	}
+	echo "== imports: capability functions only where used"
+fi
 echo "ok"

@@ -5,16 +5,25 @@
 // exported memory and lengths are byte counts. Functions that return a value
 // use the (buf, cap) protocol: they return the full length n, and copy the
 // value only when n <= cap (body_read is the exception: it copies what fits).
-// The only error result is NOT_FOUND (-1); every other misuse traps.
+// The error results are NOT_FOUND (-1), and TEMPERROR (-2) and REFUSED (-3)
+// from the capability functions; every other misuse traps.
 //
 // Plugin code normally uses the typed API in sluice.ts; these declarations
-// are for authors who want to manage buffers themselves.
+// are for authors who want to manage buffers themselves. The capability
+// functions (§4.8 to §4.11), which need a grant, are declared apart, in
+// capabilities_abi.ts.
 
 /** ABI version this SDK speaks; sluice_abi_version returns it (ABI.md §8). */
 export const ABI_VERSION: i32 = 1;
 
-/** The only error a host function returns: no such item, or not in this phase. */
+/** No such item, or not in this phase. */
 export const NOT_FOUND: i32 = -1;
+
+/** A capability function could not answer now (DNS timeout, SERVFAIL); retrying later may succeed (§4.9). */
+export const TEMPERROR: i32 = -2;
+
+/** dkim_sign declined, with the reason in the plugin's buffer (§4.10). */
+export const REFUSED: i32 = -3;
 
 // §4.1 Logging and configuration
 

@@ -21,7 +21,7 @@ import { argLen, argPtr } from "./args";
 import { jsonString } from "./json";
 import { findBytes, str } from "./bytes";
 
-export { ABI_VERSION, NOT_FOUND } from "./abi";
+export { ABI_VERSION, NOT_FOUND, TEMPERROR, REFUSED } from "./abi";
 export * from "./bytes";
 export * from "./json";
 
@@ -97,6 +97,8 @@ export namespace InfoKey {
   export const Rcpt = "rcpt";
   /** rcpt only: ESMTP parameters of this RCPT. */
   export const RcptParams = "rcpt.params";
+  /** connect: the DKIM keys this plugin may sign with, one per line (see capabilities.ts). */
+  export const DKIMKeys = "dkim.keys";
 }
 
 // ---------------------------------------------------------------------------

@@ -19,3 +19,4 @@ export function build(entry, name) {
 export const exampleWasm = () => build("../../examples/plugins/assemblyscript/plugin.ts", "example");
 export const probeWasm = () => build("conformance/probe.ts", "probe");
 export const harnessWasm = () => build("test/harness.ts", "harness");
+export const capsHarnessWasm = () => build("test/caps_harness.ts", "caps_harness");

@@ -1,6 +1,7 @@
 // An in-memory Sluice host for unit-testing compiled plugins with Node's
 // built-in test runner (node:test). It implements every import of plugin ABI
-// v1 (sdk/ABI.md §4) plus env.abort, runs hooks the way the gateway does and
+// v1 (sdk/ABI.md §4), the capability functions of §4.8 to §4.11 included,
+// plus env.abort, runs hooks the way the gateway does and
 // records their effects, with no dependencies beyond Node 20.
 //
 //   import { TestHost, Verdict } from ".../sdk/assemblyscript/testing/host.js";
@@ -21,6 +22,14 @@ export const Verdict = Object.freeze({
 });
 
 const NOT_FOUND = -1;
+const TEMPERROR = -2;
+const REFUSED = -3;
+const QTYPES = ["A", "AAAA", "TXT", "MX", "PTR", "NS", "CNAME"];
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
+/** The lookup form of a DNS question: upper-case type, lower-case name without the final dot. */
+const dnsKey = (qtype, name) => `${qtype.toUpperCase()} ${name.toLowerCase().replace(/\.$/, "")}`;
 const PHASES = ["connect", "helo", "mail", "rcpt", "data"];
 const DEFAULT_REPLY = {
   [Verdict.Reject]: "550 5.7.1 Rejected by policy",
@@ -185,7 +194,86 @@ export class TestHost {
     this.phase = "configure";
     this.instances = 0;
     this.instance = null;
+    // Capabilities (sdk/ABI.md §4.8-§4.11). Grants are not emulated: all are
+    // available, except that dkim_sign knows only keys added with addDKIMKey.
+    // The key/value store is outside the transaction: a failed call keeps
+    // its writes, as in the gateway.
+    /** The key/value store: key (latin1) -> { value: Buffer, expires: ms on clockMs or null }. */
+    this.kv = new Map();
+    /** The store's clock in ms; it moves only with advance(). */
+    this.clockMs = 0;
+    this.dns = new Map();
+    this.auth = new Map();
+    this.authRan = 0;
+    this.dkimKeys = [];
     this.instantiate();
+  }
+
+  // --- capabilities --------------------------------------------------------
+
+  /** Stores a key of the plugin's key/value store as kv_set would. */
+  setKV(key, value, ttlMs = 0) {
+    this.kv.set(Buffer.from(key, "utf8").toString("latin1"),
+      { value: toBytesRaw(value), expires: ttlMs > 0 ? this.clockMs + ttlMs : null });
+  }
+
+  /** A key of the store as the plugin would read it now (Buffer), or null. */
+  kvValue(key) {
+    return this.kvLive(Buffer.from(key, "utf8").toString("latin1"))?.value ?? null;
+  }
+
+  /** Moves the store's clock forward: keys whose lifetime passed are gone. */
+  advance(ms) { this.clockMs += ms; }
+
+  kvLive(k) {
+    const e = this.kv.get(k);
+    if (e && e.expires !== null && this.clockMs >= e.expires) {
+      this.kv.delete(k);
+      return undefined;
+    }
+    return e;
+  }
+
+  /** The records dns_lookup(qtype, name) returns; names compare case-insensitively, final dot optional. */
+  setDNS(qtype, name, ...records) { this.dns.set(dnsKey(qtype, name), records); }
+
+  /** Makes dns_lookup(qtype, name) return TEMPERROR. */
+  setDNSTemporary(qtype, name) { this.dns.set(dnsKey(qtype, name), TEMPERROR); }
+
+  /**
+   * Sets one member of the auth_check result by its auth_value key
+   * ("spf.result", "dkim.count", "dkim.0.domain", "dmarc.pct", ...). Nothing
+   * is evaluated: members come back as set, for the checks asked for, in the
+   * phases the ABI allows.
+   */
+  setAuth(key, value) { this.auth.set(key, String(value)); }
+
+  /**
+   * Grants DKIM key `name` (listed in info "dkim.keys"). dkim_sign with it
+   * inserts a pretend DKIM-Signature field at the top, or refuses like the
+   * host when the message has no From field or several, or headers lacks From.
+   */
+  addDKIMKey(name, domain, selector, algorithm) {
+    this.dkimKeys.push({ name, domain, selector, algorithm });
+    this.info.set("dkim.keys", this.dkimKeys.map((k) => `${k.name} ${k.domain} ${k.selector} ${k.algorithm}`).join("\n"));
+  }
+
+  /** The auth_check result as the host's JSON, for the checks in `ran`. */
+  authJSON(ran) {
+    const obj = (prefix) => {
+      const o = {};
+      for (const [k, v] of this.auth) {
+        if (!k.startsWith(prefix) || k.slice(prefix.length).includes(".")) continue;
+        const m = k.slice(prefix.length);
+        o[m] = m === "pct" ? Number(v) : m.endsWith("_aligned") ? v === "true" : v;
+      }
+      return o;
+    };
+    const r = {};
+    if (ran & 1) r.spf = obj("spf.");
+    if (ran & 2) r.dkim = Array.from({ length: Number(this.auth.get("dkim.count") ?? 0) }, (_, i) => obj(`dkim.${i}.`));
+    if (ran & 4) r.dmarc = obj("dmarc.");
+    return Buffer.from(JSON.stringify(r), "utf8");
   }
 
   /** Creates an instance: start section, _initialize, sluice_configure, sluice_hooks. */
@@ -316,6 +404,7 @@ export class TestHost {
     const saved = this.snapshot();
     this.phase = phase;
     this.reply = null;
+    this.authRan = 0; // auth_check results last one call
     try {
       const v = fn();
       if (v < 0 || v > 5) throw new AbiMisuse(`${name} returned ${v}, which is not a verdict`);
@@ -374,6 +463,10 @@ export class TestHost {
       return value.length;
     };
     const inData = () => this.phase === "data";
+    const kvKey = (fn, key) => {
+      if (key.length < 1 || key.length > 256) throw new AbiMisuse(`${fn}: key length ${key.length} is outside 1-256 bytes`);
+      return key.toString("latin1");
+    };
     const mustBe = (fn, ...phases) => {
       if (!phases.includes(this.phase)) throw new AbiMisuse(`${fn} is not allowed in phase ${this.phase}`);
     };
@@ -485,6 +578,88 @@ export class TestHost {
         if (i < 0) return NOT_FOUND;
         if (this.rcpts.length === 1) throw new AbiMisuse("rcpt_remove would remove every recipient; return discard instead");
         this.rcpts.splice(i, 1);
+        return 0;
+      },
+      kv_get: (kp, kl, buf, cap) => {
+        const k = kvKey("kv_get", read(kp, kl));
+        return give(this.kvLive(k)?.value ?? null, buf, cap);
+      },
+      kv_set: (kp, kl, vp, vl, ttl) => {
+        const k = kvKey("kv_set", read(kp, kl));
+        const value = read(vp, vl);
+        if (ttl < 0) throw new AbiMisuse(`kv_set: negative ttl_ms ${ttl}`);
+        if (value.length > 65536) throw new AbiMisuse(`kv_set: value of ${value.length} bytes is above the limit of 65536`);
+        this.kv.set(k, { value, expires: ttl > 0 ? this.clockMs + ttl : null });
+        return 0;
+      },
+      kv_incr: (kp, kl, delta, ttl) => {
+        const k = kvKey("kv_incr", read(kp, kl));
+        if (ttl < 0) throw new AbiMisuse(`kv_incr: negative ttl_ms ${ttl}`);
+        let e = this.kvLive(k);
+        if (!e) {
+          e = { value: Buffer.alloc(0), expires: ttl > 0 ? this.clockMs + ttl : null };
+          this.kv.set(k, e);
+        }
+        const text = e.value.toString("latin1");
+        let n = (/^[+-]?\d+$/.test(text) ? BigInt(text) : 0n) + BigInt(delta);
+        n = n > INT64_MAX ? INT64_MAX : n < INT64_MIN ? INT64_MIN : n;
+        e.value = Buffer.from(n.toString());
+        return Number(n > 2147483647n ? 2147483647n : n < -2147483648n ? -2147483648n : n);
+      },
+      kv_delete: (kp, kl) => {
+        const k = kvKey("kv_delete", read(kp, kl));
+        if (!this.kvLive(k)) return NOT_FOUND;
+        this.kv.delete(k);
+        return 0;
+      },
+      dns_lookup: (qp, ql, np, nl, buf, cap) => {
+        const q = read(qp, ql).toString("latin1").toUpperCase();
+        if (!QTYPES.includes(q)) throw new AbiMisuse(`dns_lookup: unsupported query type ${JSON.stringify(q)}`);
+        if (nl > 255) return NOT_FOUND;
+        const a = this.dns.get(dnsKey(q, read(np, nl).toString("latin1")));
+        if (a === TEMPERROR) return TEMPERROR;
+        if (!a || a.length === 0) return NOT_FOUND;
+        return give(Buffer.from(a.join("\n"), "utf8"), buf, cap);
+      },
+      auth_check: (checks, buf, cap) => {
+        if (checks === 0 || (checks & ~7) !== 0) throw new AbiMisuse(`auth_check: invalid checks ${checks}`);
+        const at = PHASES.indexOf(this.phase);
+        if (at < PHASES.indexOf("mail") || ((checks & ~1) !== 0 && this.phase !== "data")) return NOT_FOUND;
+        this.authRan = checks & 4 ? 7 : checks;
+        return give(this.authJSON(this.authRan), buf, cap);
+      },
+      auth_value: (kp, kl, buf, cap) => {
+        const k = read(kp, kl).toString("utf8");
+        const bit = { spf: 1, dkim: 2, dmarc: 4 }[k.split(".")[0]] ?? 0;
+        const v = this.auth.get(k);
+        if ((this.authRan & bit) === 0 || v === undefined) return NOT_FOUND;
+        return give(Buffer.from(v, "utf8"), buf, cap);
+      },
+      dkim_sign: (np, nl, op, ol, buf, cap) => {
+        mustBe("dkim_sign", "data");
+        const name = read(np, nl).toString("latin1");
+        const key = this.dkimKeys.find((k) => k.name === name);
+        if (!key) throw new AbiMisuse(`dkim_sign: key ${JSON.stringify(name)} is not granted to this plugin`);
+        let opts = {};
+        if (ol > 0) {
+          try { opts = JSON.parse(read(op, ol).toString("utf8")); } catch { throw new AbiMisuse("dkim_sign: options are not JSON"); }
+          if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new AbiMisuse("dkim_sign: options are not a JSON object");
+          for (const m of Object.keys(opts)) {
+            if (!["headers", "canonicalization", "expiration"].includes(m)) throw new AbiMisuse(`dkim_sign: unknown option ${JSON.stringify(m)}`);
+          }
+        }
+        const froms = this.fields.filter((f) => f.name.toString("latin1").toLowerCase() === "from").length;
+        let why = null;
+        if (froms === 0) why = "the message has no From field";
+        else if (froms > 1) why = "the message has more than one From field";
+        else if (opts.headers && !opts.headers.some((h) => String(h).toLowerCase() === "from")) why = "headers does not include From";
+        if (why !== null) {
+          const b = Buffer.from(why);
+          give(b.subarray(0, Math.min(b.length, cap)), buf, cap);
+          return REFUSED;
+        }
+        const value = `v=1; a=${key.algorithm}; c=relaxed/relaxed; d=${key.domain}; s=${key.selector}; h=From; bh=mock; b=mock`;
+        this.fields.unshift({ name: Buffer.from("DKIM-Signature"), value: Buffer.from(value) });
         return 0;
       },
       set_reply: (code, ep, el, tp, tl) => {

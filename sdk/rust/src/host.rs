@@ -9,6 +9,15 @@ use crate::verdict::{Level, Verdict};
 /// The value host functions return for "no such item" (sdk/ABI.md §4).
 pub const NOT_FOUND: i32 = -1;
 
+/// The value capability functions return when the answer could not be had
+/// now (a DNS timeout or server failure); retrying later may succeed
+/// (sdk/ABI.md §4.9).
+pub const TEMPERROR: i32 = -2;
+
+/// The value `dkim_sign` returns when the host declined to sign, with the
+/// reason in the plugin's buffer (sdk/ABI.md §4.10).
+pub const REFUSED: i32 = -3;
+
 /// Size of the first read attempt of a value of unknown length. Most
 /// values (addresses, header fields, tags) fit; longer ones cost one more
 /// host call with a buffer of the exact size.
@@ -45,6 +54,10 @@ pub mod info {
     pub const RCPT: &str = "rcpt";
     /// ESMTP parameters of this RCPT (rcpt only).
     pub const RCPT_PARAMS: &str = "rcpt.params";
+    /// The DKIM keys this plugin may sign with, one per line: `name domain
+    /// selector algorithm`; absent if none (from connect). See
+    /// [`Host::dkim_keys`](crate::Host::dkim_keys).
+    pub const DKIM_KEYS: &str = "dkim.keys";
 }
 
 /// Access to the gateway during one hook call.
@@ -387,7 +400,7 @@ fn idx(i: usize) -> Option<i32> {
 /// The `(buf, cap)` protocol of sdk/ABI.md §3 into a fresh vector: a first
 /// attempt into a stack buffer, then one of the exact size if the value is
 /// longer. `call` returns the full length, or a negative value for NOT_FOUND.
-fn read_owned(mut call: impl FnMut(&mut [u8]) -> i32) -> Option<Vec<u8>> {
+pub(crate) fn read_owned(mut call: impl FnMut(&mut [u8]) -> i32) -> Option<Vec<u8>> {
     let mut first = [0u8; FIRST_READ];
     let n = call(&mut first);
     if n < 0 {

@@ -28,6 +28,7 @@ extern crate alloc;
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
+mod caps;
 mod host;
 pub mod json;
 mod plugin;
@@ -38,7 +39,8 @@ mod sys;
 pub mod testing;
 mod verdict;
 
-pub use host::{info, Body, Headers, Host, NOT_FOUND};
+pub use caps::{parse_dkim_keys, AuthChecks, DkimKey, DkimRefusal, DnsError};
+pub use host::{info, Body, Headers, Host, NOT_FOUND, REFUSED, TEMPERROR};
 #[doc(hidden)]
 pub use plugin::__private;
 pub use plugin::Plugin;

@@ -7,8 +7,15 @@
 //! `wasm32`.
 //!
 //! Results: a non-negative value is a length, count, index or `0` for
-//! success; [`NOT_FOUND`](crate::NOT_FOUND) (`-1`) means no such item. Every
-//! other misuse traps inside the host.
+//! success; [`NOT_FOUND`](crate::NOT_FOUND) (`-1`) means no such item;
+//! the capability functions also return [`TEMPERROR`](crate::TEMPERROR)
+//! (`-2`) and [`REFUSED`](crate::REFUSED) (`-3`). Every other misuse traps
+//! inside the host.
+//!
+//! The capability functions (§4.8 to §4.11) need a grant in the plugin's
+//! policy block, and the gateway refuses a module that imports one without
+//! it. A module imports only the functions it calls: the linker drops the
+//! unused declarations, so a plugin that never calls them needs no grant.
 
 #[link(wasm_import_module = "sluice")]
 extern "C" {
@@ -71,4 +78,38 @@ extern "C" {
     // §4.7 Reply.
     /// `set_reply(code, enh_ptr, enh_len, text_ptr, text_len) -> 0` (§4.7).
     pub fn set_reply(code: i32, enh_ptr: i32, enh_len: i32, text_ptr: i32, text_len: i32) -> i32;
+}
+
+#[link(wasm_import_module = "sluice")]
+extern "C" {
+    // §4.8 Key/value store (grant "kv").
+    /// `kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.8).
+    pub fn kv_get(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
+    /// `kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0` (§4.8).
+    pub fn kv_set(key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32, ttl_ms: i32) -> i32;
+    /// `kv_incr(key_ptr, key_len, delta, ttl_ms) -> new value` (§4.8).
+    pub fn kv_incr(key_ptr: i32, key_len: i32, delta: i32, ttl_ms: i32) -> i32;
+    /// `kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND` (§4.8).
+    pub fn kv_delete(key_ptr: i32, key_len: i32) -> i32;
+
+    // §4.9 DNS lookups (grant "dns").
+    /// `dns_lookup(qtype_ptr, qtype_len, name_ptr, name_len, buf, cap) -> len | NOT_FOUND | TEMPERROR` (§4.9).
+    pub fn dns_lookup(
+        qtype_ptr: i32,
+        qtype_len: i32,
+        name_ptr: i32,
+        name_len: i32,
+        buf: i32,
+        cap: i32,
+    ) -> i32;
+
+    // §4.10 DKIM signing (grant "dkim:NAME").
+    /// `dkim_sign(name_ptr, name_len, opts_ptr, opts_len, buf, cap) -> 0 | REFUSED` (§4.10).
+    pub fn dkim_sign(name_ptr: i32, name_len: i32, opts_ptr: i32, opts_len: i32, buf: i32, cap: i32) -> i32;
+
+    // §4.11 Message authentication (grant "dns").
+    /// `auth_check(checks, buf, cap) -> len | NOT_FOUND` (§4.11).
+    pub fn auth_check(checks: i32, buf: i32, cap: i32) -> i32;
+    /// `auth_value(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.11).
+    pub fn auth_value(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
 }

@@ -114,4 +114,37 @@ mod wasm {
         let ((ep, el), (tp, tl)) = (p(enh), p(text));
         unsafe { raw::set_reply(code, ep, el, tp, tl) }
     }
+
+    pub(crate) fn kv_get(key: &[u8], buf: &mut [u8]) -> i32 {
+        let ((kp, kl), (bp, bc)) = (p(key), m(buf));
+        unsafe { raw::kv_get(kp, kl, bp, bc) }
+    }
+    pub(crate) fn kv_set(key: &[u8], val: &[u8], ttl_ms: i32) -> i32 {
+        let ((kp, kl), (vp, vl)) = (p(key), p(val));
+        unsafe { raw::kv_set(kp, kl, vp, vl, ttl_ms) }
+    }
+    pub(crate) fn kv_incr(key: &[u8], delta: i32, ttl_ms: i32) -> i32 {
+        let (kp, kl) = p(key);
+        unsafe { raw::kv_incr(kp, kl, delta, ttl_ms) }
+    }
+    pub(crate) fn kv_delete(key: &[u8]) -> i32 {
+        let (kp, kl) = p(key);
+        unsafe { raw::kv_delete(kp, kl) }
+    }
+    pub(crate) fn dns_lookup(qtype: &[u8], name: &[u8], buf: &mut [u8]) -> i32 {
+        let ((qp, ql), (np, nl), (bp, bc)) = (p(qtype), p(name), m(buf));
+        unsafe { raw::dns_lookup(qp, ql, np, nl, bp, bc) }
+    }
+    pub(crate) fn dkim_sign(name: &[u8], opts: &[u8], buf: &mut [u8]) -> i32 {
+        let ((np, nl), (op, ol), (bp, bc)) = (p(name), p(opts), m(buf));
+        unsafe { raw::dkim_sign(np, nl, op, ol, bp, bc) }
+    }
+    pub(crate) fn auth_check(checks: i32, buf: &mut [u8]) -> i32 {
+        let (bp, bc) = m(buf);
+        unsafe { raw::auth_check(checks, bp, bc) }
+    }
+    pub(crate) fn auth_value(key: &[u8], buf: &mut [u8]) -> i32 {
+        let ((kp, kl), (bp, bc)) = (p(key), m(buf));
+        unsafe { raw::auth_value(kp, kl, bp, bc) }
+    }
 }

@@ -32,6 +32,7 @@
 //! assert_eq!(s.message(), b"Subject: hi\r\nX-Hello: world\r\n\r\nbody\r\n");
 //! ```
 
+mod caps;
 pub(crate) mod state;
 mod validate;
 
@@ -153,6 +154,71 @@ impl Session {
         let (fields, body) = parse(&raw);
         self.st.fields = fields;
         self.st.body = body;
+        self
+    }
+
+    // ----- capabilities (sdk/ABI.md §4.8 to §4.11) -----
+    //
+    // Grants are not emulated: the key/value store, DNS and auth_check are
+    // always available; dkim_sign knows the keys added with add_dkim_key.
+
+    /// A key of the plugin's key/value store as the plugin would read it
+    /// now, for assertions.
+    pub fn kv(&mut self, key: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+        self.st.caps.kv_live(key.as_ref()).map(|e| e.value.clone())
+    }
+
+    /// Stores a key as `Host::kv_set` would, to prepare a test.
+    pub fn set_kv(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl_ms: u32) -> &mut Self {
+        let ttl = ttl_ms.min(i32::MAX as u32) as i32;
+        self.st.caps.kv_put(key.as_ref(), value.as_ref().to_vec(), ttl);
+        self
+    }
+
+    /// Moves the key/value store's clock forward: keys whose lifetime has
+    /// passed are gone. The clock moves only when a test calls this.
+    pub fn advance_ms(&mut self, ms: u64) -> &mut Self {
+        self.st.caps.clock_ms += ms;
+        self
+    }
+
+    /// The records `Host::dns_lookup(qtype, name)` returns. Names compare
+    /// case-insensitively, with or without the final dot; a name and type
+    /// without records is NOT_FOUND.
+    pub fn set_dns(&mut self, qtype: &str, name: &str, records: &[&str]) -> &mut Self {
+        let recs = records.iter().map(|r| r.as_bytes().to_vec()).collect();
+        self.st.caps.dns.insert((qtype.to_ascii_uppercase(), caps::dns_name(name.as_bytes())), Ok(recs));
+        self
+    }
+
+    /// Makes lookups of `qtype` for `name` fail with TEMPERROR (a timeout or
+    /// SERVFAIL).
+    pub fn set_dns_temporary(&mut self, qtype: &str, name: &str) -> &mut Self {
+        let k = (qtype.to_ascii_uppercase(), caps::dns_name(name.as_bytes()));
+        self.st.caps.dns.insert(k, Err(crate::DnsError::Temporary));
+        self
+    }
+
+    /// Sets one member of the result `auth_check` gives, by its
+    /// `auth_value` key: `spf.result`, `dkim.count`, `dkim.0.domain`,
+    /// `dmarc.pct`, ... The mock evaluates nothing: members are returned as
+    /// set, for the checks asked for, from the phases the ABI allows.
+    pub fn set_auth(&mut self, key: &str, value: &str) -> &mut Self {
+        self.st.caps.auth.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Grants the plugin DKIM key `name` (listed by `Host::dkim_keys`).
+    /// `Host::dkim_sign` with it inserts a pretend `DKIM-Signature` field at
+    /// the top, or refuses like the host when the message has no From field
+    /// or more than one, or `headers` lacks From.
+    pub fn add_dkim_key(&mut self, name: &str, domain: &str, selector: &str, algorithm: &str) -> &mut Self {
+        self.st.caps.dkim_keys.push(crate::DkimKey {
+            name: name.to_string(),
+            domain: domain.to_string(),
+            selector: selector.to_string(),
+            algorithm: algorithm.to_string(),
+        });
         self
     }
 
@@ -306,6 +372,7 @@ impl Session {
     /// state, run, check the result, commit or roll back.
     fn call(&mut self, f: impl FnOnce(&Host) -> Verdict) -> Outcome {
         quiet_traps();
+        self.st.caps.auth_ran = None; // auth_check results last one hook call
         let snapshot = self.st.clone();
         self.st.reply = None;
         state::install(core::mem::take(&mut self.st));
@@ -336,8 +403,10 @@ impl Session {
     /// answer as the gateway's default `on_error = "tempfail"` does.
     fn fail(&mut self, snapshot: State, error: String) -> Outcome {
         let logs = core::mem::take(&mut self.st.logs);
+        let caps = core::mem::take(&mut self.st.caps);
         self.st = snapshot;
         self.st.logs = logs;
+        self.st.caps = caps; // the key/value store is outside the transaction
         Outcome {
             called: true,
             verdict: Verdict::Tempfail,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::string::String;
 use std::vec::Vec;
 
+use super::caps::Caps;
 use super::validate;
 use crate::verdict::{Level, Phase};
 use crate::NOT_FOUND;
@@ -89,6 +90,8 @@ pub(crate) struct State {
     pub(crate) body: Vec<u8>,
     pub(crate) reply: Option<Reply>,
     pub(crate) logs: Vec<(Level, Vec<u8>)>,
+    /// The key/value store, DNS, auth and DKIM emulation (sdk/ABI.md §4.8-§4.11).
+    pub(crate) caps: Caps,
 }
 
 impl State {
@@ -97,7 +100,7 @@ impl State {
     }
 
     /// Traps unless the current phase is one of `phases`.
-    fn need(&self, what: &str, phases: &[Phase]) {
+    pub(crate) fn need(&self, what: &str, phases: &[Phase]) {
         match self.phase {
             Some(p) if phases.contains(&p) => {}
             Some(p) => trap(std::format!("{} is not allowed in phase {}", what, p.name())),
@@ -150,7 +153,7 @@ pub(crate) fn uninstall() -> State {
     CURRENT.with(|c| c.borrow_mut().take()).expect("sluice::testing: no hook is running")
 }
 
-fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
     CURRENT.with(|c| {
         let mut c = c.borrow_mut();
         let st = c.as_mut().unwrap_or_else(|| {
@@ -163,12 +166,12 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
 /// The prefix of a panic that stands for a trap in the gateway.
 pub(crate) const TRAP: &str = "sluice trap: ";
 
-fn trap(reason: String) -> ! {
+pub(crate) fn trap(reason: String) -> ! {
     panic!("{}{}", TRAP, reason)
 }
 
 /// Copies `v` to `buf` if it fits; returns its full length (sdk/ABI.md §3).
-fn out(buf: &mut [u8], v: &[u8]) -> i32 {
+pub(crate) fn out(buf: &mut [u8], v: &[u8]) -> i32 {
     if v.len() <= buf.len() {
         buf[..v.len()].copy_from_slice(v);
     }
@@ -187,6 +190,8 @@ fn found(r: bool) -> i32 {
 pub(crate) mod sys {
     use super::*;
 
+    pub(crate) use crate::testing::caps::sys::*;
+
     pub(crate) fn log(level: i32, msg: &[u8]) {
         let level = match level {
             0 => Level::Debug,
@@ -203,6 +208,12 @@ pub(crate) mod sys {
     }
 
     pub(crate) fn info(key: &[u8], buf: &mut [u8]) -> i32 {
+        if key == crate::info::DKIM_KEYS.as_bytes() {
+            return with(|st| match st.caps.dkim_key_list() {
+                Some(v) if st.phase.is_some() => out(buf, &v),
+                _ => NOT_FOUND,
+            });
+        }
         with(|st| match st.info(key) {
             Some(v) => out(buf, v),
             None => NOT_FOUND,

@@ -1,0 +1,109 @@
+// The capability functions of assembly/capabilities.ts (sdk/ABI.md §4.8 to
+// §4.11) through test/caps_harness.ts and the test host, and the import
+// sections: only a module that calls them imports them.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TestHost, Verdict } from "../testing/host.js";
+import { capsHarnessWasm, exampleWasm, harnessWasm, probeWasm } from "./build.js";
+
+const wasm = capsHarnessWasm();
+const CAPS = ["kv_get", "kv_set", "kv_incr", "kv_delete", "dns_lookup", "dkim_sign", "auth_check", "auth_value"];
+
+/** The capability functions a module imports, sorted. */
+function capImports(bytes) {
+  return WebAssembly.Module.imports(new WebAssembly.Module(bytes))
+    .filter((i) => i.module === "sluice" && CAPS.includes(i.name)).map((i) => i.name).sort();
+}
+
+test("only a module that calls capability functions imports them", () => {
+  assert.deepEqual(capImports(exampleWasm()), []);
+  assert.deepEqual(capImports(probeWasm()), []);
+  assert.deepEqual(capImports(harnessWasm()), []);
+  assert.deepEqual(capImports(wasm), [...CAPS].sort());
+});
+
+test("kv: round trip, incr window, saturation, delete; writes survive a failed call", () => {
+  const h = new TestHost(wasm);
+  h.setKV("big", "2147483647");
+  const r = h.connect();
+  assert.equal(r.error, null);
+  const tags = h.tags();
+  assert.equal(tags["kv.before"], "null");
+  assert.equal(tags["kv.after"], "first");
+  assert.equal(tags["kv.bin"], "same");
+  assert.equal(tags["kv.incr"], "1,6,-4");
+  assert.equal(tags["kv.big"], "2147483647");
+  assert.equal(h.kvValue("big").toString(), "2147483654");
+  assert.equal(tags["kv.delete"], "true,false");
+  assert.equal(h.kvValue("rate").toString(), "-4");
+  h.advance(999);
+  assert.notEqual(h.kvValue("rate"), null);
+  h.advance(1);
+  assert.equal(h.kvValue("rate"), null, "the window of the first kvIncr ended");
+
+  // A failed call keeps its store writes: the store is outside the transaction.
+  h.setEnvelope("a@example.org", "b@example.net");
+  const bad = h.data("From: a@example.org\nX-Test: dkim-other\n\nx\n"); // kvSet, then a trap
+  assert.match(bad.error, /not granted/);
+  assert.equal(h.kvValue("kept").toString(), "yes");
+});
+
+test("dns: records split on newline, not found vs temporary", () => {
+  const h = new TestHost(wasm);
+  h.setDNS("TXT", "example.org", "v=spf1 -all", "hello world");
+  h.setDNS("a", "MX.example.org.", "192.0.2.7");
+  h.setDNSTemporary("MX", "slow.example");
+  assert.equal(h.helo("client.example").error, null);
+  const tags = h.tags();
+  assert.equal(tags["dns.txt"], "ok:v=spf1 -all|hello world");
+  assert.equal(tags["dns.a"], "ok:192.0.2.7");
+  assert.equal(tags["dns.aaaa"], "notfound");
+  assert.equal(tags["dns.slow"], "temporary");
+});
+
+test("auth: authValue only after authCheck in the same call, from the allowed phase", () => {
+  const h = new TestHost(wasm);
+  for (const [k, v] of Object.entries({
+    "spf.result": "pass", "spf.domain": "example.org", "dkim.count": "1", "dkim.0.result": "fail",
+    "dmarc.result": "fail", "dmarc.pct": "100",
+  })) h.setAuth(k, v);
+  assert.equal(h.mail("a@example.org").error, null);
+  assert.equal(h.tags()["auth.mail"], "false,null,true,pass,null");
+  h.setEnvelope("a@example.org", "b@example.net");
+  assert.equal(h.data("From: a@example.org\nX-Test: auth\n\nx\n").error, null);
+  const tags = h.tags();
+  assert.equal(tags["auth.data"], "null,true,fail,100,null");
+  assert.deepEqual(JSON.parse(tags["auth.json"]), { spf: { result: "pass", domain: "example.org" }, dkim: [{ result: "fail" }] });
+});
+
+test("dkim: key list, refusal with the host's reason, signing, ungranted key traps", () => {
+  let h = new TestHost(wasm);
+  assert.equal(h.connect().error, null);
+  assert.equal(h.tags()["dkim.keys"], "0");
+
+  h = new TestHost(wasm);
+  h.addDKIMKey("main", "example.org", "s1", "ed25519-sha256");
+  h.addDKIMKey("legacy", "example.net", "old", "rsa-sha256");
+  assert.equal(h.connect().error, null);
+  assert.equal(h.tags()["dkim.keys"], "2;main,example.org,s1,ed25519-sha256;legacy,example.net,old,rsa-sha256");
+
+  h.setEnvelope("a@example.org", "b@example.net");
+  let r = h.data("Subject: no from\nX-Test: dkim\n\nx\n");
+  assert.equal(r.error, null);
+  assert.equal(h.tags()["dkim.sign"], "refused:the message has no From field");
+  assert.deepEqual(h.headerValues("DKIM-Signature"), []);
+
+  h.setEnvelope("a@example.org", "b@example.net");
+  r = h.data('From: a@example.org\nX-Test: dkim\nX-Opts: {"headers": ["Subject"]}\n\nx\n');
+  assert.equal(h.tags()["dkim.sign"], "refused:headers does not include From");
+
+  h.setEnvelope("a@example.org", "b@example.net");
+  r = h.data('From: a@example.org\nX-Test: dkim\nX-Opts: {"canonicalization": "relaxed"}\n\nx\n');
+  assert.equal(r.verdict, Verdict.Continue);
+  assert.equal(h.tags()["dkim.sign"], "ok");
+  assert.equal(h.fields[0].name.toString(), "DKIM-Signature");
+  assert.match(h.fields[0].value.toString(), /d=example\.org; s=s1/);
+
+  h.setEnvelope("a@example.org", "b@example.net");
+  assert.match(h.data("From: a@example.org\nX-Test: dkim-other\n\nx\n").error, /not granted/);
+});

@@ -1,0 +1,270 @@
+//! The capability host functions of sdk/ABI.md §4.8 to §4.11 on [`Host`]:
+//! the key/value store, DNS lookups, DKIM signing and message
+//! authentication.
+//!
+//! Each needs a grant in the plugin's policy block (`grants = ["kv"]`,
+//! `["dns"]`, `["dkim:NAME"]`), and the gateway refuses at load a module
+//! that imports one without its grant. A module imports only what it calls:
+//! a plugin that never calls these methods imports none of them and needs
+//! no grant.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::host::{info, read_owned, Host, NOT_FOUND, REFUSED, TEMPERROR};
+use crate::sys;
+
+/// Why [`Host::dns_lookup`] has no records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsError {
+    /// The name does not exist, has no record of that type, or is not a
+    /// valid domain name (the ABI's NOT_FOUND).
+    NotFound,
+    /// A timeout, a server failure or a network error: retrying later may
+    /// succeed (the ABI's TEMPERROR). Answer 4xx rather than 5xx on it.
+    Temporary,
+}
+
+impl fmt::Display for DnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DnsError::NotFound => "not found",
+            DnsError::Temporary => "temporary DNS failure",
+        })
+    }
+}
+
+/// The checks [`Host::auth_check`] evaluates, OR-ed together (sdk/ABI.md
+/// §4.11).
+///
+/// ```
+/// use sluice::AuthChecks;
+/// assert_eq!(AuthChecks::SPF.with(AuthChecks::DKIM).bits(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthChecks(i32);
+
+impl AuthChecks {
+    /// SPF (RFC 7208), from phase `mail`.
+    pub const SPF: AuthChecks = AuthChecks(1);
+    /// DKIM verification (RFC 6376), phase `data` only.
+    pub const DKIM: AuthChecks = AuthChecks(2);
+    /// DMARC (RFC 7489), phase `data` only; implies SPF and DKIM.
+    pub const DMARC: AuthChecks = AuthChecks(4);
+
+    /// These checks plus `other`.
+    pub const fn with(self, other: AuthChecks) -> AuthChecks {
+        AuthChecks(self.0 | other.0)
+    }
+
+    /// The bit mask `auth_check` takes.
+    pub const fn bits(self) -> i32 {
+        self.0
+    }
+}
+
+/// A DKIM key the policy lets this plugin sign with (sdk/ABI.md §4.10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DkimKey {
+    /// The name of the `dkim_key` block, which [`Host::dkim_sign`] takes.
+    pub name: String,
+    /// The signing domain (`d=`).
+    pub domain: String,
+    /// The selector (`s=`).
+    pub selector: String,
+    /// `rsa-sha256` or `ed25519-sha256`.
+    pub algorithm: String,
+}
+
+/// The error of [`Host::dkim_sign`] when the host declined to sign (no From
+/// field or more than one, or a `headers` option without From). The message
+/// is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DkimRefusal {
+    /// The host's reason, printable ASCII of at most 256 bytes.
+    pub reason: String,
+}
+
+impl fmt::Display for DkimRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dkim signing refused: {}", self.reason)
+    }
+}
+
+/// The longest reason `dkim_sign` writes (sdk/ABI.md §4.10).
+const MAX_REFUSAL: usize = 256;
+
+/// Parses the value of info `dkim.keys` (sdk/ABI.md §4.2): one key per
+/// line, `name domain selector algorithm`. Lines without exactly four
+/// fields are skipped.
+///
+/// ```
+/// let keys = sluice::parse_dkim_keys(b"main example.org s1 ed25519-sha256\nbad line\n");
+/// assert_eq!(keys.len(), 1);
+/// assert_eq!(keys[0].selector, "s1");
+/// ```
+pub fn parse_dkim_keys(text: &[u8]) -> Vec<DkimKey> {
+    let text = String::from_utf8_lossy(text);
+    text.split('\n')
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_ascii_whitespace().collect();
+            match f[..] {
+                [name, domain, selector, algorithm] => Some(DkimKey {
+                    name: name.into(),
+                    domain: domain.into(),
+                    selector: selector.into(),
+                    algorithm: algorithm.into(),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A lifetime in milliseconds as the ABI's `ttl_ms`, capped at `i32::MAX`
+/// (about 24.8 days); 0 means no expiry.
+fn ttl(ms: u32) -> i32 {
+    ms.min(i32::MAX as u32) as i32
+}
+
+impl Host {
+    // ----- §4.8 key/value store (grant "kv") -----
+
+    /// The value of `key` (1 to 256 bytes) in the plugin's key/value store,
+    /// or `None` if absent or expired. The store is shared by every
+    /// instance of the plugin and kept across reloads. Needs `grants =
+    /// ["kv"]`; works in every phase and in `configure`.
+    pub fn kv_get(&self, key: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+        let key = key.as_ref();
+        read_owned(|b| sys::kv_get(key, b))
+    }
+
+    /// Stores `value` (at most 64 KiB) under `key` for `ttl_ms`
+    /// milliseconds (0: no expiry), replacing any value and lifetime. Writes
+    /// take effect at once and are not undone if the hook later fails.
+    pub fn kv_set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl_ms: u32) {
+        sys::kv_set(key.as_ref(), value.as_ref(), ttl(ttl_ms));
+    }
+
+    /// Atomically adds `delta` to the decimal counter under `key` and
+    /// returns the new value, saturated to the `i32` range. A missing key
+    /// starts at 0 and lives `ttl_ms` milliseconds (0: no expiry); an
+    /// existing key keeps its lifetime (a fixed window). A value that is not
+    /// a decimal integer counts as 0.
+    pub fn kv_incr(&self, key: impl AsRef<[u8]>, delta: i32, ttl_ms: u32) -> i32 {
+        sys::kv_incr(key.as_ref(), delta, ttl(ttl_ms))
+    }
+
+    /// Removes `key`; `false` if it was absent.
+    pub fn kv_delete(&self, key: impl AsRef<[u8]>) -> bool {
+        sys::kv_delete(key.as_ref()) == 0
+    }
+
+    // ----- §4.9 DNS lookups (grant "dns") -----
+
+    /// The records of type `qtype` (`A`, `AAAA`, `TXT`, `MX`, `PTR`, `NS`
+    /// or `CNAME`; any other traps) for `name`, through the gateway's
+    /// resolver and cache. Records are text: an address for A/AAAA, the
+    /// strings of one record concatenated for TXT, `preference host` for
+    /// MX, a name ending in `.` otherwise. Needs `grants = ["dns"]`; the
+    /// lookup counts against the hook's `timeout`.
+    pub fn dns_lookup(&self, qtype: &str, name: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>, DnsError> {
+        let name = name.as_ref();
+        let mut code = 0;
+        let v = read_owned(|b| {
+            code = sys::dns_lookup(qtype.as_bytes(), name, b);
+            code
+        });
+        match v {
+            Some(v) if v.is_empty() => Ok(Vec::new()),
+            Some(v) => Ok(v.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect()),
+            None if code == TEMPERROR => Err(DnsError::Temporary),
+            None => Err(DnsError::NotFound),
+        }
+    }
+
+    // ----- §4.11 message authentication (grant "dns") -----
+
+    /// Has the host evaluate SPF, DKIM and/or DMARC for this message, and
+    /// keep the result for the rest of the hook call, to read with
+    /// [`auth_value`](Host::auth_value). `false` when a check is asked for
+    /// too early (SPF before `mail`, DKIM and DMARC before `data`). DNS
+    /// failures are `temperror` results, not errors. Needs `grants =
+    /// ["dns"]`.
+    pub fn auth_check(&self, checks: AuthChecks) -> bool {
+        sys::auth_check(checks.bits(), &mut []) >= 0
+    }
+
+    /// Like [`auth_check`](Host::auth_check), returning the whole result as
+    /// JSON (sdk/ABI.md §4.11). Reading single members with
+    /// [`auth_value`](Host::auth_value) costs far less than parsing it.
+    pub fn auth_check_json(&self, checks: AuthChecks) -> Option<Vec<u8>> {
+        read_owned(|b| sys::auth_check(checks.bits(), b))
+    }
+
+    /// One member of the last [`auth_check`](Host::auth_check) of this hook
+    /// call as text: `spf.result`, `spf.domain`, `dkim.count`,
+    /// `dkim.0.result`, `dmarc.policy`, `dmarc.pct`, `dmarc.spf_aligned`
+    /// (`true`/`false`), ... `None` before any check in this call, for a
+    /// check that was not asked for, and for an unknown key.
+    pub fn auth_value(&self, key: &str) -> Option<String> {
+        read_owned(|b| sys::auth_value(key.as_bytes(), b)).map(|v| String::from_utf8_lossy(&v).into_owned())
+    }
+
+    // ----- §4.10 DKIM signing (grant "dkim:NAME") -----
+
+    /// The DKIM keys the policy lets this plugin sign with (info
+    /// `dkim.keys`); empty if none.
+    pub fn dkim_keys(&self) -> Vec<DkimKey> {
+        self.info(info::DKIM_KEYS).map(|v| parse_dkim_keys(&v)).unwrap_or_default()
+    }
+
+    /// Has the host sign the message as it is now with key `name` and
+    /// insert the `DKIM-Signature` field at the top (phase `data`; sign
+    /// last). `opts` is a JSON object with any of `headers` (array of field
+    /// names, must include From), `canonicalization` and `expiration`
+    /// (seconds), or `""` for the defaults; an unknown member traps, as does
+    /// a key that was not granted.
+    pub fn dkim_sign(&self, name: &str, opts: &str) -> Result<(), DkimRefusal> {
+        let mut buf = [0u8; MAX_REFUSAL];
+        match sys::dkim_sign(name.as_bytes(), opts.as_bytes(), &mut buf) {
+            0 => Ok(()),
+            REFUSED => {
+                let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+                Err(DkimRefusal { reason: String::from_utf8_lossy(&buf[..end]).into_owned() })
+            }
+            NOT_FOUND => Err(DkimRefusal { reason: String::from("not available in this phase") }),
+            _ => Err(DkimRefusal { reason: String::from("unexpected host result") }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dkim_keys_parse_skips_malformed_lines() {
+        let keys = parse_dkim_keys(
+            b"a example.org s1 rsa-sha256\n\nb  example.net   s2 ed25519-sha256\nshort line\n",
+        );
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            keys[1],
+            DkimKey {
+                name: "b".into(),
+                domain: "example.net".into(),
+                selector: "s2".into(),
+                algorithm: "ed25519-sha256".into()
+            }
+        );
+    }
+
+    #[test]
+    fn ttl_is_capped() {
+        assert_eq!(ttl(0), 0);
+        assert_eq!(ttl(1500), 1500);
+        assert_eq!(ttl(u32::MAX), i32::MAX);
+    }
+}

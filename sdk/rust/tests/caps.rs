@@ -1,0 +1,233 @@
+//! The capability methods of Host (sdk/ABI.md §4.8 to §4.11) against the
+//! mock host of sluice::testing.
+
+use sluice::testing::Session;
+use sluice::{AuthChecks, DkimKey, DkimRefusal, DnsError, Phase, Verdict};
+
+#[test]
+fn kv_round_trip_incr_delete_and_expiry() {
+    let mut s = Session::new();
+    let mut seen = Vec::new();
+    let out = s.run(Phase::Connect, |h| {
+        seen.push(h.kv_get("greylist"));
+        h.kv_set("greylist", b"\x00first\xff", 0);
+        seen.push(h.kv_get("greylist"));
+        h.kv_set("window", "x", 1000);
+        Verdict::Continue
+    });
+    assert!(out.is_ok(), "{:?}", out.error);
+    assert_eq!(seen, [None, Some(b"\x00first\xff".to_vec())]);
+    assert_eq!(s.kv("greylist"), Some(b"\x00first\xff".to_vec()));
+
+    // kv_incr: created at 0 with the ttl, an existing key keeps its lifetime.
+    let mut counts = Vec::new();
+    s.run(Phase::Mail, |h| {
+        counts.push(h.kv_incr("rate", 1, 1000));
+        counts.push(h.kv_incr("rate", 5, 0));
+        counts.push(h.kv_incr("rate", -10, 0));
+        Verdict::Continue
+    });
+    assert_eq!(counts, [1, 6, -4]);
+    assert_eq!(s.kv("rate"), Some(b"-4".to_vec()), "the stored value is the decimal text");
+    s.advance_ms(999);
+    assert!(s.kv("rate").is_some() && s.kv("window").is_some());
+    s.advance_ms(1);
+    assert_eq!(s.kv("rate"), None, "the window of the first kv_incr ended");
+    assert_eq!(s.kv("window"), None);
+
+    // Saturation, non-numeric values, delete.
+    s.set_kv("big", i32::MAX.to_string(), 0).set_kv("text", "abc", 0);
+    let mut got = (0, 0, false, false, None);
+    s.run(Phase::Data, |h| {
+        got = (
+            h.kv_incr("big", 7, 0),
+            h.kv_incr("text", 2, 0),
+            h.kv_delete("text"),
+            h.kv_delete("text"),
+            h.kv_get("text"),
+        );
+        Verdict::Continue
+    });
+    assert_eq!(got, (i32::MAX, 2, true, false, None));
+    assert_eq!(s.kv("big"), Some(b"2147483654".to_vec()), "the store keeps the unsaturated sum");
+}
+
+#[test]
+fn kv_writes_survive_a_failed_call_and_bad_keys_trap() {
+    let mut s = Session::new();
+    let out = s.run(Phase::Connect, |h| {
+        h.kv_set("k", "v", 0);
+        panic!("boom")
+    });
+    assert!(out.error.unwrap().contains("boom"));
+    assert_eq!(s.kv("k"), Some(b"v".to_vec()), "the store is outside the transaction");
+    let out = s.run(Phase::Connect, |h| {
+        h.kv_get("");
+        Verdict::Continue
+    });
+    assert!(out.error.unwrap().contains("key length 0"));
+    let out = s.run(Phase::Connect, |h| {
+        h.kv_set("k", vec![b'x'; 65537], 0);
+        Verdict::Continue
+    });
+    assert!(out.error.unwrap().contains("above the limit"));
+}
+
+#[test]
+fn dns_lookup_splits_records_and_tells_not_found_from_temporary() {
+    let mut s = Session::new();
+    s.set_dns("TXT", "example.org", &["v=spf1 -all", "hello world"])
+        .set_dns("A", "mx.example.org.", &["192.0.2.7"])
+        .set_dns_temporary("MX", "slow.example");
+    let mut got = Vec::new();
+    let out = s.run(Phase::Helo, |h| {
+        got.push(h.dns_lookup("txt", "Example.ORG."));
+        got.push(h.dns_lookup("A", "mx.example.org"));
+        got.push(h.dns_lookup("AAAA", "mx.example.org"));
+        got.push(h.dns_lookup("MX", "nowhere.example"));
+        got.push(h.dns_lookup("MX", "slow.example"));
+        Verdict::Continue
+    });
+    assert!(out.is_ok(), "{:?}", out.error);
+    assert_eq!(
+        got,
+        [
+            Ok(vec![b"v=spf1 -all".to_vec(), b"hello world".to_vec()]),
+            Ok(vec![b"192.0.2.7".to_vec()]),
+            Err(DnsError::NotFound),
+            Err(DnsError::NotFound),
+            Err(DnsError::Temporary),
+        ]
+    );
+    let out = s.run(Phase::Helo, |h| {
+        let _ = h.dns_lookup("SRV", "example.org");
+        Verdict::Continue
+    });
+    assert!(out.error.unwrap().contains("unsupported query type"));
+}
+
+#[test]
+fn auth_value_needs_auth_check_in_the_same_call() {
+    let mut s = Session::new();
+    s.set_auth("spf.result", "pass")
+        .set_auth("spf.domain", "example.org")
+        .set_auth("dkim.count", "1")
+        .set_auth("dkim.0.result", "fail")
+        .set_auth("dmarc.result", "fail")
+        .set_auth("dmarc.pct", "100")
+        .set_auth("dmarc.spf_aligned", "true");
+    s.set_envelope("a@example.org", &["b@example.net"]);
+
+    // Too early: SPF before mail, DMARC before data.
+    let mut early = Vec::new();
+    s.run(Phase::Helo, |h| {
+        early.push(h.auth_check(AuthChecks::SPF));
+        Verdict::Continue
+    });
+    s.run(Phase::Mail, |h| {
+        early.push(h.auth_check(AuthChecks::DMARC));
+        early.push(h.auth_value("spf.result").is_some());
+        early.push(h.auth_check(AuthChecks::SPF));
+        early.push(h.auth_value("spf.result").as_deref() == Some("pass"));
+        early.push(h.auth_value("dkim.count").is_none()); // not asked for
+        Verdict::Continue
+    });
+    assert_eq!(early, [false, false, false, true, true, true]);
+
+    let mut got = Vec::new();
+    s.set_message(b"From: a@example.org\n\nx\n");
+    let out = s.run(Phase::Data, |h| {
+        got.push(h.auth_value("spf.result")); // results last one call
+        assert!(h.auth_check(AuthChecks::DMARC));
+        for k in ["spf.result", "dkim.count", "dkim.0.result", "dmarc.pct", "dmarc.spf_aligned", "dmarc.nope"]
+        {
+            got.push(h.auth_value(k));
+        }
+        Verdict::Continue
+    });
+    assert!(out.is_ok(), "{:?}", out.error);
+    let some = |v: &str| Some(v.to_string());
+    assert_eq!(got, [None, some("pass"), some("1"), some("fail"), some("100"), some("true"), None]);
+
+    let mut json = None;
+    s.run(Phase::Data, |h| {
+        json = h.auth_check_json(AuthChecks::SPF.with(AuthChecks::DKIM));
+        Verdict::Continue
+    });
+    assert_eq!(
+        String::from_utf8(json.unwrap()).unwrap(),
+        r#"{"spf":{"domain":"example.org","result":"pass"},"dkim":[{"result":"fail"}]}"#
+    );
+}
+
+#[test]
+fn dkim_keys_and_signing() {
+    let mut s = Session::new();
+    let mut keys = Vec::new();
+    s.run(Phase::Connect, |h| {
+        keys = h.dkim_keys();
+        Verdict::Continue
+    });
+    assert!(keys.is_empty());
+
+    s.add_dkim_key("main", "example.org", "s1", "ed25519-sha256").add_dkim_key(
+        "legacy",
+        "example.net",
+        "old",
+        "rsa-sha256",
+    );
+    s.run(Phase::Connect, |h| {
+        keys = h.dkim_keys();
+        Verdict::Continue
+    });
+    assert_eq!(
+        keys,
+        [
+            DkimKey {
+                name: "main".into(),
+                domain: "example.org".into(),
+                selector: "s1".into(),
+                algorithm: "ed25519-sha256".into()
+            },
+            DkimKey {
+                name: "legacy".into(),
+                domain: "example.net".into(),
+                selector: "old".into(),
+                algorithm: "rsa-sha256".into()
+            },
+        ]
+    );
+
+    // Refused with the host's reason, nothing changed.
+    s.set_envelope("a@example.org", &["b@example.net"]);
+    s.set_message(b"Subject: no from\n\nx\n");
+    let mut res = Ok(());
+    let out = s.run(Phase::Data, |h| {
+        res = h.dkim_sign("main", "");
+        Verdict::Continue
+    });
+    assert!(out.is_ok(), "{:?}", out.error);
+    assert_eq!(res, Err(DkimRefusal { reason: "the message has no From field".into() }));
+    assert!(s.header_values("DKIM-Signature").is_empty());
+
+    s.set_message(b"From: a@example.org\nSubject: s\n\nx\n");
+    s.run(Phase::Data, |h| {
+        res = h.dkim_sign("main", r#"{"headers": ["Subject"]}"#);
+        Verdict::Continue
+    });
+    assert_eq!(res.as_ref().unwrap_err().reason, "headers does not include From");
+
+    s.run(Phase::Data, |h| {
+        res = h.dkim_sign("main", r#"{"canonicalization": "relaxed"}"#);
+        Verdict::Continue
+    });
+    assert_eq!(res, Ok(()));
+    assert!(s.message().starts_with(b"DKIM-Signature: v=1; a=ed25519-sha256;"));
+
+    // A key that was not granted traps.
+    let out = s.run(Phase::Data, |h| {
+        let _ = h.dkim_sign("other", "");
+        Verdict::Continue
+    });
+    assert!(out.error.unwrap().contains("not granted"));
+}
