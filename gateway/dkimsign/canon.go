@@ -20,6 +20,14 @@ func (c canon) String() string {
 	return "simple"
 }
 
+// ValidCanonicalization reports whether s is a canonicalization
+// Options.Canonicalization accepts: "", "relaxed", "simple" or
+// "header/body" with each of relaxed and simple (sdk/ABI.md §4.10).
+func ValidCanonicalization(s string) bool {
+	_, _, ok := parseCanonicalization(s)
+	return ok
+}
+
 // parseCanonicalization reads the c= form "header/body"; a single word
 // applies to both (an option shorthand: in a c= tag a lone word means
 // word/simple, so the tag is always written in full). "" is relaxed/relaxed.

@@ -82,3 +82,16 @@ func TestHasBareCRLF(t *testing.T) {
 		}
 	}
 }
+
+func TestValidCanonicalization(t *testing.T) {
+	for _, c := range canonicalizations {
+		if !ValidCanonicalization(c) {
+			t.Errorf("ValidCanonicalization(%q) = false", c)
+		}
+	}
+	for _, c := range []string{"Relaxed", "relaxed/", "/simple", "nofws", "relaxed/relaxed/relaxed", " simple"} {
+		if ValidCanonicalization(c) {
+			t.Errorf("ValidCanonicalization(%q) = true", c)
+		}
+	}
+}

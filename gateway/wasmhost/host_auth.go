@@ -39,9 +39,6 @@ type signOpts struct {
 	Expiration       int64    `json:"expiration"`
 }
 
-// canonicalizations are the values dkim_sign accepts.
-var canonicalizations = []string{"", "relaxed", "simple", "relaxed/relaxed", "relaxed/simple", "simple/relaxed", "simple/simple"}
-
 // hostDKIMSign implements dkim_sign(name_ptr, name_len, opts_ptr, opts_len,
 // buf, cap) -> 0 | REFUSED.
 func hostDKIMSign(cs *callState, s []uint64) {
@@ -63,7 +60,7 @@ func hostDKIMSign(cs *callState, s []uint64) {
 			cs.fail("invalid options: %v", err)
 		}
 	}
-	if !slices.Contains(canonicalizations, o.Canonicalization) {
+	if !dkimsign.ValidCanonicalization(o.Canonicalization) {
 		cs.fail("unknown canonicalization %q", o.Canonicalization)
 	}
 	if o.Expiration < 0 || o.Expiration > 10*365*24*3600 {

@@ -57,16 +57,13 @@ func (s *Session) dkimKeyList() (string, bool) {
 	return strings.Join(lines, "\n"), len(lines) > 0
 }
 
-// canonicalizations are the values dkim_sign accepts (ABI §4.10).
-var canonicalizations = []string{"", "relaxed", "simple", "relaxed/relaxed", "relaxed/simple", "simple/relaxed", "simple/simple"}
-
 func (h *host) SignDKIM(name string, opts sluice.DKIMOptions) error {
 	s := h.mutation("dkim_sign", PhaseData)
 	k := s.dkimKeys[name]
 	if k == nil {
 		trapf("dkim_sign: key %q is not granted to this plugin", name)
 	}
-	if !slices.Contains(canonicalizations, opts.Canonicalization) {
+	if !dkimsign.ValidCanonicalization(opts.Canonicalization) {
 		trapf("dkim_sign: unknown canonicalization %q", opts.Canonicalization)
 	}
 	if opts.Expiration < 0 {
