@@ -243,7 +243,7 @@ func TestEvaluateAll(t *testing.T) {
 	want := `{"spf":{"result":"pass","identity":"mailfrom","domain":"example.com","sender":"bounce@example.com","reason":"matched mx"},` +
 		`"dkim":[{"result":"pass","domain":"example.com","selector":"sel","algorithm":"ed25519-sha256","b":"` + sig + `"}],` +
 		`"dmarc":{"result":"pass","from_domain":"example.com","policy_domain":"example.com","policy":"none","pct":100,"spf_aligned":true,"dkim_aligned":true},` +
-		`"resinfo":"dkim=pass header.d=example.com header.s=sel header.b=` + sig + `;\r\n\tspf=pass (matched mx) smtp.mailfrom=bounce@example.com;\r\n\tdmarc=pass header.from=example.com"}`
+		`"resinfo":"dkim=pass header.d=example.com header.s=sel header.b=` + strings.ReplaceAll(pvalue(sig), `"`, `\"`) + `;\r\n\tspf=pass (matched mx) smtp.mailfrom=bounce@example.com;\r\n\tdmarc=pass header.from=example.com"}`
 	if string(b) != want {
 		t.Errorf("JSON\n got %s\nwant %s", b, want)
 	}
