@@ -250,3 +250,25 @@ func TestAuthField(t *testing.T) {
 		t.Error("spf.result without an SPF check: want NOT_FOUND")
 	}
 }
+
+// keysAtConfigureWAT refuses its configuration unless info "dkim.keys" is
+// there during sluice_configure (sdk/ABI.md §4.2), so a plugin can read its
+// keys once.
+const keysAtConfigureWAT = `(module
+  (import "sluice" "info" (func $info (param i32 i32 i32 i32) (result i32)))
+  (import "sluice" "dkim_sign" (func $sign (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "dkim.keys")
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_configure") (result i32)
+    (i32.lt_s (call $info (i32.const 0) (i32.const 9) (i32.const 64) (i32.const 256)) (i32.const 0))))`
+
+func TestDKIMKeysAtConfigure(t *testing.T) {
+	e := authEngine(t)
+	key, _ := testDKIMKey(t, "main")
+	load(t, e, Spec{Name: "k", Wasm: watModule(t, keysAtConfigureWAT), Grants: []string{"dkim:main"}, DKIMKeys: []*dkimsign.Key{key}})
+	_, err := e.Load(context.Background(), Spec{Name: "k", Wasm: watModule(t, keysAtConfigureWAT), Grants: []string{"dkim:main"}})
+	if err == nil {
+		t.Error("a plugin without keys found info dkim.keys at configure")
+	}
+}
