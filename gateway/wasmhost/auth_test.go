@@ -10,10 +10,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
+	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/msgauth"
@@ -270,5 +272,32 @@ func TestDKIMKeysAtConfigure(t *testing.T) {
 	_, err := e.Load(context.Background(), Spec{Name: "k", Wasm: watModule(t, keysAtConfigureWAT), Grants: []string{"dkim:main"}})
 	if err == nil {
 		t.Error("a plugin without keys found info dkim.keys at configure")
+	}
+}
+
+// blockingResolver answers nothing until the lookup's context ends.
+type blockingResolver struct{}
+
+func (blockingResolver) Lookup(ctx context.Context, _, _ string) ([]string, error) {
+	<-ctx.Done()
+	return nil, dns.ErrTemporary
+}
+
+// A resolver that never answers makes auth_check return temperror results
+// before the hook's deadline, not a timed-out plugin (sdk/ABI.md §4.11).
+func TestAuthCheckStopsBeforeDeadline(t *testing.T) {
+	e, err := NewEngine(context.Background(), EngineOptions{Resolver: blockingResolver{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	key, _ := testDKIMKey(t, "main")
+	p := load(t, e, Spec{Name: "auth", Wasm: watModule(t, authWAT), Grants: []string{"dns", "dkim:main"},
+		DKIMKeys: []*dkimsign.Key{key}, Timeout: 300 * time.Millisecond})
+	// callTag fails the test unless the hook returned continue: a call
+	// stopped at its deadline would be a plugin error.
+	var spf struct{ SPF struct{ Result string } }
+	if err := json.Unmarshal([]byte(callTag(t, p, filter.Mail, "a")), &spf); err != nil || spf.SPF.Result != "temperror" {
+		t.Errorf("auth_check with a silent resolver = %+v, %v; want temperror", spf, err)
 	}
 }
