@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/sdk/abi"
@@ -21,6 +22,8 @@ type instance struct {
 	ctx    *callCtx // reused by every hook call
 	stdout *lineWriter
 	stderr *lineWriter
+
+	idleSince time.Time // when it was last put back in the pool
 }
 
 // instantiate creates an instance: WASI is sandboxed (no files, environment

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/sdk/abi"
@@ -45,6 +46,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		maxIdle: s.MaxIdle,
 		kv:      e.kv,
 		dns:     e.dns,
+		now:     time.Now,
 	}
 	if s.Resolver != nil {
 		p.dns = s.Resolver

@@ -24,6 +24,11 @@ const (
 	DefaultTimeout     = 200 * time.Millisecond
 	DefaultMemoryLimit = 64 << 20
 	DefaultMaxIdle     = 64
+
+	// minIdle instances stay pooled however long they are idle;
+	// idleTimeout is how long any others may wait for a call.
+	minIdle            = 2
+	idleTimeout        = time.Minute
 	DefaultMaxBodySize = 64 << 20
 
 	// initTimeout bounds instantiation, _initialize and sluice_configure
@@ -112,6 +117,8 @@ type Plugin struct {
 	closed bool
 
 	instantiations atomic.Int64 // instances created for calls (tests)
+
+	now func() time.Time // the pool's clock; tests set it
 }
 
 var _ filter.Plugin = (*Plugin)(nil)
@@ -254,16 +261,36 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase) (*instance, error) {
 	return inst, nil
 }
 
-// put returns an instance to the pool after a successful call.
+// put returns an instance to the pool after a successful call, and closes
+// the instances a burst left behind: beyond minIdle, an instance idle for
+// longer than idleTimeout goes. The pool is LIFO, so the least recently
+// used instances are at the front and steady load keeps using the same few;
+// without this, every concurrency peak would keep its instances (megabytes
+// of linear memory each for a Go plugin) until the policy is reloaded.
 func (p *Plugin) put(ctx context.Context, inst *instance) {
+	now := p.now()
+	inst.idleSince = now
+	var stale []*instance
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < p.maxIdle {
 		p.idle = append(p.idle, inst)
-		p.mu.Unlock()
-		return
+		inst = nil
+	}
+	n := 0
+	for n < len(p.idle)-minIdle && now.Sub(p.idle[n].idleSince) > idleTimeout {
+		n++
+	}
+	if n > 0 {
+		stale = append(stale, p.idle[:n]...)
+		p.idle = append(p.idle[:0], p.idle[n:]...)
 	}
 	p.mu.Unlock()
-	inst.close(ctx)
+	if inst != nil {
+		inst.close(ctx)
+	}
+	for _, s := range stale {
+		s.close(ctx)
+	}
 }
 
 // Close closes every instance and the plugin's runtime. Calls still running

@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 )
@@ -34,5 +35,49 @@ func TestStats(t *testing.T) {
 	}
 	if got := p.Stats(); got != (Stats{}) {
 		t.Fatalf("after a fault: %+v, want an empty pool", got)
+	}
+}
+
+// The instances a burst of concurrent calls created are closed once they
+// have been idle for idleTimeout, down to minIdle; steady load keeps using
+// the most recent one.
+func TestPoolTrimsIdleInstances(t *testing.T) {
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "pool", Wasm: module(t, "good")})
+	clock := time.Unix(1_000_000_000, 0)
+	p.now = func() time.Time { return clock }
+	ctx := context.Background()
+
+	var burst []*instance
+	for range 5 {
+		inst, err := p.take(ctx, filter.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		burst = append(burst, inst)
+	}
+	for _, inst := range burst {
+		p.put(ctx, inst)
+	}
+	if n := len(p.idleInstances()); n != 5 {
+		t.Fatalf("%d idle instances after a burst of 5, want 5", n)
+	}
+	for i := range 3 {
+		clock = clock.Add(40 * time.Second)
+		inst, err := p.take(ctx, filter.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.put(ctx, inst)
+		want := 5
+		if i > 0 { // 80 s and more: the burst's other instances are stale
+			want = minIdle
+		}
+		if n := len(p.idleInstances()); n != want {
+			t.Errorf("after %d s: %d idle instances, want %d", 40*(i+1), n, want)
+		}
+	}
+	if got := p.instantiations.Load(); got != 4 { // the burst needed 4 beyond the one from Load
+		t.Errorf("%d instantiations, want 4: steady load must reuse the warm instance", got)
 	}
 }
