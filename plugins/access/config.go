@@ -4,7 +4,6 @@ import (
 	"github.com/sluice-mail/sluice/plugins/internal/glob"
 
 	"fmt"
-	"strconv"
 	"strings"
 
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -60,27 +59,8 @@ func (p *access) load(c config) error {
 		}
 	}
 
-	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
-	if p.code == 0 {
-		p.code = 550
-	}
-	if p.code < 400 || p.code > 599 {
-		return fmt.Errorf("code %d is not a 4xx or 5xx reply code", p.code)
-	}
-	class := strconv.Itoa(p.code / 100)
-	if p.enhanced == "" {
-		p.enhanced = class + ".7.1"
-	}
-	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
-		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
-	}
-	if p.text == "" {
-		p.text = "Access denied"
-	}
-	if err := sluice.CheckReplyText(p.text, 400); err != nil {
-		return fmt.Errorf("message: %w", err)
-	}
-	return nil
+	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 550, "7.1", "Access denied", 400)
+	return err
 }
 
 func compileAll(key string, patterns []string) ([]*glob.Glob, error) {

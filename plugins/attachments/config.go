@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/sluice-mail/sluice/plugins/internal/mime"
@@ -89,27 +88,9 @@ func (p *attachments) load(c config) error {
 		return fmt.Errorf("on_limit %q: must be \"reject\" or \"accept\"", c.OnLimit)
 	}
 
-	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
-	if p.code == 0 {
-		p.code = 554
-	}
-	if p.code < 400 || p.code > 599 {
-		return fmt.Errorf("code %d is not a 4xx or 5xx reply code", p.code)
-	}
-	class := strconv.Itoa(p.code / 100)
-	if p.enhanced == "" {
-		p.enhanced = class + ".7.1"
-	}
-	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
-		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
-	}
-	if p.text == "" {
-		p.text = "Attachment not allowed"
-	}
-	if err := sluice.CheckReplyText(p.text, maxMessageLen); err != nil {
-		return fmt.Errorf("message: %w", err)
-	}
-	return nil
+	var err error
+	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 554, "7.1", "Attachment not allowed", maxMessageLen)
+	return err
 }
 
 // normalExtension lower-cases an extension and removes one leading dot.

@@ -93,24 +93,13 @@ func (p *greylist) load(c config) error {
 		p.allowRcpts = append(p.allowRcpts, g)
 	}
 
-	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
-	if p.code == 0 {
-		p.code = 451
+	if c.Code != 0 && (c.Code < 400 || c.Code > 499) {
+		return fmt.Errorf("code %d is not a 4xx reply code (greylisting only defers)", c.Code)
 	}
-	if p.code < 400 || p.code > 499 {
-		return fmt.Errorf("code %d is not a 4xx reply code (greylisting only defers)", p.code)
-	}
-	if p.enhanced == "" {
-		p.enhanced = "4.7.1"
-	}
-	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
-		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
-	}
-	if p.text == "" {
-		p.text = "Greylisted, please try again later"
-	}
-	if err := sluice.CheckReplyText(p.text, 400); err != nil {
-		return fmt.Errorf("message: %w", err)
+	var err error
+	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 451, "7.1", "Greylisted, please try again later", 400)
+	if err != nil {
+		return err
 	}
 	return nil
 }

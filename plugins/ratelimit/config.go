@@ -90,24 +90,10 @@ func (p *ratelimit) load(c config) error {
 		}
 	}
 
-	p.code, p.enhanced, p.text = c.Code, c.Enhanced, c.Message
-	if p.code == 0 {
-		p.code = 451
-	}
-	if p.code < 400 || p.code > 599 {
-		return fmt.Errorf("code %d is not a 4xx or 5xx reply code", p.code)
-	}
-	if p.enhanced == "" {
-		p.enhanced = strconv.Itoa(p.code/100) + ".7.1"
-	}
-	if err := sluice.CheckEnhanced(p.enhanced, p.code); err != nil {
-		return fmt.Errorf("enhanced %q: %w", p.enhanced, err)
-	}
-	if p.text == "" {
-		p.text = "Rate limit exceeded, try again later"
-	}
-	if err := sluice.CheckReplyText(p.text, 400); err != nil {
-		return fmt.Errorf("message: %w", err)
+	var err error
+	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 451, "7.1", "Rate limit exceeded, try again later", 400)
+	if err != nil {
+		return err
 	}
 	return nil
 }

@@ -45,3 +45,32 @@ func CheckReplyText(text string, max int) error {
 	}
 	return nil
 }
+
+// ConfigReply completes and checks a reject or tempfail reply set in a
+// plugin's configuration, for Configure: a code of 0 becomes defCode and
+// must then be 400 to 599; an empty enhanced code becomes "CLASS.detail"
+// (detail such as "7.1", CLASS the code's first digit) and must match the
+// code; an empty text becomes defText and must be printable ASCII of at most
+// maxText bytes. Errors name the config keys "code", "enhanced" and
+// "message".
+func ConfigReply(code int, enhanced, text string, defCode int, detail, defText string, maxText int) (int, string, string, error) {
+	if code == 0 {
+		code = defCode
+	}
+	if code < 400 || code > 599 {
+		return 0, "", "", fmt.Errorf("code %d is not a 4xx or 5xx reply code", code)
+	}
+	if enhanced == "" {
+		enhanced = fmt.Sprintf("%d.%s", code/100, detail)
+	}
+	if err := CheckEnhanced(enhanced, code); err != nil {
+		return 0, "", "", fmt.Errorf("enhanced %q: %w", enhanced, err)
+	}
+	if text == "" {
+		text = defText
+	}
+	if err := CheckReplyText(text, maxText); err != nil {
+		return 0, "", "", fmt.Errorf("message: %w", err)
+	}
+	return code, enhanced, text, nil
+}

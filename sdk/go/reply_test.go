@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,32 @@ func TestDuration(t *testing.T) {
 	for _, bad := range []string{`"hour"`, `"-1d"`, `"+1d"`, `5`} {
 		if d.UnmarshalJSON([]byte(bad)) == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestConfigReply(t *testing.T) {
+	code, enh, text, err := ConfigReply(0, "", "", 550, "7.1", "Denied", 400)
+	if err != nil || code != 550 || enh != "5.7.1" || text != "Denied" {
+		t.Errorf("defaults: %d %q %q %v", code, enh, text, err)
+	}
+	code, enh, text, err = ConfigReply(451, "", "Later", 550, "7.1", "Denied", 400)
+	if err != nil || code != 451 || enh != "4.7.1" || text != "Later" {
+		t.Errorf("4xx code: %d %q %q %v", code, enh, text, err)
+	}
+	for _, c := range []struct {
+		code      int
+		enh, text string
+		want      string
+	}{
+		{250, "", "", "code 250 is not a 4xx or 5xx reply code"},
+		{600, "", "", "code 600 is not a 4xx or 5xx reply code"},
+		{550, "4.7.1", "", `enhanced "4.7.1"`},
+		{550, "", "bad\r\ntext", "message:"},
+		{550, "", strings.Repeat("x", 401), "message: longer than 400 bytes"},
+	} {
+		if _, _, _, err := ConfigReply(c.code, c.enh, c.text, 550, "7.1", "Denied", 400); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ConfigReply(%d, %q, %q): %v, want %q", c.code, c.enh, c.text, err, c.want)
 		}
 	}
 }
