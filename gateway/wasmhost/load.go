@@ -101,10 +101,11 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if err := e.instantiateHost(ctx, p.rt); err != nil {
 		return fail(err, "cannot set up host modules: %v", err)
 	}
+	// Sleeping is per instance (instance.sleep), bound to the running call.
 	p.modConf = wazero.NewModuleConfig().
-		WithName("").                        // anonymous: nothing can import from an instance
-		WithStartFunctions().                // _initialize is called by instantiate
-		WithSysWalltime().WithSysNanotime(). // sleep: instance.sleep
+		WithName("").         // anonymous: nothing can import from an instance
+		WithStartFunctions(). // _initialize is called by instantiate
+		WithSysWalltime().WithSysNanotime().
 		WithRandSource(rand.Reader)
 
 	// One deadline for the whole start-up of the first instance, so a
