@@ -2,7 +2,9 @@ package msgauth
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/emersion/go-msgauth/dkim"
@@ -15,12 +17,15 @@ const sigPrefixLen = 12
 // checkDKIM verifies the first max DKIM-Signature fields of the rendered
 // message raw (RFC 6376 §6.1), in header order. Without a signature the
 // result is one "none" entry.
-func checkDKIM(raw []byte, max int, lookupTXT func(string) ([]string, error)) []DKIMResult {
+//
+// Hashing a large body stops once ctx has ended: the signatures are then
+// temperror.
+func checkDKIM(ctx context.Context, raw []byte, max int, lookupTXT func(string) ([]string, error)) []DKIMResult {
 	sigs := signatureFields(raw, max)
 	if len(sigs) == 0 {
 		return []DKIMResult{{Result: "none"}}
 	}
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
+	verifs, err := dkim.VerifyWithOptions(&ctxReader{ctx: ctx, r: bytes.NewReader(raw)}, &dkim.VerifyOptions{
 		LookupTXT:        lookupTXT,
 		MaxVerifications: max,
 	})
@@ -32,7 +37,10 @@ func checkDKIM(raw []byte, max int, lookupTXT func(string) ([]string, error)) []
 		// Not a verdict on a signature: the header could not be read (it
 		// has no end), or reading the body failed.
 		result, why := "temperror", "verification failed internally"
-		if verifs == nil {
+		switch {
+		case ctx.Err() != nil:
+			result, why = "temperror", "verification stopped at the deadline"
+		case verifs == nil:
 			result, why = "permerror", "message header could not be read"
 		}
 		for i := range out {
@@ -188,4 +196,18 @@ func stripFWS(b []byte) string {
 		}
 	}
 	return sb.String()
+}
+
+// ctxReader reads from r until ctx ends, then fails with ctx's error, so
+// verifying a large body cannot outlive the caller's deadline.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
 }

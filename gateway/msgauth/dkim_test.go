@@ -2,6 +2,7 @@ package msgauth
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -321,4 +322,38 @@ func TestDKIMExpiry(t *testing.T) {
 	if got := dkimOnly(t, res, b.String(), 0); len(got) != 1 || got[0].Result != "pass" {
 		t.Fatalf("got %+v", got)
 	}
+}
+
+// Verifying stops reading the message once the caller's context has
+// ended: a large body cannot hold auth_check past its deadline. The
+// signature is then temperror, not a verdict on the message.
+func TestDKIMStopsWhenContextEnds(t *testing.T) {
+	keys := testKeys()
+	res := newStatic()
+	res.set("TXT", "brisbane._domainkey.football.example.com", keyRecord(t, keys.ed))
+	raw := sign(t, testMessage+strings.Repeat("more text\r\n", 1<<16), "football.example.com", "brisbane", keys.ed)
+	got := checkDKIM(&endsAfterLooks{Context: testCtx(t), n: 1}, []byte(raw), 5, func(string) ([]string, error) {
+		return []string{keyRecord(t, keys.ed)}, nil
+	})
+	if len(got) != 1 || got[0].Result != "temperror" {
+		t.Errorf("got %+v, want one temperror", got)
+	}
+	if got := dkimOnly(t, res, raw, 0); len(got) != 1 || got[0].Result != "pass" {
+		t.Errorf("with time to read the body: %+v, want pass", got)
+	}
+}
+
+// endsAfterLooks is a context whose Err is nil for the first n looks, then
+// DeadlineExceeded.
+type endsAfterLooks struct {
+	context.Context
+	n int
+}
+
+func (c *endsAfterLooks) Err() error {
+	if c.n > 0 {
+		c.n--
+		return nil
+	}
+	return context.DeadlineExceeded
 }

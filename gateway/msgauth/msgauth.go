@@ -118,7 +118,7 @@ func Evaluate(ctx context.Context, in Input, what Checks, o Options) Result {
 		out.SPF = checkSPF(ctx, in, nr)
 	}
 	if what&CheckDKIM != 0 {
-		out.DKIM = checkDKIM(in.Message.Bytes(), max, nr.txtFunc(ctx))
+		out.DKIM = checkDKIM(ctx, in.Message.Bytes(), max, nr.txtFunc(ctx))
 	}
 	if what&CheckDMARC != 0 {
 		out.DMARC = checkDMARC(in.Message, out.SPF, out.DKIM, nr.txtFunc(ctx))

@@ -139,6 +139,18 @@ plugin "slow" {
 		`policy.hcl:9:3: Value out of range: timeout must be greater than zero, not "0s".`,
 		`policy.hcl:13:3: Value out of range: timeout must be at most 30s, not "31s".`,
 	}},
+	{"init_timeout limits", okBoth + `plugin "zero" {
+  wasm         = "zero.wasm"
+  init_timeout = "0s"
+}
+plugin "slow" {
+  wasm         = "slow.wasm"
+  init_timeout = "2m"
+}
+`, []string{
+		`policy.hcl:9:3: Value out of range: init_timeout must be greater than zero, not "0s".`,
+		`policy.hcl:13:3: Value out of range: init_timeout must be at most 1m0s, not "2m".`,
+	}},
 	{"enums", `listen {
   address      = "127.0.0.1:2525"
   bare_lf      = "strip"

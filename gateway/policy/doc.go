@@ -59,6 +59,7 @@
 //	  wasm     = "plugins/tag.wasm"         # required
 //	  config   = { header = "X-Tag" }       # any value, handed to the plugin as JSON
 //	  timeout  = "200ms"                    # per call, at most 30s
+//	  init_timeout = "10s"                  # start-up at load (_initialize, sluice_configure), at most 1m
 //	  memory   = "64MiB"                    # 1MiB to 4GiB
 //	  on_error = "tempfail"                 # or "continue", "reject"
 //	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.8-4.11): "kv", "dns", "dkim:NAME"

@@ -21,6 +21,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "breaker_threshold"},
 		{Name: "breaker_backoff"},
 		{Name: "breaker_max_backoff"},
+		{Name: "init_timeout"},
 	},
 }
 
@@ -39,6 +40,12 @@ const (
 	defaultBreakerBackoff    = time.Second
 	defaultBreakerMaxBackoff = time.Minute
 	maxBreakerBackoff        = time.Hour
+
+	// init_timeout bounds a plugin's start-up at load (wasmhost's
+	// DefaultInitTimeout): a policy check, start or reload never waits
+	// longer for it.
+	defaultPluginInitTimeout = 10 * time.Second
+	maxPluginInitTimeout     = time.Minute
 )
 
 // plugins decodes the plugin blocks in order. A plugin whose name is invalid
@@ -79,6 +86,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		BreakerThreshold:  defaultBreakerThreshold,
 		BreakerBackoff:    defaultBreakerBackoff,
 		BreakerMaxBackoff: defaultBreakerMaxBackoff,
+		InitTimeout:       defaultPluginInitTimeout,
 	}
 	c, diags := b.Body.Content(pluginSchema)
 	d.diags = append(d.diags, diags...)
@@ -112,6 +120,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		d.stringList(attr, &p.Grants)
 		d.grants(attr, p.Grants)
 	}
+	d.duration(a["init_timeout"], &p.InitTimeout, true, maxPluginInitTimeout)
 	d.integer(a["breaker_threshold"], &p.BreakerThreshold, 0, 1000)
 	d.duration(a["breaker_backoff"], &p.BreakerBackoff, true, maxBreakerBackoff)
 	d.duration(a["breaker_max_backoff"], &p.BreakerMaxBackoff, true, maxBreakerBackoff)

@@ -134,6 +134,10 @@ type Plugin struct {
 	BreakerBackoff    time.Duration
 	BreakerMaxBackoff time.Duration
 
+	// InitTimeout bounds the plugin's start-up at load: instantiation,
+	// _initialize and sluice_configure together.
+	InitTimeout time.Duration
+
 	// DefRange is the `plugin "NAME"` header: report plugin-level problems
 	// (compile errors, missing exports, ABI version) here.
 	DefRange hcl.Range

@@ -30,12 +30,15 @@ type Result struct {
 
 // Reloader owns the policy generations of one gateway.
 type Reloader struct {
-	path    string
-	build   func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics)
-	swap    func(*proxy.Generation)
-	log     *slog.Logger
-	report  func(Result)
-	mu      sync.Mutex
+	path   string
+	build  func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics)
+	swap   func(*proxy.Generation)
+	log    *slog.Logger
+	report func(Result)
+	// busy holds a token while a reload runs: reloads run one at a time,
+	// and one queued behind another gives up when its context ends.
+	busy    chan struct{}
+	mu      sync.Mutex // guards current and gen
 	current [32]byte
 	gen     int
 
@@ -56,7 +59,8 @@ type Options struct {
 // New returns a Reloader for the policy at path, whose generation 1 is
 // already serving.
 func New(path string, opts Options) *Reloader {
-	r := &Reloader{path: path, build: opts.Build, swap: opts.Swap, log: opts.Logger, report: opts.Report, gen: 1}
+	r := &Reloader{path: path, build: opts.Build, swap: opts.Swap, log: opts.Logger, report: opts.Report, gen: 1,
+		busy: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -72,34 +76,58 @@ func (r *Reloader) Generation() int {
 }
 
 // Reload builds the policy again unless nothing changed, and swaps it in if
-// it built. On failure the running generation keeps serving.
+// it built. On failure the running generation keeps serving. Reloads run
+// one at a time; ctx bounds both the wait for a reload in progress and the
+// build (each plugin's start-up is bounded by its init_timeout), so a
+// caller that gives up, or a shutdown, ends a reload early with "failed".
 func (r *Reloader) Reload(ctx context.Context) Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fp, files := Fingerprint(r.path)
-	res := Result{Generation: r.gen}
-	if fp == r.current {
-		res.Status = "unchanged"
-		r.log.Info("policy unchanged; not rebuilt", "policy", r.path, "generation", r.gen)
+	select {
+	case r.busy <- struct{}{}:
+	case <-ctx.Done():
+		res := Result{Status: "failed", Generation: r.Generation(),
+			Diagnostics: "reload cancelled while another reload was in progress: " + ctx.Err().Error() + "\n"}
+		r.log.Error("reload cancelled; the running policy keeps serving", "policy", r.path, "err", ctx.Err().Error())
 		r.done(res)
 		return res
 	}
-	gen, diags := r.build(ctx)
+	defer func() { <-r.busy }()
+	r.mu.Lock()
+	current, gen := r.current, r.gen
+	r.mu.Unlock()
+	fp, files := Fingerprint(r.path)
+	res := Result{Generation: gen}
+	if fp == current {
+		res.Status = "unchanged"
+		r.log.Info("policy unchanged; not rebuilt", "policy", r.path, "generation", gen)
+		r.done(res)
+		return res
+	}
+	g, diags := r.build(ctx)
 	var b strings.Builder
 	policy.WriteDiagnostics(&b, diags)
 	res.Diagnostics = b.String()
-	if diags.HasErrors() || gen == nil {
+	if ctx.Err() != nil && !diags.HasErrors() {
+		// Built, but the caller gave up meanwhile (shutdown): do not swap.
+		if g != nil {
+			g.Release()
+			g = nil
+		}
+		res.Diagnostics += "reload cancelled: " + ctx.Err().Error() + "\n"
+	}
+	if diags.HasErrors() || g == nil {
 		res.Status = "failed"
-		r.log.Error("reload failed; the running policy keeps serving", "policy", r.path, "generation", r.gen,
+		r.log.Error("reload failed; the running policy keeps serving", "policy", r.path, "generation", gen,
 			"diagnostics", res.Diagnostics)
 		r.done(res)
 		return res
 	}
-	r.swap(gen)
+	r.swap(g)
+	r.mu.Lock()
 	r.gen++
 	r.current = fp
-	res.Status, res.Generation, res.Gen = "ok", r.gen, gen
-	r.log.Info("policy reloaded", "policy", r.path, "generation", r.gen, "plugins", len(gen.Policy.Plugins), "files", len(files))
+	res.Status, res.Generation, res.Gen = "ok", r.gen, g
+	r.mu.Unlock()
+	r.log.Info("policy reloaded", "policy", r.path, "generation", res.Generation, "plugins", len(g.Policy.Plugins), "files", len(files))
 	r.done(res)
 	return res
 }

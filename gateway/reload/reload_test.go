@@ -131,3 +131,63 @@ func TestFingerprintCoversDKIMKeys(t *testing.T) {
 		t.Error("the fingerprint did not change when the DKIM key file did")
 	}
 }
+
+// A build that hangs until its context ends (a plugin sleeping in
+// sluice_configure, bounded by its init_timeout, or a shutdown) ends the
+// reload as "failed" and keeps the running generation; a reload queued
+// behind it gives up when its own context ends.
+func TestReloadBoundedByContext(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "policy.hcl")
+	if err := os.WriteFile(path, []byte(validPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 4)
+	var swaps atomic.Int32
+	r := New(path, Options{
+		Build: func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
+			started <- struct{}{}
+			<-ctx.Done()
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin failed to load", Detail: ctx.Err().Error()}}
+		},
+		Swap: func(*proxy.Generation) { swaps.Add(1) },
+	})
+	os.WriteFile(path, []byte(validPolicy+"# changed\n"), 0o644)
+
+	first, cancelFirst := context.WithCancel(context.Background())
+	defer cancelFirst()
+	results := make(chan Result, 1)
+	go func() { results <- r.Reload(first) }()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first reload did not start building")
+	}
+
+	// Queued behind the hanging build: gives up at its own deadline.
+	queued, cancelQueued := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelQueued()
+	start := time.Now()
+	res := r.Reload(queued)
+	if d := time.Since(start); d > 200*time.Millisecond+2*time.Second {
+		t.Errorf("queued reload returned after %v", d)
+	}
+	if res.Status != "failed" || !strings.Contains(res.Diagnostics, "another reload was in progress") {
+		t.Errorf("queued reload: %+v", res)
+	}
+
+	// Shutting down cancels the hanging one.
+	start = time.Now()
+	cancelFirst()
+	select {
+	case res := <-results:
+		if res.Status != "failed" || res.Generation != 1 {
+			t.Errorf("cancelled reload: %+v", res)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancelled reload did not return")
+	}
+	if swaps.Load() != 0 || r.Generation() != 1 {
+		t.Errorf("swaps %d, generation %d after failed reloads", swaps.Load(), r.Generation())
+	}
+}

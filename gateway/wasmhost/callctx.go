@@ -35,17 +35,17 @@ func newCallCtx(cs *callState) *callCtx {
 	return c
 }
 
-// begin arms the context for a call under parent with the given timeout.
-func (c *callCtx) begin(parent context.Context, timeout time.Duration) {
+// begin arms the context for a call under parent that must end by deadline.
+func (c *callCtx) begin(parent context.Context, deadline time.Time) {
 	c.mu.Lock()
 	c.parent = parent
-	c.deadline = time.Now().Add(timeout)
+	c.deadline = deadline
 	if c.err != nil {
 		// The previous call ended just as its deadline passed.
 		c.done, c.err = make(chan struct{}), nil
 	}
 	c.mu.Unlock()
-	c.timer.Reset(timeout)
+	c.timer.Reset(time.Until(deadline))
 	if parent.Done() != nil {
 		c.stopParent = context.AfterFunc(parent, c.onParent)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/msgauth"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // callKey is the context key under which a call's *callState travels to the
@@ -60,7 +61,10 @@ func (cs *callState) recoverHost() {
 	if r == nil {
 		return
 	}
-	if e, ok := r.(*abiError); ok {
+	switch e := r.(type) {
+	case *abiError:
+		panic(e)
+	case *sys.ExitError: // stopIfDone: the call's deadline passed
 		panic(e)
 	}
 	e := &abiError{fn: cs.fn, msg: fmt.Sprintf("internal error in host function: %v", r)}

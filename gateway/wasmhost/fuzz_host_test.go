@@ -405,7 +405,7 @@ func fuzzHostCall(t *testing.T, p *Plugin, panicked *atomic.Bool, in []byte) (*f
 	ctx := context.Background()
 
 	// Give the idle instance the memory image the call will run on.
-	inst, err := p.take(ctx, ph)
+	inst, err := p.take(ctx, ph, time.Now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

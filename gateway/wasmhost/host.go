@@ -90,6 +90,10 @@ func (h hostFunc) goFunc() api.GoModuleFunc {
 			cs.fail("the plugin exports no memory")
 		}
 		fn(cs, s)
+		// A host function that waited (dns_lookup, auth_check) or worked
+		// (dkim_sign) up to the call's deadline does not hand the guest
+		// more time: the call ends here as a timeout (sdk/ABI.md §5).
+		stopIfDone(ctx)
 	}
 }
 

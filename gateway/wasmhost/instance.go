@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // instance is one instantiation of a plugin. It runs one call at a time:
@@ -22,14 +24,90 @@ type instance struct {
 	ctx    *callCtx // reused by every hook call
 	stdout *lineWriter
 	stderr *lineWriter
+	// running is the context of the guest call in progress (a hook call's
+	// callCtx, or the start-up deadline); WASI sleeps end with it.
+	running context.Context
 
 	idleSince time.Time // when it was last put back in the pool
 }
 
-// instantiate creates an instance: WASI is sandboxed (no files, environment
-// or arguments; real clocks; crypto randomness; output to the log) and
-// _initialize runs exactly once (sdk/ABI.md §1, §6).
-func (p *Plugin) instantiate(ctx context.Context) (*instance, *CallError) {
+// startCtx is the deadline under which an instance starts (instantiation,
+// _initialize, sluice_configure, sluice_hooks): the plugin's init_timeout
+// at load, the hook call's own deadline for an instance a call creates.
+type startCtx struct {
+	context.Context                 // carries the deadline
+	parent          context.Context // the caller's: its end is a cancellation
+	limit           time.Duration   // how long was allowed, for messages
+	what            string          // names the limit in messages
+}
+
+// newStartCtx bounds start-up under parent by limit; call cancel when done.
+func newStartCtx(parent context.Context, limit time.Duration, what string) (startCtx, context.CancelFunc) {
+	return newStartCtxDeadline(parent, time.Now().Add(limit), limit, what)
+}
+
+func newStartCtxDeadline(parent context.Context, deadline time.Time, limit time.Duration, what string) (startCtx, context.CancelFunc) {
+	ctx, cancel := context.WithDeadline(parent, deadline)
+	return startCtx{Context: ctx, parent: parent, limit: limit, what: what}, cancel
+}
+
+// sleep is the instance's WASI clock (what poll_oneoff with a clock
+// subscription does: Go's time.Sleep, C's nanosleep and usleep). It never
+// sleeps past the end of the running call: when the call's deadline passes
+// or its caller cancels, it stops the guest there, and the call fails as a
+// timeout or cancellation (sdk/ABI.md §6).
+func (inst *instance) sleep(ns int64) {
+	ctx := inst.running
+	if ctx == nil {
+		return // not inside a call: nothing to wait for
+	}
+	if ns <= 0 {
+		stopIfDone(ctx)
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		panic(stopError(ctx))
+	}
+}
+
+// yield is WASI's sched_yield: it lets other goroutines run, and stops a
+// guest whose call has ended.
+func (inst *instance) yield() {
+	if inst.running != nil {
+		stopIfDone(inst.running)
+	}
+	runtime.Gosched()
+}
+
+// stopIfDone stops the guest if ctx ended: host code that may have waited
+// or worked long calls it before returning to the guest, so a guest never
+// runs on past its call's deadline.
+func stopIfDone(ctx context.Context) {
+	if ctx.Err() != nil {
+		panic(stopError(ctx))
+	}
+}
+
+// stopError is what stops a guest whose call's context ended: wazero's exit
+// error with the code its own deadline handling uses. A panic with it
+// passes unwrapped through wazero and the host functions' recovery; the
+// caller tells a timeout from a cancellation by its context.
+func stopError(ctx context.Context) *sys.ExitError {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sys.NewExitError(sys.ExitCodeDeadlineExceeded)
+	}
+	return sys.NewExitError(sys.ExitCodeContextCanceled)
+}
+
+// instantiate creates an instance under sc: WASI is sandboxed (no files,
+// environment or arguments; real clocks, whose sleeps end with the call;
+// crypto randomness; output to the log) and _initialize runs exactly once
+// (sdk/ABI.md §1, §6).
+func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 	inst := &instance{
 		stack:  make([]uint64, 1),
 		stdout: newLineWriter(p.log, "stdout"),
@@ -39,27 +117,32 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, *CallError) {
 	inst.cs.reset(nil, "instantiate")
 	inst.ctx = newCallCtx(&inst.cs)
 	inst.stderr.capture = true
-	cctx, cancel := context.WithTimeout(ctx, initTimeout)
-	defer cancel()
-	cctx = context.WithValue(cctx, callKey{}, &inst.cs)
+	inst.running = sc
+	defer func() { inst.running = nil }()
+	cctx := context.WithValue(sc, callKey{}, &inst.cs)
 
 	fail := func(err error) (*instance, *CallError) {
-		ce := p.initError(&inst.cs, err, ctx, cctx)
+		ce := p.initError(&inst.cs, err, sc)
 		if lines := inst.stderr.stopCapture(); len(lines) > 0 {
 			ce.Reason += "; it wrote to stderr: " + strings.Join(lines, " | ")
 		}
-		inst.close(ctx)
+		inst.close(sc.parent)
 		return nil, ce
 	}
 	mod, err := p.rt.InstantiateModule(cctx, p.compiled,
-		p.modConf.WithStdout(inst.stdout).WithStderr(inst.stderr))
+		p.modConf.WithStdout(inst.stdout).WithStderr(inst.stderr).
+			WithNanosleep(inst.sleep).WithOsyield(inst.yield))
 	if err != nil {
 		return fail(err)
 	}
 	inst.mod = mod
 	if p.initFn {
 		inst.cs.reset(nil, abi.ExportInitialize)
-		if err := mod.ExportedFunction(abi.ExportInitialize).CallWithStack(cctx, nil); err != nil {
+		err := mod.ExportedFunction(abi.ExportInitialize).CallWithStack(cctx, nil)
+		if err == nil && sc.Err() != nil {
+			err = sc.Err() // returned after its deadline
+		}
+		if err != nil {
 			return fail(err)
 		}
 	}
@@ -74,28 +157,32 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, *CallError) {
 }
 
 // callInit calls a () -> i32 export outside any phase (sluice_abi_version,
-// sluice_configure) under the start-up deadline. It also returns what the
-// plugin logged during the call.
-func (p *Plugin) callInit(ctx context.Context, inst *instance, name string) (int32, []string, *CallError) {
+// sluice_configure) under the start-up deadline sc. It also returns what
+// the plugin logged during the call.
+func (p *Plugin) callInit(sc startCtx, inst *instance, name string) (int32, []string, *CallError) {
 	cs := &inst.cs
 	cs.reset(nil, name)
 	defer cs.reset(nil, "")
-	cctx, cancel := context.WithTimeout(ctx, initTimeout)
-	defer cancel()
+	inst.running = sc
+	defer func() { inst.running = nil }()
 	fn := inst.mod.ExportedFunction(name)
-	if err := fn.CallWithStack(context.WithValue(cctx, callKey{}, cs), inst.stack); err != nil {
-		return 0, cs.logs, p.initError(cs, err, ctx, cctx)
+	err := fn.CallWithStack(context.WithValue(sc, callKey{}, cs), inst.stack)
+	if err == nil && sc.Err() != nil {
+		err = sc.Err() // returned after its deadline
+	}
+	if err != nil {
+		return 0, cs.logs, p.initError(cs, err, sc)
 	}
 	return api.DecodeI32(inst.stack[0]), cs.logs, nil
 }
 
 // runConfigure calls sluice_configure, if exported, on a new instance. A
 // refusal carries what the plugin logged. On error the instance is closed.
-func (p *Plugin) runConfigure(ctx context.Context, inst *instance) *CallError {
+func (p *Plugin) runConfigure(sc startCtx, inst *instance) *CallError {
 	if !p.configure {
 		return nil
 	}
-	r, logs, ce := p.callInit(ctx, inst, abi.ExportConfigure)
+	r, logs, ce := p.callInit(sc, inst, abi.ExportConfigure)
 	if ce == nil && r != 0 {
 		reason := fmt.Sprintf("returned %d: the plugin refused its configuration", r)
 		if len(logs) > 0 {
@@ -106,20 +193,22 @@ func (p *Plugin) runConfigure(ctx context.Context, inst *instance) *CallError {
 		ce = &CallError{Plugin: p.name, Func: abi.ExportConfigure, Reason: reason}
 	}
 	if ce != nil {
-		inst.close(ctx)
+		inst.close(sc.parent)
 	}
 	return ce
 }
 
-func (p *Plugin) initError(cs *callState, err error, ctx, cctx context.Context) *CallError {
+// initError describes a failed start-up call; its Kind is "timeout" or
+// "cancelled" when sc ended, else empty (the caller decides).
+func (p *Plugin) initError(cs *callState, err error, sc startCtx) *CallError {
 	ce := &CallError{Plugin: p.name, Func: cs.hook, Err: err}
 	switch {
 	case cs.err != nil:
 		ce.Func, ce.Reason = cs.err.fn, cs.err.msg
-	case ctx.Err() != nil:
-		ce.Reason = "cancelled: " + ctx.Err().Error()
-	case errors.Is(cctx.Err(), context.DeadlineExceeded):
-		ce.Reason = fmt.Sprintf("did not return within %v; the plugin was stopped", initTimeout)
+	case sc.parent.Err() != nil:
+		ce.Reason, ce.Kind = "cancelled: "+sc.parent.Err().Error(), "cancelled"
+	case errors.Is(sc.Err(), context.DeadlineExceeded):
+		ce.Reason, ce.Kind = fmt.Sprintf("did not return within %v (%s); the plugin was stopped", sc.limit, sc.what), "timeout"
 	default:
 		ce.Reason = "trapped: " + firstLine(err)
 	}
@@ -139,11 +228,11 @@ func (inst *instance) close(ctx context.Context) {
 // applyHooksMask calls sluice_hooks, if exported, once at load and forgets
 // every exported hook whose bit is clear, so the host never calls it
 // (sdk/ABI.md §2). Languages that cannot export conditionally (Go) use it.
-func (p *Plugin) applyHooksMask(ctx context.Context, inst *instance) *CallError {
+func (p *Plugin) applyHooksMask(sc startCtx, inst *instance) *CallError {
 	if !p.hooksMask {
 		return nil
 	}
-	mask, _, ce := p.callInit(ctx, inst, abi.ExportHooks)
+	mask, _, ce := p.callInit(sc, inst, abi.ExportHooks)
 	if ce != nil {
 		return ce
 	}

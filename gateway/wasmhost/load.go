@@ -101,27 +101,37 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if err := e.instantiateHost(ctx, p.rt); err != nil {
 		return fail(err, "cannot set up host modules: %v", err)
 	}
+	// Sleeping is per instance (instance.sleep), bound to the running call.
 	p.modConf = wazero.NewModuleConfig().
 		WithName("").         // anonymous: nothing can import from an instance
 		WithStartFunctions(). // _initialize is called by instantiate
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithSysWalltime().WithSysNanotime().
 		WithRandSource(rand.Reader)
 
-	inst, ce := p.instantiate(ctx)
+	// One deadline for the whole start-up of the first instance, so a
+	// module that sleeps or loops in _initialize or sluice_configure
+	// cannot hold a check, a start or a reload for longer than this.
+	initTO := s.InitTimeout
+	if initTO <= 0 {
+		initTO = DefaultInitTimeout
+	}
+	sc, cancel := newStartCtx(ctx, initTO, "the plugin's init_timeout")
+	defer cancel()
+	inst, ce := p.instantiate(sc)
 	if ce != nil {
 		return fail(ce, "%s: %s", ce.Func, ce.Reason)
 	}
-	v, _, ce := p.callInit(ctx, inst, abi.ExportABIVersion)
+	v, _, ce := p.callInit(sc, inst, abi.ExportABIVersion)
 	if ce == nil && v != abi.Version {
 		inst.close(ctx)
 		return fail(nil, "plugin speaks ABI v%d; this Sluice speaks ABI v%d: rebuild the plugin with an SDK for ABI v%d",
 			v, abi.Version, abi.Version)
 	}
 	if ce == nil {
-		ce = p.runConfigure(ctx, inst)
+		ce = p.runConfigure(sc, inst)
 	}
 	if ce == nil {
-		ce = p.applyHooksMask(ctx, inst)
+		ce = p.applyHooksMask(sc, inst)
 	}
 	if ce != nil {
 		inst.close(ctx)

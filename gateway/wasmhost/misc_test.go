@@ -107,10 +107,10 @@ func TestCallCtxStaleWakeups(t *testing.T) {
 	c := newCallCtx(&callState{})
 	defer c.timer.Stop()
 	parent, cancel := context.WithCancel(context.Background())
-	c.begin(parent, time.Hour)
+	c.begin(parent, time.Now().Add(time.Hour))
 	c.end()
 	cancel()
-	c.begin(context.Background(), time.Hour)
+	c.begin(context.Background(), time.Now().Add(time.Hour))
 	c.expire()     // stale deadline: the current one is an hour away
 	c.parentDone() // stale parent: the current one is alive
 	select {
@@ -121,7 +121,7 @@ func TestCallCtxStaleWakeups(t *testing.T) {
 	c.end()
 
 	// A real deadline closes Done with DeadlineExceeded.
-	c.begin(context.Background(), time.Millisecond)
+	c.begin(context.Background(), time.Now().Add(time.Millisecond))
 	select {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
@@ -134,7 +134,7 @@ func TestCallCtxStaleWakeups(t *testing.T) {
 
 	// The next call gets a fresh Done.
 	parent, cancel = context.WithCancel(context.Background())
-	c.begin(parent, time.Hour)
+	c.begin(parent, time.Now().Add(time.Hour))
 	if c.Err() != nil {
 		t.Fatalf("Err after re-arming = %v", c.Err())
 	}

@@ -31,10 +31,13 @@ const (
 	idleTimeout        = time.Minute
 	DefaultMaxBodySize = 64 << 20
 
-	// initTimeout bounds instantiation, _initialize and sluice_configure
-	// (Go's runtime start-up takes a few milliseconds).
-	initTimeout = 10 * time.Second
-	pageSize    = 65536
+	// DefaultInitTimeout bounds the start-up of a plugin at load:
+	// instantiation, _initialize, sluice_abi_version, sluice_configure and
+	// sluice_hooks together (Go's runtime start-up takes a few
+	// milliseconds). An instance created for a hook call starts under that
+	// call's deadline instead.
+	DefaultInitTimeout = 10 * time.Second
+	pageSize           = 65536
 )
 
 // Spec describes one plugin of a policy.
@@ -47,8 +50,12 @@ type Spec struct {
 	Path     string
 	// Config is the plugin's configuration as JSON; nil means {}.
 	Config []byte
-	// Timeout bounds each hook call; 0 means DefaultTimeout.
+	// Timeout bounds each hook call, including the start of a new instance
+	// when none is idle; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// InitTimeout bounds the plugin's start-up at Load (sdk/ABI.md §7);
+	// 0 means DefaultInitTimeout.
+	InitTimeout time.Duration
 	// MemoryLimit caps each instance's linear memory, rounded up to 64 KiB
 	// pages; 0 means DefaultMemoryLimit.
 	MemoryLimit uint64
@@ -148,7 +155,9 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	}
 	defer func() { p.brk.record(probe, err) }() // runs after the recover below
 
-	inst, err := p.take(ctx, ph)
+	// The deadline covers starting an instance when none is idle.
+	deadline := time.Now().Add(p.timeout)
+	inst, err := p.take(ctx, ph, deadline)
 	if err != nil {
 		return filter.Tempfail, err
 	}
@@ -165,10 +174,18 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 
 	cs := &inst.cs
 	cs.reset(st, p.hooks[ph])
-	inst.ctx.begin(ctx, p.timeout)
+	inst.ctx.begin(ctx, deadline)
+	inst.running = inst.ctx
 	callErr := inst.hook[ph].CallWithStack(inst.ctx, inst.stack)
-	timedOut := errors.Is(inst.ctx.Err(), context.DeadlineExceeded)
+	ctxErr := inst.ctx.Err()
+	inst.running = nil
 	inst.ctx.end()
+	if callErr == nil && ctxErr != nil {
+		// The guest returned after its deadline (or its caller gave up):
+		// its verdict comes too late to count.
+		callErr = ctxErr
+	}
+	timedOut := errors.Is(ctxErr, context.DeadlineExceeded)
 
 	var ce *CallError
 	if callErr != nil {
@@ -231,8 +248,9 @@ func (p *Plugin) callError(cs *callState, ph filter.Phase, err, parentErr error,
 	return ce
 }
 
-// take returns an idle instance, or a new one.
-func (p *Plugin) take(ctx context.Context, ph filter.Phase) (*instance, error) {
+// take returns an idle instance, or a new one started before deadline (the
+// hook call's: a slow start-up is that call's timeout).
+func (p *Plugin) take(ctx context.Context, ph filter.Phase, deadline time.Time) (*instance, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -247,9 +265,11 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase) (*instance, error) {
 	}
 	p.mu.Unlock()
 	p.instantiations.Add(1)
-	inst, ce := p.instantiate(ctx)
+	sc, cancel := newStartCtxDeadline(ctx, deadline, p.timeout, "the plugin's timeout, which includes starting a new instance")
+	defer cancel()
+	inst, ce := p.instantiate(sc)
 	if ce == nil {
-		ce = p.runConfigure(ctx, inst)
+		ce = p.runConfigure(sc, inst)
 	}
 	if ce != nil {
 		ce.Phase = ph

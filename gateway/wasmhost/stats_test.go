@@ -50,7 +50,7 @@ func TestPoolTrimsIdleInstances(t *testing.T) {
 
 	var burst []*instance
 	for range 5 {
-		inst, err := p.take(ctx, filter.Data)
+		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestPoolTrimsIdleInstances(t *testing.T) {
 	}
 	for i := range 3 {
 		clock = clock.Add(40 * time.Second)
-		inst, err := p.take(ctx, filter.Data)
+		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,11 @@ import (
 // drainTimeout bounds the wait for sessions in flight at shutdown.
 const drainTimeout = 30 * time.Second
 
+// reloadStopTimeout bounds the wait, at shutdown, for a reload that was
+// building: shutdown cancels it, which stops its plugins' start-up at once;
+// only compiling a large module goes on until it is done.
+const reloadStopTimeout = 5 * time.Second
+
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -93,7 +98,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	met.SetGeneration(1)
-	g := &gateway{log: log, metrics: met}
+	// life ends at shutdown: it cancels reloads in progress or queued
+	// (SIGHUP, POST /reload, the file watcher), so a plugin that hangs in
+	// its start-up cannot hold the process.
+	life, stop := context.WithCancel(ctx)
+	defer stop()
+	g := &gateway{log: log, metrics: met, life: life}
 	g.backend = proxy.NewBackend(gen, log)
 	f := &front{g: g, log: log, failed: make(chan error, 1)}
 	g.reloader = reload.New(*policyPath, reload.Options{Build: buildGen, Swap: g.backend.Swap, Logger: log,
@@ -118,15 +128,31 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
+	var reloads sync.WaitGroup // the watcher and the SIGHUP reloader
 	if *watch {
+		reloads.Add(1)
 		go func() {
-			if err := g.reloader.Watch(wctx, 0); err != nil {
+			defer reloads.Done()
+			if err := g.reloader.Watch(life, 0); err != nil {
 				log.Warn("policy file watching disabled", "err", err)
 			}
 		}()
 	}
+	// SIGHUP reloads run beside the signal loop, so SIGTERM is heard
+	// during one; SIGHUPs arriving meanwhile make one more reload.
+	hup := make(chan struct{}, 1)
+	reloads.Add(1)
+	go func() {
+		defer reloads.Done()
+		for {
+			select {
+			case <-life.Done():
+				return
+			case <-hup:
+				g.reloader.Reload(life)
+			}
+		}
+	}()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -138,13 +164,24 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			return 1
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				g.reloader.Reload(ctx)
+				select {
+				case hup <- struct{}{}:
+				default: // one is already queued
+				}
 				continue
 			}
 			log.Info("shutting down", "signal", s.String(), "drain", drainTimeout)
+			stop()
+			stopped := make(chan struct{})
+			go func() { reloads.Wait(); close(stopped) }()
 			sctx, cancel := context.WithTimeout(ctx, drainTimeout)
 			err := f.shutdown(sctx)
 			cancel()
+			select {
+			case <-stopped:
+			case <-time.After(reloadStopTimeout):
+				log.Warn("a policy reload is still building; exiting without waiting for it")
+			}
 			g.backend.Close()
 			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				log.Warn("shutdown", "err", err)
@@ -255,6 +292,7 @@ type gateway struct {
 	reloader *reload.Reloader
 	metrics  *metrics.Metrics
 	cert     atomic.Pointer[tls.Certificate] // STARTTLS certificate, replaced on reload
+	life     context.Context                 // ends at shutdown; bounds reloads
 }
 
 // loadCert loads the policy's STARTTLS certificate; a failure keeps the old
@@ -331,7 +369,11 @@ func (g *gateway) serveAdmin(addr string) error {
 	})
 	mux.Handle("GET /metrics", g.metrics.Handler())
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		res := g.reloader.Reload(r.Context())
+		// Ends when the client gives up or the gateway shuts down.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(g.life, cancel)()
+		res := g.reloader.Reload(ctx)
 		if res.Status == "failed" {
 			http.Error(w, "reload failed; the running policy keeps serving\n"+res.Diagnostics, http.StatusUnprocessableEntity)
 			return
