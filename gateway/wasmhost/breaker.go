@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,6 +333,15 @@ func (m *keyMemory) add(key uint64) {
 	m.set[key] = struct{}{}
 }
 
+// writeField hashes s and a separator.
+func writeField(h *maphash.Hash, s string) {
+	h.WriteString(s)
+	h.WriteByte(0)
+}
+
+// keyBodyBytes is how much of the body's head and tail callKey hashes.
+const keyBodyBytes = 32 << 10
+
 // messageID is the header whose value identifies a message across retries.
 var messageID = []byte("Message-ID")
 
@@ -340,9 +350,10 @@ var messageID = []byte("Message-ID")
 // pool: the phase and what a retry repeats. Connect and helo: the client's
 // address and names. Mail: the sender and its parameters. Rcpt: sender and
 // recipient. Data: sender, recipients and the Message-ID header, or the
-// body when there is none. Distinct messages can share a key (two mails
-// without Message-ID and with the same body); that only makes the breaker
-// count them once.
+// body when there is none (its size, first and last keyBodyBytes, so a big
+// body costs no more). Distinct messages can share a key (two mails without
+// Message-ID and with the same body); that only makes the breaker count
+// them once.
 func (b *breaker) callKey(st *filter.State) uint64 {
 	if b == nil {
 		return 0
@@ -350,38 +361,42 @@ func (b *breaker) callKey(st *filter.State) uint64 {
 	var h maphash.Hash
 	h.SetSeed(b.seed)
 	h.WriteByte(byte(st.Phase))
-	str := func(s string) {
-		h.WriteString(s)
-		h.WriteByte(0)
-	}
 	switch st.Phase {
 	case filter.Connect, filter.Helo:
 		if s := st.Session; s != nil {
 			a := s.ClientIP.As16()
 			h.Write(a[:])
-			str(s.ClientName)
+			writeField(&h, s.ClientName)
 			if st.Phase == filter.Helo {
-				str(s.Helo)
+				writeField(&h, s.Helo)
 			}
 		}
 	case filter.Mail:
-		str(st.From)
-		str(st.MailParams)
+		writeField(&h, st.From)
+		writeField(&h, st.MailParams)
 	case filter.Rcpt:
-		str(st.From)
-		str(st.Rcpt)
-		str(st.RcptParams)
+		writeField(&h, st.From)
+		writeField(&h, st.Rcpt)
+		writeField(&h, st.RcptParams)
 	default:
-		str(st.From)
+		writeField(&h, st.From)
 		for _, r := range st.Rcpts {
-			str(r)
+			writeField(&h, r)
 		}
 		if m := st.Msg; m != nil {
 			if i := m.Find(messageID, 0); i >= 0 {
 				h.Write(m.Fields[i].Value())
 			} else {
+				// The body's length, head and tail: as stable across
+				// retries as the whole body, at a bounded cost.
+				b := m.Body
 				h.WriteByte(1)
-				h.Write(m.Body)
+				h.WriteString(strconv.Itoa(len(b)))
+				if len(b) > 2*keyBodyBytes {
+					h.Write(b[:keyBodyBytes])
+					b = b[len(b)-keyBodyBytes:]
+				}
+				h.Write(b)
 			}
 		}
 	}

@@ -257,6 +257,16 @@ func TestCallKey(t *testing.T) {
 	if b.callKey(noID1) == b.callKey(noID2) || b.callKey(noID1) != b.callKey(noID1again) {
 		t.Error("without Message-ID the body does not identify the message")
 	}
+	big := strings.Repeat("0123456789abcdef", 1<<13) + "\r\n" // 128 KiB
+	mid := []byte(big)
+	mid[len(mid)/2] = 'X'
+	end := []byte(big)
+	end[len(end)-3] = 'X'
+	bigKey := b.callKey(data("a@x", nil, "Subject: a\r\n\r\n"+big))
+	if b.callKey(data("a@x", nil, "Subject: a\r\n\r\n"+string(end))) == bigKey ||
+		b.callKey(data("a@x", nil, "Subject: a\r\n\r\n"+string(mid))) != bigKey {
+		t.Error("a big body without Message-ID: not keyed by its size, head and tail")
+	}
 	mail1, mail2 := stateAt(t, filter.Mail), stateAt(t, filter.Mail)
 	mail2.Session.ClientIP = netip.MustParseAddr("192.0.2.200")
 	if b.callKey(mail1) != b.callKey(mail2) || b.callKey(mail1) == b.callKey(stateAt(t, filter.Rcpt)) {
