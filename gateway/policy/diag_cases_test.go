@@ -39,6 +39,25 @@ var diagnosticCases = []struct {
 		`policy.hcl:9:3: Value out of range: breaker_threshold must be at most 1000, not 1001.`,
 		`policy.hcl:11:3: Value out of range: breaker_max_backoff (5s) must not be below breaker_backoff (10s).`,
 	}},
+	{"breaker fault rate", okBoth + `plugin "p" {
+  wasm = "p.wasm"
+  breaker_fault_rate = 50
+  breaker_window = 0
+}
+plugin "q" {
+  wasm = "q.wasm"
+  breaker_fault_rate = 0
+}
+plugin "r" {
+  wasm = "r.wasm"
+  breaker_fault_rate = "half"
+}
+`, []string{
+		`policy.hcl:9:3: Value out of range: breaker_fault_rate is a fraction between 0 and 1, not 50; write 0.5 for 50%.`,
+		`policy.hcl:10:3: Value out of range: breaker_window must be at least 1, not 0.`,
+		`policy.hcl:14:3: Value out of range: breaker_fault_rate must be greater than 0 and at most 1, not 0.`,
+		`policy.hcl:18:3: Incorrect attribute value type: Inappropriate value for attribute "breaker_fault_rate": a number is required.`,
+	}},
 	{"unknown block", okBoth + `filter "spam" {
 }
 `, []string{

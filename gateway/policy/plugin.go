@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sluice-mail/sluice/sdk/abi"
+	"github.com/zclconf/go-cty/cty"
 )
 
 var pluginSchema = &hcl.BodySchema{
@@ -19,6 +20,8 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "on_error"},
 		{Name: "grants"},
 		{Name: "breaker_threshold"},
+		{Name: "breaker_window"},
+		{Name: "breaker_fault_rate"},
 		{Name: "breaker_backoff"},
 		{Name: "breaker_max_backoff"},
 		{Name: "init_timeout"},
@@ -36,7 +39,10 @@ const (
 	maxPluginMemory      = 4 * GiB
 
 	// The circuit breaker's defaults match wasmhost's.
-	defaultBreakerThreshold  = 5
+	defaultBreakerThreshold  = 10
+	defaultBreakerWindow     = 50
+	maxBreakerWindow         = 10000
+	defaultBreakerFaultRate  = 0.5
 	defaultBreakerBackoff    = time.Second
 	defaultBreakerMaxBackoff = time.Minute
 	maxBreakerBackoff        = time.Hour
@@ -84,6 +90,8 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		DefRange: b.DefRange,
 
 		BreakerThreshold:  defaultBreakerThreshold,
+		BreakerWindow:     defaultBreakerWindow,
+		BreakerFaultRate:  defaultBreakerFaultRate,
 		BreakerBackoff:    defaultBreakerBackoff,
 		BreakerMaxBackoff: defaultBreakerMaxBackoff,
 		InitTimeout:       defaultPluginInitTimeout,
@@ -122,6 +130,8 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 	}
 	d.duration(a["init_timeout"], &p.InitTimeout, true, maxPluginInitTimeout)
 	d.integer(a["breaker_threshold"], &p.BreakerThreshold, 0, 1000)
+	d.integer(a["breaker_window"], &p.BreakerWindow, 1, maxBreakerWindow)
+	d.fraction(a["breaker_fault_rate"], &p.BreakerFaultRate)
 	d.duration(a["breaker_backoff"], &p.BreakerBackoff, true, maxBreakerBackoff)
 	d.duration(a["breaker_max_backoff"], &p.BreakerMaxBackoff, true, maxBreakerBackoff)
 	if p.BreakerMaxBackoff < p.BreakerBackoff {
@@ -133,6 +143,26 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		}
 	}
 	return p
+}
+
+// fraction decodes a number in (0, 1], such as a rate. A percentage
+// (50 or "50%") gets a hint.
+func (d *decoder) fraction(attr *hcl.Attribute, dst *float64) {
+	v, ok := d.typed(attr, cty.Number)
+	if !ok {
+		return
+	}
+	f, _ := v.AsBigFloat().Float64()
+	switch {
+	case f > 1 && f <= 100:
+		d.errorf(attr.Range, "Value out of range", "%s is a fraction between 0 and 1, not %s; write %s for %s%%.",
+			attr.Name, numberText(v.AsBigFloat()), strconv.FormatFloat(f/100, 'f', -1, 64), numberText(v.AsBigFloat()))
+	case !(f > 0 && f <= 1):
+		d.errorf(attr.Range, "Value out of range", "%s must be greater than 0 and at most 1, not %s.",
+			attr.Name, numberText(v.AsBigFloat()))
+	default:
+		*dst = f
+	}
 }
 
 // knownGrants are the capabilities this Sluice can give a plugin

@@ -127,10 +127,14 @@ type Plugin struct {
 	OnError string        // OnErrorTempfail, OnErrorContinue or OnErrorReject
 	Grants  []string      // capability names, validated by the host
 
-	// The circuit breaker: after BreakerThreshold consecutive faults the
+	// The circuit breaker: after BreakerThreshold faults in a row of
+	// distinct messages, or when BreakerFaultRate of the last BreakerWindow
+	// distinct messages faulted (a message's retries count once), the
 	// plugin is not called for BreakerBackoff, doubling up to
 	// BreakerMaxBackoff (0 threshold = no breaker).
 	BreakerThreshold  int
+	BreakerWindow     int
+	BreakerFaultRate  float64
 	BreakerBackoff    time.Duration
 	BreakerMaxBackoff time.Duration
 

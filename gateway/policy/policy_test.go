@@ -60,7 +60,7 @@ func dump(p *Policy, dir string) string {
 		w("  config %s %s", pl.Config, rng(pl.ConfigRange))
 		w("  timeout %s memory %d on_error %s", pl.Timeout, pl.Memory, pl.OnError)
 		w("  grants %q %s", pl.Grants, rng(pl.GrantsRange))
-		w("  breaker %d %s %s", pl.BreakerThreshold, pl.BreakerBackoff, pl.BreakerMaxBackoff)
+		w("  breaker %d %d %g %s %s", pl.BreakerThreshold, pl.BreakerWindow, pl.BreakerFaultRate, pl.BreakerBackoff, pl.BreakerMaxBackoff)
 	}
 	return b.String()
 }

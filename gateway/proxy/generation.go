@@ -123,6 +123,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		plug, err := opts.Engine.Load(ctx, wasmhost.Spec{
 			Resolver: resolver, Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
+			BreakerWindow: pl.BreakerWindow, BreakerFaultRate: pl.BreakerFaultRate,
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
 			DKIMKeys: grantedKeys(keys, pl.Grants), InitTimeout: pl.InitTimeout,
 		})

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -64,11 +66,25 @@ func breakerPlugin(t *testing.T, s Spec) (*Plugin, *fakeClock, *breakerEvents, *
 	return p, clk, ev, logs
 }
 
+// msgSeq numbers the messages of callMode, so each call is a distinct
+// message for the breaker.
+var msgSeq atomic.Int64
+
 // callMode calls the data hook of hostile.wat in mode ("a" behaves, "b"
-// traps, "c" loops until the deadline) and returns the error's kind, or "ok".
+// traps, "c" loops until the deadline) with a message never sent before,
+// and returns the error's kind, or "ok".
 func callMode(t *testing.T, p *Plugin, mode string) (kind string, ce *CallError) {
 	t.Helper()
+	return callMsg(t, p, mode, fmt.Sprintf("m%d", msgSeq.Add(1)))
+}
+
+// callMsg is callMode for the message with Message-ID <id@example.org>,
+// in a new session each time, as a client's retry would be.
+func callMsg(t *testing.T, p *Plugin, mode, id string) (kind string, ce *CallError) {
+	t.Helper()
 	st := hostileState(t, hostileCase{mode: mode, phase: filter.Data})
+	st.Session.ID = "S" + id
+	st.Msg = idMessage(t, id)
 	v, err := p.Call(context.Background(), st)
 	if err == nil {
 		if v != filter.Continue {
@@ -85,8 +101,18 @@ func callMode(t *testing.T, p *Plugin, mode string) (kind string, ce *CallError)
 	return ce.Kind, ce
 }
 
-// TestBreakerOpens covers TESTPLAN row 44: a plugin that traps on every
-// call opens its breaker after the threshold; later calls fail at once with
+// idMessage is testMessage with a Message-ID.
+func idMessage(t testing.TB, id string) *message.Message {
+	t.Helper()
+	m, err := message.Parse([]byte("Message-ID: <"+id+"@example.org>\r\n"+testMessage), message.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestBreakerOpens: a plugin that traps on every call (every message) opens
+// its breaker after the threshold; later calls fail at once with
 // kind "breaker", create no instance, log nothing more, and on_error decides
 // the outcome as for any plugin error.
 func TestBreakerOpens(t *testing.T) {
@@ -106,7 +132,7 @@ func TestBreakerOpens(t *testing.T) {
 			if kind != "breaker" {
 				t.Fatalf("mode %s while open: kind %q, want breaker", mode, kind)
 			}
-			want := "plugin flaky: sluice_on_data: circuit breaker open after 5 consecutive faults; retrying in 1s"
+			want := "plugin flaky: sluice_on_data: circuit breaker open (10 distinct calls in a row faulted); retrying in 1s"
 			if ce.Error() != want || ce.Phase != filter.Data || ce.Plugin != "flaky" {
 				t.Fatalf("error %q (phase %v), want %q", ce, ce.Phase, want)
 			}
@@ -179,6 +205,7 @@ func TestBreakerHalfOpenOneCall(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			st := hostileState(t, hostileCase{mode: "c", phase: filter.Data}) // loops until the deadline
+			st.Msg = idMessage(t, fmt.Sprintf("m%d", msgSeq.Add(1)))
 			_, err := p.Call(context.Background(), st)
 			var ce *CallError
 			if !errors.As(err, &ce) {
@@ -207,7 +234,7 @@ func TestBreakerHalfOpenOneCall(t *testing.T) {
 	if n := strings.Count(logs.String(), "half-open"); n != 1 {
 		t.Errorf("%d half-open log lines, want 1", n)
 	}
-	if _, ce := callMode(t, p, "a"); ce == nil || !strings.HasSuffix(ce.Reason, "after 3 consecutive faults; retrying in 2s") {
+	if _, ce := callMode(t, p, "a"); ce == nil || !strings.HasSuffix(ce.Reason, "(the trial call faulted too); retrying in 2s") {
 		t.Errorf("after the failed trial: %v, want a 2s backoff", ce)
 	}
 }
@@ -239,7 +266,7 @@ func TestBreakerCloses(t *testing.T) {
 		t.Fatal("one fault reopened the breaker")
 	}
 	callMode(t, p, "b")
-	if _, ce := callMode(t, p, "a"); ce == nil || !strings.HasSuffix(ce.Reason, "after 2 consecutive faults; retrying in 1s") {
+	if _, ce := callMode(t, p, "a"); ce == nil || !strings.HasSuffix(ce.Reason, "(2 distinct calls in a row faulted); retrying in 1s") {
 		t.Errorf("reopened: %v, want the backoff reset to 1s", ce)
 	}
 	if got := ev.String(); got != "flaky=false flaky=true flaky=true flaky=false flaky=true" {
@@ -257,7 +284,7 @@ func TestBreakerBackoffDoubles(t *testing.T) {
 	callMode(t, p, "b")
 	callMode(t, p, "b")
 	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second} {
-		if _, ce := callMode(t, p, "a"); ce == nil || !strings.HasSuffix(ce.Reason, fmt.Sprintf("after %d consecutive faults; retrying in %v", i+2, want)) {
+		if _, ce := callMode(t, p, "a"); ce == nil || !strings.HasSuffix(ce.Reason, fmt.Sprintf("; retrying in %v", want)) {
 			t.Fatalf("opening %d: %v, want a backoff of %v", i, ce, want)
 		}
 		made := p.instantiations.Load()

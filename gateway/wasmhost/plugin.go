@@ -64,10 +64,15 @@ type Spec struct {
 	// MaxBodySize caps the body a plugin may write with body_replace and
 	// body_append; 0 means DefaultMaxBodySize.
 	MaxBodySize int
-	// BreakerThreshold is how many consecutive faults open the plugin's
-	// circuit breaker (breaker.go); 0 means DefaultBreakerThreshold, a
-	// negative value disables the breaker.
+	// BreakerThreshold is how many faults in a row, of distinct calls,
+	// open the plugin's circuit breaker (breaker.go); 0 means
+	// DefaultBreakerThreshold, a negative value disables the breaker.
 	BreakerThreshold int
+	// BreakerWindow and BreakerFaultRate also open it: when at least
+	// BreakerFaultRate (0 to 1) of the last BreakerWindow distinct calls
+	// faulted. 0 means DefaultBreakerWindow and DefaultBreakerFaultRate.
+	BreakerWindow    int
+	BreakerFaultRate float64
 	// BreakerBackoff is how long the breaker first stays open; it doubles
 	// each time the trial call faults, up to BreakerMaxBackoff. 0 means
 	// DefaultBreakerBackoff and DefaultBreakerMaxBackoff.
@@ -149,11 +154,12 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	if !p.Has(ph) {
 		return filter.Continue, nil
 	}
-	probe, refused := p.brk.allow(ph, p.hooks[ph])
+	key := p.brk.callKey(st)
+	probe, refused := p.brk.allow(ph, p.hooks[ph], key)
 	if refused != nil {
 		return filter.Tempfail, refused
 	}
-	defer func() { p.brk.record(probe, err) }() // runs after the recover below
+	defer func() { p.brk.record(probe, key, err) }() // runs after the recover below
 
 	// The deadline covers starting an instance when none is idle.
 	deadline := time.Now().Add(p.timeout)

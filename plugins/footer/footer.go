@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/sluice-mail/sluice/plugins/internal/mime"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -25,7 +27,8 @@ func (p *footer) OnData(h sluice.Host) sluice.Verdict {
 		sluice.Errorf(h, "footer not added: reading the body: %v", err)
 		return sluice.Continue
 	}
-	parts, err := mime.Parse(mime.HostHeader(h), body, p.limits)
+	top := mime.HostHeader(h)
+	parts, err := mime.Parse(top, body, p.limits)
 	if err != nil {
 		sluice.Warnf(h, "footer not added: %s", mime.LimitReason(err))
 		return sluice.Continue
@@ -55,6 +58,12 @@ func (p *footer) OnData(h sluice.Host) sluice.Verdict {
 		sluice.Warnf(h, "footer not added: %v", err)
 		return sluice.Continue
 	}
+	if after, err := mime.Parse(top, out, p.limits); err != nil || !sameStructure(parts, after, body, out) {
+		// Say a footer line is "--" and a boundary: the footer would
+		// split or end a multipart. Boundaries and parts never change.
+		sluice.Warnf(h, "footer not added: it would change the message's MIME structure (a footer line reads as a boundary)")
+		return sluice.Continue
+	}
 	if e := edits[0]; len(edits) == 1 && e.start == len(body) && e.end == len(body) {
 		h.AppendBody(e.data)
 	} else {
@@ -82,6 +91,47 @@ func (p *footer) wants(h sluice.Host, parts []mime.Part, i int) bool {
 		}
 	}
 	return true
+}
+
+// sameStructure reports whether two walks of a message, a over body ba and
+// b over bb, found the same parts: same nesting, media types, parameters
+// (boundaries included) and header fields, and the same bytes between the
+// parts (delimiter lines, preambles, epilogues), so no delimiter moved.
+func sameStructure(a, b []mime.Part, ba, bb []byte) bool {
+	return slices.EqualFunc(a, b, func(x, y mime.Part) bool {
+		return x.Depth == y.Depth && x.Parent == y.Parent && x.MediaType == y.MediaType &&
+			x.IsContainer() == y.IsContainer() && maps.Equal(x.Params, y.Params) && slices.Equal(x.Header, y.Header)
+	}) && bytes.Equal(skeleton(a, ba), skeleton(b, bb))
+}
+
+// skeleton returns the bytes of body that are in a container's content but
+// in none of its children, each stretch followed by a NUL (which a body
+// never holds, sdk/ABI.md §4.5). The CRLF that starts a stretch after a
+// child is left out: it belongs to the next delimiter, which back to back
+// delimiters share with the one before (see endHeader).
+func skeleton(parts []mime.Part, body []byte) []byte {
+	var out []byte
+	cursor := make([]int, len(parts)) // per container: end of the last child seen
+	gap := func(container, end int) {
+		b := body[cursor[container]:end]
+		if cursor[container] != parts[container].BodyStart {
+			b = bytes.TrimPrefix(b, []byte(crlf))
+		}
+		out = append(append(out, b...), 0)
+	}
+	for i := range parts {
+		cursor[i] = parts[i].BodyStart
+		if pa := parts[i].Parent; pa >= 0 {
+			gap(pa, parts[i].Start)
+			cursor[pa] = parts[i].End
+		}
+	}
+	for i := range parts {
+		if parts[i].IsContainer() {
+			gap(i, parts[i].End)
+		}
+	}
+	return out
 }
 
 // apply returns body with the edits, which are in order and do not overlap.

@@ -8,6 +8,7 @@ import (
 	"mime/quotedprintable"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,7 +111,8 @@ func toCRLF(b []byte) []byte {
 
 // checkParts checks the plugin's promises on one message: the top-level
 // header is unchanged; the output has the same MIME parts with the same
-// headers; a part whose content changed is a text part that is not an
+// headers (a header without the empty line after it may only gain that
+// line, see checkStructure); a part whose content changed is a text part that is not an
 // attachment, and its decoded text holds the footer exactly once; lines of
 // re-encoded parts are at most 76 characters.
 func checkParts(t *testing.T, in, out []byte) {
@@ -123,33 +125,9 @@ func checkParts(t *testing.T, in, out []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hin, hout := in[:len(in)-len(mIn.Body)], out[:len(out)-len(mOut.Body)]
-	if !bytes.Equal(hin, hout) {
-		t.Fatalf("top-level header changed:\n%q\n%q", hin, hout)
-	}
-	top := func(m *message.Message) mime.Header {
-		var h mime.Header
-		for _, f := range m.Fields {
-			h = append(h, mime.Field{Name: f.Name, Value: string(f.Value())})
-		}
-		return h
-	}
-	pin, err := mime.Parse(top(mIn), mIn.Body, mime.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pout, err := mime.Parse(top(mOut), mOut.Body, mime.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pin) != len(pout) {
-		t.Fatalf("%d parts became %d", len(pin), len(pout))
-	}
+	pin, pout := checkStructure(t, mIn, mOut, mime.Limits{})
 	for i := range pin {
 		a, b := &pin[i], &pout[i]
-		if string(mIn.Body[a.Start:a.BodyStart]) != string(mOut.Body[b.Start:b.BodyStart]) {
-			t.Errorf("part %d: header changed", i)
-		}
 		ca, cb := a.Content(mIn.Body), b.Content(mOut.Body)
 		if bytes.Equal(ca, cb) || b.IsContainer() {
 			continue
@@ -174,6 +152,62 @@ func checkParts(t *testing.T, in, out []byte) {
 			}
 		}
 	}
+}
+
+// topHeader is m's header as the plugin sees it.
+func topHeader(m *message.Message) mime.Header {
+	var h mime.Header
+	for _, f := range m.Fields {
+		h = append(h, mime.Field{Name: f.Name, Value: string(f.Value())})
+	}
+	return h
+}
+
+// checkStructure checks that the plugin changed neither the message header
+// nor the MIME structure of the body: parsing both gives the same parts
+// (count, nesting, boundaries, media types, header fields, the delimiter
+// lines between them), and each part
+// header keeps its bytes, except that one without the empty line after it
+// (HeaderUnended) may gain that line and only that. It returns both walks.
+func checkStructure(t testing.TB, mIn, mOut *message.Message, lim mime.Limits) (pin, pout []mime.Part) {
+	t.Helper()
+	if !slices.EqualFunc(mIn.Fields, mOut.Fields, func(a, b message.Field) bool {
+		return a.Name == b.Name && bytes.Equal(a.Value(), b.Value()) // the host may add a final CRLF
+	}) {
+		t.Fatalf("top-level header changed:\n%q\n%q", mIn.Fields, mOut.Fields)
+	}
+	// The host ends a changed body with a CRLF (a prefix keeps offsets).
+	outBody := mOut.Body
+	if !bytes.HasSuffix(mIn.Body, []byte("\r\n")) {
+		outBody = bytes.TrimSuffix(outBody, []byte("\r\n"))
+	}
+	pin, errIn := mime.Parse(topHeader(mIn), mIn.Body, lim)
+	pout, errOut := mime.Parse(topHeader(mOut), outBody, lim)
+	if errIn != nil || errOut != nil {
+		if errIn == nil || errOut == nil || !bytes.Equal(mIn.Body, outBody) {
+			t.Fatalf("walks: %v, %v (a body past the limits must not change)", errIn, errOut)
+		}
+		return pin, pout
+	}
+	if !sameStructure(pin, pout, mIn.Body, outBody) {
+		t.Fatalf("MIME structure changed: %d parts became %d\n%q", len(pin), len(pout), mOut.Body)
+	}
+	for i := range pin {
+		a, b := &pin[i], &pout[i]
+		ha, hb := mIn.Body[a.Start:a.BodyStart], mOut.Body[b.Start:b.BodyStart]
+		if bytes.Equal(ha, hb) {
+			continue
+		}
+		ended := slices.Clone(ha)
+		if len(ended) > 0 && !bytes.HasSuffix(ended, []byte("\r\n")) {
+			ended = append(ended, "\r\n"...)
+		}
+		ended = append(ended, "\r\n"...)
+		if !a.HeaderUnended() || !bytes.Equal(hb, ended) || b.HeaderUnended() {
+			t.Errorf("part %d: header changed:\n%q\n%q", i, ha, hb)
+		}
+	}
+	return pin, pout
 }
 
 func decode(t *testing.T, cte string, b []byte) []byte {
@@ -271,6 +305,15 @@ func TestCases(t *testing.T) {
 		{"named text skipped", "Content-Type: text/plain; name=a.txt\r\n\r\nx\r\n", "Content-Type: text/plain; name=a.txt\r\n\r\nx\r\n", ""},
 		{"other type skipped", "Content-Type: text/calendar\r\n\r\nx\r\n", "Content-Type: text/calendar\r\n\r\nx\r\n", ""},
 		{"empty part in a multipart", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n\r\n--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nFOOT\r\n\r\n--b--\r\n", "body_replace"},
+		// A part whose header has no empty line after it has no body: the
+		// empty line goes in first, else the footer would be header fields.
+		{"header without body", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nFOOT\r\n\r\n--b--\r\n", "body_replace"},
+		{"header and CRLF without body", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nFOOT\r\n\r\n--b--\r\n", "body_replace"},
+		{"header without body, no close delimiter", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nFOOT\r\n", "body_append"},
+		{"back to back boundaries", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n--b\r\n--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nFOOT\r\n--b\r\n\r\nFOOT\r\n--b--\r\n", "body_replace"},
+		{"qp header without body", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n--b--", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nFOOT\r\n\r\n--b--", "body_replace"},
+		{"base64 header without body", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n--b--", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nRk9PVA0K\r\n--b--", "body_replace"},
+		{"attachment header without body left alone", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: image/png\r\n--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: image/png\r\n--b--\r\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,6 +335,26 @@ func TestCases(t *testing.T) {
 				t.Fatalf("effects %q, want %q", eff, tt.effect)
 			}
 		})
+	}
+}
+
+// TestFooterLineIsBoundary: a footer line that is "--" and an enclosing
+// boundary would end the part and start another (or close the multipart).
+// The plugin leaves such a message alone: boundaries and parts never
+// change.
+func TestFooterLineIsBoundary(t *testing.T) {
+	dashes := strings.Repeat("-", 11)
+	for _, msg := range []string{
+		"Content-Type: multipart/mixed; boundary=\"---------\"\r\n\r\n" + dashes + "\r\n\r\nHi\r\n" + dashes + "--\r\n",
+		"Content-Type: multipart/mixed; boundary=\"-------\"\r\n\r\n---------\r\n\r\nHi\r\n-----------\r\n",
+	} {
+		s, _ := run(t, `{"text": "Thanks\n`+dashes+`\nExample Corp"}`, []byte(msg))
+		if string(s.Message()) != msg || len(s.Effects()) != 0 {
+			t.Fatalf("message changed:\n%q", s.Message())
+		}
+		if logs := s.Logs(); len(logs) != 1 || !strings.Contains(logs[0].Text, "MIME structure") {
+			t.Fatalf("logs = %+v", logs)
+		}
 	}
 }
 

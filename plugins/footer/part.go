@@ -89,19 +89,45 @@ func (p *footer) footPart(body []byte, part *mime.Part) (edit, error) {
 	ins := slices.Concat(pre, []byte(foot), post)
 
 	start, end := part.BodyStart, part.End
+	var e edit
 	switch {
 	case identity:
 		// Identity encoding: insert, every original byte stays.
-		return edit{start + at, start + at, ins}, nil
+		e = edit{start + at, start + at, ins}
 	case cte == "quoted-printable" && at == len(decoded):
-		return edit{end, end, appendQP(raw, pre, ins[len(pre):])}, nil
+		e = edit{end, end, appendQP(raw, pre, ins[len(pre):])}
 	case cte == "quoted-printable":
 		next := splice(decoded, at, ins)
-		return edit{start, end, encodeQP(next, endsWithNewline(raw))}, nil
+		e = edit{start, end, encodeQP(next, endsWithNewline(raw))}
 	default: // base64
 		next := splice(decoded, at, ins)
-		return edit{start, end, encodeBase64(next, endsWithNewline(raw))}, nil
+		e = edit{start, end, encodeBase64(next, endsWithNewline(raw))}
 	}
+	if part.HeaderUnended() {
+		e.data = endHeader(body, part, e.data)
+	}
+	return e, nil
+}
+
+// endHeader returns the content data of a part that has a header but no
+// empty line after it, hence no body, preceded by what ends the header, so
+// that data is the part's body and not more header fields: a line break
+// if the header's last line has none (its CRLF belonged to the boundary
+// delimiter), then the empty line. The part's content is empty, so data is
+// inserted at part.End. When the next delimiter follows at once (back to
+// back boundaries share one CRLF), data ends with a CRLF of its own, so
+// the delimiter still starts a line.
+func endHeader(body []byte, part *mime.Part, data []byte) []byte {
+	var out []byte
+	if h := body[part.Start:part.End]; len(h) > 0 && !bytes.HasSuffix(h, []byte(crlf)) {
+		out = append(out, crlf...)
+	}
+	out = append(out, crlf...)
+	out = append(out, data...)
+	if part.End < len(body) && !bytes.HasPrefix(body[part.End:], []byte(crlf)) && !bytes.HasSuffix(out, []byte(crlf)) {
+		out = append(out, crlf...)
+	}
+	return out
 }
 
 func splice(b []byte, at int, ins []byte) []byte {

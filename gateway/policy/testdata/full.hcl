@@ -61,6 +61,8 @@ plugin "dkim-sign_2" {
   memory   = 2097152
   on_error = "reject"
   breaker_threshold   = 3
+  breaker_window      = 20
+  breaker_fault_rate  = 0.25
   breaker_backoff     = "2s"
   breaker_max_backoff = "30s"
 }

@@ -48,9 +48,10 @@ func Unfold(v string) string {
 // parseHeader reads the header of the part in b[start:end]. It returns the
 // fields and the offset of the part's body: just after the empty line that
 // ends the header, or the start of the first line that is neither a field
-// nor a continuation (as the gateway's own parser does), or end.
-func parseHeader(b []byte, start, end int) (Header, int) {
-	var h Header
+// nor a continuation (as the gateway's own parser does), or end. ended is
+// false when the header runs to end without an empty line after it, so the
+// part has no body.
+func parseHeader(b []byte, start, end int) (h Header, bodyStart int, ended bool) {
 	fieldStart, valueStart, valueEnd := -1, 0, 0
 	flush := func() {
 		if fieldStart >= 0 {
@@ -67,18 +68,18 @@ func parseHeader(b []byte, start, end int) (Header, int) {
 		switch {
 		case len(line) == 0:
 			flush()
-			return h, next
+			return h, next, true
 		case line[0] == ' ' || line[0] == '\t':
 			if fieldStart < 0 {
 				flush()
-				return h, pos
+				return h, pos, true
 			}
 			valueEnd = lineEnd
 		default:
 			colon := fieldName(line)
 			if colon < 0 {
 				flush()
-				return h, pos
+				return h, pos, true
 			}
 			flush()
 			fieldStart = pos
@@ -88,7 +89,7 @@ func parseHeader(b []byte, start, end int) (Header, int) {
 		pos = next
 	}
 	flush()
-	return h, end
+	return h, end, false
 }
 
 // crlf is the line break of a message body.

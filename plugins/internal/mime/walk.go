@@ -62,6 +62,7 @@ type Part struct {
 	MediaType            string
 	Params               map[string]string // Content-Type parameters, names lower-cased
 	multipart, container bool
+	unended              bool // see HeaderUnended
 }
 
 // Content returns the part's content, still transfer-encoded.
@@ -69,6 +70,14 @@ func (p *Part) Content(body []byte) []byte { return body[p.BodyStart:p.End] }
 
 // IsMultipart reports whether the part is a multipart with a boundary.
 func (p *Part) IsMultipart() bool { return p.multipart }
+
+// HeaderUnended reports whether the part's header runs to the end of the
+// part with no empty line after it, so the part has no body (RFC 2046
+// §5.1.1 requires the empty line even when there are no header fields; an
+// empty part lacks it too). Content is then empty, and anything written at
+// End would be read as header fields: a writer must add the empty line
+// first. Never true for the top level, whose header is the message's.
+func (p *Part) HeaderUnended() bool { return p.unended }
 
 // IsContainer reports whether Parse looked inside the part: a multipart with
 // a boundary, or an encapsulated message in an identity encoding.
@@ -199,8 +208,10 @@ func expand(body []byte, p *Part, idx int, lim Limits, budget int) ([]Part, erro
 	}
 	kids := make([]Part, 0, len(spans))
 	for _, s := range spans {
-		h, bodyStart := parseHeader(body, s[0], s[1])
-		kids = append(kids, newPart(h, s[0], bodyStart, s[1], p.Depth+1, idx, deflt))
+		h, bodyStart, ended := parseHeader(body, s[0], s[1])
+		kid := newPart(h, s[0], bodyStart, s[1], p.Depth+1, idx, deflt)
+		kid.unended = !ended
+		kids = append(kids, kid)
 	}
 	return kids, err
 }

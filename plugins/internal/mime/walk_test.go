@@ -3,6 +3,7 @@ package mime
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -133,6 +134,31 @@ func TestParseOffsetsAndHeaders(t *testing.T) {
 	}
 }
 
+// TestHeaderUnended: a part whose header has no empty line after it (the
+// CRLF before the delimiter belongs to the delimiter), and an empty part
+// between back-to-back delimiters, have no body; the others do.
+func TestHeaderUnended(t *testing.T) {
+	body := lf("--B\nContent-Type: text/plain\n--B\nContent-Type: text/html\n\n--B\n--B\n\n--B\n\n\n--B\nX: 1\n\nhi\n--B--\n")
+	parts, err := Parse(ct("multipart/mixed; boundary=B"), body, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	for _, p := range parts {
+		got = append(got, p.HeaderUnended())
+		if p.HeaderUnended() && p.BodyStart != p.End {
+			t.Errorf("part at %d: unended header, but content %q", p.Start, p.Content(body))
+		}
+	}
+	want := []bool{false, true, true, true, true, false, false}
+	if !slices.Equal(got, want) {
+		t.Fatalf("HeaderUnended %v, want %v", got, want)
+	}
+	if parts[1].MediaType != "text/plain" || parts[2].MediaType != "text/html" {
+		t.Fatalf("types %q %q", parts[1].MediaType, parts[2].MediaType)
+	}
+}
+
 func TestParseLimits(t *testing.T) {
 	deep := func(n int) (Header, []byte) {
 		var b strings.Builder
@@ -197,23 +223,25 @@ func TestParseHeaderEdges(t *testing.T) {
 		in        string
 		fields    int
 		bodyStart int
+		ended     bool
 	}{
-		{"A: 1\r\nB: 2\r\n\r\nbody", 2, 14},
-		{"\r\nbody", 0, 2},
-		{"A: 1\r\n folded\r\n\r\n", 1, 17},
-		{"A: 1\r\nnot a field\r\n", 1, 6},
-		{" continuation first\r\n", 0, 0},
-		{"A : spaced\r\n\r\n", 1, 14},
-		{"A: no final CRLF", 1, 16},
-		{"", 0, 0},
+		{"A: 1\r\nB: 2\r\n\r\nbody", 2, 14, true},
+		{"\r\nbody", 0, 2, true},
+		{"A: 1\r\n folded\r\n\r\n", 1, 17, true},
+		{"A: 1\r\nnot a field\r\n", 1, 6, true},
+		{" continuation first\r\n", 0, 0, true},
+		{"A : spaced\r\n\r\n", 1, 14, true},
+		{"A: no final CRLF", 1, 16, false},
+		{"A: final CRLF, no empty line\r\n", 1, 30, false},
+		{"", 0, 0, false},
 	}
 	for _, tt := range tests {
-		h, bs := parseHeader([]byte(tt.in), 0, len(tt.in))
-		if len(h) != tt.fields || bs != tt.bodyStart {
-			t.Errorf("%q: %d fields, body at %d; want %d, %d", tt.in, len(h), bs, tt.fields, tt.bodyStart)
+		h, bs, ended := parseHeader([]byte(tt.in), 0, len(tt.in))
+		if len(h) != tt.fields || bs != tt.bodyStart || ended != tt.ended {
+			t.Errorf("%q: %d fields, body at %d, ended %v; want %d, %d, %v", tt.in, len(h), bs, ended, tt.fields, tt.bodyStart, tt.ended)
 		}
 	}
-	h, _ := parseHeader([]byte("A : x\r\n y\r\n\r\n"), 0, 13)
+	h, _, _ := parseHeader([]byte("A : x\r\n y\r\n\r\n"), 0, 13)
 	if v, ok := h.Get("a"); !ok || v != "x y" || h[0].Name != "A" {
 		t.Fatalf("Get = %q, %v; name %q", v, ok, h[0].Name)
 	}
