@@ -180,6 +180,7 @@ func (c *conn) rcpt(arg string) bool {
 		return c.bad(rep)
 	}
 	if c.rcpts >= c.cfg.MaxRecipients {
+		c.excess++
 		c.reply(smtp.ReplyTooManyRcpts)
 		return true
 	}

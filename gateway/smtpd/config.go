@@ -64,8 +64,9 @@ type Config struct {
 	// HardErrorLimit is how many 4xx and 5xx replies a client may get
 	// without delivering a message; the reply that reaches it is followed
 	// by 421 4.7.0 and the connection is closed. 452 4.5.3 (too many
-	// recipients) does not count: the client is told to send those
-	// recipients again later. Default 20 (Postfix's smtpd_hard_error_limit).
+	// recipients) does not count for the first MaxRecipients of them in a
+	// transaction: the client is told to send those recipients again
+	// later. Default 20 (Postfix's smtpd_hard_error_limit).
 	HardErrorLimit int
 	// HandshakeTimeout bounds the TLS handshake after STARTTLS. Default 30s.
 	HandshakeTimeout time.Duration

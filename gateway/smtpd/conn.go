@@ -51,6 +51,7 @@ type conn struct {
 	greeted  bool // HELO or EHLO accepted since the start or STARTTLS
 	inTx     bool // MAIL accepted
 	rcpts    int  // RCPTs accepted in this transaction
+	excess   int  // RCPTs refused in this transaction for MaxRecipients
 	sizeHint int  // SIZE declared with MAIL, capped
 	errors   int  // 4xx and 5xx replies since the last accepted message
 	junk     int  // junk commands since the last accepted message
@@ -304,7 +305,7 @@ func (c *conn) reply(r *smtp.Reply) {
 	switch {
 	case r.Code == 421:
 		c.closing = true
-	case r.Code >= 400 && !c.closing && !isTooManyRcpts(r):
+	case r.Code >= 400 && !c.closing && !(isTooManyRcpts(r) && c.excess <= c.cfg.MaxRecipients):
 		c.errors++
 		if c.errors >= c.cfg.HardErrorLimit {
 			c.log.Warn("too many errors", "limit", c.cfg.HardErrorLimit)
@@ -316,7 +317,8 @@ func (c *conn) reply(r *smtp.Reply) {
 
 // isTooManyRcpts reports the 452 4.5.3 of RFC 5321 §4.5.3.1.10: the client
 // is told to send the remaining recipients in a later transaction, which
-// is not an error (Postfix's smtpd_recipient_overshoot_limit).
+// is not an error, up to MaxRecipients of them per transaction (Postfix's
+// smtpd_recipient_overshoot_limit); past that they count.
 func isTooManyRcpts(r *smtp.Reply) bool {
 	return r.Code == 452 && r.Enhanced == "4.5.3"
 }
@@ -349,7 +351,7 @@ func (c *conn) checked(r, def *smtp.Reply) *smtp.Reply {
 
 // resetTx ends the transaction and tells the session.
 func (c *conn) resetTx() {
-	c.inTx, c.rcpts, c.sizeHint = false, 0, 0
+	c.inTx, c.rcpts, c.excess, c.sizeHint = false, 0, 0, 0
 	c.xforward = nil // Postfix forgets XFORWARD attributes with the transaction
 	c.sess.Reset()
 }

@@ -145,18 +145,30 @@ func TestHardErrorLimit(t *testing.T) {
 	ts := startServer(t, Config{HardErrorLimit: 5, MaxRecipients: 1}, b)
 	c := ts.inMail(t)
 	c.cmd("RCPT TO:<b@example.net>", 250, "")
-	for range 10 { // over max_recipients: not errors
-		c.cmd("RCPT TO:<c@example.net>", 452, "4.5.3")
-	}
+	c.cmd("RCPT TO:<c@example.net>", 452, "4.5.3") // over max_recipients: no error
 	c.cmd("RSET", 250, "")
 	c.cmd("MAIL FROM:<a@example.org>", 250, "")
-	for range 4 {
+	for range 3 {
 		c.cmd("RCPT TO:<nobody@example.net>", 550, "5.1.1")
 	}
+	c.cmd("RCPT TO:<nobody@example.net>", 550, "5.1.1")
 	c.cmd("RCPT TO:<nobody@example.net>", 550, "5.1.1")
 	c.expect(421, "4.7.0")
 	c.expectClosed()
 	b.waitClosed(t, 1)
+
+	// Recipients beyond MaxRecipients in one transaction count once they
+	// exceed MaxRecipients again (Postfix's smtpd_recipient_overshoot_limit):
+	// endless RCPTs cannot hold the session.
+	ts2 := startServer(t, Config{HardErrorLimit: 3, MaxRecipients: 2}, newFakeBackend())
+	c2 := ts2.inRcpt(t)
+	c2.cmd("RCPT TO:<c@example.net>", 250, "")
+	for range 2 + 2 {
+		c2.cmd("RCPT TO:<d@example.net>", 452, "4.5.3")
+	}
+	c2.cmd("RCPT TO:<d@example.net>", 452, "4.5.3")
+	c2.expect(421, "4.7.0")
+	c2.expectClosed()
 }
 
 // TestPipeliningClientNeverHitsLimits: a well-behaved pipelining client
