@@ -60,10 +60,9 @@ type DataOptions struct {
 //
 // On ErrTooBig, ErrLineTooLong, ErrNUL, ErrBareCR or ErrBareLF the data has
 // still been read to its end, so the caller can reply and decide whether to
-// continue. When
-// several occur, a framing error (bare CR or LF) wins over the others, else
-// the first one is reported. ErrDataOverrun, io.ErrUnexpectedEOF or the
-// reader's own error (a timeout) mean the end was not reached.
+// continue. When several occur, a framing error (bare CR or LF) wins over the
+// others, else the first one is reported. ErrDataOverrun, io.ErrUnexpectedEOF
+// or the reader's own error (a timeout) mean the end was not reached.
 func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 	d := dataReader{
 		opt:       opt,
