@@ -112,8 +112,8 @@ func TestClientLimits(t *testing.T) {
 	}
 	c.cmd("QUIT", "221 ")
 
-	junk := dialRaw(t, gw.Addr)
-	for range 5 {
+	junk := dialRaw(t, gw.Addr) // its EHLO is the first junk command
+	for range 4 {
 		junk.cmd("NOOP", "250 ")
 	}
 	junk.cmd("NOOP", "421 4.7.0 ")

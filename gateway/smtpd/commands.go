@@ -69,12 +69,14 @@ func (c *conn) command(line []byte) bool {
 	return true
 }
 
-// isJunk reports the commands that move no mail: NOOP, RSET, VRFY, HELP and
-// anything unknown or unimplemented (Postfix's smtpd_junk_command_limit
-// counts NOOP, VRFY, ETRN and RSET).
+// isJunk reports the commands that move no mail: NOOP, RSET, VRFY, HELP,
+// HELO, EHLO and anything unknown or unimplemented. Postfix's
+// smtpd_junk_command_limit counts NOOP, VRFY, ETRN and RSET; we add HELO and
+// EHLO because each one runs the helo plugins, so an endless EHLO loop would
+// make the gateway work for nothing.
 func isJunk(verb string) bool {
 	switch verb {
-	case "EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT", "STARTTLS", "XFORWARD", "XCLIENT", "BDAT":
+	case "MAIL", "RCPT", "DATA", "QUIT", "STARTTLS", "XFORWARD", "XCLIENT", "BDAT":
 		return false
 	}
 	return true

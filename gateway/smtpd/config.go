@@ -56,10 +56,10 @@ type Config struct {
 	// DataTimeout bounds the whole reception of one message after 354.
 	// Default 10 minutes.
 	DataTimeout time.Duration
-	// JunkCommandLimit is how many NOOP, RSET, VRFY, HELP and unknown or
-	// unimplemented commands a client may send without delivering a
-	// message; the next one is answered 421 4.7.0 and the connection
-	// closed. Default 100 (Postfix's smtpd_junk_command_limit).
+	// JunkCommandLimit is how many NOOP, RSET, VRFY, HELP, HELO, EHLO and
+	// unknown or unimplemented commands a client may send without
+	// delivering a message; the next one is answered 421 4.7.0 and the
+	// connection closed. Default 100 (Postfix's smtpd_junk_command_limit).
 	JunkCommandLimit int
 	// HardErrorLimit is how many 4xx and 5xx replies a client may get
 	// without delivering a message; the reply that reaches it is followed

@@ -99,19 +99,20 @@ func TestTricklersCannotHoldTheServer(t *testing.T) {
 }
 
 // TestJunkCommandLimit: the command after junk_command_limit junk commands
-// (NOOP, RSET, VRFY, HELP, unknown) gets 421 4.7.0 and the session ends.
+// (NOOP, RSET, VRFY, HELP, EHLO, unknown) gets 421 4.7.0 and the session
+// ends.
 func TestJunkCommandLimit(t *testing.T) {
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.ehloed(t)
-	junk := []string{"NOOP", "RSET", "VRFY postmaster", "HELP"}
+	junk := []string{"NOOP", "RSET", "VRFY postmaster", "HELP", "EHLO again.example"}
 	// Pipelined, as an attacker would: one write, then every reply.
 	var b strings.Builder
-	for i := range DefaultJunkCommandLimit {
+	for i := range DefaultJunkCommandLimit - 1 { // the first EHLO counts
 		b.WriteString(junk[i%len(junk)] + "\r\n")
 	}
 	b.WriteString("NOOP\r\n")
 	c.send(b.String())
-	for i := range DefaultJunkCommandLimit {
+	for i := range DefaultJunkCommandLimit - 1 {
 		r, err := smtp.ReadReply(c.br)
 		if err != nil || r.Class() != 2 {
 			t.Fatalf("junk command %d: %v %v", i, r, err)
@@ -125,7 +126,7 @@ func TestJunkCommandLimit(t *testing.T) {
 	// the error limit.
 	ts2 := startServer(t, Config{JunkCommandLimit: 3}, newFakeBackend())
 	c2 := ts2.greeted(t)
-	for range 3 {
+	for range 3 { // EHLO would count too
 		c2.cmd("XYZZY", 500, "5.5.2")
 	}
 	c2.cmd("XYZZY", 421, "4.7.0")
