@@ -134,39 +134,104 @@ func ValidName(name []byte) error {
 	return nil
 }
 
+// MaxLine is the longest line of a message, CRLF excluded, that RFC 5322
+// §2.1.1 allows.
+const MaxLine = 998
+
 // ValidValue checks a header field value: no NUL, no bare CR or LF, CRLF only
-// as folding (followed by SP or HTAB, not ending in an empty line), and every
-// rendered line at most 998 bytes (RFC 5322 §2.1.1, §2.2.3).
+// as folding (followed by SP or HTAB, not ending in an empty line) (RFC 5322
+// §2.2, §2.2.3). Line length is not checked: Render folds long lines.
 func ValidValue(name, value []byte) error {
-	lineLen := len(name) + 2 // "Name: "
 	for i := 0; i < len(value); i++ {
-		c := value[i]
-		switch {
-		case c == 0:
+		switch value[i] {
+		case 0:
 			return errors.New("header value contains NUL")
-		case c == '\r':
-			if i+2 >= len(value) || value[i+1] != '\n' || (value[i+2] != ' ' && value[i+2] != '\t') {
+		case '\r':
+			if i+2 >= len(value) || value[i+1] != '\n' || !isWSP(value[i+2]) {
 				return errors.New("header value contains CR or LF that is not folding")
 			}
-			if lineLen > 998 {
-				return errors.New("header line longer than 998 bytes")
-			}
 			i++ // skip LF
-			lineLen = 0
 			if onlyWSP(value[i+1:]) {
 				return errors.New("header value ends in a whitespace-only continuation line")
 			}
-			continue
-		case c == '\n':
+		case '\n':
 			return errors.New("header value contains CR or LF that is not folding")
 		}
-		lineLen++
-	}
-	if lineLen > 998 {
-		return errors.New("header line longer than 998 bytes")
 	}
 	return nil
 }
+
+// Fold returns value with a CRLF inserted before a space or tab wherever a
+// line of the rendered field "name: value" would be longer than MaxLine
+// bytes (sdk/ABI.md §4.4, "the 998-byte line rule"). The unfolded value
+// (RFC 5322 §2.2.3: CRLFs before whitespace removed) is unchanged, folding
+// the value already has is kept, and a value whose lines all fit is returned
+// as is. A line is folded at the last whitespace that keeps it within
+// MaxLine, else at the first one after; whitespace that starts or ends a
+// line is never a fold point, so no line is left blank. A line with no fold
+// point (one word longer than MaxLine) stays long: no folding can shorten
+// it, and refusing it would refuse what the client sent. value must pass
+// ValidValue.
+func Fold(name, value []byte) []byte {
+	var out []byte
+	copied := 0
+	start, prefix := 0, len(name)+2 // the current line in value; "Name: " before it
+	for {
+		end := len(value)
+		if i := bytes.Index(value[start:], []byte("\r\n")); i >= 0 {
+			end = start + i
+		}
+		for prefix+end-start > MaxLine {
+			p := foldPoint(value[start:end], MaxLine-prefix)
+			if p < 0 {
+				break
+			}
+			p += start
+			out = append(out, value[copied:p]...)
+			out = append(out, '\r', '\n')
+			copied, start, prefix = p, p, 0
+		}
+		if end == len(value) {
+			break
+		}
+		start, prefix = end+2, 0
+	}
+	if out == nil {
+		return value
+	}
+	return append(out, value[copied:]...)
+}
+
+// foldPoint returns the index of the whitespace in line to fold before: the
+// last one at or before limit, else the first one after it, else -1. Only
+// whitespace with a non-whitespace byte before and after it in line counts.
+func foldPoint(line []byte, limit int) int {
+	first, last := -1, -1
+	for i, c := range line {
+		if !isWSP(c) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	best := -1
+	for i := first + 1; i < last; i++ {
+		if !isWSP(line[i]) {
+			continue
+		}
+		if i > limit {
+			if best < 0 {
+				best = i
+			}
+			break
+		}
+		best = i
+	}
+	return best
+}
+
+func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 
 func onlyWSP(b []byte) bool {
 	for _, c := range b {
@@ -180,7 +245,7 @@ func onlyWSP(b []byte) bool {
 	return true
 }
 
-// ValidBody checks a body: no NUL, no bare CR or LF, lines at most 998 bytes
+// ValidBody checks a body: no NUL, no bare CR or LF, lines at most MaxLine bytes
 // before CRLF. A body that does not end in CRLF is allowed (it is completed
 // on output).
 func ValidBody(b []byte) error {
@@ -193,7 +258,7 @@ func ValidBody(b []byte) error {
 			if i+1 >= len(b) || b[i+1] != '\n' {
 				return errors.New("body contains a bare CR")
 			}
-			if i-start > 998 {
+			if i-start > MaxLine {
 				return errors.New("body line longer than 998 bytes")
 			}
 			i++
@@ -202,13 +267,13 @@ func ValidBody(b []byte) error {
 			return errors.New("body contains a bare LF")
 		}
 	}
-	if len(b)-start > 998 {
+	if len(b)-start > MaxLine {
 		return errors.New("body line longer than 998 bytes")
 	}
 	return nil
 }
 
-// Render builds a field from a name and a value.
+// Render builds a field from a name and a value, folded (Fold).
 func Render(name, value []byte) (Field, error) {
 	if err := ValidName(name); err != nil {
 		return Field{}, err
@@ -216,6 +281,7 @@ func Render(name, value []byte) (Field, error) {
 	if err := ValidValue(name, value); err != nil {
 		return Field{}, err
 	}
+	value = Fold(name, value)
 	raw := make([]byte, 0, len(name)+len(value)+4)
 	raw = append(raw, name...)
 	raw = append(raw, ':', ' ')

@@ -258,6 +258,15 @@ plugin {
 		`policy.hcl:3:3: Value out of range: max_line_length must be at least 1000, not 999.`,
 		`policy.hcl:4:3: Invalid value: max_recipients must be a whole number, not 2.5.`,
 	}},
+	{"session limits", `listen {
+  address            = "127.0.0.1:2525"
+  junk_command_limit = 0
+  hard_error_limit   = 1.5
+}
+` + okUpstream, []string{
+		`policy.hcl:3:3: Value out of range: junk_command_limit must be at least 1, not 0.`,
+		`policy.hcl:4:3: Invalid value: hard_error_limit must be a whole number, not 1.5.`,
+	}},
 	{"bad hostnames", `listen {
   address  = "127.0.0.1:2525"
   hostname = "mx_1.example.org"

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/smtpd"
 )
 
 var listenSchema = &hcl.BodySchema{
@@ -19,6 +21,8 @@ var listenSchema = &hcl.BodySchema{
 		{Name: "max_header_fields"},
 		{Name: "command_timeout"},
 		{Name: "data_timeout"},
+		{Name: "junk_command_limit"},
+		{Name: "hard_error_limit"},
 		{Name: "max_connections"},
 		{Name: "max_connections_per_ip"},
 		{Name: "bare_lf"},
@@ -41,7 +45,8 @@ var tlsSchema = &hcl.BodySchema{
 
 // defaultListen is the listener with every default applied. The limits
 // follow Postfix's where it has one (line_length_limit 2048,
-// smtpd_recipient_limit 1000); the timeouts follow RFC 5321 §4.5.3.2.
+// smtpd_recipient_limit 1000, and the session limits defined by package
+// smtpd); the timeouts follow RFC 5321 §4.5.3.2.
 func defaultListen() Listen {
 	return Listen{
 		Hostname:            defaultHostname(),
@@ -54,6 +59,8 @@ func defaultListen() Listen {
 		MaxConnectionsPerIP: 50,
 		CommandTimeout:      5 * time.Minute,
 		DataTimeout:         10 * time.Minute,
+		JunkCommandLimit:    smtpd.DefaultJunkCommandLimit,
+		HardErrorLimit:      smtpd.DefaultHardErrorLimit,
 		BareLF:              BareLFNormalize,
 		EarlyTalker:         EarlyTalkerReject,
 	}
@@ -102,6 +109,8 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 	d.integer(a["max_header_fields"], &l.MaxHeaderFields, 1, math.MaxInt32)
 	d.integer(a["max_connections"], &l.MaxConnections, 1, math.MaxInt32)
 	d.integer(a["max_connections_per_ip"], &l.MaxConnectionsPerIP, 1, math.MaxInt32)
+	d.integer(a["junk_command_limit"], &l.JunkCommandLimit, 1, math.MaxInt32)
+	d.integer(a["hard_error_limit"], &l.HardErrorLimit, 1, math.MaxInt32)
 
 	d.duration(a["command_timeout"], &l.CommandTimeout, true, 0)
 	d.duration(a["data_timeout"], &l.DataTimeout, true, 0)

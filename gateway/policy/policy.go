@@ -39,15 +39,20 @@ type Listen struct {
 
 	MaxMessageSize      int64 // bytes, advertised with SIZE (RFC 1870)
 	MaxRecipients       int
-	MaxLineLength       int // bytes, including CRLF
+	MaxLineLength       int // bytes, including CRLF, of a command or message line
 	MaxHeaderSize       int // bytes of the whole header section
 	MaxHeaderFields     int
 	MaxConnections      int
 	MaxConnectionsPerIP int
 
-	CommandTimeout time.Duration
-	DataTimeout    time.Duration
+	CommandTimeout time.Duration // each whole command line
+	DataTimeout    time.Duration // the whole message after 354
 	GreetDelay     time.Duration
+
+	// JunkCommandLimit and HardErrorLimit bound a session that delivers no
+	// mail (Postfix's smtpd_junk_command_limit and smtpd_hard_error_limit).
+	JunkCommandLimit int
+	HardErrorLimit   int
 
 	BareLF      string // BareLFNormalize or BareLFReject
 	EarlyTalker string // EarlyTalkerReject or EarlyTalkerIgnore

@@ -171,6 +171,8 @@ func TestDefaults(t *testing.T) {
 		{"command_timeout", l.CommandTimeout.String(), "5m0s"},
 		{"data_timeout", l.DataTimeout.String(), "10m0s"},
 		{"greet_delay", l.GreetDelay.String(), "0s"},
+		{"junk_command_limit", l.JunkCommandLimit, 100},
+		{"hard_error_limit", l.HardErrorLimit, 20},
 		{"bare_lf", l.BareLF, "normalize"},
 		{"early_talker", l.EarlyTalker, "reject"},
 		{"tls", l.TLS == nil, true},
@@ -188,6 +190,17 @@ func TestDefaults(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+func TestSessionLimits(t *testing.T) {
+	src := "listen {\n  address = \":25\"\n  junk_command_limit = 7\n  hard_error_limit = 3\n}\n" + okUpstream
+	p, diags := Parse([]byte(src), "policy.hcl")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if l := p.Listen; l.JunkCommandLimit != 7 || l.HardErrorLimit != 3 {
+		t.Fatalf("junk_command_limit %d hard_error_limit %d", l.JunkCommandLimit, l.HardErrorLimit)
 	}
 }
 

@@ -36,6 +36,10 @@ type DataOptions struct {
 	// end of data; past it ReadData returns ErrDataOverrun. 0 means no limit
 	// (the caller's read deadline then bounds the work).
 	MaxConsume int64
+	// MaxLine is the longest line accepted, counted as received (before
+	// dot-unstuffing) with its CRLF; a longer one is ErrLineTooLong. 0 means
+	// no limit.
+	MaxLine int
 	// BareLF is the policy for bare LF line endings.
 	BareLF BareLF
 	// SizeHint is the initial capacity of the returned buffer.
@@ -54,11 +58,11 @@ type DataOptions struct {
 // A bare CR is always an error and is never stored; a bare LF is stored as
 // CRLF or reported, per opt.BareLF; NUL is an error.
 //
-// On ErrTooBig, ErrNUL, ErrBareCR or ErrBareLF the data has still been read
-// to its end, so the caller can reply and decide whether to continue. When
-// several occur, a framing error (bare CR or LF) wins over the others, else
-// the first one is reported. ErrDataOverrun, io.ErrUnexpectedEOF or the
-// reader's own error (a timeout) mean the end was not reached.
+// On ErrTooBig, ErrLineTooLong, ErrNUL, ErrBareCR or ErrBareLF the data has
+// still been read to its end, so the caller can reply and decide whether to
+// continue. When several occur, a framing error (bare CR or LF) wins over the
+// others, else the first one is reported. ErrDataOverrun, io.ErrUnexpectedEOF
+// or the reader's own error (a timeout) mean the end was not reached.
 func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 	d := dataReader{
 		opt:       opt,
@@ -72,8 +76,13 @@ func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 		if opt.MaxConsume > 0 && d.consumed > opt.MaxConsume {
 			return nil, ErrDataOverrun
 		}
+		d.lineLen += len(seg)
+		if opt.MaxLine > 0 && d.lineLen > opt.MaxLine {
+			d.fail(ErrLineTooLong)
+		}
 		switch err {
 		case nil:
+			d.lineLen = 0
 			if d.line(seg) {
 				if d.perr != nil {
 					return nil, d.perr
@@ -99,6 +108,7 @@ type dataReader struct {
 	out       []byte
 	perr      error // protocol error to report at the end of data
 	consumed  int64
+	lineLen   int  // bytes of the current line received so far
 	lineStart bool // the next segment starts a line
 	prevCRLF  bool // the previous line ended with a real CRLF
 	pendingCR bool // the previous piece ended with a CR held back

@@ -221,3 +221,39 @@ func BenchmarkDataReader(b *testing.B) {
 	b.Run("10KiB", func(b *testing.B) { benchmarkDataReader(b, 10<<10) })
 	b.Run("100KiB", func(b *testing.B) { benchmarkDataReader(b, 100<<10) })
 }
+
+// TestReadDataMaxLine: a line longer than MaxLine, CRLF and a stuffed dot
+// included, is ErrLineTooLong after the whole data was read; a line of
+// exactly MaxLine passes, split into pieces or not.
+func TestReadDataMaxLine(t *testing.T) {
+	const tail = "NOOP\r\n"
+	opt := DataOptions{MaxLine: 40}
+	cases := []struct {
+		name string
+		in   string
+		err  error
+	}{
+		{"at the limit", strings.Repeat("a", 38) + "\r\n", nil},
+		{"at the limit, stuffed", "." + strings.Repeat(".", 37) + "\r\n", nil},
+		{"one over", strings.Repeat("a", 39) + "\r\n", ErrLineTooLong},
+		{"one over, stuffed", "." + strings.Repeat(".", 38) + "\r\n", ErrLineTooLong},
+		{"header", "Subject: " + strings.Repeat("s", 20000) + "\r\n\r\nx\r\n", ErrLineTooLong},
+		{"body", "S: x\r\n\r\n" + strings.Repeat("b", 50000) + "\r\n", ErrLineTooLong},
+		{"bare LF line", strings.Repeat("a", 45) + "\nx\r\n", ErrLineTooLong},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err, rest := readData(t, tc.in+".\r\n"+tail, opt)
+			if err != tc.err {
+				t.Fatalf("err %v, want %v", err, tc.err)
+			}
+			if rest != tail {
+				t.Fatalf("left %q in the stream, want %q", rest, tail)
+			}
+		})
+	}
+	// A bare CR still wins: the framing cannot be trusted.
+	if _, err, _ := readData(t, strings.Repeat("a", 50)+"\r\nb\rc\r\n.\r\n", opt); err != ErrBareCR {
+		t.Fatalf("err %v, want ErrBareCR", err)
+	}
+}

@@ -16,6 +16,9 @@ const maxSizeHint = 1 << 20
 func (c *conn) command(line []byte) bool {
 	verb, arg := splitCommand(string(line))
 	c.log.Debug("command", "verb", verb)
+	if isJunk(verb) && !c.junkCommand() {
+		return false
+	}
 	switch verb {
 	case "EHLO", "HELO":
 		return c.helo(verb, arg)
@@ -62,6 +65,19 @@ func (c *conn) command(line []byte) bool {
 		return c.bad(replyNotImpl)
 	default:
 		return c.bad(replyUnknown)
+	}
+	return true
+}
+
+// isJunk reports the commands that move no mail: NOOP, RSET, VRFY, HELP,
+// HELO, EHLO and anything unknown or unimplemented. Postfix's
+// smtpd_junk_command_limit counts NOOP, VRFY, ETRN and RSET; we add HELO and
+// EHLO because each one runs the helo plugins, so an endless EHLO loop would
+// make the gateway work for nothing.
+func isJunk(verb string) bool {
+	switch verb {
+	case "MAIL", "RCPT", "DATA", "QUIT", "STARTTLS", "XFORWARD", "XCLIENT", "BDAT":
+		return false
 	}
 	return true
 }
@@ -166,6 +182,7 @@ func (c *conn) rcpt(arg string) bool {
 		return c.bad(rep)
 	}
 	if c.rcpts >= c.cfg.MaxRecipients {
+		c.excess++
 		c.reply(smtp.ReplyTooManyRcpts)
 		return true
 	}

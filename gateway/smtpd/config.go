@@ -43,16 +43,31 @@ type Config struct {
 	// MaxRecipients per transaction; more get 452 4.5.3. Default 1000
 	// (Postfix's smtpd_recipient_limit).
 	MaxRecipients int
-	// MaxLineLength is the longest command line, CRLF included; a longer
-	// one gets 500 5.5.2 and the connection is closed. Default 2048.
+	// MaxLineLength is the longest line, CRLF included, of a command or of
+	// the message. A longer command line gets 500 5.5.2 and the connection
+	// is closed; a message with a longer line is read to its end and
+	// refused with 552 5.3.4. Default 2048 (Postfix's line_length_limit).
 	MaxLineLength int
-	// CommandTimeout is how long the server waits for the next command and
-	// for each read during DATA; also the write timeout. Default 5 minutes
-	// (RFC 5321 §4.5.3.2.7).
+	// CommandTimeout bounds the whole of each command line, from the moment
+	// the server waits for it to its CRLF (a client trickling bytes does not
+	// extend it), and each read during DATA; also the write timeout.
+	// Default 5 minutes (RFC 5321 §4.5.3.2.7).
 	CommandTimeout time.Duration
 	// DataTimeout bounds the whole reception of one message after 354.
 	// Default 10 minutes.
 	DataTimeout time.Duration
+	// JunkCommandLimit is how many NOOP, RSET, VRFY, HELP, HELO, EHLO and
+	// unknown or unimplemented commands a client may send without
+	// delivering a message; the next one is answered 421 4.7.0 and the
+	// connection closed. Default 100 (Postfix's smtpd_junk_command_limit).
+	JunkCommandLimit int
+	// HardErrorLimit is how many 4xx and 5xx replies a client may get
+	// without delivering a message; the reply that reaches it is followed
+	// by 421 4.7.0 and the connection is closed. 452 4.5.3 (too many
+	// recipients) does not count for the first MaxRecipients of them in a
+	// transaction: the client is told to send those recipients again
+	// later. Default 20 (Postfix's smtpd_hard_error_limit).
+	HardErrorLimit int
 	// HandshakeTimeout bounds the TLS handshake after STARTTLS. Default 30s.
 	HandshakeTimeout time.Duration
 	// TLSConfig enables STARTTLS (RFC 3207). nil: not offered.
@@ -89,11 +104,9 @@ const (
 	DefaultCommandTimeout   = 5 * time.Minute
 	DefaultDataTimeout      = 10 * time.Minute
 	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultJunkCommandLimit = 100
+	DefaultHardErrorLimit   = 20
 )
-
-// maxBadCommands is how many protocol errors a client may make; the one that
-// reaches it is answered 421 and the connection closed.
-const maxBadCommands = 10
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
@@ -118,6 +131,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DataTimeout <= 0 {
 		c.DataTimeout = DefaultDataTimeout
+	}
+	if c.JunkCommandLimit <= 0 {
+		c.JunkCommandLimit = DefaultJunkCommandLimit
+	}
+	if c.HardErrorLimit <= 0 {
+		c.HardErrorLimit = DefaultHardErrorLimit
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout

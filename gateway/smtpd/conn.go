@@ -51,8 +51,10 @@ type conn struct {
 	greeted  bool // HELO or EHLO accepted since the start or STARTTLS
 	inTx     bool // MAIL accepted
 	rcpts    int  // RCPTs accepted in this transaction
+	excess   int  // RCPTs refused in this transaction for MaxRecipients
 	sizeHint int  // SIZE declared with MAIL, capped
-	errors   int  // protocol errors so far
+	errors   int  // 4xx and 5xx replies since the last accepted message
+	junk     int  // junk commands since the last accepted message
 	closing  bool // a reply that ends the connection was queued
 
 	heloName   string            // argument of the last accepted HELO or EHLO
@@ -208,7 +210,9 @@ func (c *conn) next() bool {
 	if !c.lineBuffered() && !c.flush() {
 		return false
 	}
-	c.setRead(c.cfg.CommandTimeout, time.Time{}, !c.inTx)
+	// The deadline covers the whole line: a client trickling one byte at
+	// a time does not push it back.
+	c.setRead(c.cfg.CommandTimeout, time.Now().Add(c.cfg.CommandTimeout), !c.inTx)
 	line, err := smtp.ReadLine(c.br, c.cfg.MaxLineLength)
 	c.setRead(c.cfg.CommandTimeout, time.Time{}, false)
 	if err != nil {
@@ -269,25 +273,54 @@ func (c *conn) ioError(err error) {
 	}
 }
 
-// bad answers a protocol error and counts it; the one that reaches
-// maxBadCommands is answered 421 instead and ends the connection.
+// bad answers a protocol error; reply counts it.
 func (c *conn) bad(r *smtp.Reply) bool {
-	c.errors++
-	if c.errors >= maxBadCommands {
-		c.log.Warn("too many protocol errors")
-		c.reply(replyTooManyErrors)
+	c.reply(r)
+	return !c.closing
+}
+
+// junkCommand counts a junk command (Postfix's smtpd_junk_command_limit):
+// past Config.JunkCommandLimit it answers 421 and returns false.
+func (c *conn) junkCommand() bool {
+	c.junk++
+	if c.junk > c.cfg.JunkCommandLimit {
+		c.log.Warn("too many junk commands", "limit", c.cfg.JunkCommandLimit)
+		c.reply(replyTooManyJunk)
 		return false
 	}
-	c.reply(r)
 	return true
 }
 
-// reply queues r; a 421 ends the connection (RFC 5321 §3.8).
+// delivered resets the session limits once a message was accepted, as
+// Postfix does: they bound what a client does without delivering mail.
+func (c *conn) delivered() {
+	c.errors, c.junk = 0, 0
+}
+
+// reply queues r; a 421 ends the connection (RFC 5321 §3.8). Every other
+// 4xx or 5xx counts towards Config.HardErrorLimit: the one that reaches it
+// is followed by 421 (Postfix's smtpd_hard_error_limit).
 func (c *conn) reply(r *smtp.Reply) {
 	c.bw.WriteString(r.Format())
-	if r.Code == 421 {
+	switch {
+	case r.Code == 421:
 		c.closing = true
+	case r.Code >= 400 && !c.closing && !(isTooManyRcpts(r) && c.excess <= c.cfg.MaxRecipients):
+		c.errors++
+		if c.errors >= c.cfg.HardErrorLimit {
+			c.log.Warn("too many errors", "limit", c.cfg.HardErrorLimit)
+			c.bw.WriteString(replyTooManyErrors.Format())
+			c.closing = true
+		}
 	}
+}
+
+// isTooManyRcpts reports the 452 4.5.3 of RFC 5321 §4.5.3.1.10: the client
+// is told to send the remaining recipients in a later transaction, which
+// is not an error, up to MaxRecipients of them per transaction (Postfix's
+// smtpd_recipient_overshoot_limit); past that they count.
+func isTooManyRcpts(r *smtp.Reply) bool {
+	return r.Code == 452 && r.Enhanced == "4.5.3"
 }
 
 // flush sends the queued replies.
@@ -318,7 +351,7 @@ func (c *conn) checked(r, def *smtp.Reply) *smtp.Reply {
 
 // resetTx ends the transaction and tells the session.
 func (c *conn) resetTx() {
-	c.inTx, c.rcpts, c.sizeHint = false, 0, 0
+	c.inTx, c.rcpts, c.excess, c.sizeHint = false, 0, 0, 0
 	c.xforward = nil // Postfix forgets XFORWARD attributes with the transaction
 	c.sess.Reset()
 }

@@ -29,6 +29,7 @@ func (c *conn) data(arg string) bool {
 	msg, err := smtp.ReadData(c.br, smtp.DataOptions{
 		MaxSize:    c.cfg.MaxMessageSize,
 		MaxConsume: maxConsume(c.cfg.MaxMessageSize),
+		MaxLine:    c.cfg.MaxLineLength,
 		BareLF:     c.cfg.BareLF,
 		SizeHint:   c.sizeHint,
 	})
@@ -43,6 +44,9 @@ func (c *conn) data(arg string) bool {
 	case errors.Is(err, smtp.ErrTooBig):
 		c.log.Info("message too big")
 		r = smtp.ReplyTooBig
+	case errors.Is(err, smtp.ErrLineTooLong):
+		c.log.Warn("message line too long", "limit", c.cfg.MaxLineLength)
+		r = dataLineTooLong(c.cfg.MaxLineLength)
 	case errors.Is(err, smtp.ErrNUL):
 		c.log.Warn("NUL in message data")
 		r = smtp.ReplyNULNotAllowed
@@ -61,6 +65,9 @@ func (c *conn) data(arg string) bool {
 	}
 	c.resetTx()
 	c.reply(r)
+	if r.Class() == 2 {
+		c.delivered()
+	}
 	return keep
 }
 

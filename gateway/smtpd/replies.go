@@ -1,6 +1,10 @@
 package smtpd
 
-import "github.com/sluice-mail/sluice/gateway/smtp"
+import (
+	"strconv"
+
+	"github.com/sluice-mail/sluice/gateway/smtp"
+)
 
 // Replies of the protocol engine itself (RFC 5321 §4.2.2, RFC 3463 codes).
 // Those shared with the rest of Sluice live in package smtp.
@@ -22,6 +26,7 @@ var (
 	replyNoRcpts       = smtp.NewReply(554, "5.5.1", "No valid recipients")
 	replyTLSActive     = smtp.NewReply(503, "5.5.1", "TLS already active")
 	replyTooManyErrors = smtp.NewReply(421, "4.7.0", "Too many errors, closing connection")
+	replyTooManyJunk   = smtp.NewReply(421, "4.7.0", "Too many junk commands, closing connection")
 	replyTooManyConns  = smtp.NewReply(421, "4.7.0", "Too many connections, try again later")
 	replyEarlyTalker   = smtp.NewReply(554, "5.5.1", "Protocol error: client talked before the greeting")
 	replyPanic         = smtp.NewReply(421, "4.3.0", "Temporary local problem, closing connection")
@@ -31,4 +36,10 @@ var (
 // syntax is a 501 5.5.4 reply showing the expected form.
 func syntax(form string) *smtp.Reply {
 	return smtp.NewReply(501, "5.5.4", "Syntax: "+form)
+}
+
+// dataLineTooLong refuses a message with a line longer than max bytes, CRLF
+// included: permanent, as the same message will always be refused.
+func dataLineTooLong(max int) *smtp.Reply {
+	return smtp.NewReply(552, "5.3.4", "Message line longer than "+strconv.Itoa(max)+" bytes")
 }

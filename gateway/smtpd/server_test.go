@@ -274,10 +274,11 @@ func TestNewSessionRefused(t *testing.T) {
 func TestUnknownCommandsLimit(t *testing.T) {
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.greeted(t)
-	for range maxBadCommands - 1 {
+	for range DefaultHardErrorLimit - 1 {
 		c.cmd("FOO", 500, "5.5.2")
 	}
-	c.cmd("FOO", 421, "4.7.0")
+	c.cmd("FOO", 500, "5.5.2")
+	c.expect(421, "4.7.0")
 	c.expectClosed()
 }
 

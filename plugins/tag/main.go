@@ -18,8 +18,9 @@
 // kept byte for byte. It is not added when the text already starts with the
 // prefix (compared case-insensitively, ignoring the prefix's trailing
 // whitespace). A message without a Subject field is left without one: the
-// plugin marks subjects, it does not invent them. A prefix that would push
-// the first line of the field beyond 998 bytes is skipped with a warning.
+// plugin marks subjects, it does not invent them. A line the prefix makes
+// longer than 998 bytes is folded by the host (sdk/ABI.md §4.4), so a
+// Subject of any length is tagged.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o tag.wasm ./plugins/tag
 package main

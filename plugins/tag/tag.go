@@ -43,10 +43,8 @@ func (p *tagger) prefixSubject(h sluice.Host) {
 	if !ok {
 		return
 	}
-	if lineTooLong(nv) {
-		h.Log(sluice.LevelWarn, "subject prefix skipped: the first line of the Subject would exceed 998 bytes")
-		return
-	}
+	// The host folds a line the prefix makes longer than 998 bytes
+	// (sdk/ABI.md §4.4), so any Subject can be tagged.
 	h.ChangeHeader(i, nv)
 }
 
@@ -82,23 +80,4 @@ func leadingFWS(v string) string {
 		}
 	}
 	return v[:i]
-}
-
-// lineTooLong reports whether the rendered "Subject: " field would have a
-// line beyond 998 bytes in the line that holds the prefix. Other lines are
-// unchanged.
-func lineTooLong(v string) bool {
-	first := len("Subject: ")
-	// The prefix lands on the last line of the leading folding, or on the
-	// first line: measure whichever line the text starts on.
-	start := strings.LastIndex(leadingFWS(v), "\r\n")
-	rest := v
-	if start >= 0 {
-		first = 0
-		rest = v[start+2:]
-	}
-	if end := strings.Index(rest, "\r\n"); end >= 0 {
-		rest = rest[:end]
-	}
-	return first+len(rest) > 998
 }

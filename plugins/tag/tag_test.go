@@ -159,33 +159,39 @@ func TestOnData(t *testing.T) {
 	}
 }
 
+// TestSubjectLineLimit: a prefix that makes a line longer than 998 bytes is
+// still added; the host folds the line (sdk/ABI.md §4.4), and a Subject with
+// an existing long line, or one long word, is tagged too (ISSUE 9 §4).
 func TestSubjectLineLimit(t *testing.T) {
 	s := sluicetest.New()
 	p := &tagger{}
 	if err := s.Configure(p, `{"subject_prefix": "[EXT] "}`); err != nil {
 		t.Fatal(err)
 	}
-	long := strings.Repeat("s", 985) // "Subject: " + 985 = 994 bytes; 1000 with the prefix
-	in := "Subject: " + long + "\r\n\r\nbody\r\n"
-	if err := s.SetMessage([]byte(in)); err != nil {
-		t.Fatal(err)
-	}
-	r := s.Data(p)
-	if r.Err != nil {
-		t.Fatalf("plugin error: %v", r.Err)
-	}
-	if string(s.Message()) != in {
-		t.Fatal("subject changed although the line would be too long")
-	}
-	if logs := s.Logs(); len(logs) != 1 || logs[0].Level != sluice.LevelWarn || !strings.Contains(logs[0].Text, "998") {
-		t.Fatalf("logs = %+v", logs)
-	}
-
-	// A long subject whose prefixed line still fits is changed.
-	in = "Subject: short\r\n " + strings.Repeat("s", 990) + "\r\n\r\nbody\r\n"
-	s.SetMessage([]byte(in))
-	if r := s.Data(p); r.Err != nil || !strings.HasPrefix(string(s.Message()), "Subject: [EXT] short\r\n ") {
-		t.Fatalf("%v: %.40q", r.Err, s.Message())
+	words := strings.Repeat("word ", 299) + "word" // 1499 bytes
+	for _, tc := range []struct{ name, in, want string }{
+		{"prefix pushes the line over", "Subject: " + strings.Repeat("s", 985),
+			"Subject: [EXT]\r\n " + strings.Repeat("s", 985)},
+		{"long continuation line", "Subject: short\r\n " + words,
+			"Subject: [EXT] short\r\n " + words[:994] + "\r\n" + words[994:]}, // 995 bytes, then the rest
+		{"one long word", "Subject: " + strings.Repeat("w", 1500),
+			"Subject: [EXT]\r\n " + strings.Repeat("w", 1500)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.SetMessage([]byte(tc.in + "\r\n\r\nbody\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if r := s.Data(p); r.Err != nil {
+				t.Fatalf("plugin error: %v", r.Err)
+			}
+			if got := string(s.Message()); got != tc.want+"\r\n\r\nbody\r\n" {
+				t.Fatalf("message\n got %.120q\nwant %.120q", got, tc.want)
+			}
+			s.Data(p) // tagged once only
+			if got := string(s.Message()); got != tc.want+"\r\n\r\nbody\r\n" {
+				t.Fatalf("second pass changed the message: %.120q", got)
+			}
+		})
 	}
 }
 

@@ -475,8 +475,8 @@ static int mk_only_wsp(const char *p, size_t n) {
     return 1;
 }
 
-static void mk_valid_value(sluice_mock *m, const char *fn, size_t name_len, const char *v, size_t n) {
-    size_t line = name_len + 2;
+/* Length is no error: the host folds (mk_fold). */
+static void mk_valid_value(sluice_mock *m, const char *fn, const char *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
         if (c == '\0')
@@ -484,20 +484,66 @@ static void mk_valid_value(sluice_mock *m, const char *fn, size_t name_len, cons
         if (c == '\r') {
             if (i + 2 >= n || v[i + 1] != '\n' || (v[i + 2] != ' ' && v[i + 2] != '\t'))
                 mk_fail(m, fn, "header value contains CR or LF that is not folding");
-            if (line > 998)
-                mk_fail(m, fn, "header line longer than 998 bytes");
             i++;
-            line = 0;
             if (mk_only_wsp(v + i + 1, n - i - 1))
                 mk_fail(m, fn, "header value ends in a whitespace-only continuation line");
             continue;
         }
         if (c == '\n')
             mk_fail(m, fn, "header value contains CR or LF that is not folding");
-        line++;
     }
-    if (line > 998)
-        mk_fail(m, fn, "header line longer than 998 bytes");
+}
+
+static int mk_wsp(char c) { return c == ' ' || c == '\t'; }
+
+/* sdk/ABI.md §4.4, "the 998-byte line rule": a CRLF goes before the space or
+ * tab that keeps a line of "Name: value" within 998 bytes (else the first one
+ * after it); whitespace that starts or ends a line is no fold point, and a
+ * line without one stays long. The unfolded value is unchanged. */
+static mk_bytes mk_fold(size_t name_len, const char *v, size_t n) {
+    mk_bytes b;
+    size_t o = 0, copied = 0, start = 0, prefix = name_len + 2;
+    b.p = (char *)mk_alloc(2 * n + 1); /* at most one fold per two bytes */
+    for (;;) {
+        size_t end = start;
+        while (end < n && !(v[end] == '\r' && end + 1 < n && v[end + 1] == '\n'))
+            end++;
+        while (prefix + end - start > 998) {
+            size_t first = start, last = end, best = 0, i;
+            int found = 0;
+            while (first < end && mk_wsp(v[first]))
+                first++;
+            while (last > first && mk_wsp(v[last - 1]))
+                last--;
+            for (i = first + 1; last > 0 && i < last - 1; i++) {
+                if (!mk_wsp(v[i]))
+                    continue;
+                if (prefix + i - start > 998) {
+                    if (!found)
+                        best = i, found = 1;
+                    break;
+                }
+                best = i, found = 1;
+            }
+            if (!found)
+                break;
+            memcpy(b.p + o, v + copied, best - copied);
+            o += best - copied;
+            b.p[o++] = '\r';
+            b.p[o++] = '\n';
+            copied = start = best;
+            prefix = 0;
+        }
+        if (end >= n)
+            break;
+        start = end + 2;
+        prefix = 0;
+    }
+    memcpy(b.p + o, v + copied, n - copied);
+    o += n - copied;
+    b.p[o] = '\0';
+    b.n = o;
+    return b;
 }
 
 static const char *mk_body_error(const char *b, size_t n) {
@@ -789,7 +835,7 @@ static void mk_insert_field(sluice_mock *m, size_t at, const char *name, int32_t
         abort();
     memmove(&m->st.fields[at + 1], &m->st.fields[at], sizeof(mk_field) * (m->st.nfields - at));
     m->st.fields[at].name = mk_make(name, (size_t)nlen);
-    m->st.fields[at].value = mk_make(val, (size_t)vlen);
+    m->st.fields[at].value = mk_fold((size_t)nlen, val, (size_t)vlen);
     m->st.fields[at].nospace = 0;
     m->st.nfields++;
 }
@@ -798,7 +844,7 @@ static void mk_check_field(sluice_mock *m, const char *fn, const void *name, int
     mk_check_len(m, fn, name, nlen);
     mk_check_len(m, fn, val, vlen);
     mk_valid_name(m, fn, (const char *)name, (size_t)nlen);
-    mk_valid_value(m, fn, (size_t)nlen, (const char *)val, (size_t)vlen);
+    mk_valid_value(m, fn, (const char *)val, (size_t)vlen);
 }
 
 int32_t sluice_raw_header_add(const void *name, int32_t name_len, const void *val, int32_t val_len) {
@@ -826,9 +872,9 @@ int32_t sluice_raw_header_change(int32_t index, const void *val, int32_t val_len
     if (index < 0 || (size_t)index >= m->st.nfields)
         return SLUICE_NOT_FOUND;
     mk_field *f = &m->st.fields[index];
-    mk_valid_value(m, "header_change", f->name.n, (const char *)val, (size_t)val_len);
+    mk_valid_value(m, "header_change", (const char *)val, (size_t)val_len);
     mk_drop(&f->value);
-    f->value = mk_make(val, (size_t)val_len);
+    f->value = mk_fold(f->name.n, (const char *)val, (size_t)val_len);
     f->nospace = 0;
     return 0;
 }

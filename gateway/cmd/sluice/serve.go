@@ -319,6 +319,8 @@ func (g *gateway) newServer(p *policy.Policy) (*smtpd.Server, error) {
 		MaxLineLength:       l.MaxLineLength,
 		CommandTimeout:      l.CommandTimeout,
 		DataTimeout:         l.DataTimeout,
+		JunkCommandLimit:    l.JunkCommandLimit,
+		HardErrorLimit:      l.HardErrorLimit,
 		GreetDelay:          l.GreetDelay,
 		MaxConnections:      l.MaxConnections,
 		MaxConnectionsPerIP: l.MaxConnectionsPerIP,

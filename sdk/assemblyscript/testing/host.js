@@ -113,8 +113,51 @@ function checkHeaderValue(name, value) {
   if (lines.length > 1 && value.subarray(start).every((c) => c === 0x20 || c === 0x09)) {
     throw new AbiMisuse("header value ends with an empty continuation line");
   }
-  lines[0] += name.length + 2;
-  if (lines.some((n) => n > 998)) throw new AbiMisuse("header line longer than 998 bytes");
+  // Length is no error: the host folds (foldHeaderValue).
+}
+
+const isWSP = (c) => c === 0x20 || c === 0x09;
+
+/**
+ * sdk/ABI.md §4.4, "the 998-byte line rule": a CRLF goes before the space or
+ * tab that keeps a line of "Name: value" within 998 bytes (else the first
+ * one after it); whitespace that starts or ends a line is no fold point, and
+ * a line without one stays long. The unfolded value is unchanged.
+ */
+export function foldHeaderValue(name, value) {
+  const out = [];
+  let copied = 0;
+  let start = 0;
+  let prefix = name.length + 2;
+  for (;;) {
+    let end = start;
+    while (end < value.length && !(value[end] === 0x0d && value[end + 1] === 0x0a)) end++;
+    while (prefix + end - start > 998) {
+      let first = start;
+      while (first < end && isWSP(value[first])) first++;
+      let last = end - 1;
+      while (last > first && isWSP(value[last])) last--;
+      let best = -1;
+      for (let i = first + 1; i < last; i++) {
+        if (!isWSP(value[i])) continue;
+        if (prefix + i - start > 998) {
+          if (best < 0) best = i;
+          break;
+        }
+        best = i;
+      }
+      if (best < 0) break;
+      out.push(value.subarray(copied, best), Buffer.from("\r\n"));
+      copied = start = best;
+      prefix = 0;
+    }
+    if (end >= value.length) break;
+    start = end + 2;
+    prefix = 0;
+  }
+  if (out.length === 0) return value;
+  out.push(value.subarray(copied));
+  return Buffer.concat(out);
 }
 
 function checkTag(key, value) {
@@ -523,7 +566,7 @@ export class TestHost {
         checkHeaderName(name);
         checkHeaderValue(name, value);
         if (i < 0 || i > this.fields.length) return NOT_FOUND;
-        this.fields.splice(i, 0, { name, value });
+        this.fields.splice(i, 0, { name, value: foldHeaderValue(name, value) });
         return 0;
       },
       header_change: (i, vp, vl) => {
@@ -531,7 +574,7 @@ export class TestHost {
         const value = read(vp, vl);
         if (i < 0 || i >= this.fields.length) return NOT_FOUND;
         checkHeaderValue(this.fields[i].name, value);
-        this.fields[i] = { name: this.fields[i].name, value };
+        this.fields[i] = { name: this.fields[i].name, value: foldHeaderValue(this.fields[i].name, value) };
         return 0;
       },
       header_delete: (i) => {

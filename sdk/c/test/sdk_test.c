@@ -132,6 +132,36 @@ static int32_t data_rewrite(void) {
     return SLUICE_CONTINUE;
 }
 
+/* A Subject with a 1,500-byte line, prefixed: the mock folds it as the host
+ * does (sdk/ABI.md §4.4), no plugin error. */
+static int32_t data_prefix_long(void) {
+    static char v[2048];
+    int32_t n = sluice_header_value(0, v + 6, (int32_t)sizeof v - 7);
+    SLUICE_EXPECT(n > 0 && n < (int32_t)sizeof v - 7);
+    memcpy(v, "[EXT] ", 6);
+    v[6 + n] = '\0';
+    SLUICE_EXPECT_INT(sluice_header_change(0, v), 0);
+    return SLUICE_CONTINUE;
+}
+
+static void test_header_folding(void) {
+    static char in[2048], want[2048];
+    char words[1500];
+    for (int i = 0; i < 1499; i++)
+        words[i] = i % 5 == 4 ? ' ' : 'w'; /* "wwww wwww ... wwww", 1499 bytes */
+    words[1499] = '\0';
+    snprintf(in, sizeof in, "Subject: %s\r\n\r\nbody\r\n", words);
+    /* "Subject: [EXT] " is 15 bytes: the last space within 998 is words[979]. */
+    snprintf(want, sizeof want, "Subject: [EXT] %.979s\r\n%s\r\n\r\nbody\r\n", words, words + 979);
+    sluice_mock *m = sluice_mock_new();
+    sluice_mock_set_envelope(m, "alice@example.org", "bob@example.net", NULL);
+    SLUICE_EXPECT_INT(sluice_mock_set_message(m, in), 0);
+    sluice_mock_result r = sluice_mock_data(m, data_prefix_long);
+    SLUICE_EXPECT(r.called && !r.error);
+    SLUICE_EXPECT_STR(sluice_mock_message(m, NULL), want);
+    sluice_mock_free(m);
+}
+
 static void test_message_changes(void) {
     sluice_mock *m = sluice_mock_new();
     sluice_mock_set_envelope(m, "alice@example.org", "bob@example.net", NULL);
@@ -344,6 +374,7 @@ int main(void) {
     test_strings();
     test_json();
     test_message_changes();
+    test_header_folding();
     test_body_find();
     test_plugin_errors();
     test_session();

@@ -203,8 +203,9 @@ impl Host {
     }
 
     /// Appends a field at the end of the header. A name is 1 to 76 bytes of
-    /// printable ASCII without `:`; a value has no NUL, CRLF only as folding,
-    /// and lines of at most 998 bytes (else trap).
+    /// printable ASCII without `:`; a value has no NUL and CRLF only as
+    /// folding (else trap). Lines over 998 bytes are folded by the host
+    /// (sdk/ABI.md §4.4).
     pub fn add_header(&self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         sys::header_add(name.as_ref(), value.as_ref());
     }

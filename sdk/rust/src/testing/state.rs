@@ -131,7 +131,7 @@ impl State {
         if let Err(e) = validate::header_name(name).and_then(|_| validate::header_value(name, value)) {
             trap(e)
         }
-        Field::new(name, value)
+        Field::new(name, &validate::fold(name, value))
     }
 }
 

@@ -16,9 +16,8 @@ pub(crate) fn header_name(name: &[u8]) -> Result<(), String> {
 }
 
 /// §4.4: no NUL, CRLF only as folding, no whitespace-only continuation
-/// line, every line of `Name: value` at most 998 bytes (RFC 5322 §2.1.1).
-pub(crate) fn header_value(name: &[u8], value: &[u8]) -> Result<(), String> {
-    let mut line = name.len() + 2;
+/// line. Length is no error: the host folds (`fold`).
+pub(crate) fn header_value(_name: &[u8], value: &[u8]) -> Result<(), String> {
     let mut i = 0;
     while i < value.len() {
         match value[i] {
@@ -27,11 +26,7 @@ pub(crate) fn header_value(name: &[u8], value: &[u8]) -> Result<(), String> {
                 if i + 2 >= value.len() || value[i + 1] != b'\n' || !matches!(value[i + 2], b' ' | b'\t') {
                     return Err("header value contains CR or LF that is not folding".to_string());
                 }
-                if line > 998 {
-                    return Err("header line longer than 998 bytes".to_string());
-                }
                 i += 2;
-                line = 0;
                 let rest = &value[i..];
                 let end = rest.iter().position(|&c| c == b'\r').unwrap_or(rest.len());
                 if rest[..end].iter().all(|&c| c == b' ' || c == b'\t') {
@@ -42,13 +37,58 @@ pub(crate) fn header_value(name: &[u8], value: &[u8]) -> Result<(), String> {
             b'\n' => return Err("header value contains CR or LF that is not folding".to_string()),
             _ => {}
         }
-        line += 1;
         i += 1;
     }
-    if line > 998 {
-        return Err("header line longer than 998 bytes".to_string());
-    }
     Ok(())
+}
+
+/// §4.4, "the 998-byte line rule": a CRLF is inserted before the space or
+/// tab that keeps a line of `Name: value` within 998 bytes (else the first
+/// one after it); whitespace that starts or ends a line is no fold point,
+/// and a line without one stays long. The unfolded value is unchanged.
+pub(crate) fn fold(name: &[u8], value: &[u8]) -> std::vec::Vec<u8> {
+    const MAX: usize = 998;
+    let wsp = |c: u8| c == b' ' || c == b'\t';
+    let mut out = std::vec::Vec::with_capacity(value.len());
+    let (mut copied, mut start, mut prefix) = (0, 0, name.len() + 2);
+    loop {
+        let end = value[start..].windows(2).position(|w| w == b"\r\n").map_or(value.len(), |i| start + i);
+        while prefix + end - start > MAX {
+            let line = &value[start..end];
+            let (first, last) =
+                match (line.iter().position(|&c| !wsp(c)), line.iter().rposition(|&c| !wsp(c))) {
+                    (Some(f), Some(l)) => (f, l),
+                    _ => break,
+                };
+            let mut best = None;
+            for i in first + 1..last {
+                if !wsp(line[i]) {
+                    continue;
+                }
+                if prefix + i > MAX {
+                    best = best.or(Some(i));
+                    break;
+                }
+                best = Some(i);
+            }
+            let p = match best {
+                Some(p) => p,
+                None => break,
+            };
+            out.extend_from_slice(&value[copied..start + p]);
+            out.extend_from_slice(b"\r\n");
+            copied = start + p;
+            start = copied;
+            prefix = 0;
+        }
+        if end == value.len() {
+            break;
+        }
+        start = end + 2;
+        prefix = 0;
+    }
+    out.extend_from_slice(&value[copied..]);
+    out
 }
 
 /// §4.5: no NUL, no bare CR or LF, lines of at most 998 bytes.
@@ -175,8 +215,20 @@ mod tests {
         for bad in [&b"a\nb"[..], b"a\rb", b"a\r\nb", b"a\r\n", b"a\r\n \r\n b", b"a\r\n  ", b"a\0"] {
             assert!(header_value(b"Subject", bad).is_err(), "{:?}", bad);
         }
-        assert!(header_value(b"S", &[b'x'; 995]).is_ok());
-        assert!(header_value(b"S", &[b'x'; 996]).is_err());
+        assert!(header_value(b"S", &[b'x'; 5000]).is_ok(), "length is no error");
+    }
+
+    #[test]
+    fn folding() {
+        let words = "word ".repeat(299) + "word"; // 1499 bytes
+        let got = fold(b"Subject", words.as_bytes());
+        assert_eq!(got, (words[..989].to_string() + "\r\n" + &words[989..]).into_bytes());
+        let cont = "hi\r\n ".to_string() + &words;
+        let got = fold(b"Subject", cont.as_bytes());
+        assert_eq!(got, ("hi\r\n ".to_string() + &words[..994] + "\r\n" + &words[994..]).into_bytes());
+        let word = [b'w'; 1500];
+        assert_eq!(fold(b"Subject", &word), word.to_vec(), "no fold point");
+        assert_eq!(fold(b"Subject", b"short"), b"short".to_vec());
     }
 
     #[test]
