@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,9 @@ func TestGuestSleepCountsForBreakerAndOnError(t *testing.T) {
 		}}
 	for i := 0; i < 3; i++ {
 		start := time.Now()
-		out := chain.Run(context.Background(), stateAt(t, filter.Mail))
+		st := stateAt(t, filter.Mail)
+		st.From = fmt.Sprintf("sender%d@example.org", i) // distinct messages: retries of one count once
+		out := chain.Run(context.Background(), st)
 		if out.Verdict != filter.Continue {
 			t.Errorf("call %d: verdict %v, want continue (on_error = continue)", i, out.Verdict)
 		}
