@@ -269,5 +269,9 @@ func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Sess
 	if !ok {
 		return nil, smtp.ReplyShutdown
 	}
+	if rep := refuseOutsider(gen, ci); rep != nil {
+		gen.Release()
+		return nil, rep
+	}
 	return newSession(ctx, gen, ci)
 }

@@ -68,7 +68,11 @@ func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Log
 		return nil, diags
 	}
 	if override != nil {
+		wasMaildir := p.Upstream.Maildir != ""
 		override(p)
+		if wasMaildir && p.Upstream.Address != "" { // serve --upstream: SMTP without XCLIENT
+			diags = append(diags, policy.OpenRelayWarning(path, &p.Upstream.Range))
+		}
 	}
 	opts := proxy.Options{Engine: eng, Logger: log, Observer: obs, Resolver: res}
 	if b, ok := obs.(interface{ PluginBreaker(string, bool) }); ok {
