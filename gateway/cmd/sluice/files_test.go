@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,5 +45,45 @@ plugin "a" {
 		if code != 1 || !strings.Contains(stderr, "policy.hcl:4:3: Cannot read plugin module: ") || !strings.Contains(stderr, want) {
 			t.Errorf("%s: check = %d\n%s\nwant policy.hcl:4:3 and %q", path, code, stderr, want)
 		}
+	}
+}
+
+// A kv path whose directory is missing, is a file, or cannot take new
+// files fails `sluice check` and start-up at the path attribute, instead
+// of every save failing later and the state being lost at restart. /sys
+// refuses new files even to root.
+func TestKVPathMustBeWritable(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "afile"), nil, 0o600)
+	for path, want := range map[string]string{
+		"missing/kv.db": "no such file or directory",
+		"afile/kv.db":   "is not a directory",
+		"/sys/kv.db":    "is not writable",
+		".":             "is not a regular file",
+	} {
+		policy := writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+kv {
+  path = "`+path+`"
+}
+`)
+		code, _, stderr := runCLI("check", policy)
+		if code != 1 || !strings.Contains(stderr, "policy.hcl:4:3: Cannot keep the key/value store: ") || !strings.Contains(stderr, want) {
+			t.Errorf("kv path %q: check = %d\n%s\nwant policy.hcl:4:3 and %q", path, code, stderr, want)
+		}
+		if _, err := openKV(policy, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "policy.hcl:4:3: Cannot keep the key/value store") {
+			t.Errorf("kv path %q: start-up error %v, want the diagnostic", path, err)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "state"), 0o700)
+	policy := writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+kv { path = "state/kv.db" }
+`)
+	if code, _, stderr := runCLI("check", policy); code != 0 {
+		t.Errorf("writable kv directory: check = %d\n%s", code, stderr)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state")); len(ents) != 0 {
+		t.Errorf("check left %d files in the kv directory", len(ents))
 	}
 }
