@@ -35,9 +35,10 @@ func TestNoOpenRelay(t *testing.T) {
 	}
 
 	// MX front: Sluice on the public port, Postfix behind it from the
-	// examples/postfix/mx-front snippets. The outsider is refused by
-	// Postfix, judging the address XCLIENT gave.
-	mxFront := func(t *testing.T, start func(t *testing.T, pfAddr string) string) {
+	// examples/postfix/mx-front snippets (one instance for the three
+	// policies). The outsider is refused by Postfix, judging the address
+	// XCLIENT gave.
+	t.Run("mx-front", func(t *testing.T) {
 		pfAddr := loopback(t)
 		pf := postfixtest.Start(t, postfixtest.Options{
 			Addr: pfAddr,
@@ -45,30 +46,28 @@ func TestNoOpenRelay(t *testing.T) {
 				"defer_transports = smtp"),
 			MasterCF: postfixtest.Snippet(t, "mx-front/master.cf", map[string]string{"POSTFIX_ADDR": pfAddr, "SLUICE_IP": "127.0.0.1"}),
 		})
-		sluiceAddr := start(t, pfAddr)
-		out, err := swaks(t, sluiceAddr, "--local-interface", outsider, "--from", "spammer@sender.test", "--to", "victim@foreign.test")
-		if err == nil || !strings.Contains(out, "<** 554 5.7.1") || !strings.Contains(out, "Relay access denied") {
-			t.Fatalf("outsider not refused through Sluice: %v\n%s\nmaillog:\n%s", err, out, pf.Log())
+		for _, tc := range []struct {
+			name  string
+			start func(t *testing.T) string
+		}{
+			{"README example", func(t *testing.T) string { return serveSnippet(t, readme, pfAddr) }},
+			{"policies/postfix-front.hcl", func(t *testing.T) string { return serveSnippet(t, shipped("postfix-front.hcl"), pfAddr) }},
+			{"examples/postfix/mx-front", func(t *testing.T) string {
+				listen := loopback(t)
+				startExample(t, "mx-front", listen, pfAddr)
+				return listen
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sluiceAddr := tc.start(t)
+				out, err := swaks(t, sluiceAddr, "--local-interface", outsider, "--from", "spammer@sender.test", "--to", "victim@foreign.test")
+				if err == nil || !strings.Contains(out, "<** 554 5.7.1") || !strings.Contains(out, "Relay access denied") {
+					t.Fatalf("outsider not refused through Sluice: %v\n%s\nmaillog:\n%s", err, out, pf.Log())
+				}
+				assertQueued(t, pf, 0)
+			})
 		}
-		assertQueued(t, pf, 0)
 		armed(t, pf, pfAddr)
-	}
-	t.Run("README example", func(t *testing.T) {
-		mxFront(t, func(t *testing.T, pfAddr string) string {
-			return serveSnippet(t, readme, pfAddr)
-		})
-	})
-	t.Run("policies/postfix-front.hcl", func(t *testing.T) {
-		mxFront(t, func(t *testing.T, pfAddr string) string {
-			return serveSnippet(t, shipped("postfix-front.hcl"), pfAddr)
-		})
-	})
-	t.Run("examples/postfix/mx-front", func(t *testing.T) {
-		mxFront(t, func(t *testing.T, pfAddr string) string {
-			listen := loopback(t)
-			startExample(t, "mx-front", listen, pfAddr)
-			return listen
-		})
 	})
 
 	// Proxy filter: Postfix on the public port hands each transaction to
