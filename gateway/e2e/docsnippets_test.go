@@ -12,7 +12,8 @@ import (
 )
 
 // Every ```hcl block of the repository's Markdown (README.md, docs/, sdk/,
-// examples/, plugins/*/README.md) and every shipped policy (policies/*.hcl)
+// examples/, plugins/*/README.md) and every policy file (policies/*.hcl,
+// examples/postfix/*/policy.hcl)
 // passes `sluice check` without a warning, laid out as on an installed
 // machine (gateway/internal/docsnippet says how, and how fragments are
 // marked). No example can rot, and none is an open relay: an SMTP upstream
@@ -27,12 +28,17 @@ func TestDocSnippets(t *testing.T) {
 		t.Fatalf("found only %d ```hcl blocks", len(snips))
 	}
 	shipped, _ := filepath.Glob(filepath.Join(root, "policies", "*.hcl"))
-	for _, f := range shipped {
+	examples, _ := filepath.Glob(filepath.Join(root, "examples", "*", "*", "*.hcl"))
+	if len(shipped) < 3 || len(examples) < 2 {
+		t.Fatalf("found %d shipped and %d example policies", len(shipped), len(examples))
+	}
+	for _, f := range append(shipped, examples...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		snips = append(snips, docsnippet.Snippet{File: "policies/" + filepath.Base(f), Line: 1, Source: string(b)})
+		rel, _ := filepath.Rel(root, f)
+		snips = append(snips, docsnippet.Snippet{File: filepath.ToSlash(rel), Line: 1, Source: string(b)})
 	}
 	dir := t.TempDir()
 	for _, s := range snips {
@@ -50,6 +56,9 @@ func TestDocSnippets(t *testing.T) {
 				return
 			}
 			cmd := exec.Command(filepath.Join(binDir, "sluice"), "check", "--cache-dir", cacheDir, "--log-level", "error", path)
+			// examples/postfix/*/policy.hcl find the plugins here, as
+			// their systemd unit's environment would say.
+			cmd.Env = append(os.Environ(), "SLUICE_PLUGINS="+filepath.Join(binDir, "plugins"))
 			out, err := cmd.CombinedOutput()
 			if err != nil || strings.Contains(string(out), "warning:") {
 				hint := ""
