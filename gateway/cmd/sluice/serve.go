@@ -270,7 +270,7 @@ func (g *gateway) loadCert(p *policy.Policy) error {
 	if p.Listen.TLS == nil {
 		return nil
 	}
-	cert, err := tls.LoadX509KeyPair(p.Listen.TLS.CertFile, p.Listen.TLS.KeyFile)
+	cert, err := loadKeyPair(p.Listen.TLS.CertFile, p.Listen.TLS.KeyFile)
 	if err != nil {
 		g.log.Error("cannot load the TLS certificate; keeping the old one", "err", err)
 		return err
