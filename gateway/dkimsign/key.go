@@ -9,8 +9,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+
+	"github.com/sluice-mail/sluice/gateway/internal/boundedfile"
 )
 
 // Signature algorithms (RFC 6376 §3.3, RFC 8463 §3).
@@ -59,20 +60,13 @@ func LoadKey(name, domain, selector, path string) (*Key, error) {
 	return &Key{Name: name, Domain: domain, Selector: selector, Signer: signer, Algorithm: alg}, nil
 }
 
-// readKeyFile reads at most maxKeyFileBytes. Its errors carry no file
-// content (os errors name only the operation and path, which the caller adds).
+// readKeyFile reads a regular file of at most maxKeyFileBytes (a device or
+// FIFO is refused before it is read). Its errors carry no file content (os
+// errors name only the operation and path, which the caller adds).
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := boundedfile.Read(path, maxKeyFileBytes)
 	if err != nil {
 		return nil, errors.New(osProblem(err))
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		return nil, errors.New("cannot read file")
-	}
-	if len(b) > maxKeyFileBytes {
-		return nil, fmt.Errorf("file is larger than %d bytes", maxKeyFileBytes)
 	}
 	return b, nil
 }

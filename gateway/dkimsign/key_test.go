@@ -123,6 +123,7 @@ func TestLoadKeyErrors(t *testing.T) {
 		{"weak key", "example.com", "sel", weak, []string{weak, "512 bits"}},
 		{"too big", "example.com", "sel", big, []string{big, "larger than"}},
 		{"directory", "example.com", "sel", dir, []string{dir}},
+		{"device", "example.com", "sel", "/dev/zero", []string{"/dev/zero", "not a regular file"}},
 		{"bad domain", "example", "sel", good, []string{"domain", "two labels"}},
 		{"bad selector", "example.com", "sel_1", good, []string{"selector", "letters, digits"}},
 	}

@@ -51,6 +51,9 @@ func NewMemoryFile(opts MemoryOptions) (*Memory, error) {
 	if opts.Path == "" {
 		return NewMemory(opts), nil
 	}
+	if err := CheckPath(opts.Path); err != nil {
+		return nil, err
+	}
 	s := newMemory(opts)
 	f, err := os.Open(opts.Path)
 	switch {
@@ -67,6 +70,41 @@ func NewMemoryFile(opts MemoryOptions) (*Memory, error) {
 	removeStaleTemps(opts.Path)
 	s.start(opts)
 	return s, nil
+}
+
+// CheckPath reports whether the store can live at path: its directory
+// exists and takes new files (each save writes a temporary file there and
+// renames it over path), and path, if it exists, is a regular file. A
+// store that cannot be saved would lose its state at every restart, so
+// `sluice check` and start-up refuse it.
+func CheckPath(path string) error {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("kv: directory %s: %w", dir, unwrapPath(err))
+	case !fi.IsDir():
+		return fmt.Errorf("kv: %s is not a directory", dir)
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("kv: %s is not a regular file", path)
+	}
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"check-*")
+	if err != nil {
+		return fmt.Errorf("kv: directory %s is not writable: %w", dir, unwrapPath(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// unwrapPath drops the path an *os.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Save writes the store to opts.Path now (no-op without a Path). The file

@@ -490,3 +490,14 @@ func TestPersistRoundsExpiryUp(t *testing.T) {
 	c.add(time.Millisecond) // past the rounded-up millisecond
 	mustMiss(t, s, "p", "k")
 }
+
+// A store whose file could never be saved is refused when it is opened,
+// not at the first save: its directory is missing or takes no new files.
+func TestNewMemoryFileRefusesUnsavablePath(t *testing.T) {
+	for _, path := range []string{filepath.Join(t.TempDir(), "missing", "kv.db"), "/sys/kv.db"} {
+		if m, err := NewMemoryFile(MemoryOptions{Path: path}); err == nil {
+			m.Close()
+			t.Errorf("NewMemoryFile(%s) accepted a path it cannot save to", path)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		p.Listen = defaultListen()
 	}
 	if b := d.single(upstreams, start, "upstream", "A policy needs an upstream block saying where to forward accepted mail (address) or where to store it (maildir)."); b != nil {
-		p.Upstream = d.upstream(b, p.Listen.Hostname)
+		p.Upstream = d.upstream(b, &p.Listen)
 	} else {
 		p.Upstream = defaultUpstream(p.Listen.Hostname)
 	}

@@ -6,9 +6,13 @@ package policy
 // okListen and okUpstream are valid blocks the cases below combine with.
 const (
 	okListen   = "listen {\n  address = \"127.0.0.1:2525\"\n}\n"
-	okUpstream = "upstream {\n  address = \"127.0.0.1:10025\"\n}\n"
+	okUpstream = "upstream {\n  maildir = \"var/mail\"\n}\n"
 	okBoth     = okListen + okUpstream // six lines; a case's own blocks start at line 7
 )
+
+// openRelay is the warning for an SMTP upstream without xclient or
+// xforward, after "policy.hcl:LINE:COL: ".
+const openRelay = `warning: Possible open relay: this SMTP upstream has neither xclient nor xforward, so the downstream MTA sees every client as Sluice's own address; stock Postfix trusts loopback (mynetworks) and would relay mail from anyone to anywhere. Set xclient = true and list Sluice in Postfix's smtpd_authorized_xclient_hosts (MX front), or xforward = true with listen { xforward_peers } behind Postfix's smtpd_proxy_filter (examples/postfix).`
 
 var diagnosticCases = []struct {
 	name string
@@ -247,6 +251,7 @@ plugin {
   data_timeout = "100s"
 }
 `, []string{
+		`policy.hcl:5:3: ` + openRelay,
 		`policy.hcl:6:3: warning: Upstream data timeout too long: data_timeout must be below Postfix's smtpd_proxy_timeout of 100s (Postfix would give up on Sluice before the downstream answers).`,
 	}},
 	{"line length below RFC minimum", `listen {
@@ -277,6 +282,7 @@ upstream {
 }
 `, []string{
 		`policy.hcl:3:3: Invalid hostname: "mx_1.example.org" is not a domain name or address literal (RFC 5321 §4.1.2).`,
+		`policy.hcl:6:3: ` + openRelay,
 		`policy.hcl:7:3: Invalid hostname: "[IPv6:192.0.2.1]" is not a domain name or address literal (RFC 5321 §4.1.2).`,
 	}},
 	{"functions", `listen {
@@ -376,6 +382,34 @@ plugin "a" {
 		`policy.hcl:6:3: Identity passing needs an SMTP upstream: xclient passes the client's identity to a downstream SMTP server; a maildir upstream has none.`,
 		`policy.hcl:7:3: Incorrect attribute value type: Inappropriate value for attribute "xforward": a bool is required.`,
 	}},
+	{"smtp upstream without client identity", okListen + `upstream {
+  address = "127.0.0.1:10025"
+}
+`, []string{
+		`policy.hcl:5:3: ` + openRelay,
+	}},
+	{"proxy-filter mode without xforward peers", okListen + `upstream {
+  address  = "127.0.0.1:10025"
+  xforward = true
+}
+`, []string{
+		`policy.hcl:6:3: Proxy-filter mode without xforward_peers: xforward = true is Postfix's smtpd_proxy_filter mode, in which Sluice refuses (554 5.7.1) every client that is not one of listen { xforward_peers }, since XFORWARD does not change Postfix's relay decision; set xforward_peers to the address Postfix connects from, for example ["127.0.0.1/32"].`,
+	}},
+	{"identity passed: no warning", `listen {
+  address        = "127.0.0.1:2525"
+  xforward_peers = ["127.0.0.1/32"]
+}
+upstream {
+  address  = "127.0.0.1:10025"
+  xforward = true
+}
+upstream {
+  address = "127.0.0.1:10026"
+  xclient = true
+}
+`, []string{
+		`policy.hcl:9:1: Duplicate upstream block: A policy has one upstream block; the first is at policy.hcl:5:1.`,
+	}},
 	{"proxy protocol without trusted peers", `listen {
   address        = "127.0.0.1:2525"
   proxy_protocol = true
@@ -414,6 +448,7 @@ plugin "a" {
   tls_ca_file     = ""
 }
 `, []string{
+		`policy.hcl:5:3: ` + openRelay,
 		`policy.hcl:6:3: Invalid value: tls must be "none", "opportunistic" or "required", not "yes".`,
 		`policy.hcl:7:3: Invalid server name: "mx_1.example.org" is not a domain name or IP address that a certificate could name.`,
 		`policy.hcl:8:3: Invalid path: tls_ca_file must be a file path, not "".`,
@@ -428,6 +463,7 @@ upstream {
   tls_server_name = "mx.example.org"
 }
 `, []string{
+		`policy.hcl:5:3: ` + openRelay,
 		`policy.hcl:7:3: warning: Unused TLS setting: tls_ca_file is ignored with tls = "opportunistic": only tls = "required" verifies the certificate.`,
 		`policy.hcl:9:1: Duplicate upstream block: A policy has one upstream block; the first is at policy.hcl:4:1.`,
 	}},
@@ -436,6 +472,7 @@ upstream {
   tls_server_name = "192.0.2.1"
 }
 `, []string{
+		`policy.hcl:5:3: ` + openRelay,
 		`policy.hcl:6:3: warning: Unused TLS setting: tls_server_name is ignored with tls = "none": no STARTTLS is sent.`,
 	}},
 	{"tls with maildir", okListen + `upstream {

@@ -85,6 +85,9 @@ type KV struct {
 	// default.
 	SaveInterval time.Duration
 	Range        hcl.Range // the block header; zero when there is no block
+	// PathRange is the path attribute, where a directory that does not
+	// exist or cannot be written is reported.
+	PathRange hcl.Range
 }
 
 var kvSchema = &hcl.BodySchema{
@@ -104,7 +107,9 @@ func (d *decoder) kvBlock(blocks hcl.Blocks) KV {
 	kv.Range = b.DefRange
 	c, diags := b.Body.Content(kvSchema)
 	d.diags = append(d.diags, diags...)
-	d.path(c.Attributes["path"], &kv.Path)
+	if attr := c.Attributes["path"]; d.path(attr, &kv.Path) {
+		kv.PathRange = attr.Range
+	}
 	d.duration(c.Attributes["save_interval"], &kv.SaveInterval, true, 24*time.Hour)
 	return kv
 }

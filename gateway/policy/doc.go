@@ -49,8 +49,10 @@
 //	  connect_timeout = "10s"
 //	  command_timeout = "60s"
 //	  data_timeout    = "90s"               # warning from 100s: Postfix's smtpd_proxy_timeout
-//	  xclient         = false               # MX front: pass the client with XCLIENT, or fail
+//	  xclient         = true                # MX front: pass the client with XCLIENT, or fail
 //	  xforward        = false               # behind smtpd_proxy_filter: pass it with XFORWARD
+//	                                        # (then only listen.xforward_peers may connect)
+//	                                        # neither: warning, Postfix would see Sluice as the client
 //	  tls             = "none"              # STARTTLS: "none", "opportunistic" or "required"
 //	  # tls_ca_file     = "certs/ca.pem"    # "required" verifies with these CAs; default: the system's
 //	  # tls_server_name = "mx.example.org"  # the name to verify, and SNI; default: address's host

@@ -225,6 +225,7 @@ func TestEnv(t *testing.T) {
 upstream {
   address = env("SLUICE_TEST_UNSET", "127.0.0.1:10025")
   helo    = upper(env("SLUICE_TEST_UNSET", "fallback.example"))
+  xclient = true
 }
 plugin "p" {
   wasm   = "p.wasm"
@@ -267,6 +268,7 @@ listen {
 }
 upstream {
   address = local.url
+  xclient = true
 }
 `
 	p, diags := Parse([]byte(src), "policy.hcl")

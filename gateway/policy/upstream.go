@@ -38,8 +38,8 @@ func defaultUpstream(hostname string) Upstream {
 	}
 }
 
-func (d *decoder) upstream(b *hcl.Block, hostname string) Upstream {
-	u := defaultUpstream(hostname)
+func (d *decoder) upstream(b *hcl.Block, l *Listen) Upstream {
+	u := defaultUpstream(l.Hostname)
 	u.Range = b.DefRange
 	c, diags := b.Body.Content(upstreamSchema)
 	d.diags = append(d.diags, diags...)
@@ -82,6 +82,7 @@ func (d *decoder) upstream(b *hcl.Block, hostname string) Upstream {
 		}
 	}
 
+	d.relayMode(a, &u, l)
 	d.upstreamTLS(a, &u)
 
 	d.duration(a["connect_timeout"], &u.ConnectTimeout, true, 0)
@@ -135,4 +136,41 @@ func (d *decoder) upstreamTLS(a hcl.Attributes, u *Upstream) {
 				"%s is ignored with tls = %q: %s.", x.name, u.TLS, x.why)
 		}
 	}
+}
+
+// relayMode checks that an SMTP upstream cannot turn Sluice into an open
+// relay. The downstream decides relaying on the address of the client it
+// sees; without XCLIENT that is Sluice's own, usually a loopback address
+// that Postfix trusts (mynetworks), so every client would be trusted.
+//
+//   - xclient = true (MX front): Postfix judges the real client.
+//   - xforward = true (Postfix's smtpd_proxy_filter): XFORWARD changes only
+//     what Postfix logs, so Sluice itself refuses every client that is not
+//     one of listen { xforward_peers } (proxy.Backend); the mode without
+//     peers would refuse everyone and is an error.
+//   - neither: a warning, since a downstream that does not trust Sluice's
+//     address (or a non-Postfix MTA) can be safe.
+func (d *decoder) relayMode(a hcl.Attributes, u *Upstream, l *Listen) {
+	addr := a["address"]
+	if addr == nil || u.Address == "" || a["maildir"] != nil {
+		return
+	}
+	switch {
+	case u.XForward && len(l.XForwardPeers) == 0 && a["xforward"] != nil:
+		d.errorf(a["xforward"].Range, "Proxy-filter mode without xforward_peers",
+			"xforward = true is Postfix's smtpd_proxy_filter mode, in which Sluice refuses (554 5.7.1) every client that is not one of listen { xforward_peers }, since XFORWARD does not change Postfix's relay decision; "+
+				"set xforward_peers to the address Postfix connects from, for example [\"127.0.0.1/32\"].")
+	case !u.XClient && !u.XForward:
+		d.diags = append(d.diags, OpenRelayWarning(d.file, &addr.Range))
+	}
+}
+
+// OpenRelayWarning is the warning about an SMTP upstream that receives no
+// client identity: reported at rng by `sluice check` and `sluice serve`.
+func OpenRelayWarning(file string, rng *hcl.Range) *hcl.Diagnostic {
+	return Warning(file, rng, "Possible open relay",
+		"this SMTP upstream has neither xclient nor xforward, so the downstream MTA sees every client as Sluice's own address; "+
+			"stock Postfix trusts loopback (mynetworks) and would relay mail from anyone to anywhere. "+
+			"Set xclient = true and list Sluice in Postfix's smtpd_authorized_xclient_hosts (MX front), "+
+			"or xforward = true with listen { xforward_peers } behind Postfix's smtpd_proxy_filter (examples/postfix).")
 }

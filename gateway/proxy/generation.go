@@ -9,7 +9,6 @@ import (
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,7 +112,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	keys, kdiags := loadDKIMKeys(p.DKIMKeys)
 	diags = append(diags, kdiags...)
 	for _, pl := range p.Plugins {
-		wasm, err := os.ReadFile(pl.Wasm)
+		wasm, err := wasmhost.ReadModule(pl.Wasm) // a regular file, size-capped
 		if err != nil {
 			rng := pl.WasmRange
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read plugin module",
@@ -269,6 +268,10 @@ func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Sess
 	b.mu.Unlock()
 	if !ok {
 		return nil, smtp.ReplyShutdown
+	}
+	if rep := refuseOutsider(gen, ci); rep != nil {
+		gen.Release()
+		return nil, rep
 	}
 	return newSession(ctx, gen, ci)
 }

@@ -5,8 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 
+	"github.com/sluice-mail/sluice/gateway/internal/boundedfile"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/upstream"
 )
@@ -27,7 +27,7 @@ func upstreamTLS(u policy.Upstream) (upstream.TLSMode, *tls.Config, error) {
 	}
 	cfg := &tls.Config{ServerName: u.TLSServerName}
 	if u.TLSCAFile != "" && mode == upstream.TLSRequired {
-		pem, err := os.ReadFile(u.TLSCAFile)
+		pem, err := boundedfile.Read(u.TLSCAFile, maxCAFile)
 		if err != nil {
 			return mode, nil, err
 		}
@@ -41,3 +41,6 @@ func upstreamTLS(u policy.Upstream) (upstream.TLSMode, *tls.Config, error) {
 }
 
 var errNoCerts = errors.New("no PEM certificate found")
+
+// maxCAFile caps the CA file: a system bundle is a few hundred KiB.
+const maxCAFile = 16 << 20

@@ -9,15 +9,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/internal/boundedfile"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
 // Result of one reload.
@@ -162,7 +163,7 @@ func Fingerprint(path string) ([32]byte, []string) {
 	for _, f := range files {
 		h.Write([]byte(f))
 		h.Write([]byte{0})
-		b, err := os.ReadFile(f)
+		b, err := boundedfile.Read(f, wasmhost.MaxModuleSize) // the largest file a policy names
 		if err != nil {
 			h.Write([]byte("unreadable: " + err.Error()))
 		}

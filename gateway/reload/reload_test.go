@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,5 +190,38 @@ func TestReloadBoundedByContext(t *testing.T) {
 	}
 	if swaps.Load() != 0 || r.Generation() != 1 {
 		t.Errorf("swaps %d, generation %d after failed reloads", swaps.Load(), r.Generation())
+	}
+}
+
+// Change detection hashes the files a policy names through the same capped
+// reader as the build: a policy naming /dev/zero or a FIFO as a module is
+// fingerprinted at once (the build then refuses it) instead of hanging the
+// reloader.
+func TestFingerprintBoundedReads(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "plugin.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "policy.hcl")
+	src := validPolicy + `plugin "zero" {
+  wasm = "/dev/zero"
+}
+plugin "fifo" {
+  wasm = "plugin.fifo"
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string, 1)
+	go func() { _, files := Fingerprint(path); done <- files }()
+	select {
+	case files := <-done:
+		if !slices.Contains(files, "/dev/zero") || !slices.Contains(files, fifo) {
+			t.Errorf("Fingerprint files %q lack the modules", files)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fingerprint still reading after 10s")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -31,11 +30,14 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		if s.Path == "" {
 			return fail(nil, "no module given")
 		}
-		b, err := os.ReadFile(s.Path)
+		b, err := ReadModule(s.Path)
 		if err != nil {
 			return fail(err, "cannot read the module: %v", err)
 		}
 		wasm = b
+	}
+	if len(wasm) > MaxModuleSize {
+		return fail(nil, "the module is %d bytes, above the limit of %d MiB", len(wasm), MaxModuleSize>>20)
 	}
 	p := &Plugin{
 		name:    s.Name,

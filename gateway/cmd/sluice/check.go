@@ -34,6 +34,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	defer eng.Close(ctx)
 	gen, diags := build(ctx, path, eng, log, nil, nil, nil)
+	if p, pd := policy.Load(path); !pd.HasErrors() {
+		diags = append(diags, kvDiagnostics(p)...)
+	}
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "%s: policy has errors\n", path)

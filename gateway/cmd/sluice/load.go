@@ -68,7 +68,11 @@ func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Log
 		return nil, diags
 	}
 	if override != nil {
+		wasMaildir := p.Upstream.Maildir != ""
 		override(p)
+		if wasMaildir && p.Upstream.Address != "" { // serve --upstream: SMTP without XCLIENT
+			diags = append(diags, policy.OpenRelayWarning(path, &p.Upstream.Range))
+		}
 	}
 	opts := proxy.Options{Engine: eng, Logger: log, Observer: obs, Resolver: res}
 	if b, ok := obs.(interface{ PluginBreaker(string, bool) }); ok {
@@ -87,6 +91,9 @@ func openKV(path string, log *slog.Logger) (*kv.Memory, error) {
 	if diags.HasErrors() || p.KV.Path == "" {
 		return nil, nil
 	}
+	if d := kvDiagnostics(p); d.HasErrors() {
+		return nil, fmt.Errorf("%s", policy.FormatDiagnostic(d[0]))
+	}
 	m, err := kv.NewMemoryFile(kv.MemoryOptions{Path: p.KV.Path, SaveInterval: p.KV.SaveInterval,
 		OnSaveError: func(err error) {
 			log.Error("cannot save the key/value store; the file keeps its previous content", "path", p.KV.Path, "err", err)
@@ -96,4 +103,18 @@ func openKV(path string, log *slog.Logger) (*kv.Memory, error) {
 	}
 	log.Info("key/value store loaded", "path", p.KV.Path)
 	return m, nil
+}
+
+// kvDiagnostics reports, at the kv block's path attribute, a store file
+// that could not be saved: its directory is missing or not writable.
+// `sluice check` and start-up refuse such a policy; a reload does not move
+// the store, so it does not check.
+func kvDiagnostics(p *policy.Policy) hcl.Diagnostics {
+	if p == nil || p.KV.Path == "" {
+		return nil
+	}
+	if err := kv.CheckPath(p.KV.Path); err != nil {
+		return hcl.Diagnostics{policy.Error(p.KV.PathRange.Filename, &p.KV.PathRange, "Cannot keep the key/value store", err.Error())}
+	}
+	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const usage = `usage:
-  sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR]
+  sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR [--admin-token-file FILE] [--pprof]]
   sluice check FILE
   sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--dns-file ZONE] [--json] MESSAGE.eml
   sluice dkim-keygen [--algorithm ed25519|rsa] [--selector S --domain D] --out KEY.pem

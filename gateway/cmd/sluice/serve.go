@@ -47,13 +47,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "override the policy's listen address")
 	upAddr := fs.String("upstream", "", "override the policy's upstream with this SMTP address")
 	admin := fs.String("admin", "", "serve /metrics, /healthz, /readyz and POST /reload on this address")
+	adminToken := fs.String("admin-token-file", "", "file holding the bearer token the admin server requires (needed off loopback)")
+	pprofOn := fs.Bool("pprof", false, "serve Go's /debug/pprof/ profiles on the admin address")
 	watch := fs.Bool("watch", true, "reload when the policy or a file it names changes on disk")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
 	}
 	if *policyPath == "" || len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR]")
+		fmt.Fprintln(stderr, "usage: sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR [--admin-token-file FILE] [--pprof]]")
+		return 2
+	}
+	access, err := newAdminAccess(*admin, *adminToken, *pprofOn)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 2
 	}
 	log := lf.logger(stderr)
@@ -122,7 +129,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		"upstream", upstreamName(gen.Policy), "proxy_protocol", gen.Policy.Listen.ProxyProtocol, "upstream_tls", gen.Policy.Upstream.TLS)
 
 	if *admin != "" {
-		if err := g.serveAdmin(*admin); err != nil {
+		if err := g.serveAdmin(*admin, access); err != nil {
 			log.Error("cannot serve admin", "address", *admin, "err", err)
 			return 1
 		}
@@ -301,7 +308,7 @@ func (g *gateway) loadCert(p *policy.Policy) error {
 	if p.Listen.TLS == nil {
 		return nil
 	}
-	cert, err := tls.LoadX509KeyPair(p.Listen.TLS.CertFile, p.Listen.TLS.KeyFile)
+	cert, err := loadKeyPair(p.Listen.TLS.CertFile, p.Listen.TLS.KeyFile)
 	if err != nil {
 		g.log.Error("cannot load the TLS certificate; keeping the old one", "err", err)
 		return err
@@ -355,7 +362,7 @@ func tlsVersion(s string) uint16 {
 	return tls.VersionTLS12
 }
 
-func (g *gateway) serveAdmin(addr string) error {
+func (g *gateway) serveAdmin(addr string, access adminAccess) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -382,11 +389,12 @@ func (g *gateway) serveAdmin(addr string) error {
 		}
 		fmt.Fprintf(w, "%s: generation %d\n%s", res.Status, res.Generation, res.Diagnostics)
 	})
-	// Profiles for operators chasing CPU or memory (admin is loopback-only
-	// by convention; see README "Operations").
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Profiles for operators chasing CPU or memory, only with --pprof.
+	if access.pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	}
+	srv := &http.Server{Handler: access.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	g.log.Info("admin listening", "address", ln.Addr().String())
 	return nil

@@ -7,10 +7,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -41,6 +43,11 @@ type Options struct {
 	// Addr is the smtpd address Start waits for, "127.0.0.1:port". Empty: a
 	// free port, served by the default listener unless MasterCF is set.
 	Addr string
+	// DefaultMynetworks leaves mynetworks unset, at Postfix's own default
+	// (mynetworks_style = host: this host's addresses, here 127.0.0.1/32),
+	// which trusts anything that connects from 127.0.0.1, Sluice included.
+	// Without it nothing is trusted.
+	DefaultMynetworks bool
 	// Files are written to the configuration directory before Postfix
 	// starts, owned by root with mode 0600 (Postfix reads TLS keys before
 	// dropping privileges), keyed by file name. MainCF refers to them as
@@ -113,6 +120,9 @@ func Start(t testing.TB, opts Options) *Postfix {
 		"biff = no",
 		"maillog_file = " + filepath.Join(dir, "maillog"),
 		"maillog_file_prefixes = " + dir,
+	}
+	if opts.DefaultMynetworks {
+		main = slices.DeleteFunc(main, func(l string) bool { return paramName(l) == "mynetworks" })
 	}
 	for name, b := range opts.Files {
 		if filepath.Base(name) != name {
@@ -303,6 +313,22 @@ func (p *Postfix) Delivered() [][]byte {
 		}
 	}
 	return out
+}
+
+// Queued returns how many messages are in the queue (accepted, not yet
+// delivered or bounced): mail relayed to a foreign domain stays there,
+// since the instance has no DNS.
+func (p *Postfix) Queued() int {
+	n := 0
+	for _, q := range []string{"maildrop", "incoming", "active", "deferred", "hold"} {
+		filepath.WalkDir(filepath.Join(p.Dir, "spool", q), func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				n++
+			}
+			return nil
+		})
+	}
+	return n
 }
 
 // WaitDelivered waits (bounded) until n messages were delivered.
