@@ -28,7 +28,7 @@ func startAdmin(t *testing.T, access adminAccess) string {
 	dir := t.TempDir()
 	path := writePolicy(t, dir, "listen { address = \"127.0.0.1:0\" }\nupstream { maildir = \"mail\" }\n")
 	log := slog.New(slog.DiscardHandler)
-	g := &gateway{log: log, metrics: metrics.New(), backend: proxy.NewBackend(nil, log)}
+	g := &gateway{log: log, metrics: metrics.New(), backend: proxy.NewBackend(nil, log), life: t.Context()}
 	g.reloader = reload.New(path, reload.Options{Logger: log,
 		Build: func(context.Context) (*proxy.Generation, hcl.Diagnostics) {
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "not built in this test"}}
