@@ -272,7 +272,7 @@ upstream {
 }
 `, []string{
 		`policy.hcl:9:3: Unknown DKIM key: grants[2] is "dkim:example", but no dkim_key block is named "example"; declare dkim_key "example" { domain, selector, private_key_file }.`,
-		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns" and "dkim:NAME" for a dkim_key block.`,
+		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns", "envelope" and "dkim:NAME" for a dkim_key block.`,
 	}},
 	{"dkim keys", okBoth + `dkim_key "main" {
   domain           = "example.org"

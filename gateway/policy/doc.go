@@ -61,7 +61,7 @@
 //	  timeout  = "200ms"                    # per call, at most 30s
 //	  memory   = "64MiB"                    # 1MiB to 4GiB
 //	  on_error = "tempfail"                 # or "continue", "reject"
-//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.8-4.11): "kv", "dns", "dkim:NAME"
+//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.6, §4.8-4.11): "kv", "dns", "envelope", "dkim:NAME"
 //	}
 //	resolver {                              # optional, once: DNS for the "dns" grant
 //	  servers = ["127.0.0.1:53"]            # default: /etc/resolv.conf

@@ -127,8 +127,8 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 }
 
 // knownGrants are the capabilities this Sluice can give a plugin
-// (sdk/ABI.md §4.8).
-var knownGrants = []string{abi.GrantKV, abi.GrantDNS}
+// (sdk/ABI.md §4.6, §4.8, §4.9).
+var knownGrants = []string{abi.GrantKV, abi.GrantDNS, abi.GrantEnvelope}
 
 // grants checks that every grant names a known capability; the host
 // refuses a module importing a function whose grant is missing.

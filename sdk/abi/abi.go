@@ -78,9 +78,9 @@ const (
 	FnTagSet       = "tag_set"       // (key_ptr, key_len, val_ptr, val_len) -> 0
 	FnRcptCount    = "rcpt_count"    // () -> n
 	FnRcptGet      = "rcpt_get"      // (index, buf, cap) -> len | ErrNotFound
-	FnMailSet      = "mail_set"      // (ptr, len) -> 0
-	FnRcptAdd      = "rcpt_add"      // (ptr, len) -> 0
-	FnRcptRemove   = "rcpt_remove"   // (ptr, len) -> 0 | ErrNotFound
+	FnMailSet      = "mail_set"      // (ptr, len) -> 0; grant GrantEnvelope
+	FnRcptAdd      = "rcpt_add"      // (ptr, len) -> 0; grant GrantEnvelope
+	FnRcptRemove   = "rcpt_remove"   // (ptr, len) -> 0 | ErrNotFound; grant GrantEnvelope
 	FnHeaderCount  = "header_count"  // () -> n | ErrNotFound
 	FnHeaderName   = "header_name"   // (index, buf, cap) -> len | ErrNotFound
 	FnHeaderValue  = "header_value"  // (index, buf, cap) -> len | ErrNotFound
@@ -119,10 +119,13 @@ const (
 )
 
 // Capability grants: host functions a plugin may import only when its
-// policy block lists the grant (sdk/ABI.md §4.8, §4.9).
+// policy block lists the grant (sdk/ABI.md §4.6, §4.8, §4.9).
 const (
 	GrantKV  = "kv"
 	GrantDNS = "dns"
+	// GrantEnvelope allows mail_set, rcpt_add and rcpt_remove (§4.6):
+	// adding a recipient can copy mail out, removing one loses it.
+	GrantEnvelope = "envelope"
 	// GrantDKIMPrefix followed by the name of a dkim_key block grants
 	// signing with that key; any such grant allows importing dkim_sign.
 	GrantDKIMPrefix = "dkim:"

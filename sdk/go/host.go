@@ -78,7 +78,8 @@ type Host interface {
 	// Rcpt returns accepted recipient i (0-based).
 	Rcpt(i int) (string, bool)
 	// SetMailFrom changes the reverse path ("" is the null sender); phases
-	// mail and data.
+	// mail and data. The envelope methods need grants = ["envelope"] in the
+	// plugin's policy block (ABI §4.6).
 	SetMailFrom(addr string)
 	// AddRcpt adds a recipient; phase data.
 	AddRcpt(addr string)
@@ -157,6 +158,14 @@ const (
 	InfoRcpt       = abi.InfoRcpt       // rcpt only: the recipient being checked
 	InfoRcptParams = abi.InfoRcptParams // rcpt only: ESMTP parameters of RCPT
 	InfoDKIMKeys   = abi.InfoDKIMKeys   // connect: granted DKIM keys, see Host.DKIMKeys
+)
+
+// Grants a policy gives a plugin with grants = [...] (ABI §4.6, §4.8,
+// §4.9); a module that uses a host function without its grant does not load.
+const (
+	GrantKV       = abi.GrantKV       // KVGet, KVSet, KVIncr, KVDelete
+	GrantDNS      = abi.GrantDNS      // DNSLookup, CheckAuth
+	GrantEnvelope = abi.GrantEnvelope // SetMailFrom, AddRcpt, RemoveRcpt
 )
 
 // TTLMillis converts a key/value lifetime to the ABI's ttl_ms (ABI §4.8):

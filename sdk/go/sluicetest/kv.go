@@ -20,7 +20,7 @@ type kvEntry struct {
 var kvEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // The emulated store behaves like the gateway's for one plugin: it is
-// always granted (the policy's grants are not emulated), usable in every
+// granted unless the test revokes "kv" (grants.go), usable in every
 // phase, and outside the transaction, so a failed hook does not undo its
 // writes. Expiry follows the session's fake clock, which only moves when
 // the test calls Advance or SetClock.
@@ -74,12 +74,14 @@ func kvKey(fn, key string) {
 
 func (h *host) KVGet(key string) ([]byte, bool) {
 	s := h.enter("kv_get")
+	h.needGrant("kv_get", sluice.GrantKV)
 	kvKey("kv_get", key)
 	return s.KV(key)
 }
 
 func (h *host) KVSet(key string, val []byte, ttl time.Duration) {
 	s := h.enter("kv_set")
+	h.needGrant("kv_set", sluice.GrantKV)
 	kvKey("kv_set", key)
 	if len(val) > abi.KVMaxValue {
 		trapf("kv_set: value of %d bytes is above the limit of %d", len(val), abi.KVMaxValue)
@@ -89,6 +91,7 @@ func (h *host) KVSet(key string, val []byte, ttl time.Duration) {
 
 func (h *host) KVIncr(key string, delta int32, ttl time.Duration) int32 {
 	s := h.enter("kv_incr")
+	h.needGrant("kv_incr", sluice.GrantKV)
 	kvKey("kv_incr", key)
 	e := s.kvLive(key)
 	if e == nil {
@@ -109,6 +112,7 @@ func (h *host) KVIncr(key string, delta int32, ttl time.Duration) int32 {
 
 func (h *host) KVDelete(key string) bool {
 	s := h.enter("kv_delete")
+	h.needGrant("kv_delete", sluice.GrantKV)
 	kvKey("kv_delete", key)
 	if s.kvLive(key) == nil {
 		return false

@@ -63,6 +63,7 @@ type Session struct {
 	dnsTemp map[string]bool                // names that fail with TEMPERROR
 
 	dkimKeys map[string]*dkimsign.Key // granted DKIM keys by name (auth.go)
+	grants   map[string]bool          // capabilities (grants.go)
 }
 
 // New returns a session in which a client 192.0.2.1 port 49152 connected
@@ -87,6 +88,7 @@ func New() *Session {
 		dns:      map[string]map[string][]string{},
 		dnsTemp:  map[string]bool{},
 		dkimKeys: map[string]*dkimsign.Key{},
+		grants:   defaultGrants(),
 	}
 }
 
