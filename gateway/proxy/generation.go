@@ -124,7 +124,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			Resolver: resolver, Name: pl.Name, Wasm: wasm, Config: pl.Config, Timeout: pl.Timeout, MemoryLimit: pl.Memory,
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
-			DKIMKeys: grantedKeys(keys, pl.Grants),
+			DKIMKeys: grantedKeys(keys, pl.Grants), MaxMessageSize: p.Listen.MaxMessageSize,
 		})
 		if err != nil {
 			rng := pl.DefRange

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -42,7 +43,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		log:     e.log.With("plugin", s.Name),
 		config:  s.Config,
 		timeout: s.Timeout,
-		maxBody: s.MaxBodySize,
+		maxMsg:  int(min(s.MaxMessageSize, math.MaxInt32)),
 		maxIdle: s.MaxIdle,
 		kv:      e.kv,
 		dns:     e.dns,
@@ -65,8 +66,8 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
 	}
-	if p.maxBody <= 0 {
-		p.maxBody = DefaultMaxBodySize
+	if p.maxMsg <= 0 {
+		p.maxMsg = DefaultMaxMessageSize
 	}
 	if p.maxIdle <= 0 {
 		p.maxIdle = DefaultMaxIdle

@@ -27,9 +27,16 @@ const (
 
 	// minIdle instances stay pooled however long they are idle;
 	// idleTimeout is how long any others may wait for a call.
-	minIdle            = 2
-	idleTimeout        = time.Minute
-	DefaultMaxBodySize = 64 << 20
+	minIdle     = 2
+	idleTimeout = time.Minute
+
+	// DefaultMaxMessageSize is Spec.MaxMessageSize's default.
+	DefaultMaxMessageSize = 64 << 20
+	// MessageGrowthAllowance is how much a message received near the size
+	// limit may still grow (sdk/ABI.md §7): room for the trace, tag and
+	// signature fields plugins add, so that a message the listener
+	// accepted never becomes a plugin error it cannot get past.
+	MessageGrowthAllowance = 64 << 10
 
 	// initTimeout bounds instantiation, _initialize and sluice_configure
 	// (Go's runtime start-up takes a few milliseconds).
@@ -54,9 +61,13 @@ type Spec struct {
 	MemoryLimit uint64
 	// MaxIdle is how many idle instances are kept; 0 means DefaultMaxIdle.
 	MaxIdle int
-	// MaxBodySize caps the body a plugin may write with body_replace and
-	// body_append; 0 means DefaultMaxBodySize.
-	MaxBodySize int
+	// MaxMessageSize caps the message (header and body, as written
+	// downstream) a data-phase call may leave: the listener's
+	// max_message_size, or the message as received plus
+	// MessageGrowthAllowance if that is more. Past it the call is a plugin
+	// error, and body_replace or body_append past it traps at once. 0
+	// means DefaultMaxMessageSize.
+	MaxMessageSize int64
 	// BreakerThreshold is how many consecutive faults open the plugin's
 	// circuit breaker (breaker.go); 0 means DefaultBreakerThreshold, a
 	// negative value disables the breaker.
@@ -99,7 +110,7 @@ type Plugin struct {
 	modConf  wazero.ModuleConfig
 	config   []byte
 	timeout  time.Duration
-	maxBody  int
+	maxMsg   int
 	maxIdle  int
 	kv       kv.Store // namespaced by name
 	dns      dns.Resolver
@@ -205,6 +216,11 @@ func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *
 	if cs.bodyChanged {
 		if err := message.ValidBody(cs.st.Msg.Body); err != nil {
 			return fail("the new body is invalid: %v", err)
+		}
+	}
+	if m := cs.st.Msg; ph == filter.Data && m != nil && m.Changed() {
+		if n, limit := m.Size(), cs.sizeLimit(); n > limit {
+			return fail("left a message of %d bytes; it may be at most %d (max_message_size, sdk/ABI.md §7)", n, limit)
 		}
 	}
 	if cs.envChanged && ph == filter.Data && len(cs.st.Rcpts) == 0 {
