@@ -32,8 +32,8 @@ type instance struct {
 func (p *Plugin) instantiate(ctx context.Context) (*instance, *CallError) {
 	inst := &instance{
 		stack:  make([]uint64, 1),
-		stdout: newLineWriter(p.log, "stdout"),
-		stderr: newLineWriter(p.log, "stderr"),
+		stdout: newLineWriter(p.log, p.logs, "stdout"),
+		stderr: newLineWriter(p.log, p.logs, "stderr"),
 	}
 	inst.cs.p = p
 	inst.cs.reset(nil, "instantiate")

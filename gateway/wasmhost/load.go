@@ -49,6 +49,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		dns:     e.dns,
 		now:     time.Now,
 	}
+	p.logs = newLogLimiter(p.log, s.Name)
 	if s.Resolver != nil {
 		p.dns = s.Resolver
 	}

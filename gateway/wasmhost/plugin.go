@@ -111,6 +111,7 @@ type Plugin struct {
 	config   []byte
 	timeout  time.Duration
 	maxMsg   int
+	logs     *logLimiter // rate limit of log and stdout/stderr
 	maxIdle  int
 	kv       kv.Store // namespaced by name
 	dns      dns.Resolver
@@ -319,5 +320,6 @@ func (p *Plugin) Close(ctx context.Context) error {
 	for _, inst := range idle {
 		inst.close(ctx)
 	}
+	p.logs.flush()
 	return p.rt.Close(ctx)
 }
