@@ -18,6 +18,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "memory"},
 		{Name: "on_error"},
 		{Name: "grants"},
+		{Name: "kv_quota"},
 		{Name: "breaker_threshold"},
 		{Name: "breaker_backoff"},
 		{Name: "breaker_max_backoff"},
@@ -33,6 +34,10 @@ const (
 	defaultPluginMemory  = 64 * MiB
 	minPluginMemory      = 1 * MiB
 	maxPluginMemory      = 4 * GiB
+	// The key/value quota (sdk/ABI.md §4.8) matches wasmhost's default.
+	defaultKVQuota = 64 * MiB
+	minKVQuota     = 64 * KiB
+	maxKVQuota     = 64 * GiB
 
 	// The circuit breaker's defaults match wasmhost's.
 	defaultBreakerThreshold  = 5
@@ -73,6 +78,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		Config:   []byte("{}"),
 		Timeout:  defaultPluginTimeout,
 		Memory:   defaultPluginMemory,
+		KVQuota:  defaultKVQuota,
 		OnError:  OnErrorTempfail,
 		DefRange: b.DefRange,
 
@@ -106,6 +112,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 	memory := int64(p.Memory)
 	d.size(a["memory"], &memory, minPluginMemory, maxPluginMemory)
 	p.Memory = uint64(memory)
+	d.size(a["kv_quota"], &p.KVQuota, minKVQuota, maxKVQuota)
 	d.enum(a["on_error"], &p.OnError, OnErrorTempfail, OnErrorContinue, OnErrorReject)
 	if attr := a["grants"]; attr != nil {
 		p.GrantsRange = attr.Range

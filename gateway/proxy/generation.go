@@ -125,6 +125,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
 			DKIMKeys: grantedKeys(keys, pl.Grants), MaxMessageSize: p.Listen.MaxMessageSize,
+			KVQuota: pl.KVQuota,
 		})
 		if err != nil {
 			rng := pl.DefRange

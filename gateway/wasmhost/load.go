@@ -109,6 +109,14 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader)
 
+	// The quota holds from _initialize on, which may write already.
+	if p.kv != nil && slices.Contains(s.Grants, abi.GrantKV) {
+		quota := s.KVQuota
+		if quota <= 0 {
+			quota = DefaultKVQuota
+		}
+		p.kv.SetQuota(s.Name, quota)
+	}
 	inst, ce := p.instantiate(ctx)
 	if ce != nil {
 		return fail(ce, "%s: %s", ce.Func, ce.Reason)

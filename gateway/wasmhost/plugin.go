@@ -30,6 +30,9 @@ const (
 	minIdle     = 2
 	idleTimeout = time.Minute
 
+	// DefaultKVQuota is Spec.KVQuota's default.
+	DefaultKVQuota = 64 << 20
+
 	// DefaultMaxMessageSize is Spec.MaxMessageSize's default.
 	DefaultMaxMessageSize = 64 << 20
 	// MessageGrowthAllowance is how much a message received near the size
@@ -81,6 +84,12 @@ type Spec struct {
 	// (false), and once with false when the plugin is loaded. It is called
 	// under the breaker's lock and must not call the plugin.
 	OnBreaker func(plugin string, open bool)
+	// KVQuota is how many bytes the plugin's key/value namespace may take
+	// (kv.Memory.SetQuota: keys, values and kv.EntryOverhead per key); a
+	// write past it returns QUOTA (sdk/ABI.md §4.8). 0 means
+	// DefaultKVQuota. It is set on the store when a plugin with the "kv"
+	// grant loads, and applies to every generation of that plugin name.
+	KVQuota int64
 	// Grants are the capabilities the policy gives the plugin, such as
 	// abi.GrantKV; a module importing a host function that needs a grant
 	// not listed here is refused at load (sdk/ABI.md §4.8).

@@ -58,6 +58,9 @@ const (
 	// ErrRefused: the host declined the operation for a reason in the
 	// plugin's control, written to the plugin's buffer (dkim_sign, §4.10).
 	ErrRefused int32 = -3
+	// ErrQuota: a key/value write would take the plugin's namespace past
+	// its quota (kv_quota in the policy); nothing was written (§4.8).
+	ErrQuota int32 = -4
 )
 
 // Log levels for the log import.
@@ -96,8 +99,8 @@ const (
 
 	// Key/value store, grant GrantKV (sdk/ABI.md §4.8).
 	FnKVGet    = "kv_get"    // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
-	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0
-	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value
+	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0 | ErrQuota
+	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value | ErrQuota (new key only)
 	FnKVDelete = "kv_delete" // (key_ptr, key_len) -> 0 | ErrNotFound
 
 	// DNS lookups, grant GrantDNS (sdk/ABI.md §4.9).
