@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // Defaults of MemoryOptions.
@@ -72,12 +74,12 @@ type entry struct {
 
 // EntryOverhead is what a key costs against its namespace's quota beyond
 // its key and value bytes: about what the store holds per key (map slot,
-// entry, creation-order slot).
-const EntryOverhead = 128
+// entry, creation-order slot). sdk/ABI.md §4.8 documents it.
+const EntryOverhead = abi.KVEntryOverhead
 
 // minValueCost is the least a value counts for: the longest decimal
 // counter, so that Incr of an existing key never needs more quota.
-const minValueCost = 20
+const minValueCost = abi.KVMinValueCost
 
 // cost is what a key with this value counts against its quota.
 func cost(key string, val []byte) int64 {

@@ -35,7 +35,7 @@ const (
 	minPluginMemory      = 1 * MiB
 	maxPluginMemory      = 4 * GiB
 	// The key/value quota (sdk/ABI.md §4.8) matches wasmhost's default.
-	defaultKVQuota = 64 * MiB
+	defaultKVQuota = abi.KVDefaultQuota
 	minKVQuota     = 64 * KiB
 	maxKVQuota     = 64 * GiB
 

@@ -31,7 +31,7 @@ const (
 	idleTimeout = time.Minute
 
 	// DefaultKVQuota is Spec.KVQuota's default.
-	DefaultKVQuota = 64 << 20
+	DefaultKVQuota = abi.KVDefaultQuota
 
 	// DefaultMaxMessageSize is Spec.MaxMessageSize's default.
 	DefaultMaxMessageSize = 64 << 20

@@ -138,6 +138,12 @@ const (
 const (
 	KVMaxKey   = 256
 	KVMaxValue = 64 << 10
+	// A key counts KVEntryOverhead + its length + its value's length, but
+	// at least KVMinValueCost for the value, against the plugin's quota
+	// (KVDefaultQuota unless the policy sets kv_quota).
+	KVEntryOverhead = 128
+	KVMinValueCost  = 20 // the longest decimal counter: kv_incr of an existing key never needs room
+	KVDefaultQuota  = 64 << 20
 )
 
 // Keys understood by the info import.

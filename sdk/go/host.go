@@ -41,11 +41,16 @@ type Host interface {
 	// later fails.
 	KVGet(key string) ([]byte, bool)
 	// KVSet stores val under key for ttl (0: no expiry; see TTLMillis).
-	KVSet(key string, val []byte, ttl time.Duration)
+	// The error is ErrQuota when that would take the plugin's store past
+	// its quota (kv_quota in the policy, default 64 MiB, ABI §4.8); nothing
+	// was written.
+	KVSet(key string, val []byte, ttl time.Duration) error
 	// KVIncr atomically adds delta to the decimal counter under key and
 	// returns the new value, saturated to the int32 range. A missing key
 	// starts at 0 and expires after ttl; an existing key keeps its expiry.
-	KVIncr(key string, delta int32, ttl time.Duration) int32
+	// The error is ErrQuota when a missing key cannot be created within
+	// the quota; incrementing an existing key never fails.
+	KVIncr(key string, delta int32, ttl time.Duration) (int32, error)
 	// KVDelete removes key and reports whether it was present.
 	KVDelete(key string) bool
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -56,8 +57,9 @@ type Session struct {
 	logs    []LogLine
 	effects []string
 
-	kv    map[string]*kvEntry // the plugin's key/value store (kv.go)
-	clock time.Time           // the store's fake clock
+	kv      map[string]*kvEntry // the plugin's key/value store (kv.go)
+	kvQuota int64               // its quota in bytes
+	clock   time.Time           // the store's fake clock
 
 	dns     map[string]map[string][]string // name -> type -> records (dns.go)
 	dnsTemp map[string]bool                // names that fail with TEMPERROR
@@ -84,6 +86,7 @@ func New() *Session {
 		tags:     map[string]string{},
 		msg:      &message.Message{},
 		kv:       map[string]*kvEntry{},
+		kvQuota:  abi.KVDefaultQuota,
 		clock:    kvEpoch,
 		dns:      map[string]map[string][]string{},
 		dnsTemp:  map[string]bool{},
