@@ -74,7 +74,7 @@ func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32 {
 	}
 	return delta
 }
-func (f *fakeRaw) kvDelete(key string) int32                       { return -1 }
+func (f *fakeRaw) kvDelete(key string) int32 { return -1 }
 func (f *fakeRaw) dkimSign(name string, opts []byte, buf []byte) int32 {
 	if name == "refuse" {
 		copy(buf, "no From field")
