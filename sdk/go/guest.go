@@ -137,13 +137,11 @@ func (g *guestHost) KVIncr(key string, delta int32, ttl time.Duration) (int32, e
 	if n != abi.ErrQuota {
 		return n, nil
 	}
-	// QUOTA is returned only instead of creating the key, whose value
-	// would have been delta: with any other delta, -4 is the refusal.
-	// With delta -4 the key exists if and only if it was counted.
-	if delta == abi.ErrQuota {
-		if _, ok := g.KVGet(key); ok {
-			return n, nil
-		}
+	// -4 is also a counter's value. QUOTA is returned only instead of
+	// creating the key, so the key exists now if and only if it counted
+	// (sdk/ABI.md §4.8).
+	if _, ok := g.KVGet(key); ok {
+		return n, nil
 	}
 	return 0, ErrQuota
 }
