@@ -72,6 +72,15 @@ var diagnosticCases = []struct {
 		`policy.hcl:4:3: Invalid size: -1 is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
 		`policy.hcl:11:3: Invalid size: "1.5MiB" is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
 	}},
+	{"kv_quota", `listen { address = "127.0.0.1:2525" }
+` + okUpstream + `plugin "a" {
+  wasm     = "a.wasm"
+  kv_quota = "1KiB"
+  grants   = ["kv"]
+}
+`, []string{
+		`policy.hcl:7:3: Value out of range: kv_quota must be at least 64KiB, not 1KiB.`,
+	}},
 	{"zero size", `listen {
   address          = "127.0.0.1:2525"
   max_message_size = 0
