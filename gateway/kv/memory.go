@@ -97,6 +97,9 @@ type space struct {
 	used  int64     // sum of cost over its keys, expired ones included until removed
 	keys  int       // its keys, expired ones included
 	order []created // its keys in creation order; may hold stale items
+	// scanned is when a full namespace was last scanned for expired
+	// keys; a flood of refused writes scans at most once a second.
+	scanned time.Time
 }
 
 // Memory is an in-process Store. Create it with NewMemory and stop its
@@ -313,7 +316,10 @@ func (s *Memory) fits(ns string, grow int64, now time.Time) bool {
 	if grow <= 0 || sp.quota == 0 || sp.used+grow <= sp.quota {
 		return true
 	}
-	s.reclaim(sp, ns, now, quotaScan)
+	if sp.scanned.IsZero() || now.Sub(sp.scanned) >= time.Second || now.Before(sp.scanned) {
+		sp.scanned = now
+		s.reclaim(sp, now, quotaScan)
+	}
 	return sp.used+grow <= sp.quota
 }
 
@@ -321,15 +327,15 @@ func (s *Memory) fits(ns string, grow int64, now time.Time) bool {
 // expired ones when the namespace is full.
 const quotaScan = 256
 
-// reclaim removes the expired keys among the oldest n of ns.
-func (s *Memory) reclaim(sp *space, ns string, now time.Time, n int) {
+// reclaim removes the expired keys among the oldest n of a namespace
+// (stale items of its creation order are dropped by create's compaction).
+func (s *Memory) reclaim(sp *space, now time.Time, n int) {
 	for i := 0; i < len(sp.order) && i < n; i++ {
 		c := sp.order[i]
 		if e, ok := s.m[c.k]; ok && e.seq == c.seq && e.expired(now) {
 			s.remove(c.k, e)
 		}
 	}
-	s.compact(sp)
 }
 
 // create adds a new entry for k after checking its namespace's quota and,
