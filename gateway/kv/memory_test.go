@@ -79,27 +79,27 @@ func TestTTL(t *testing.T) {
 
 func TestIncrTTLOnlyOnCreate(t *testing.T) {
 	s, c := newTest(t, 0)
-	if n := s.Incr("p", "n", 5, time.Minute); n != 5 {
+	if n, _ := s.Incr("p", "n", 5, time.Minute); n != 5 {
 		t.Fatalf("first Incr = %d, want 5", n)
 	}
 	c.add(50 * time.Second)
 	// A later ttl must not extend the window.
-	if n := s.Incr("p", "n", -2, time.Hour); n != 3 {
+	if n, _ := s.Incr("p", "n", -2, time.Hour); n != 3 {
 		t.Fatalf("second Incr = %d, want 3", n)
 	}
 	if v, _ := s.Get("p", "n"); string(v) != "3" {
 		t.Fatalf("Get = %q, want 3", v)
 	}
 	c.add(10 * time.Second)
-	if n := s.Incr("p", "n", 1, 0); n != 1 {
+	if n, _ := s.Incr("p", "n", 1, 0); n != 1 {
 		t.Fatalf("Incr after expiry = %d, want 1 (recreated at 0)", n)
 	}
 	s.Set("p", "text", []byte("abc"), 0)
-	if n := s.Incr("p", "text", 2, 0); n != 2 {
+	if n, _ := s.Incr("p", "text", 2, 0); n != 2 {
 		t.Fatalf("Incr of a non-number = %d, want 2", n)
 	}
 	s.Set("p", "big", []byte("9223372036854775800"), 0)
-	if n := s.Incr("p", "big", 100, 0); n != 1<<63-1 {
+	if n, _ := s.Incr("p", "big", 100, 0); n != 1<<63-1 {
 		t.Fatalf("Incr overflow = %d, want saturation", n)
 	}
 }

@@ -362,14 +362,20 @@ func (s *Memory) load(r *bufio.Reader) error {
 	// Drop what expired while the store was down.
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.m = m
 	for _, c := range order {
-		if e := m[c.k]; e.expired(now) {
+		e := m[c.k]
+		if e.expired(now) {
 			delete(m, c.k)
 			continue
 		}
-		s.order = append(s.order, c)
+		// Quota accounting is rebuilt from the keys, so a namespace
+		// near its quota before a restart is as near after it.
+		sp := s.space(c.k.ns)
+		sp.used += cost(c.k.key, e.val)
+		sp.keys++
+		sp.order = append(sp.order, c)
 	}
-	s.m = m
 	s.seq = count
 	return nil
 }

@@ -15,14 +15,20 @@ type Store interface {
 	// expired. The returned slice is the caller's.
 	Get(ns, key string) ([]byte, bool)
 	// Set stores a copy of val under key in ns, replacing any value and
-	// expiry.
-	Set(ns, key string, val []byte, ttl time.Duration)
+	// expiry, or returns ErrQuota, changing nothing, when that would take
+	// ns past its quota.
+	Set(ns, key string, val []byte, ttl time.Duration) error
 	// Incr atomically adds delta to the decimal integer stored under key
 	// and returns the new value. An absent or expired key is created at 0
 	// with the given ttl; an existing key keeps its expiry. A value that is
-	// not a decimal integer counts as 0.
-	Incr(ns, key string, delta int64, ttl time.Duration) int64
+	// not a decimal integer counts as 0. Creating the key may fail with
+	// ErrQuota; incrementing an existing key does not.
+	Incr(ns, key string, delta int64, ttl time.Duration) (int64, error)
 	// Delete removes key from ns and reports whether it was present (and
 	// not expired).
 	Delete(ns, key string) bool
+	// SetQuota sets how many bytes the keys of ns may take; 0 means no
+	// quota. Eviction, if a store evicts at all, stays within the
+	// namespace that writes.
+	SetQuota(ns string, bytes int64)
 }

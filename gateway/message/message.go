@@ -346,6 +346,10 @@ func (m *Message) SetBody(b []byte) {
 	m.dirty = true
 }
 
+// ReceivedSize is the size of the message as parsed (0 for a message not
+// made by Parse), whatever was changed since.
+func (m *Message) ReceivedSize() int { return len(m.raw) }
+
 // Changed reports whether the message differs from what was parsed.
 func (m *Message) Changed() bool { return m.dirty || m.raw == nil }
 

@@ -95,6 +95,15 @@ plugin "r" {
 		`policy.hcl:4:3: Invalid size: -1 is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
 		`policy.hcl:11:3: Invalid size: "1.5MiB" is not a size (use a number of bytes, or a string like "512KiB" or "25MiB")`,
 	}},
+	{"kv_quota", `listen { address = "127.0.0.1:2525" }
+` + okUpstream + `plugin "a" {
+  wasm     = "a.wasm"
+  kv_quota = "1KiB"
+  grants   = ["kv"]
+}
+`, []string{
+		`policy.hcl:7:3: Value out of range: kv_quota must be at least 64KiB, not 1KiB.`,
+	}},
 	{"zero size", `listen {
   address          = "127.0.0.1:2525"
   max_message_size = 0
@@ -318,7 +327,7 @@ upstream {
 }
 `, []string{
 		`policy.hcl:9:3: Unknown DKIM key: grants[2] is "dkim:example", but no dkim_key block is named "example"; declare dkim_key "example" { domain, selector, private_key_file }.`,
-		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns" and "dkim:NAME" for a dkim_key block.`,
+		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns", "envelope" and "dkim:NAME" for a dkim_key block.`,
 	}},
 	{"dkim keys", okBoth + `dkim_key "main" {
   domain           = "example.org"

@@ -64,7 +64,8 @@
 //	  init_timeout = "10s"                  # start-up at load (_initialize, sluice_configure), at most 1m
 //	  memory   = "64MiB"                    # 1MiB to 4GiB
 //	  on_error = "tempfail"                 # or "continue", "reject"
-//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.8-4.11): "kv", "dns", "dkim:NAME"
+//	  kv_quota = "64MiB"                    # key/value bytes with grant "kv", 64KiB to 64GiB
+//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.6, §4.8-4.11): "kv", "dns", "envelope", "dkim:NAME"
 //	}
 //	resolver {                              # optional, once: DNS for the "dns" grant
 //	  servers = ["127.0.0.1:53"]            # default: /etc/resolv.conf

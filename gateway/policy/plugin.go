@@ -19,6 +19,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "memory"},
 		{Name: "on_error"},
 		{Name: "grants"},
+		{Name: "kv_quota"},
 		{Name: "breaker_threshold"},
 		{Name: "breaker_window"},
 		{Name: "breaker_fault_rate"},
@@ -37,6 +38,10 @@ const (
 	defaultPluginMemory  = 64 * MiB
 	minPluginMemory      = 1 * MiB
 	maxPluginMemory      = 4 * GiB
+	// The key/value quota (sdk/ABI.md §4.8) matches wasmhost's default.
+	defaultKVQuota = abi.KVDefaultQuota
+	minKVQuota     = 64 * KiB
+	maxKVQuota     = 64 * GiB
 
 	// The circuit breaker's defaults match wasmhost's.
 	defaultBreakerThreshold  = 10
@@ -86,6 +91,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 		Config:   []byte("{}"),
 		Timeout:  defaultPluginTimeout,
 		Memory:   defaultPluginMemory,
+		KVQuota:  defaultKVQuota,
 		OnError:  OnErrorTempfail,
 		DefRange: b.DefRange,
 
@@ -122,6 +128,7 @@ func (d *decoder) plugin(b *hcl.Block) Plugin {
 	memory := int64(p.Memory)
 	d.size(a["memory"], &memory, minPluginMemory, maxPluginMemory)
 	p.Memory = uint64(memory)
+	d.size(a["kv_quota"], &p.KVQuota, minKVQuota, maxKVQuota)
 	d.enum(a["on_error"], &p.OnError, OnErrorTempfail, OnErrorContinue, OnErrorReject)
 	if attr := a["grants"]; attr != nil {
 		p.GrantsRange = attr.Range
@@ -166,8 +173,8 @@ func (d *decoder) fraction(attr *hcl.Attribute, dst *float64) {
 }
 
 // knownGrants are the capabilities this Sluice can give a plugin
-// (sdk/ABI.md §4.8).
-var knownGrants = []string{abi.GrantKV, abi.GrantDNS}
+// (sdk/ABI.md §4.6, §4.8, §4.9).
+var knownGrants = []string{abi.GrantKV, abi.GrantDNS, abi.GrantEnvelope}
 
 // grants checks that every grant names a known capability; the host
 // refuses a module importing a function whose grant is missing.

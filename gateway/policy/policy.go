@@ -131,6 +131,9 @@ type Plugin struct {
 	Memory  uint64        // bytes of linear memory the plugin may use
 	OnError string        // OnErrorTempfail, OnErrorContinue or OnErrorReject
 	Grants  []string      // capability names, validated by the host
+	// KVQuota is the bytes the plugin's key/value namespace may take
+	// (kv_quota, grant "kv"; sdk/ABI.md §4.8).
+	KVQuota int64
 
 	// The circuit breaker: after BreakerThreshold faults in a row of
 	// distinct messages, or when BreakerFaultRate of the last BreakerWindow

@@ -185,6 +185,7 @@ func TestDefaults(t *testing.T) {
 		{"plugin on_error", pl.OnError, "tempfail"},
 		{"plugin config", string(pl.Config), "{}"},
 		{"plugin grants", len(pl.Grants), 0},
+		{"plugin kv_quota", pl.KVQuota, int64(64 << 20)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -125,6 +125,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			BreakerWindow: pl.BreakerWindow, BreakerFaultRate: pl.BreakerFaultRate,
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
 			DKIMKeys: grantedKeys(keys, pl.Grants), InitTimeout: pl.InitTimeout,
+			MaxMessageSize: p.Listen.MaxMessageSize, KVQuota: pl.KVQuota,
 		})
 		if err != nil {
 			rng := pl.DefRange

@@ -57,7 +57,7 @@ func breakerPlugin(t *testing.T, s Spec) (*Plugin, *fakeClock, *breakerEvents, *
 	t.Helper()
 	e, logs := newEngine(t)
 	ev := &breakerEvents{}
-	s.Name, s.Wasm, s.OnBreaker = "flaky", module(t, "hostile"), ev.hook
+	s.Name, s.Wasm, s.Grants, s.OnBreaker = "flaky", module(t, "hostile"), hostileGrants, ev.hook
 	p := load(t, e, s)
 	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if p.brk != nil {

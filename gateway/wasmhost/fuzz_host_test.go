@@ -340,8 +340,8 @@ func fuzzHostPlugin(tb testing.TB) (*Plugin, *atomic.Bool) {
 	}
 	tb.Cleanup(func() { e.Close(context.Background()) })
 	p := load(tb, e, Spec{Name: "fuzz", Wasm: watModule(tb, fuzzWAT()), Timeout: fuzzHostTimeout, MaxIdle: 1,
-		MaxBodySize: 8192, Config: []byte(`{"k":"v"}`),
-		Grants: []string{"dns", "dkim:k"}, DKIMKeys: []*dkimsign.Key{fuzzKey(tb)}, // a 1-byte key name the fuzzer finds
+		MaxMessageSize: 8192, Config: []byte(`{"k":"v"}`),
+		Grants: []string{"dns", "envelope", "dkim:k"}, DKIMKeys: []*dkimsign.Key{fuzzKey(tb)}, // a 1-byte key name the fuzzer finds
 		BreakerThreshold: -1}) // every call must reach the guest
 	return p, panicked
 }

@@ -87,7 +87,7 @@ func TestDefaultConfigIsEmptyObject(t *testing.T) {
 
 func TestTempfailWithOwnReply(t *testing.T) {
 	e, _ := newEngine(t)
-	p := load(t, e, Spec{Name: "h", Wasm: module(t, "hostile")})
+	p := load(t, e, Spec{Name: "h", Wasm: module(t, "hostile"), Grants: hostileGrants})
 	st := stateAt(t, filter.Mail)
 	st.Tags["mode"] = "t"
 	out := (&filter.Chain{Entries: []filter.Entry{{Name: "h", Plugin: p}}}).Run(context.Background(), st)

@@ -18,7 +18,7 @@ type hostFunc struct {
 	results int // 0 or 1 i32
 	fn      func(cs *callState, s []uint64)
 	// grant is the capability a plugin needs to import the function
-	// (sdk/ABI.md §4.8), "" for none.
+	// (sdk/ABI.md §4.6, §4.8-4.10), "" for none.
 	grant string
 }
 
@@ -37,9 +37,9 @@ func hostFuncs() []hostFunc {
 		{abi.FnTagSet, 4, 1, hostTagSet, ""},
 		{abi.FnRcptCount, 0, 1, hostRcptCount, ""},
 		{abi.FnRcptGet, 3, 1, hostRcptGet, ""},
-		{abi.FnMailSet, 2, 1, hostMailSet, ""},
-		{abi.FnRcptAdd, 2, 1, hostRcptAdd, ""},
-		{abi.FnRcptRemove, 2, 1, hostRcptRemove, ""},
+		{abi.FnMailSet, 2, 1, hostMailSet, abi.GrantEnvelope},
+		{abi.FnRcptAdd, 2, 1, hostRcptAdd, abi.GrantEnvelope},
+		{abi.FnRcptRemove, 2, 1, hostRcptRemove, abi.GrantEnvelope},
 		{abi.FnHeaderCount, 0, 1, hostHeaderCount, ""},
 		{abi.FnHeaderName, 3, 1, hostHeaderName, ""},
 		{abi.FnHeaderValue, 3, 1, hostHeaderValue, ""},

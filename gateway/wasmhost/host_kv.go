@@ -1,9 +1,11 @@
 package wasmhost
 
 import (
+	"errors"
 	"math"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -11,7 +13,8 @@ import (
 // The key/value store functions (sdk/ABI.md §4.8), imported only with the
 // "kv" grant. The namespace is the plugin's name. Writes go straight to the
 // store and are not rolled back on a plugin error: the store is outside
-// the transaction.
+// the transaction. A write past the namespace's quota (Spec.KVQuota)
+// returns QUOTA, not a trap: a full store is the plugin's to handle.
 
 // kvKey reads a key argument: 1 to abi.KVMaxKey arbitrary bytes.
 func (cs *callState) kvKey(ptr, n uint64) string {
@@ -42,7 +45,17 @@ func hostKVGet(cs *callState, s []uint64) {
 	s[0] = cs.outBytes(s[2], s[3], v)
 }
 
-// hostKVSet implements kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0.
+// quotaResult is the ABI result of a store error: QUOTA for ErrQuota; any
+// other error is the host's and traps.
+func (cs *callState) quotaResult(err error) uint64 {
+	if !errors.Is(err, kv.ErrQuota) {
+		cs.fail("key/value store: %v", err)
+	}
+	return api.EncodeI32(abi.ErrQuota)
+}
+
+// hostKVSet implements kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) ->
+// 0 | QUOTA.
 func hostKVSet(cs *callState, s []uint64) {
 	k := cs.kvKey(s[0], s[1])
 	v := cs.read(s[2], s[3], "value")
@@ -50,17 +63,25 @@ func hostKVSet(cs *callState, s []uint64) {
 		cs.fail("value of %d bytes is above the limit of %d", len(v), abi.KVMaxValue)
 	}
 	ttl := cs.kvTTL(s[4])
-	cs.p.kv.Set(cs.p.name, k, v, ttl) // the store copies v
+	if err := cs.p.kv.Set(cs.p.name, k, v, ttl); err != nil { // the store copies v
+		s[0] = cs.quotaResult(err)
+		return
+	}
 	s[0] = 0
 }
 
 // hostKVIncr implements kv_incr(key_ptr, key_len, delta, ttl_ms) -> new
-// value, saturated to the i32 range.
+// value, saturated to the i32 range, or QUOTA when creating the key would
+// take the namespace past its quota.
 func hostKVIncr(cs *callState, s []uint64) {
 	k := cs.kvKey(s[0], s[1])
 	delta := api.DecodeI32(s[2])
 	ttl := cs.kvTTL(s[3])
-	n := cs.p.kv.Incr(cs.p.name, k, int64(delta), ttl)
+	n, err := cs.p.kv.Incr(cs.p.name, k, int64(delta), ttl)
+	if err != nil {
+		s[0] = cs.quotaResult(err)
+		return
+	}
 	s[0] = api.EncodeI32(int32(max(math.MinInt32, min(math.MaxInt32, n))))
 }
 

@@ -220,8 +220,8 @@ func hostBodyReplace(cs *callState, s []uint64) {
 func hostBodyAppend(cs *callState, s []uint64) {
 	m := cs.mutableMsg()
 	b := cs.read(s[0], s[1], "body")
-	if len(m.Body)+len(b) > cs.p.maxBody {
-		cs.fail("the body would be %d bytes; this plugin may write at most %d", len(m.Body)+len(b), cs.p.maxBody)
+	if limit := cs.sizeLimit(); len(m.Body)+len(b) > limit {
+		cs.fail("the body would be %d bytes; the message may be at most %d (max_message_size)", len(m.Body)+len(b), limit)
 	}
 	if cs.body == nil {
 		// The current body may be shared with the received message or a
@@ -232,10 +232,21 @@ func hostBodyAppend(cs *callState, s []uint64) {
 	s[0] = 0
 }
 
+// sizeLimit is the largest message a data-phase call may leave
+// (Spec.MaxMessageSize): the listener's limit, or the message as received
+// plus MessageGrowthAllowance if that is more.
+func (cs *callState) sizeLimit() int {
+	limit := cs.p.maxMsg
+	if m := cs.st.Msg; m != nil {
+		limit = max(limit, m.ReceivedSize()+MessageGrowthAllowance)
+	}
+	return limit
+}
+
 // setBody installs a body buffer this call owns.
 func (cs *callState) setBody(b []byte) {
-	if len(b) > cs.p.maxBody {
-		cs.fail("the body would be %d bytes; this plugin may write at most %d", len(b), cs.p.maxBody)
+	if limit := cs.sizeLimit(); len(b) > limit {
+		cs.fail("the body would be %d bytes; the message may be at most %d (max_message_size)", len(b), limit)
 	}
 	cs.st.Touch()
 	cs.body = b

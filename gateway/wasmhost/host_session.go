@@ -47,6 +47,11 @@ func hostLog(cs *callState, s []uint64) {
 		if len(cs.logs) < maxConfLogs {
 			cs.logs = append(cs.logs, text)
 		}
+	}
+	if !cs.p.log.Enabled(context.Background(), lvl) || !cs.p.logs.allow(len(text)) {
+		return // filtered out, or over the plugin's log rate (loglimit.go)
+	}
+	if cs.st == nil {
 		cs.p.log.Log(context.Background(), lvl, text, "hook", cs.hook)
 		return
 	}

@@ -51,7 +51,7 @@ var hostileCases = []hostileCase{
 // policy decides the outcome, and the next call works.
 func TestHostilePlugins(t *testing.T) {
 	e, _ := newEngine(t)
-	hostile := load(t, e, Spec{Name: "hostile", Wasm: module(t, "hostile"), Timeout: 500 * time.Millisecond})
+	hostile := load(t, e, Spec{Name: "hostile", Wasm: module(t, "hostile"), Grants: hostileGrants, Timeout: 500 * time.Millisecond})
 	good := load(t, e, Spec{Name: "good", Wasm: module(t, "good")})
 	policies := []struct {
 		onError filter.OnError
@@ -163,7 +163,7 @@ func snapshotOf(st *filter.State) string {
 func TestInfiniteLoopKilledAtDeadline(t *testing.T) {
 	e, _ := newEngine(t)
 	const timeout = 100 * time.Millisecond
-	p := load(t, e, Spec{Name: "loop", Wasm: module(t, "hostile"), Timeout: timeout})
+	p := load(t, e, Spec{Name: "loop", Wasm: module(t, "hostile"), Grants: hostileGrants, Timeout: timeout})
 	first := p.idleInstances()[0]
 
 	st := hostileState(t, hostileCase{mode: "c", phase: filter.Data})
@@ -200,7 +200,7 @@ func TestInfiniteLoopKilledAtDeadline(t *testing.T) {
 // TestCallerCancellation: a cancelled session context stops the guest too.
 func TestCallerCancellation(t *testing.T) {
 	e, _ := newEngine(t)
-	p := load(t, e, Spec{Name: "loop", Wasm: module(t, "hostile"), Timeout: 10 * time.Second})
+	p := load(t, e, Spec{Name: "loop", Wasm: module(t, "hostile"), Grants: hostileGrants, Timeout: 10 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
@@ -218,7 +218,7 @@ func TestCallerCancellation(t *testing.T) {
 func TestMemoryGrowBounded(t *testing.T) {
 	e, _ := newEngine(t)
 	const limit = 1 << 20 // 16 pages
-	p := load(t, e, Spec{Name: "grow", Wasm: module(t, "hostile"), MemoryLimit: limit})
+	p := load(t, e, Spec{Name: "grow", Wasm: module(t, "hostile"), Grants: hostileGrants, MemoryLimit: limit})
 	st := hostileState(t, hostileCase{mode: "e", phase: filter.Data})
 	if v, err := p.Call(context.Background(), st); err != nil || v != filter.Continue {
 		t.Fatalf("Call = %v, %v", v, err)
@@ -238,7 +238,7 @@ func TestRandomGetDiffers(t *testing.T) {
 	e, _ := newEngine(t)
 	var got []string
 	for i := 0; i < 2; i++ {
-		p := load(t, e, Spec{Name: "rand", Wasm: module(t, "hostile")})
+		p := load(t, e, Spec{Name: "rand", Wasm: module(t, "hostile"), Grants: hostileGrants})
 		st := hostileState(t, hostileCase{mode: "m", phase: filter.Data})
 		if _, err := p.Call(context.Background(), st); err != nil {
 			t.Fatal(err)

@@ -110,8 +110,8 @@ func stopError(ctx context.Context) *sys.ExitError {
 func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 	inst := &instance{
 		stack:  make([]uint64, 1),
-		stdout: newLineWriter(p.log, "stdout"),
-		stderr: newLineWriter(p.log, "stderr"),
+		stdout: newLineWriter(p.log, p.logs, "stdout"),
+		stderr: newLineWriter(p.log, p.logs, "stderr"),
 	}
 	inst.cs.p = p
 	inst.cs.reset(nil, "instantiate")

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -44,12 +45,13 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		log:     e.log.With("plugin", s.Name),
 		config:  s.Config,
 		timeout: s.Timeout,
-		maxBody: s.MaxBodySize,
+		maxMsg:  int(min(s.MaxMessageSize, math.MaxInt32)),
 		maxIdle: s.MaxIdle,
 		kv:      e.kv,
 		dns:     e.dns,
 		now:     time.Now,
 	}
+	p.logs = newLogLimiter(p.log, s.Name)
 	if s.Resolver != nil {
 		p.dns = s.Resolver
 	}
@@ -67,8 +69,8 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
 	}
-	if p.maxBody <= 0 {
-		p.maxBody = DefaultMaxBodySize
+	if p.maxMsg <= 0 {
+		p.maxMsg = DefaultMaxMessageSize
 	}
 	if p.maxIdle <= 0 {
 		p.maxIdle = DefaultMaxIdle
@@ -110,6 +112,14 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		WithSysWalltime().WithSysNanotime().
 		WithRandSource(rand.Reader)
 
+	// The quota holds from _initialize on, which may write already.
+	if p.kv != nil && slices.Contains(s.Grants, abi.GrantKV) {
+		quota := s.KVQuota
+		if quota <= 0 {
+			quota = DefaultKVQuota
+		}
+		p.kv.SetQuota(s.Name, quota)
+	}
 	// One deadline for the whole start-up of the first instance, so a
 	// module that sleeps or loops in _initialize or sluice_configure
 	// cannot hold a check, a start or a reload for longer than this.

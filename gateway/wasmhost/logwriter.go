@@ -15,6 +15,7 @@ const maxOutputLine = 4096
 // writes to it at a time.
 type lineWriter struct {
 	log       *slog.Logger
+	lim       *logLimiter // the plugin's log rate limit
 	stream    string
 	buf       []byte
 	truncated bool
@@ -28,8 +29,8 @@ type lineWriter struct {
 // maxCaptured bounds the lines kept while capturing.
 const maxCaptured = 4
 
-func newLineWriter(log *slog.Logger, stream string) *lineWriter {
-	return &lineWriter{log: log, stream: stream}
+func newLineWriter(log *slog.Logger, lim *logLimiter, stream string) *lineWriter {
+	return &lineWriter{log: log, lim: lim, stream: stream}
 }
 
 // stopCapture ends capturing and returns the captured lines, including a
@@ -83,9 +84,12 @@ func (w *lineWriter) emit() {
 	if w.capture && len(w.captured) < maxCaptured {
 		w.captured = append(w.captured, line)
 	}
-	if w.truncated {
+	switch {
+	case !w.log.Enabled(context.Background(), lvl) || !w.lim.allow(len(line)):
+		// filtered out, or over the plugin's log rate (loglimit.go)
+	case w.truncated:
 		w.log.Log(context.Background(), lvl, line, "stream", w.stream, "truncated", true)
-	} else {
+	default:
 		w.log.Log(context.Background(), lvl, line, "stream", w.stream)
 	}
 	w.buf, w.truncated = w.buf[:0], false

@@ -27,9 +27,19 @@ const (
 
 	// minIdle instances stay pooled however long they are idle;
 	// idleTimeout is how long any others may wait for a call.
-	minIdle            = 2
-	idleTimeout        = time.Minute
-	DefaultMaxBodySize = 64 << 20
+	minIdle     = 2
+	idleTimeout = time.Minute
+
+	// DefaultKVQuota is Spec.KVQuota's default.
+	DefaultKVQuota = abi.KVDefaultQuota
+
+	// DefaultMaxMessageSize is Spec.MaxMessageSize's default.
+	DefaultMaxMessageSize = 64 << 20
+	// MessageGrowthAllowance is how much a message received near the size
+	// limit may still grow (sdk/ABI.md §7): room for the trace, tag and
+	// signature fields plugins add, so that a message the listener
+	// accepted never becomes a plugin error it cannot get past.
+	MessageGrowthAllowance = 64 << 10
 
 	// DefaultInitTimeout bounds the start-up of a plugin at load:
 	// instantiation, _initialize, sluice_abi_version, sluice_configure and
@@ -61,9 +71,13 @@ type Spec struct {
 	MemoryLimit uint64
 	// MaxIdle is how many idle instances are kept; 0 means DefaultMaxIdle.
 	MaxIdle int
-	// MaxBodySize caps the body a plugin may write with body_replace and
-	// body_append; 0 means DefaultMaxBodySize.
-	MaxBodySize int
+	// MaxMessageSize caps the message (header and body, as written
+	// downstream) a data-phase call may leave: the listener's
+	// max_message_size, or the message as received plus
+	// MessageGrowthAllowance if that is more. Past it the call is a plugin
+	// error, and body_replace or body_append past it traps at once. 0
+	// means DefaultMaxMessageSize.
+	MaxMessageSize int64
 	// BreakerThreshold is how many faults in a row, of distinct calls,
 	// open the plugin's circuit breaker (breaker.go); 0 means
 	// DefaultBreakerThreshold, a negative value disables the breaker.
@@ -82,6 +96,12 @@ type Spec struct {
 	// (false), and once with false when the plugin is loaded. It is called
 	// under the breaker's lock and must not call the plugin.
 	OnBreaker func(plugin string, open bool)
+	// KVQuota is how many bytes the plugin's key/value namespace may take
+	// (kv.Memory.SetQuota: keys, values and kv.EntryOverhead per key); a
+	// write past it returns QUOTA (sdk/ABI.md §4.8). 0 means
+	// DefaultKVQuota. It is set on the store when a plugin with the "kv"
+	// grant loads, and applies to every generation of that plugin name.
+	KVQuota int64
 	// Grants are the capabilities the policy gives the plugin, such as
 	// abi.GrantKV; a module importing a host function that needs a grant
 	// not listed here is refused at load (sdk/ABI.md §4.8).
@@ -111,7 +131,8 @@ type Plugin struct {
 	modConf  wazero.ModuleConfig
 	config   []byte
 	timeout  time.Duration
-	maxBody  int
+	maxMsg   int
+	logs     *logLimiter // rate limit of log and stdout/stderr
 	maxIdle  int
 	kv       kv.Store // namespaced by name
 	dns      dns.Resolver
@@ -230,6 +251,11 @@ func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *
 			return fail("the new body is invalid: %v", err)
 		}
 	}
+	if m := cs.st.Msg; ph == filter.Data && m != nil && m.Changed() {
+		if n, limit := m.Size(), cs.sizeLimit(); n > limit {
+			return fail("left a message of %d bytes; it may be at most %d (max_message_size, sdk/ABI.md §7)", n, limit)
+		}
+	}
 	if cs.envChanged && ph == filter.Data && len(cs.st.Rcpts) == 0 {
 		return fail("removed every recipient; return the discard verdict instead")
 	}
@@ -329,5 +355,6 @@ func (p *Plugin) Close(ctx context.Context) error {
 	for _, inst := range idle {
 		inst.close(ctx)
 	}
+	p.logs.flush()
 	return p.rt.Close(ctx)
 }

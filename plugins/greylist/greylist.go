@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -47,7 +48,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 
 	network := p.network(ip)
 	if _, ok := h.KVGet(prefixAllowed + network); ok {
-		h.KVSet(prefixAllowed+network, []byte("1"), p.passTTL)
+		p.set(h, prefixAllowed+network, p.passTTL) // a refresh: the key stays if refused
 		return sluice.Continue
 	}
 	from, _ := h.Info(sluice.InfoMailFrom)
@@ -56,7 +57,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	}
 	t := tripletKey(network, glob.Lower(from), glob.Lower(rcpt))
 	if _, ok := h.KVGet(prefixPassed + t); ok {
-		h.KVSet(prefixPassed+t, []byte("1"), p.passTTL)
+		p.set(h, prefixPassed+t, p.passTTL)
 		return sluice.Continue
 	}
 	if _, ok := h.KVGet(prefixSeen + t); ok {
@@ -66,22 +67,42 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 		p.pass(h, network, t)
 		return sluice.Continue
 	}
-	h.KVSet(prefixSeen+t, []byte("1"), p.retryWindow)
-	h.KVSet(prefixWait+t, []byte("1"), p.delay)
+	if !p.set(h, prefixSeen+t, p.retryWindow) || !p.set(h, prefixWait+t, p.delay) {
+		// A triplet that cannot be recorded could never pass: deferring
+		// it would defer the mail until the store has room. Let it
+		// through instead, as for a client that cannot be greylisted.
+		h.KVDelete(prefixSeen + t)
+		return sluice.Continue
+	}
 	return p.deferral(h, "first seen")
+}
+
+// set stores key with lifetime ttl and reports whether it could: a full
+// store (sluice.ErrQuota, kv_quota in the policy) is logged, and the
+// caller decides (sdk/ABI.md §4.8).
+func (p *greylist) set(h sluice.Host, key string, ttl time.Duration) bool {
+	if err := h.KVSet(key, []byte("1"), ttl); err != nil {
+		h.Log(sluice.LevelWarn, "key/value store full (raise kv_quota): not greylisting: "+err.Error())
+		return false
+	}
+	return true
 }
 
 // pass records the triplet t as passed and counts it for its network.
 func (p *greylist) pass(h sluice.Host, network, t string) {
-	h.KVSet(prefixPassed+t, []byte("1"), p.passTTL)
+	p.set(h, prefixPassed+t, p.passTTL) // refused: the triplet is greylisted again later
 	h.KVDelete(prefixSeen + t)
 	h.KVDelete(prefixWait + t)
 	h.Log(sluice.LevelInfo, "greylist passed for client network "+network)
 	if p.autoAllowAfter == 0 {
 		return
 	}
-	if n := h.KVIncr(prefixCount+network, 1, p.passTTL); int(n) >= p.autoAllowAfter {
-		h.KVSet(prefixAllowed+network, []byte("1"), p.passTTL)
+	n, err := h.KVIncr(prefixCount+network, 1, p.passTTL)
+	if err != nil {
+		h.Log(sluice.LevelWarn, "key/value store full (raise kv_quota): passed triplets of "+network+" not counted")
+		return
+	}
+	if int(n) >= p.autoAllowAfter && p.set(h, prefixAllowed+network, p.passTTL) {
 		h.KVDelete(prefixCount + network)
 		h.Log(sluice.LevelInfo, "client network "+network+" auto-allowed after "+strconv.Itoa(int(n))+" passed triplets")
 	}

@@ -266,3 +266,24 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFull: with the store at its kv_quota (sdk/ABI.md §4.8), a new
+// triplet that cannot be recorded passes with a warning instead of being
+// deferred for ever; a triplet recorded before still greylists.
+func TestStoreFull(t *testing.T) {
+	s, p := configured(t, `{}`)
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
+	s.SetKVQuota(s.KVUsage()) // full: nothing more fits
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
+	try(t, s, p, "198.51.100.1", "c@example.net", "d@example.org", sluice.Continue)
+	warned := false
+	for _, l := range s.Logs() {
+		warned = warned || l.Level == sluice.LevelWarn && strings.Contains(l.Text, "raise kv_quota")
+	}
+	if !warned {
+		t.Errorf("no warning about the full store: %v", s.Logs())
+	}
+	if _, ok := s.KV(prefixSeen + tripletKey("198.51.100.0/24", "c@example.net", "d@example.org")); ok {
+		t.Error("half a triplet left in the store")
+	}
+}

@@ -53,6 +53,11 @@
 // Keys longer than the store's 256 bytes have their sender and recipient
 // replaced by an FNV-64a hash.
 //
+// When the store is full (the plugin's kv_quota, ABI §4.8), a new triplet
+// that cannot be recorded passes rather than being deferred (it could
+// never pass otherwise), and the refusal is logged as a warning; a raise
+// of kv_quota or keys expiring restore greylisting.
+//
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o greylist.wasm ./plugins/greylist
 package main
 

@@ -42,6 +42,11 @@
 // a reject. Rules after it are not counted for that command. Store keys
 // longer than 256 bytes have their value replaced by its FNV-64a hash.
 //
+// When the store is full (the plugin's kv_quota, ABI §4.8), a value whose
+// counter cannot be created is not counted, and a warning is logged:
+// refusing instead would refuse every new client, sender or recipient.
+// Counters already in the store keep counting.
+//
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o ratelimit.wasm ./plugins/ratelimit
 package main
 

@@ -23,7 +23,14 @@ func (p *ratelimit) check(h sluice.Host, rules []rule) sluice.Verdict {
 		if !ok {
 			continue
 		}
-		n := h.KVIncr(storeKey(r.prefix, v), 1, r.window)
+		n, err := h.KVIncr(storeKey(r.prefix, v), 1, r.window)
+		if err != nil {
+			// A new counter does not fit in the plugin's kv_quota: this
+			// value cannot be counted now. Refusing would refuse every
+			// new client, sender or recipient until counters expire.
+			h.Log(sluice.LevelWarn, "key/value store full (raise kv_quota): rate limit "+r.kind+" "+strconv.Quote(v)+" not counted")
+			continue
+		}
 		if int(n) > r.limit {
 			h.Log(sluice.LevelInfo, "rate limit "+r.kind+" "+strconv.Quote(v)+": "+strconv.Itoa(r.limit)+" per "+r.window.String()+" exceeded")
 			return sluice.Refuse(h, p.code, p.enhanced, p.text)

@@ -178,3 +178,22 @@ func TestConfigure(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreFull: a counter that does not fit in the plugin's kv_quota
+// (sdk/ABI.md §4.8) is not counted, with a warning; existing counters
+// keep counting and limiting.
+func TestStoreFull(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "sender", "limit": 1, "window": "1m"}]}`)
+	check(t, "1", s.Mail(p, "alice@example.net"), sluice.Continue, "")
+	s.SetKVQuota(s.KVUsage())
+	check(t, "2", s.Mail(p, "alice@example.net"), sluice.VerdictTempfail, limited)
+	check(t, "new sender", s.Mail(p, "bob@example.net"), sluice.Continue, "")
+	check(t, "new sender again", s.Mail(p, "bob@example.net"), sluice.Continue, "")
+	warned := false
+	for _, l := range s.Logs() {
+		warned = warned || l.Level == sluice.LevelWarn && strings.Contains(l.Text, "raise kv_quota")
+	}
+	if !warned {
+		t.Errorf("no warning about the full store: %v", s.Logs())
+	}
+}

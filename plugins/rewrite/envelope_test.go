@@ -27,6 +27,7 @@ const policy = `{
 func configured(t *testing.T, cfg string) (*sluicetest.Session, *rewriter) {
 	t.Helper()
 	s := sluicetest.New()
+	s.Grant(sluice.GrantEnvelope) // as the policy must (README: rewrite)
 	p := &rewriter{}
 	if err := s.Configure(p, cfg); err != nil {
 		t.Fatal(err)

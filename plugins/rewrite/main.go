@@ -2,8 +2,12 @@
 // addresses through alias tables: in the envelope and, if asked, in the
 // From, Reply-To, To and Cc header fields.
 //
+// It changes the envelope, so its policy block needs grants = ["envelope"]
+// (sdk/ABI.md §4.6); without it the policy does not load.
+//
 // Policy configuration (HCL, handed to the plugin as JSON):
 //
+//	grants = ["envelope"]
 //	config = {
 //	  senders = {
 //	    "old@example.org"   = "new@example.org"    # one address

@@ -58,6 +58,9 @@ const (
 	// ErrRefused: the host declined the operation for a reason in the
 	// plugin's control, written to the plugin's buffer (dkim_sign, §4.10).
 	ErrRefused int32 = -3
+	// ErrQuota: a key/value write would take the plugin's namespace past
+	// its quota (kv_quota in the policy); nothing was written (§4.8).
+	ErrQuota int32 = -4
 )
 
 // Log levels for the log import.
@@ -78,9 +81,9 @@ const (
 	FnTagSet       = "tag_set"       // (key_ptr, key_len, val_ptr, val_len) -> 0
 	FnRcptCount    = "rcpt_count"    // () -> n
 	FnRcptGet      = "rcpt_get"      // (index, buf, cap) -> len | ErrNotFound
-	FnMailSet      = "mail_set"      // (ptr, len) -> 0
-	FnRcptAdd      = "rcpt_add"      // (ptr, len) -> 0
-	FnRcptRemove   = "rcpt_remove"   // (ptr, len) -> 0 | ErrNotFound
+	FnMailSet      = "mail_set"      // (ptr, len) -> 0; grant GrantEnvelope
+	FnRcptAdd      = "rcpt_add"      // (ptr, len) -> 0; grant GrantEnvelope
+	FnRcptRemove   = "rcpt_remove"   // (ptr, len) -> 0 | ErrNotFound; grant GrantEnvelope
 	FnHeaderCount  = "header_count"  // () -> n | ErrNotFound
 	FnHeaderName   = "header_name"   // (index, buf, cap) -> len | ErrNotFound
 	FnHeaderValue  = "header_value"  // (index, buf, cap) -> len | ErrNotFound
@@ -96,8 +99,8 @@ const (
 
 	// Key/value store, grant GrantKV (sdk/ABI.md §4.8).
 	FnKVGet    = "kv_get"    // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
-	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0
-	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value
+	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0 | ErrQuota
+	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value | ErrQuota (new key only)
 	FnKVDelete = "kv_delete" // (key_ptr, key_len) -> 0 | ErrNotFound
 
 	// DNS lookups, grant GrantDNS (sdk/ABI.md §4.9).
@@ -119,10 +122,13 @@ const (
 )
 
 // Capability grants: host functions a plugin may import only when its
-// policy block lists the grant (sdk/ABI.md §4.8, §4.9).
+// policy block lists the grant (sdk/ABI.md §4.6, §4.8, §4.9).
 const (
 	GrantKV  = "kv"
 	GrantDNS = "dns"
+	// GrantEnvelope allows mail_set, rcpt_add and rcpt_remove (§4.6):
+	// adding a recipient can copy mail out, removing one loses it.
+	GrantEnvelope = "envelope"
 	// GrantDKIMPrefix followed by the name of a dkim_key block grants
 	// signing with that key; any such grant allows importing dkim_sign.
 	GrantDKIMPrefix = "dkim:"
@@ -132,6 +138,12 @@ const (
 const (
 	KVMaxKey   = 256
 	KVMaxValue = 64 << 10
+	// A key counts KVEntryOverhead + its length + its value's length, but
+	// at least KVMinValueCost for the value, against the plugin's quota
+	// (KVDefaultQuota unless the policy sets kv_quota).
+	KVEntryOverhead = 128
+	KVMinValueCost  = 20 // the longest decimal counter: kv_incr of an existing key never needs room
+	KVDefaultQuota  = 64 << 20
 )
 
 // Keys understood by the info import.

@@ -63,13 +63,14 @@ extern "C" {
 #define SLUICE_DISCARD 4    /* accept but do not deliver (logged) */
 #define SLUICE_QUARANTINE 5 /* deliver, marked X-Sluice-Quarantine */
 
-/* Errors. The host returns the first three (ABI.md §4): SLUICE_NOT_FOUND
- * from any function, SLUICE_TEMPERROR and SLUICE_REFUSED only from the
- * capability functions of sluice_caps.h. The others come from the SDK's own
- * helpers and never collide with a host result. */
+/* Errors. The host returns the first four (ABI.md §4): SLUICE_NOT_FOUND
+ * from any function, SLUICE_TEMPERROR, SLUICE_REFUSED and SLUICE_QUOTA only
+ * from the capability functions of sluice_caps.h. The others come from the
+ * SDK's own helpers and never collide with a host result. */
 #define SLUICE_NOT_FOUND (-1)   /* no such item, or not in this phase */
 #define SLUICE_TEMPERROR (-2)   /* no answer now (DNS timeout, SERVFAIL); retry later */
 #define SLUICE_REFUSED (-3)     /* dkim_sign declined; the reason is in the buffer */
+#define SLUICE_QUOTA (-4)       /* kv_set/kv_incr past the plugin's kv_quota; nothing written */
 #define SLUICE_TOO_LONG (-16)   /* a *_str value and its NUL do not fit */
 #define SLUICE_WRONG_TYPE (-17) /* a JSON key holds another type */
 #define SLUICE_BAD_JSON (-18)   /* the JSON text is malformed */

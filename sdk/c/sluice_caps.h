@@ -68,18 +68,22 @@ SLUICE_INLINE int32_t sluice_kv_get_str(const char *key, char *buf, size_t size)
 }
 
 /* sluice_kv_set stores val under key for ttl_ms, replacing any value and
- * lifetime. */
-SLUICE_INLINE void sluice_kv_set_n(const char *key, size_t klen, const void *val, size_t vlen, int32_t ttl_ms) {
-    sluice_raw_kv_set(key, (int32_t)klen, val, (int32_t)vlen, ttl_ms);
+ * lifetime: 0, or SLUICE_QUOTA when that would take the plugin's store past
+ * its kv_quota (nothing was written; ABI.md §4.8). */
+SLUICE_INLINE int32_t sluice_kv_set_n(const char *key, size_t klen, const void *val, size_t vlen, int32_t ttl_ms) {
+    return sluice_raw_kv_set(key, (int32_t)klen, val, (int32_t)vlen, ttl_ms);
 }
-SLUICE_INLINE void sluice_kv_set(const char *key, const char *val, int32_t ttl_ms) {
-    sluice_kv_set_n(key, sluice_strlen(key), val, sluice_strlen(val), ttl_ms);
+SLUICE_INLINE int32_t sluice_kv_set(const char *key, const char *val, int32_t ttl_ms) {
+    return sluice_kv_set_n(key, sluice_strlen(key), val, sluice_strlen(val), ttl_ms);
 }
 
 /* sluice_kv_incr atomically adds delta to the decimal counter under key and
  * returns the new value, saturated to the int32_t range. A missing key
  * starts at 0 and lives ttl_ms; an existing key keeps its lifetime (a fixed
- * window). A value that is not a decimal integer counts as 0. */
+ * window). A value that is not a decimal integer counts as 0. Creating the
+ * key past the quota returns SLUICE_QUOTA and creates nothing; since a
+ * counter can be -4 too, after SLUICE_QUOTA the key exists (sluice_kv_get)
+ * if and only if it was counted. */
 SLUICE_INLINE int32_t sluice_kv_incr_n(const char *key, size_t klen, int32_t delta, int32_t ttl_ms) {
     return sluice_raw_kv_incr(key, (int32_t)klen, delta, ttl_ms);
 }

@@ -194,6 +194,7 @@ struct sluice_mock {
     /* capabilities (ABI.md §4.8-§4.11); the store is outside the transaction */
     mk_kv *kv;
     size_t nkv;
+    long long kv_quota; /* bytes; 0: the default */
     long long clock_ms;
     mk_dns *dns;
     size_t ndns;
@@ -1058,6 +1059,36 @@ int32_t sluice_raw_kv_get(const void *key, int32_t key_len, void *buf, int32_t c
     return e ? mk_out(m, "kv_get", buf, cap, e->val.p, e->val.n) : SLUICE_NOT_FOUND;
 }
 
+/* mk_kv_cost is what one key counts against the quota (ABI.md §4.8). */
+static long long mk_kv_cost(size_t kn, size_t vn) { return 128 + (long long)kn + (long long)(vn < 20 ? 20 : vn); }
+
+void sluice_mock_set_kv_quota(sluice_mock *m, long long bytes) { m->kv_quota = bytes; }
+
+long long sluice_mock_kv_usage(sluice_mock *m) {
+    long long n = 0;
+    for (size_t i = 0; i < m->nkv; i++)
+        n += mk_kv_cost(m->kv[i].key.n, m->kv[i].val.n);
+    return n;
+}
+
+/* mk_kv_fits reports whether the store may grow by grow bytes, dropping
+ * expired keys first when it may not. */
+static int mk_kv_fits(sluice_mock *m, long long grow) {
+    long long quota = m->kv_quota > 0 ? m->kv_quota : 64LL << 20;
+    if (grow <= 0 || sluice_mock_kv_usage(m) + grow <= quota)
+        return 1;
+    for (size_t i = 0; i < m->nkv;) {
+        if (m->kv[i].expires >= 0 && m->clock_ms >= m->kv[i].expires) {
+            mk_drop(&m->kv[i].key);
+            mk_drop(&m->kv[i].val);
+            m->kv[i] = m->kv[--m->nkv];
+        } else {
+            i++;
+        }
+    }
+    return sluice_mock_kv_usage(m) + grow <= quota;
+}
+
 int32_t sluice_raw_kv_set(const void *key, int32_t key_len, const void *val, int32_t val_len, int32_t ttl_ms) {
     sluice_mock *m = mk_cur("kv_set");
     mk_kv_key(m, "kv_set", key, key_len);
@@ -1065,6 +1096,10 @@ int32_t sluice_raw_kv_set(const void *key, int32_t key_len, const void *val, int
     mk_kv_ttl(m, "kv_set", ttl_ms);
     if (val_len > 65536)
         mk_fail(m, "kv_set", "value of %d bytes is above the limit of 65536", val_len);
+    mk_kv *old = mk_kv_live(m, (const char *)key, (size_t)key_len);
+    long long grow = mk_kv_cost((size_t)key_len, (size_t)val_len) - (old ? mk_kv_cost(old->key.n, old->val.n) : 0);
+    if (!mk_kv_fits(m, grow))
+        return SLUICE_QUOTA;
     mk_kv_put(m, (const char *)key, (size_t)key_len, (const char *)val, (size_t)val_len, ttl_ms);
     return 0;
 }
@@ -1074,8 +1109,11 @@ int32_t sluice_raw_kv_incr(const void *key, int32_t key_len, int32_t delta, int3
     mk_kv_key(m, "kv_incr", key, key_len);
     mk_kv_ttl(m, "kv_incr", ttl_ms);
     mk_kv *e = mk_kv_live(m, (const char *)key, (size_t)key_len);
-    if (e == NULL)
+    if (e == NULL) {
+        if (!mk_kv_fits(m, mk_kv_cost((size_t)key_len, 0)))
+            return SLUICE_QUOTA;
         e = mk_kv_put(m, (const char *)key, (size_t)key_len, "", 0, ttl_ms);
+    }
     /* A decimal integer (int64 range), else 0; the sum saturates at int64. */
     long long cur = 0;
     char *end;

@@ -84,6 +84,12 @@ int sluice_mock_set_message_n(sluice_mock *m, const char *raw, size_t len);
  * now, or NULL. The store keeps the writes of a failed call. */
 void sluice_mock_set_kv(sluice_mock *m, const char *key, const char *val, int32_t ttl_ms);
 const char *sluice_mock_kv(sluice_mock *m, const char *key);
+/* sluice_mock_set_kv_quota sets the store's quota in bytes, as kv_quota in
+ * the policy would (default 64 MiB): kv_set and kv_incr past it return
+ * SLUICE_QUOTA. A key counts 128 bytes + its length + its value's length,
+ * the value at least 20 (ABI.md §4.8); sluice_mock_kv_usage sums that. */
+void sluice_mock_set_kv_quota(sluice_mock *m, long long bytes);
+long long sluice_mock_kv_usage(sluice_mock *m);
 /* sluice_mock_advance_ms moves the store's clock, which starts at 0 and
  * moves only when a test calls this: keys whose lifetime passed are gone. */
 void sluice_mock_advance_ms(sluice_mock *m, long long ms);

@@ -125,12 +125,25 @@ func (g *guestHost) KVGet(key string) ([]byte, bool) {
 	return append([]byte{}, b...), true
 }
 
-func (g *guestHost) KVSet(key string, val []byte, ttl time.Duration) {
-	g.raw.kvSet(key, val, TTLMillis(ttl))
+func (g *guestHost) KVSet(key string, val []byte, ttl time.Duration) error {
+	if g.raw.kvSet(key, val, TTLMillis(ttl)) == abi.ErrQuota {
+		return ErrQuota
+	}
+	return nil
 }
 
-func (g *guestHost) KVIncr(key string, delta int32, ttl time.Duration) int32 {
-	return g.raw.kvIncr(key, delta, TTLMillis(ttl))
+func (g *guestHost) KVIncr(key string, delta int32, ttl time.Duration) (int32, error) {
+	n := g.raw.kvIncr(key, delta, TTLMillis(ttl))
+	if n != abi.ErrQuota {
+		return n, nil
+	}
+	// -4 is also a counter's value. QUOTA is returned only instead of
+	// creating the key, so the key exists now if and only if it counted
+	// (sdk/ABI.md §4.8).
+	if _, ok := g.KVGet(key); ok {
+		return n, nil
+	}
+	return 0, ErrQuota
 }
 
 func (g *guestHost) KVDelete(key string) bool { return g.raw.kvDelete(key) == 0 }

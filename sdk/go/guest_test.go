@@ -25,6 +25,7 @@ type fakeRaw struct {
 	reply   string
 	calls   map[string]int
 	kv      string            // the value of key "k"
+	quota   bool              // kv_set and kv_incr return QUOTA
 	dns     map[string]string // "QTYPE name" -> joined records
 	signed  []string          // dkim_sign calls: "name opts"
 	checked bool              // auth_check was called
@@ -60,9 +61,20 @@ func (f *fakeRaw) kvGet(key string, buf []byte) int32 {
 	}
 	return f.put("kv_get", buf, f.kv)
 }
-func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 { f.kv = string(val); return 0 }
-func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32     { return delta }
-func (f *fakeRaw) kvDelete(key string) int32                       { return -1 }
+func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 {
+	if f.quota {
+		return abi.ErrQuota
+	}
+	f.kv = string(val)
+	return 0
+}
+func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32 {
+	if f.quota {
+		return abi.ErrQuota
+	}
+	return delta
+}
+func (f *fakeRaw) kvDelete(key string) int32 { return -1 }
 func (f *fakeRaw) dkimSign(name string, opts []byte, buf []byte) int32 {
 	if name == "refuse" {
 		copy(buf, "no From field")
@@ -340,8 +352,21 @@ func TestGuestKV(t *testing.T) {
 	if w, _ := g.KVGet("k"); w[0] != 'v' {
 		t.Error("KVGet result aliases the scratch buffer")
 	}
-	if n := g.KVIncr("k", 7, time.Second); n != 7 {
-		t.Errorf("KVIncr = %d, want 7", n)
+	if n, err := g.KVIncr("k", 7, time.Second); n != 7 || err != nil {
+		t.Errorf("KVIncr = %d, %v; want 7", n, err)
+	}
+	// QUOTA (-4) is the ABI's refusal (sdk/ABI.md §4.8).
+	f.quota = true
+	if err := g.KVSet("q", []byte("v"), 0); err != ErrQuota {
+		t.Errorf("KVSet on QUOTA = %v, want ErrQuota", err)
+	}
+	if n, err := g.KVIncr("q", 1, 0); err != ErrQuota {
+		t.Errorf("KVIncr on QUOTA = %d, %v; want ErrQuota", n, err)
+	}
+	f.quota = false
+	// A counter at -4 is a value, not a refusal: the key exists.
+	if n, err := g.KVIncr("k", -4, 0); n != -4 || err != nil {
+		t.Errorf("KVIncr to -4 of a key that exists = %d, %v; want -4", n, err)
 	}
 	if g.KVDelete("k") {
 		t.Error("KVDelete = true for NOT_FOUND")

@@ -41,11 +41,16 @@ type Host interface {
 	// later fails.
 	KVGet(key string) ([]byte, bool)
 	// KVSet stores val under key for ttl (0: no expiry; see TTLMillis).
-	KVSet(key string, val []byte, ttl time.Duration)
+	// The error is ErrQuota when that would take the plugin's store past
+	// its quota (kv_quota in the policy, default 64 MiB, ABI §4.8); nothing
+	// was written.
+	KVSet(key string, val []byte, ttl time.Duration) error
 	// KVIncr atomically adds delta to the decimal counter under key and
 	// returns the new value, saturated to the int32 range. A missing key
 	// starts at 0 and expires after ttl; an existing key keeps its expiry.
-	KVIncr(key string, delta int32, ttl time.Duration) int32
+	// The error is ErrQuota when a missing key cannot be created within
+	// the quota; incrementing an existing key never fails.
+	KVIncr(key string, delta int32, ttl time.Duration) (int32, error)
 	// KVDelete removes key and reports whether it was present.
 	KVDelete(key string) bool
 
@@ -78,7 +83,8 @@ type Host interface {
 	// Rcpt returns accepted recipient i (0-based).
 	Rcpt(i int) (string, bool)
 	// SetMailFrom changes the reverse path ("" is the null sender); phases
-	// mail and data.
+	// mail and data. The envelope methods need grants = ["envelope"] in the
+	// plugin's policy block (ABI §4.6).
 	SetMailFrom(addr string)
 	// AddRcpt adds a recipient; phase data.
 	AddRcpt(addr string)
@@ -157,6 +163,14 @@ const (
 	InfoRcpt       = abi.InfoRcpt       // rcpt only: the recipient being checked
 	InfoRcptParams = abi.InfoRcptParams // rcpt only: ESMTP parameters of RCPT
 	InfoDKIMKeys   = abi.InfoDKIMKeys   // connect: granted DKIM keys, see Host.DKIMKeys
+)
+
+// Grants a policy gives a plugin with grants = [...] (ABI §4.6, §4.8,
+// §4.9); a module that uses a host function without its grant does not load.
+const (
+	GrantKV       = abi.GrantKV       // KVGet, KVSet, KVIncr, KVDelete
+	GrantDNS      = abi.GrantDNS      // DNSLookup, CheckAuth
+	GrantEnvelope = abi.GrantEnvelope // SetMailFrom, AddRcpt, RemoveRcpt
 )
 
 // TTLMillis converts a key/value lifetime to the ABI's ttl_ms (ABI §4.8):

@@ -5,8 +5,8 @@
 // exported memory and lengths are byte counts. Functions that return a value
 // use the (buf, cap) protocol: they return the full length n, and copy the
 // value only when n <= cap (body_read is the exception: it copies what fits).
-// The error results are NOT_FOUND (-1), and TEMPERROR (-2) and REFUSED (-3)
-// from the capability functions; every other misuse traps.
+// The error results are NOT_FOUND (-1), and TEMPERROR (-2), REFUSED (-3)
+// and QUOTA (-4) from the capability functions; every other misuse traps.
 //
 // Plugin code normally uses the typed API in sluice.ts; these declarations
 // are for authors who want to manage buffers themselves. The capability
@@ -24,6 +24,9 @@ export const TEMPERROR: i32 = -2;
 
 /** dkim_sign declined, with the reason in the plugin's buffer (§4.10). */
 export const REFUSED: i32 = -3;
+
+/** kv_set or kv_incr would take the plugin's key/value store past its kv_quota; nothing was written (§4.8). */
+export const QUOTA: i32 = -4;
 
 // §4.1 Logging and configuration
 

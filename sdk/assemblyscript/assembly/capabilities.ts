@@ -16,12 +16,12 @@
 // calls, so a plugin that does not use these needs no grant.
 
 import * as raw from "./capabilities_abi";
-import { NOT_FOUND, REFUSED, TEMPERROR } from "./abi";
+import { NOT_FOUND, QUOTA, REFUSED, TEMPERROR } from "./abi";
 import { argLen, argPtr } from "./args";
 import { str } from "./bytes";
 import { InfoKey, infoString } from "./sluice";
 
-export { NOT_FOUND, REFUSED, TEMPERROR } from "./abi";
+export { NOT_FOUND, QUOTA, REFUSED, TEMPERROR } from "./abi";
 
 /** Checks for authCheck, OR-ed together (sdk/ABI.md §4.11). */
 export enum AuthCheck {
@@ -84,19 +84,42 @@ export function kvGetString<K>(key: K): string | null {
   return v === null ? null : str(v);
 }
 
-/** Stores `value` under `key` for ttlMs milliseconds (0: no expiry), replacing any value and lifetime. */
-export function kvSet<K, V>(key: K, value: V, ttlMs: i32 = 0): void {
-  raw.kv_set(argPtr(key, 0), argLen(key), argPtr(value, 1), argLen(value), ttlMs);
+/** Whether the last kvSet or kvIncr was refused with QUOTA. */
+let quotaRefused = false;
+
+/**
+ * Whether the last kvSet or kvIncr was refused because the plugin's store
+ * is at its kv_quota (the ABI's QUOTA, §4.8; default 64 MiB, a key counting
+ * 128 bytes + key + value). Nothing was written.
+ */
+export function kvQuotaExceeded(): bool {
+  return quotaRefused;
+}
+
+/**
+ * Stores `value` under `key` for ttlMs milliseconds (0: no expiry),
+ * replacing any value and lifetime. False when the store's quota refused it
+ * (QUOTA): nothing was written.
+ */
+export function kvSet<K, V>(key: K, value: V, ttlMs: i32 = 0): bool {
+  quotaRefused = raw.kv_set(argPtr(key, 0), argLen(key), argPtr(value, 1), argLen(value), ttlMs) == QUOTA;
+  return !quotaRefused;
 }
 
 /**
  * Atomically adds `delta` to the decimal counter under `key` and returns the
  * new value, saturated to the i32 range. A missing key starts at 0 and lives
  * ttlMs; an existing key keeps its lifetime (a fixed window). A value that
- * is not a decimal integer counts as 0.
+ * is not a decimal integer counts as 0. Creating the key past the quota
+ * returns QUOTA and creates nothing: kvQuotaExceeded() tells it from a
+ * counter at -4.
  */
 export function kvIncr<K>(key: K, delta: i32 = 1, ttlMs: i32 = 0): i32 {
-  return raw.kv_incr(argPtr(key, 0), argLen(key), delta, ttlMs);
+  const n = raw.kv_incr(argPtr(key, 0), argLen(key), delta, ttlMs);
+  // -4 is also a counter's value; QUOTA is returned only instead of
+  // creating the key, so the key exists now if and only if it counted.
+  quotaRefused = n == QUOTA && kvGet(key) === null;
+  return n;
 }
 
 /** Removes `key`; false if it was absent. */

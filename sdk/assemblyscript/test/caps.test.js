@@ -48,6 +48,18 @@ test("kv: round trip, incr window, saturation, delete; writes survive a failed c
   assert.equal(h.kvValue("kept").toString(), "yes");
 });
 
+test("kv: a write past the quota is refused with QUOTA, not a trap", () => {
+  const h = new TestHost(wasm);
+  h.setKvQuota(2 * (128 + 1 + 100));
+  h.setEnvelope("a@example.org", "b@example.net");
+  const r = h.data("From: a@example.org\nX-Test: quota\n\nx\n");
+  assert.equal(r.error, null);
+  // a and b fit, c does not; a new counter does not; a counter at -4 is a value.
+  assert.equal(h.tags()["kv.quota"], "true,true,false;-4,true;-4,false");
+  assert.equal(h.kvValue("c"), null);
+  assert.ok(h.kvUsage() <= 2 * (128 + 1 + 100));
+});
+
 test("dns: records split on newline, not found vs temporary", () => {
   const h = new TestHost(wasm);
   h.setDNS("TXT", "example.org", "v=spf1 -all", "hello world");

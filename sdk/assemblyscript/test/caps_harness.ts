@@ -74,6 +74,13 @@ export function sluice_on_data(): i32 {
     const opts = sluice.header("X-Opts");
     const r = caps.dkimSign("main", opts === null ? "" : sluice.str(opts));
     sluice.setTag("dkim.sign", r.ok ? "ok" : "refused:" + r.reason);
+  } else if (sluice.equalsAscii(what, "quota")) {
+    const v = "v".repeat(100);
+    const set = caps.kvSet("a", v).toString() + "," + caps.kvSet("b", v).toString() + "," + caps.kvSet("c", v).toString();
+    const n = caps.kvIncr("n", 1);
+    const refusedN = caps.kvQuotaExceeded();
+    const a = caps.kvIncr("a", -4);
+    sluice.setTag("kv.quota", set + ";" + n.toString() + "," + refusedN.toString() + ";" + a.toString() + "," + caps.kvQuotaExceeded().toString());
   } else if (sluice.equalsAscii(what, "dkim-other")) {
     caps.kvSet("kept", "yes");
     caps.dkimSign("other"); // traps: not granted

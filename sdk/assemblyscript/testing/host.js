@@ -25,6 +25,9 @@ const NOT_FOUND = -1;
 const TEMPERROR = -2;
 const REFUSED = -3;
 const QTYPES = ["A", "AAAA", "TXT", "MX", "PTR", "NS", "CNAME"];
+const QUOTA = -4;
+/** What one key counts against the store's quota (sdk/ABI.md §4.8); k is latin1. */
+const kvCost = (k, value) => 128 + k.length + Math.max(value.length, 20);
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
 
@@ -243,6 +246,8 @@ export class TestHost {
     // its writes, as in the gateway.
     /** The key/value store: key (latin1) -> { value: Buffer, expires: ms on clockMs or null }. */
     this.kv = new Map();
+    /** The store's quota in bytes (kv_quota; sdk/ABI.md §4.8). */
+    this.kvQuota = 64 * 1024 * 1024;
     /** The store's clock in ms; it moves only with advance(). */
     this.clockMs = 0;
     this.dns = new Map();
@@ -263,6 +268,23 @@ export class TestHost {
   /** A key of the store as the plugin would read it now (Buffer), or null. */
   kvValue(key) {
     return this.kvLive(Buffer.from(key, "utf8").toString("latin1"))?.value ?? null;
+  }
+
+  /** Sets the store's quota in bytes, as kv_quota in the policy would: writes past it get QUOTA. */
+  setKvQuota(bytes) { this.kvQuota = bytes; }
+
+  /** What the keys count against the quota: per key 128 + key + value bytes, the value at least 20. */
+  kvUsage() {
+    let n = 0;
+    for (const [k, e] of this.kv) n += kvCost(k, e.value);
+    return n;
+  }
+
+  /** Whether the store may grow by grow bytes, dropping expired keys first when it may not. */
+  kvFits(grow) {
+    if (grow <= 0 || this.kvUsage() + grow <= this.kvQuota) return true;
+    for (const k of [...this.kv.keys()]) this.kvLive(k);
+    return this.kvUsage() + grow <= this.kvQuota;
   }
 
   /** Moves the store's clock forward: keys whose lifetime passed are gone. */
@@ -632,6 +654,8 @@ export class TestHost {
         const value = read(vp, vl);
         if (ttl < 0) throw new AbiMisuse(`kv_set: negative ttl_ms ${ttl}`);
         if (value.length > 65536) throw new AbiMisuse(`kv_set: value of ${value.length} bytes is above the limit of 65536`);
+        const old = this.kvLive(k);
+        if (!this.kvFits(kvCost(k, value) - (old ? kvCost(k, old.value) : 0))) return QUOTA;
         this.kv.set(k, { value, expires: ttl > 0 ? this.clockMs + ttl : null });
         return 0;
       },
@@ -640,6 +664,7 @@ export class TestHost {
         if (ttl < 0) throw new AbiMisuse(`kv_incr: negative ttl_ms ${ttl}`);
         let e = this.kvLive(k);
         if (!e) {
+          if (!this.kvFits(kvCost(k, Buffer.alloc(0)))) return QUOTA;
           e = { value: Buffer.alloc(0), expires: ttl > 0 ? this.clockMs + ttl : null };
           this.kv.set(k, e);
         }

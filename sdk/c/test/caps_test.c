@@ -100,6 +100,36 @@ static void test_kv(void) {
     sluice_mock_free(m);
 }
 
+/* ---- key/value quota (ABI.md §4.8) ---- */
+
+static int32_t kv_quota_hook(void) {
+    char v[101];
+    memset(v, 'v', 100);
+    v[100] = '\0';
+    rc[0] = sluice_kv_set("a", v, 0);
+    rc[1] = sluice_kv_set("b", v, 0);
+    rc[2] = sluice_kv_set("c", v, 0);     /* past the quota */
+    rc[3] = sluice_kv_incr("n", 1, 0);    /* creating past the quota */
+    rc[4] = sluice_kv_incr("a", 1, 0);    /* an existing key always counts */
+    return SLUICE_CONTINUE;
+}
+
+static void test_kv_quota(void) {
+    sluice_mock *m = sluice_mock_new();
+    sluice_mock_set_kv_quota(m, 2 * (128 + 1 + 100));
+    sluice_mock_result r = sluice_mock_connect(m, kv_quota_hook);
+    SLUICE_EXPECT(!r.error);
+    SLUICE_EXPECT_INT(rc[0], 0);
+    SLUICE_EXPECT_INT(rc[1], 0);
+    SLUICE_EXPECT_INT(rc[2], SLUICE_QUOTA);
+    SLUICE_EXPECT_INT(rc[3], SLUICE_QUOTA);
+    SLUICE_EXPECT_INT(rc[4], 1);
+    SLUICE_EXPECT_STR(sluice_mock_kv(m, "c"), NULL);
+    SLUICE_EXPECT_STR(sluice_mock_kv(m, "n"), NULL);
+    SLUICE_EXPECT(sluice_mock_kv_usage(m) <= 2 * (128 + 1 + 100));
+    sluice_mock_free(m);
+}
+
 /* ---- DNS ---- */
 
 static int32_t dns_hook(void) {
@@ -303,6 +333,7 @@ static void test_dkim(void) {
 
 int main(void) {
     test_kv();
+    test_kv_quota();
     test_dns();
     test_auth();
     test_dkim();

@@ -145,6 +145,7 @@ func (h *host) Rcpt(i int) (string, bool) {
 
 func (h *host) SetMailFrom(addr string) {
 	s := h.mutation("mail_set", PhaseMail, PhaseData)
+	h.needGrant("mail_set", sluice.GrantEnvelope)
 	if err := validAddress(addr, true); err != nil {
 		trapf("mail_set: %v", err)
 	}
@@ -154,6 +155,7 @@ func (h *host) SetMailFrom(addr string) {
 
 func (h *host) AddRcpt(addr string) {
 	s := h.mutation("rcpt_add", PhaseData)
+	h.needGrant("rcpt_add", sluice.GrantEnvelope)
 	if err := validAddress(addr, false); err != nil {
 		trapf("rcpt_add: %v", err)
 	}
@@ -163,6 +165,7 @@ func (h *host) AddRcpt(addr string) {
 
 func (h *host) RemoveRcpt(addr string) bool {
 	s := h.mutation("rcpt_remove", PhaseData)
+	h.needGrant("rcpt_remove", sluice.GrantEnvelope)
 	if err := validAddress(addr, false); err != nil {
 		trapf("rcpt_remove: %v", err)
 	}

@@ -20,7 +20,7 @@ type kvEntry struct {
 var kvEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // The emulated store behaves like the gateway's for one plugin: it is
-// always granted (the policy's grants are not emulated), usable in every
+// granted unless the test revokes "kv" (grants.go), usable in every
 // phase, and outside the transaction, so a failed hook does not undo its
 // writes. Expiry follows the session's fake clock, which only moves when
 // the test calls Advance or SetClock.
@@ -41,7 +41,8 @@ func (s *Session) KV(key string) ([]byte, bool) {
 	return bytes.Clone(e.val), true
 }
 
-// SetKV stores a key as KVSet would, to prepare a test.
+// SetKV stores a key as KVSet would, to prepare a test (the quota is not
+// checked).
 func (s *Session) SetKV(key string, val []byte, ttl time.Duration) {
 	s.kvPut(key, bytes.Clone(val), ttl)
 }
@@ -74,24 +75,70 @@ func kvKey(fn, key string) {
 
 func (h *host) KVGet(key string) ([]byte, bool) {
 	s := h.enter("kv_get")
+	h.needGrant("kv_get", sluice.GrantKV)
 	kvKey("kv_get", key)
 	return s.KV(key)
 }
 
-func (h *host) KVSet(key string, val []byte, ttl time.Duration) {
+// SetKVQuota sets the plugin's key/value quota in bytes, as kv_quota in
+// its policy block would (default abi.KVDefaultQuota, 64 MiB): a write
+// that would take the store past it fails with sluice.ErrQuota.
+func (s *Session) SetKVQuota(bytes int64) { s.kvQuota = bytes }
+
+// KVUsage returns the bytes the plugin's keys count against its quota:
+// per key abi.KVEntryOverhead + its length + its value's length (at least
+// abi.KVMinValueCost), expired keys not yet removed included.
+func (s *Session) KVUsage() int64 {
+	var n int64
+	for k, e := range s.kv {
+		n += kvCost(k, e.val)
+	}
+	return n
+}
+
+func kvCost(key string, val []byte) int64 {
+	return abi.KVEntryOverhead + int64(len(key)) + int64(max(len(val), abi.KVMinValueCost))
+}
+
+// kvFits reports whether growing the store by grow bytes stays within the
+// quota, removing expired keys first when it would not.
+func (s *Session) kvFits(grow int64) bool {
+	if grow <= 0 || s.KVUsage()+grow <= s.kvQuota {
+		return true
+	}
+	for k := range s.kv {
+		s.kvLive(k) // removes it if expired
+	}
+	return s.KVUsage()+grow <= s.kvQuota
+}
+
+func (h *host) KVSet(key string, val []byte, ttl time.Duration) error {
 	s := h.enter("kv_set")
+	h.needGrant("kv_set", sluice.GrantKV)
 	kvKey("kv_set", key)
 	if len(val) > abi.KVMaxValue {
 		trapf("kv_set: value of %d bytes is above the limit of %d", len(val), abi.KVMaxValue)
 	}
+	grow := kvCost(key, val)
+	if e := s.kvLive(key); e != nil {
+		grow -= kvCost(key, e.val)
+	}
+	if !s.kvFits(grow) {
+		return sluice.ErrQuota
+	}
 	s.kvPut(key, bytes.Clone(val), ttl)
+	return nil
 }
 
-func (h *host) KVIncr(key string, delta int32, ttl time.Duration) int32 {
+func (h *host) KVIncr(key string, delta int32, ttl time.Duration) (int32, error) {
 	s := h.enter("kv_incr")
+	h.needGrant("kv_incr", sluice.GrantKV)
 	kvKey("kv_incr", key)
 	e := s.kvLive(key)
 	if e == nil {
+		if !s.kvFits(kvCost(key, nil)) {
+			return 0, sluice.ErrQuota
+		}
 		s.kvPut(key, nil, ttl)
 		e = s.kv[key]
 	}
@@ -104,11 +151,12 @@ func (h *host) KVIncr(key string, delta int32, ttl time.Duration) int32 {
 		n = math.MinInt64
 	}
 	e.val = strconv.AppendInt(e.val[:0], n, 10)
-	return int32(max(math.MinInt32, min(math.MaxInt32, n)))
+	return int32(max(math.MinInt32, min(math.MaxInt32, n))), nil
 }
 
 func (h *host) KVDelete(key string) bool {
 	s := h.enter("kv_delete")
+	h.needGrant("kv_delete", sluice.GrantKV)
 	kvKey("kv_delete", key)
 	if s.kvLive(key) == nil {
 		return false

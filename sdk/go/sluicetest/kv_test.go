@@ -13,7 +13,11 @@ func TestKVEmulation(t *testing.T) {
 	s := sluicetest.New()
 	var got []int32
 	incr := func(h sluice.Host) sluice.Verdict {
-		got = append(got, h.KVIncr("rate", 1, time.Minute))
+		n, err := h.KVIncr("rate", 1, time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		got = append(got, n)
 		return sluice.Continue
 	}
 	for range 3 {
@@ -65,5 +69,39 @@ func TestKVEmulation(t *testing.T) {
 	})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "above the limit") {
 		t.Fatalf("big value: Err = %v", r.Err)
+	}
+}
+
+// TestKVQuotaEmulation: writes past SetKVQuota fail with sluice.ErrQuota,
+// as the gateway's store does (ABI §4.8); nothing is written.
+func TestKVQuotaEmulation(t *testing.T) {
+	s := sluicetest.New()
+	s.SetKVQuota(2 * (128 + 1 + 100))
+	r := s.Run(sluicetest.PhaseConnect, func(h sluice.Host) sluice.Verdict {
+		val := []byte(strings.Repeat("v", 100))
+		for _, k := range []string{"a", "b"} {
+			if err := h.KVSet(k, val, 0); err != nil {
+				t.Errorf("KVSet %s: %v", k, err)
+			}
+		}
+		if err := h.KVSet("c", val, 0); err != sluice.ErrQuota {
+			t.Errorf("KVSet past the quota = %v, want ErrQuota", err)
+		}
+		if _, err := h.KVIncr("n", 1, 0); err != sluice.ErrQuota {
+			t.Errorf("KVIncr creating past the quota = %v, want ErrQuota", err)
+		}
+		if n, err := h.KVIncr("a", 1, 0); n != 1 || err != nil {
+			t.Errorf("KVIncr of an existing key = %d, %v", n, err)
+		}
+		return sluice.Continue
+	})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if _, ok := s.KV("c"); ok {
+		t.Error("a refused key was stored")
+	}
+	if u := s.KVUsage(); u > 2*(128+1+100) {
+		t.Errorf("usage %d above the quota", u)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -56,13 +57,15 @@ type Session struct {
 	logs    []LogLine
 	effects []string
 
-	kv    map[string]*kvEntry // the plugin's key/value store (kv.go)
-	clock time.Time           // the store's fake clock
+	kv      map[string]*kvEntry // the plugin's key/value store (kv.go)
+	kvQuota int64               // its quota in bytes
+	clock   time.Time           // the store's fake clock
 
 	dns     map[string]map[string][]string // name -> type -> records (dns.go)
 	dnsTemp map[string]bool                // names that fail with TEMPERROR
 
 	dkimKeys map[string]*dkimsign.Key // granted DKIM keys by name (auth.go)
+	grants   map[string]bool          // capabilities (grants.go)
 }
 
 // New returns a session in which a client 192.0.2.1 port 49152 connected
@@ -83,10 +86,12 @@ func New() *Session {
 		tags:     map[string]string{},
 		msg:      &message.Message{},
 		kv:       map[string]*kvEntry{},
+		kvQuota:  abi.KVDefaultQuota,
 		clock:    kvEpoch,
 		dns:      map[string]map[string][]string{},
 		dnsTemp:  map[string]bool{},
 		dkimKeys: map[string]*dkimsign.Key{},
+		grants:   defaultGrants(),
 	}
 }
 

@@ -20,6 +20,7 @@ const msg = "Subject: hello\r\n" +
 func dataSession(t *testing.T) *sluicetest.Session {
 	t.Helper()
 	s := sluicetest.New()
+	s.Grant(sluice.GrantEnvelope)
 	s.SetEnvelope("from@example.org", "to@example.net")
 	if err := s.SetMessage([]byte(msg)); err != nil {
 		t.Fatal(err)
@@ -341,4 +342,35 @@ func TestReadsOutsideData(t *testing.T) {
 		}
 		return sluice.Continue
 	})
+}
+
+// TestGrants: envelope changes trap without grants = ["envelope"], as the
+// gateway refuses such a module at load (ABI §4.6); kv is granted by
+// default and can be revoked.
+func TestGrants(t *testing.T) {
+	s := sluicetest.New()
+	s.SetEnvelope("from@example.org", "to@example.net")
+	for name, call := range map[string]func(h sluice.Host){
+		"mail_set":    func(h sluice.Host) { h.SetMailFrom("x@example.org") },
+		"rcpt_add":    func(h sluice.Host) { h.AddRcpt("spy@example.org") },
+		"rcpt_remove": func(h sluice.Host) { h.RemoveRcpt("to@example.net") },
+	} {
+		r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { call(h); return sluice.Continue })
+		want := name + ` needs the "envelope" grant`
+		if r.Err == nil || !strings.Contains(r.Err.Error(), want) {
+			t.Errorf("%s without the grant: Err = %v; want %q", name, r.Err, want)
+		}
+	}
+	if !slices.Equal(s.Rcpts(), []string{"to@example.net"}) || s.MailFrom() != "from@example.org" {
+		t.Fatalf("envelope changed without the grant: %q %q", s.MailFrom(), s.Rcpts())
+	}
+	s.Grant(sluice.GrantEnvelope)
+	if r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { h.AddRcpt("b@example.org"); return sluice.Continue }); r.Err != nil {
+		t.Fatalf("rcpt_add with the grant: %v", r.Err)
+	}
+	s.Revoke(sluice.GrantKV)
+	r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { h.KVSet("k", nil, 0); return sluice.Continue })
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `kv_set needs the "kv" grant`) {
+		t.Errorf("kv_set after Revoke: Err = %v", r.Err)
+	}
 }

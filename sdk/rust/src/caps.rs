@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::host::{info, read_owned, Host, NOT_FOUND, REFUSED, TEMPERROR};
+use crate::host::{info, read_owned, Host, NOT_FOUND, QUOTA, REFUSED, TEMPERROR};
 use crate::sys;
 
 /// Why [`Host::dns_lookup`] has no records.
@@ -32,6 +32,19 @@ impl fmt::Display for DnsError {
             DnsError::NotFound => "not found",
             DnsError::Temporary => "temporary DNS failure",
         })
+    }
+}
+
+/// The error of [`Host::kv_set`] and [`Host::kv_incr`] when the write would
+/// take the plugin's key/value store past its quota (`kv_quota` in the
+/// policy, default 64 MiB; the ABI's QUOTA, sdk/ABI.md §4.8). Nothing was
+/// written; keys free up as they expire or are deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvQuotaExceeded;
+
+impl fmt::Display for KvQuotaExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("key/value quota exceeded")
     }
 }
 
@@ -143,8 +156,12 @@ impl Host {
     /// Stores `value` (at most 64 KiB) under `key` for `ttl_ms`
     /// milliseconds (0: no expiry), replacing any value and lifetime. Writes
     /// take effect at once and are not undone if the hook later fails.
-    pub fn kv_set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl_ms: u32) {
-        sys::kv_set(key.as_ref(), value.as_ref(), ttl(ttl_ms));
+    /// [`KvQuotaExceeded`] when the plugin's store has no room for it.
+    pub fn kv_set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl_ms: u32) -> Result<(), KvQuotaExceeded> {
+        if sys::kv_set(key.as_ref(), value.as_ref(), ttl(ttl_ms)) == QUOTA {
+            return Err(KvQuotaExceeded);
+        }
+        Ok(())
     }
 
     /// Atomically adds `delta` to the decimal counter under `key` and
@@ -152,8 +169,17 @@ impl Host {
     /// starts at 0 and lives `ttl_ms` milliseconds (0: no expiry); an
     /// existing key keeps its lifetime (a fixed window). A value that is not
     /// a decimal integer counts as 0.
-    pub fn kv_incr(&self, key: impl AsRef<[u8]>, delta: i32, ttl_ms: u32) -> i32 {
-        sys::kv_incr(key.as_ref(), delta, ttl(ttl_ms))
+    /// [`KvQuotaExceeded`] when a missing key cannot be created within the
+    /// quota; incrementing an existing key never fails.
+    pub fn kv_incr(&self, key: impl AsRef<[u8]>, delta: i32, ttl_ms: u32) -> Result<i32, KvQuotaExceeded> {
+        let key = key.as_ref();
+        let n = sys::kv_incr(key, delta, ttl(ttl_ms));
+        // -4 is also a counter's value; QUOTA is returned only instead of
+        // creating the key, so the key exists now if and only if it counted.
+        if n == QUOTA && self.kv_get(key).is_none() {
+            return Err(KvQuotaExceeded);
+        }
+        Ok(n)
     }
 
     /// Removes `key`; `false` if it was absent.

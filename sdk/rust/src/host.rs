@@ -18,6 +18,11 @@ pub const TEMPERROR: i32 = -2;
 /// reason in the plugin's buffer (sdk/ABI.md §4.10).
 pub const REFUSED: i32 = -3;
 
+/// The value `kv_set` and `kv_incr` return when the write would take the
+/// plugin's key/value store past its quota (`kv_quota` in the policy);
+/// nothing was written (sdk/ABI.md §4.8).
+pub const QUOTA: i32 = -4;
+
 /// Size of the first read attempt of a value of unknown length. Most
 /// values (addresses, header fields, tags) fit; longer ones cost one more
 /// host call with a buffer of the exact size.

@@ -39,8 +39,8 @@ mod sys;
 pub mod testing;
 mod verdict;
 
-pub use caps::{parse_dkim_keys, AuthChecks, DkimKey, DkimRefusal, DnsError};
-pub use host::{info, Body, Headers, Host, NOT_FOUND, REFUSED, TEMPERROR};
+pub use caps::{parse_dkim_keys, AuthChecks, DkimKey, DkimRefusal, DnsError, KvQuotaExceeded};
+pub use host::{info, Body, Headers, Host, NOT_FOUND, QUOTA, REFUSED, TEMPERROR};
 #[doc(hidden)]
 pub use plugin::__private;
 pub use plugin::Plugin;

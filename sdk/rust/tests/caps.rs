@@ -10,9 +10,9 @@ fn kv_round_trip_incr_delete_and_expiry() {
     let mut seen = Vec::new();
     let out = s.run(Phase::Connect, |h| {
         seen.push(h.kv_get("greylist"));
-        h.kv_set("greylist", b"\x00first\xff", 0);
+        h.kv_set("greylist", b"\x00first\xff", 0).unwrap();
         seen.push(h.kv_get("greylist"));
-        h.kv_set("window", "x", 1000);
+        h.kv_set("window", "x", 1000).unwrap();
         Verdict::Continue
     });
     assert!(out.is_ok(), "{:?}", out.error);
@@ -22,9 +22,9 @@ fn kv_round_trip_incr_delete_and_expiry() {
     // kv_incr: created at 0 with the ttl, an existing key keeps its lifetime.
     let mut counts = Vec::new();
     s.run(Phase::Mail, |h| {
-        counts.push(h.kv_incr("rate", 1, 1000));
-        counts.push(h.kv_incr("rate", 5, 0));
-        counts.push(h.kv_incr("rate", -10, 0));
+        counts.push(h.kv_incr("rate", 1, 1000).unwrap());
+        counts.push(h.kv_incr("rate", 5, 0).unwrap());
+        counts.push(h.kv_incr("rate", -10, 0).unwrap());
         Verdict::Continue
     });
     assert_eq!(counts, [1, 6, -4]);
@@ -40,8 +40,8 @@ fn kv_round_trip_incr_delete_and_expiry() {
     let mut got = (0, 0, false, false, None);
     s.run(Phase::Data, |h| {
         got = (
-            h.kv_incr("big", 7, 0),
-            h.kv_incr("text", 2, 0),
+            h.kv_incr("big", 7, 0).unwrap(),
+            h.kv_incr("text", 2, 0).unwrap(),
             h.kv_delete("text"),
             h.kv_delete("text"),
             h.kv_get("text"),
@@ -56,7 +56,7 @@ fn kv_round_trip_incr_delete_and_expiry() {
 fn kv_writes_survive_a_failed_call_and_bad_keys_trap() {
     let mut s = Session::new();
     let out = s.run(Phase::Connect, |h| {
-        h.kv_set("k", "v", 0);
+        h.kv_set("k", "v", 0).unwrap();
         panic!("boom")
     });
     assert!(out.error.unwrap().contains("boom"));
@@ -67,7 +67,7 @@ fn kv_writes_survive_a_failed_call_and_bad_keys_trap() {
     });
     assert!(out.error.unwrap().contains("key length 0"));
     let out = s.run(Phase::Connect, |h| {
-        h.kv_set("k", vec![b'x'; 65537], 0);
+        let _ = h.kv_set("k", vec![b'x'; 65537], 0);
         Verdict::Continue
     });
     assert!(out.error.unwrap().contains("above the limit"));
@@ -230,4 +230,25 @@ fn dkim_keys_and_signing() {
         Verdict::Continue
     });
     assert!(out.error.unwrap().contains("not granted"));
+}
+
+#[test]
+fn kv_quota_is_an_error_not_a_trap() {
+    use sluice::KvQuotaExceeded;
+    let mut s = Session::new();
+    s.set_kv_quota(2 * (128 + 1 + 100));
+    let mut got = Vec::new();
+    let out = s.run(Phase::Connect, |h| {
+        let v = vec![b'v'; 100];
+        got.push(h.kv_set("a", &v, 0));
+        got.push(h.kv_set("b", &v, 0));
+        got.push(h.kv_set("c", &v, 0));
+        got.push(h.kv_incr("n", 1, 0).map(|_| ()));
+        got.push(h.kv_incr("a", -4, 0).map(|n| assert_eq!(n, -4, "a counter at -4 is a value")));
+        Verdict::Continue
+    });
+    assert!(out.is_ok(), "{:?}", out.error);
+    assert_eq!(got, [Ok(()), Ok(()), Err(KvQuotaExceeded), Err(KvQuotaExceeded), Ok(())]);
+    assert_eq!(s.kv("c"), None, "a refused key is not stored");
+    assert!(s.kv_usage() <= 2 * (128 + 1 + 100));
 }

@@ -13,7 +13,7 @@ use std::vec::Vec;
 use super::state::{out, trap, with, Field, State};
 use crate::caps::{DkimKey, DnsError};
 use crate::verdict::Phase;
-use crate::{NOT_FOUND, REFUSED, TEMPERROR};
+use crate::{NOT_FOUND, QUOTA, REFUSED, TEMPERROR};
 
 /// One key of the emulated store.
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub(crate) struct KvEntry {
 pub(crate) struct Caps {
     pub(crate) clock_ms: u64,
     pub(crate) kv: BTreeMap<Vec<u8>, KvEntry>,
+    /// The store's quota in bytes (sdk/ABI.md §4.8); `None`: the default.
+    pub(crate) kv_quota: Option<i64>,
     /// Answers by (upper-case qtype, lower-case name without the final dot).
     pub(crate) dns: BTreeMap<(String, String), Result<Vec<Vec<u8>>, DnsError>>,
     /// Flat members of the auth result (`spf.result`, `dkim.0.domain`, ...).
@@ -54,6 +56,24 @@ impl Caps {
         self.kv.insert(key.to_vec(), KvEntry { value, expires });
     }
 
+    /// What the keys count against the quota: per key 128 bytes + its
+    /// length + its value's length, the value counting at least 20.
+    pub(crate) fn kv_usage(&self) -> i64 {
+        self.kv.iter().map(|(k, e)| kv_cost(k, &e.value)).sum()
+    }
+
+    /// Whether growing the store by `grow` bytes stays within the quota,
+    /// after removing expired keys when it would not.
+    fn kv_fits(&mut self, grow: i64) -> bool {
+        let quota = self.kv_quota.unwrap_or(KV_DEFAULT_QUOTA);
+        if grow <= 0 || self.kv_usage() + grow <= quota {
+            return true;
+        }
+        let now = self.clock_ms;
+        self.kv.retain(|_, e| e.expires.map_or(true, |t| now < t));
+        self.kv_usage() + grow <= quota
+    }
+
     /// The value of info `dkim.keys`, or `None` without keys.
     pub(crate) fn dkim_key_list(&self) -> Option<Vec<u8>> {
         if self.dkim_keys.is_empty() {
@@ -75,6 +95,14 @@ pub(crate) fn dns_name(name: &[u8]) -> String {
 }
 
 const QTYPES: [&str; 7] = ["A", "AAAA", "TXT", "MX", "PTR", "NS", "CNAME"];
+
+/// The default quota of a plugin's store (sdk/ABI.md §4.8).
+const KV_DEFAULT_QUOTA: i64 = 64 << 20;
+
+/// What one key counts against the quota (sdk/ABI.md §4.8).
+pub(crate) fn kv_cost(key: &[u8], value: &[u8]) -> i64 {
+    128 + key.len() as i64 + value.len().max(20) as i64
+}
 
 fn kv_key(fn_name: &str, key: &[u8]) {
     if key.is_empty() || key.len() > 256 {
@@ -182,8 +210,14 @@ pub(crate) mod sys {
         if val.len() > 65536 {
             trap(std::format!("kv_set: value of {} bytes is above the limit of 65536", val.len()))
         }
-        with(|st| st.caps.kv_put(key, val.to_vec(), ttl_ms));
-        0
+        with(|st| {
+            let old = st.caps.kv_live(key).map_or(0, |e| kv_cost(key, &e.value));
+            if !st.caps.kv_fits(kv_cost(key, val) - old) {
+                return QUOTA;
+            }
+            st.caps.kv_put(key, val.to_vec(), ttl_ms);
+            0
+        })
     }
 
     pub(crate) fn kv_incr(key: &[u8], delta: i32, ttl_ms: i32) -> i32 {
@@ -191,6 +225,9 @@ pub(crate) mod sys {
         kv_ttl("kv_incr", ttl_ms);
         with(|st| {
             if st.caps.kv_live(key).is_none() {
+                if !st.caps.kv_fits(kv_cost(key, &[])) {
+                    return QUOTA;
+                }
                 st.caps.kv_put(key, Vec::new(), ttl_ms);
             }
             let e = st.caps.kv_live(key).expect("just stored");

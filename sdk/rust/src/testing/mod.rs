@@ -175,6 +175,19 @@ impl Session {
         self
     }
 
+    /// Sets the plugin's key/value quota in bytes, as `kv_quota` in its
+    /// policy block would (default 64 MiB): a write past it gets
+    /// `KvQuotaExceeded` (sdk/ABI.md §4.8).
+    pub fn set_kv_quota(&mut self, bytes: i64) -> &mut Self {
+        self.st.caps.kv_quota = Some(bytes);
+        self
+    }
+
+    /// The bytes the plugin's keys count against its quota.
+    pub fn kv_usage(&self) -> i64 {
+        self.st.caps.kv_usage()
+    }
+
     /// Moves the key/value store's clock forward: keys whose lifetime has
     /// passed are gone. The clock moves only when a test calls this.
     pub fn advance_ms(&mut self, ms: u64) -> &mut Self {
