@@ -58,6 +58,9 @@ func TestVerdictHelpers(t *testing.T) {
 		reply    string
 		wantErr  string
 		wantLogs string
+		// wantNoLogs: the helper writes no log line (the reason goes
+		// into X-Sluice-Quarantine, as in every SDK).
+		wantNoLogs bool
 	}{
 		{name: "reject", hook: func(h sluice.Host) sluice.Verdict { return sluice.Reject(h, 554, "5.7.0", "No thanks") },
 			verdict: sluice.VerdictReject, reply: "554 5.7.0 No thanks"},
@@ -75,8 +78,8 @@ func TestVerdictHelpers(t *testing.T) {
 			wantErr: "verdict reject with a 451 reply"},
 		{name: "mismatched enhanced code traps", hook: func(h sluice.Host) sluice.Verdict { return sluice.Reject(h, 550, "4.7.1", "x") },
 			wantErr: "does not match"},
-		{name: "quarantine logs its reason", hook: func(h sluice.Host) sluice.Verdict { return sluice.Quarantine(h, "looks like spam") },
-			verdict: sluice.VerdictQuarantine, wantLogs: "quarantine: looks like spam"},
+		{name: "quarantine passes its reason as the reply text", hook: func(h sluice.Host) sluice.Verdict { return sluice.Quarantine(h, "looks like spam") },
+			verdict: sluice.VerdictQuarantine, reply: "550 5.7.1 looks like spam", wantNoLogs: true},
 		{name: "invalid verdict", hook: func(h sluice.Host) sluice.Verdict { return 9 }, wantErr: "invalid verdict 9"},
 	}
 	for _, tt := range tests {
@@ -95,6 +98,9 @@ func TestVerdictHelpers(t *testing.T) {
 			}
 			if tt.reply != "" && (r.Reply == nil || r.Reply.String() != tt.reply) {
 				t.Fatalf("reply = %v, want %q", r.Reply, tt.reply)
+			}
+			if tt.wantNoLogs && len(s.Logs()) != 0 {
+				t.Fatalf("logs = %+v, want none", s.Logs())
 			}
 			if tt.wantLogs != "" {
 				logs := s.Logs()
