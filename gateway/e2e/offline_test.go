@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,12 +68,21 @@ func sluiceTest(t *testing.T, dir, clientIP, from, msg string) offlineResult {
 	out, err := exec.Command(filepath.Join(binDir, "sluice"), "test", "--policy", filepath.Join(dir, "policy.hcl"),
 		"--dns-file", filepath.Join(dir, "test.zone"), "--cache-dir", cacheDir, "--client-ip", clientIP,
 		"--from", from, "--rcpt", "bob@example.net", "--json", eml).Output()
-	if err != nil {
+	// The exit status names the action (README "Command line").
+	status := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
 		t.Fatalf("sluice test: %v\n%s", err, out)
 	}
 	var r offlineResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	want := map[string]int{"accept": 0, "reject": 3, "tempfail": 4, "discard": 5, "quarantine": 6}
+	if w, ok := want[r.Action]; !ok || status != w {
+		t.Fatalf("sluice test: action %q with exit status %d\n%s", r.Action, status, out)
 	}
 	return r
 }
