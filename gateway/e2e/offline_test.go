@@ -126,3 +126,35 @@ func TestSluiceTestDNSFile(t *testing.T) {
 		t.Errorf("own-domain mail not signed: action %q\n%s", r.Action, r.Message)
 	}
 }
+
+// A Go plugin refusing its config is reported in policy terms, at the key,
+// in one sentence: no Go type names, no repeated "plugin ... refused".
+func TestCheckConfigErrorInPolicyTerms(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "policy.hcl")
+	src := `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+plugin "access" {
+  wasm   = "` + plugin("access") + `"
+  config = { deny_senders = ["x@example.com"], code = 2.5 }
+}
+`
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "sluice"), "check", "--cache-dir", cacheDir, "--log-level", "error", p).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("sluice check: %v\n%s", err, out)
+	}
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, p+":") && strings.Contains(l, "Plugin failed to load") {
+			line = l
+		}
+	}
+	want := `Plugin failed to load: plugin "access" (` + plugin("access") + `): refused its configuration: config.code: 2.5 is not a whole number`
+	if !strings.HasSuffix(line, want) {
+		t.Fatalf("diagnostic:\n%s\nwant it to end with:\n%s\nall output:\n%s", line, want, out)
+	}
+}

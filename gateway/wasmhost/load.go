@@ -135,6 +135,9 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	}
 	if ce != nil {
 		inst.close(ctx)
+		if ce.refused {
+			return fail(ce, "%s", ce.Reason)
+		}
 		return fail(ce, "%s: %s", ce.Func, ce.Reason)
 	}
 	p.idle = append(p.idle, inst)

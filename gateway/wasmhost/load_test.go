@@ -84,10 +84,10 @@ func TestLoadErrors(t *testing.T) {
 			(func (export "sluice_configure") (result i32)
 				(call $log (i32.const 3) (i32.const 0) (i32.const 21))
 				(i32.const 1)))`,
-			wants: []string{`sluice_configure: returned 1: the plugin refused its configuration; it logged: missing key "domain"`}},
+			wants: []string{`plugin p1: refused its configuration: missing key "domain"`}},
 		{name: "configure refuses silently", wat: `(module (memory (export "memory") 1) ` + abiV1 + `
 			(func (export "sluice_configure") (result i32) (i32.const 7)))`,
-			wants: []string{"sluice_configure: returned 7", "it logged nothing"}},
+			wants: []string{"plugin p1: refused its configuration (sluice_configure returned 7 and logged nothing; check the plugin's config in the policy)"}},
 		{name: "configure traps", wat: `(module (memory (export "memory") 1) ` + abiV1 + `
 			(func (export "sluice_configure") (result i32) unreachable))`,
 			wants: []string{"sluice_configure: trapped: wasm error: unreachable"}},

@@ -214,8 +214,8 @@ func TestConfigure(t *testing.T) {
 		}
 	}
 	for cfg, want := range map[string]string{
-		`{"rejects": true}`:                                           "unknown field",
-		`{"reject": "yes"}`:                                           "cannot unmarshal",
+		`{"rejects": true}`:                                           "unknown key",
+		`{"reject": "yes"}`:                                           "config.reject: \"yes\" is not true or false",
 		`{"reject_text": "bad\r\ntext"}`:                              "0x0d",
 		`{"reject_text": "caf\u00e9"}`:                                "0xc3",
 		`{"reject_text": "` + strings.Repeat("x", 401) + `"}`:         "400",

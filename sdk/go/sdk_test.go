@@ -2,18 +2,27 @@ package sluice_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
 )
 
 type cfg struct {
-	Name  string   `json:"name"`
-	Items []string `json:"items"`
+	Name   string           `json:"name"`
+	Items  []string         `json:"items"`
+	Count  int64            `json:"count"`
+	Limits map[string]limit `json:"limits"`
+	Wait   sluice.Duration  `json:"wait"`
+}
+
+type limit struct {
+	Max uint8 `json:"max"`
 }
 
 func TestDecodeConfig(t *testing.T) {
@@ -24,10 +33,20 @@ func TestDecodeConfig(t *testing.T) {
 	}{
 		{json: `{}`},
 		{json: `{"name":"x","items":["a","b"]}`, want: cfg{Name: "x", Items: []string{"a", "b"}}},
-		{json: `{"nmae":"typo"}`, wantErr: `unknown field "nmae"`},
-		{json: `{"name":1}`, wantErr: "cannot unmarshal number"},
-		{json: `{} {}`, wantErr: "trailing data"},
-		{json: ``, wantErr: "EOF"},
+		{json: `{"nmae":"typo"}`, wantErr: `config.nmae: unknown key (known here: count, items, limits, name, wait)`},
+		{json: `{"name":1}`, wantErr: "config.name: 1 is not a string"},
+		{json: `{"count":2.5}`, wantErr: "config.count: 2.5 is not a whole number"},
+		{json: `{"count":"3"}`, wantErr: `config.count: "3" is not a whole number`},
+		{json: `{"count":1e20}`, wantErr: "config.count: 1e+20 is out of range (-9223372036854775808 to 9223372036854775807)"},
+		{json: `{"items":"a"}`, wantErr: `config.items: "a" is not a list`},
+		{json: `{"items":["a",true]}`, wantErr: "config.items[1]: true is not a string"},
+		{json: `{"limits":{"x":{"max":-1}}}`, wantErr: "config.limits.x.max: -1 is out of range (0 to 255)"},
+		{json: `{"limits":{"x":{"mx":1}}}`, wantErr: "config.limits.x.mx: unknown key (known here: max)"},
+		{json: `{"wait":"soon"}`, wantErr: `config.wait: duration "soon": not a duration`},
+		{json: `{"limits":{"x":{"max":7}},"count":-4,"wait":"5m"}`,
+			want: cfg{Count: -4, Limits: map[string]limit{"x": {Max: 7}}, Wait: sluice.Duration(5 * time.Minute)}},
+		{json: `{} {}`, wantErr: "config: not valid JSON"},
+		{json: ``, wantErr: "config: not valid JSON"},
 	}
 	for _, tt := range tests {
 		s := sluicetest.New()
@@ -44,7 +63,8 @@ func TestDecodeConfig(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.Name != tt.want.Name || !slices.Equal(got.Items, tt.want.Items) {
+		if err != nil || got.Name != tt.want.Name || !slices.Equal(got.Items, tt.want.Items) || got.Count != tt.want.Count ||
+			got.Wait != tt.want.Wait || fmt.Sprint(got.Limits) != fmt.Sprint(tt.want.Limits) {
 			t.Errorf("%s: got %+v, %v", tt.json, got, err)
 		}
 	}
