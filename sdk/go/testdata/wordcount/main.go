@@ -4,11 +4,15 @@
 //
 //	"words":   the README's loop: 32 KiB reads, 8 bytes per step;
 //	"bytes":   32 KiB reads, one step per byte;
-//	"scanner": bufio.Scanner with bufio.ScanWords (the slowest).
+//	"scanner": bufio.Scanner with bufio.ScanWords (the slowest);
+//	"lines":    bufio.Scanner lines and bytes.Contains, the README's first
+//	            example before it became bodyContains; the number of lines;
+//	"contains": README §6's bodyContains(h, "BUY NOW"): 1 if found, else 0.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -29,10 +33,10 @@ func (p *wordcount) Configure(h sluice.Host) error {
 		return err
 	}
 	switch p.cfg.Loop {
-	case "words", "bytes", "scanner":
+	case "words", "bytes", "scanner", "lines", "contains":
 		return nil
 	}
-	return errors.New("config.loop: must be words, bytes or scanner")
+	return errors.New("config.loop: must be words, bytes, scanner, lines or contains")
 }
 
 func (p *wordcount) OnData(h sluice.Host) sluice.Verdict {
@@ -42,6 +46,12 @@ func (p *wordcount) OnData(h sluice.Host) sluice.Verdict {
 		n = countWords(h)
 	case "bytes":
 		n = countBytes(h)
+	case "lines":
+		n = countLines(h)
+	case "contains":
+		if bodyContains(h, []byte("BUY NOW")) {
+			n = 1
+		}
 	default:
 		n = countScanner(h)
 	}
@@ -112,6 +122,34 @@ func countScanner(h sluice.Host) int {
 		n++
 	}
 	return n
+}
+
+func countLines(h sluice.Host) int {
+	sc := bufio.NewScanner(sluice.Body(h))
+	sc.Buffer(make([]byte, 0, 4096), 1000)
+	n := 0
+	for sc.Scan() {
+		if bytes.Contains(sc.Bytes(), []byte("BUY NOW")) {
+			return -1
+		}
+		n++
+	}
+	return n
+}
+
+// bodyContains is README §6's, verbatim.
+func bodyContains(h sluice.Host, pat []byte) bool {
+	buf := make([]byte, 32<<10) // pat must be shorter
+	for off := int64(0); ; {
+		n, err := h.BodyReadAt(buf, off)
+		if bytes.Contains(buf[:n], pat) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		off += int64(n - len(pat) + 1) // the next piece overlaps, for a match across two
+	}
 }
 
 func init() { sluice.Register(&wordcount{}) }
