@@ -169,6 +169,16 @@ func TestBodyReaderAndHelpers(t *testing.T) {
 	}
 }
 
+func TestLocalPart(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bob@example.org": "Bob", `"a@b"@example.org`: `"a@b"`, "postmaster": "postmaster", "": "", "@example.org": "",
+	} {
+		if got := sluice.LocalPart(in); got != want {
+			t.Errorf("LocalPart(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestDomain(t *testing.T) {
 	for in, want := range map[string]string{
 		"a@Example.ORG": "example.org", "a@b@c.example.": "c.example", "postmaster": "", "": "",
