@@ -1,6 +1,7 @@
 // Command wordcount counts the words of the body and writes them into
-// X-Word-Count, by the loop its config names, to measure what a loop costs
-// in the sandbox (sdk/go/README.md §6, "Loops cost more in the sandbox"):
+// X-Word-Count, by the loop the sender's local part names, to measure what
+// a loop costs in the sandbox (sdk/go/README.md §6, "Loops cost more in the
+// sandbox"):
 //
 //	"words":   the README's loop: 32 KiB reads, 8 bytes per step;
 //	"bytes":   32 KiB reads, one step per byte;
@@ -14,38 +15,25 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"math/bits"
 	"strconv"
 
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
-type wordcount struct {
-	cfg struct {
-		Loop string `json:"loop"`
-	}
-}
+type wordcount struct{}
 
-func (p *wordcount) Configure(h sluice.Host) error {
-	p.cfg.Loop = "words"
-	if err := sluice.DecodeConfig(h, &p.cfg); err != nil {
-		return err
-	}
-	switch p.cfg.Loop {
-	case "words", "bytes", "scanner", "lines", "contains":
-		return nil
-	}
-	return errors.New("config.loop: must be words, bytes, scanner, lines or contains")
-}
-
+// OnData counts with the loop named by the sender's local part.
 func (p *wordcount) OnData(h sluice.Host) sluice.Verdict {
+	from, _ := h.Info(sluice.InfoMailFrom)
 	var n int
-	switch p.cfg.Loop {
+	switch sluice.LocalPart(from) {
 	case "words":
 		n = countWords(h)
 	case "bytes":
 		n = countBytes(h)
+	case "scanner":
+		n = countScanner(h)
 	case "lines":
 		n = countLines(h)
 	case "contains":
@@ -53,7 +41,7 @@ func (p *wordcount) OnData(h sluice.Host) sluice.Verdict {
 			n = 1
 		}
 	default:
-		n = countScanner(h)
+		return sluice.Reject(h, 550, "5.7.1", "unknown loop")
 	}
 	h.AddHeader("X-Word-Count", strconv.Itoa(n))
 	return sluice.Continue
