@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +88,9 @@ func checkConfig(path string, val any, t reflect.Type) error {
 				}
 				sort.Strings(names)
 				return fmt.Errorf("%s.%s: unknown key (known here: %s)", path, k, strings.Join(names, ", "))
+			}
+			if f.asString {
+				continue // encoding/json checks it
 			}
 			if err := checkConfig(path+"."+k, obj[k], f.typ); err != nil {
 				return err
@@ -172,8 +176,9 @@ func describe(val any) string {
 }
 
 type jsonField struct {
-	name string
-	typ  reflect.Type
+	name     string
+	typ      reflect.Type
+	asString bool // `json:",string"`: a number or bool inside a string
 }
 
 // jsonFields lists the keys encoding/json decodes into struct type t.
@@ -185,7 +190,7 @@ func jsonFields(t reflect.Type) []jsonField {
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
@@ -202,7 +207,7 @@ func jsonFields(t reflect.Type) []jsonField {
 		if name == "" {
 			name = f.Name
 		}
-		out = append(out, jsonField{name: name, typ: f.Type})
+		out = append(out, jsonField{name: name, typ: f.Type, asString: slices.Contains(strings.Split(opts, ","), "string")})
 	}
 	return out
 }

@@ -19,6 +19,7 @@ type cfg struct {
 	Count  int64            `json:"count"`
 	Limits map[string]limit `json:"limits"`
 	Wait   sluice.Duration  `json:"wait"`
+	Quoted int              `json:"quoted,string"`
 }
 
 type limit struct {
@@ -33,7 +34,7 @@ func TestDecodeConfig(t *testing.T) {
 	}{
 		{json: `{}`},
 		{json: `{"name":"x","items":["a","b"]}`, want: cfg{Name: "x", Items: []string{"a", "b"}}},
-		{json: `{"nmae":"typo"}`, wantErr: `config.nmae: unknown key (known here: count, items, limits, name, wait)`},
+		{json: `{"nmae":"typo"}`, wantErr: `config.nmae: unknown key (known here: count, items, limits, name, quoted, wait)`},
 		{json: `{"name":1}`, wantErr: "config.name: 1 is not a string"},
 		{json: `{"count":2.5}`, wantErr: "config.count: 2.5 is not a whole number"},
 		{json: `{"count":"3"}`, wantErr: `config.count: "3" is not a whole number`},
@@ -43,6 +44,8 @@ func TestDecodeConfig(t *testing.T) {
 		{json: `{"limits":{"x":{"max":-1}}}`, wantErr: "config.limits.x.max: -1 is out of range (0 to 255)"},
 		{json: `{"limits":{"x":{"mx":1}}}`, wantErr: "config.limits.x.mx: unknown key (known here: max)"},
 		{json: `{"wait":"soon"}`, wantErr: `config.wait: duration "soon": not a duration`},
+		{json: `{"quoted":"12"}`, want: cfg{Quoted: 12}},
+		{json: `{"quoted":"x"}`, wantErr: "config: "},
 		{json: `{"limits":{"x":{"max":7}},"count":-4,"wait":"5m"}`,
 			want: cfg{Count: -4, Limits: map[string]limit{"x": {Max: 7}}, Wait: sluice.Duration(5 * time.Minute)}},
 		{json: `{} {}`, wantErr: "config: not valid JSON"},
@@ -64,7 +67,7 @@ func TestDecodeConfig(t *testing.T) {
 			continue
 		}
 		if err != nil || got.Name != tt.want.Name || !slices.Equal(got.Items, tt.want.Items) || got.Count != tt.want.Count ||
-			got.Wait != tt.want.Wait || fmt.Sprint(got.Limits) != fmt.Sprint(tt.want.Limits) {
+			got.Wait != tt.want.Wait || got.Quoted != tt.want.Quoted || fmt.Sprint(got.Limits) != fmt.Sprint(tt.want.Limits) {
 			t.Errorf("%s: got %+v, %v", tt.json, got, err)
 		}
 	}
