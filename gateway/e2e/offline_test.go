@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,12 +68,21 @@ func sluiceTest(t *testing.T, dir, clientIP, from, msg string) offlineResult {
 	out, err := exec.Command(filepath.Join(binDir, "sluice"), "test", "--policy", filepath.Join(dir, "policy.hcl"),
 		"--dns-file", filepath.Join(dir, "test.zone"), "--cache-dir", cacheDir, "--client-ip", clientIP,
 		"--from", from, "--rcpt", "bob@example.net", "--json", eml).Output()
-	if err != nil {
+	// The exit status names the action (README "Command line").
+	status := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
 		t.Fatalf("sluice test: %v\n%s", err, out)
 	}
 	var r offlineResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	want := map[string]int{"accept": 0, "reject": 3, "tempfail": 4, "discard": 5, "quarantine": 6}
+	if w, ok := want[r.Action]; !ok || status != w {
+		t.Fatalf("sluice test: action %q with exit status %d\n%s", r.Action, status, out)
 	}
 	return r
 }
@@ -114,5 +124,37 @@ func TestSluiceTestDNSFile(t *testing.T) {
 	r = sluiceTest(t, dir, "192.0.2.1", "carol@sluice.test", "From: carol@sluice.test\nSubject: signed\n\nbody\n")
 	if r.Action != "accept" || !strings.Contains(r.Message, "DKIM-Signature:") || !strings.Contains(r.Message, "d=sluice.test") {
 		t.Errorf("own-domain mail not signed: action %q\n%s", r.Action, r.Message)
+	}
+}
+
+// A Go plugin refusing its config is reported in policy terms, at the key,
+// in one sentence: no Go type names, no repeated "plugin ... refused".
+func TestCheckConfigErrorInPolicyTerms(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "policy.hcl")
+	src := `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+plugin "access" {
+  wasm   = "` + plugin("access") + `"
+  config = { deny_senders = ["x@example.com"], code = 2.5 }
+}
+`
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "sluice"), "check", "--cache-dir", cacheDir, "--log-level", "error", p).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("sluice check: %v\n%s", err, out)
+	}
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, p+":") && strings.Contains(l, "Plugin failed to load") {
+			line = l
+		}
+	}
+	want := `Plugin failed to load: plugin "access" (` + plugin("access") + `): refused its configuration: config.code: 2.5 is not a whole number`
+	if !strings.HasSuffix(line, want) {
+		t.Fatalf("diagnostic:\n%s\nwant it to end with:\n%s\nall output:\n%s", line, want, out)
 	}
 }

@@ -5,6 +5,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"io"
@@ -129,8 +130,13 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		})
 		if err != nil {
 			rng := pl.DefRange
+			msg := err.Error()
+			var le *wasmhost.LoadError
+			if errors.As(err, &le) {
+				msg = le.Msg // without its own "plugin NAME: "
+			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to load",
-				Detail: fmt.Sprintf("plugin %q (%s): %v", pl.Name, pl.Wasm, err), Subject: &rng})
+				Detail: fmt.Sprintf("plugin %q (%s): %s", pl.Name, pl.Wasm, msg), Subject: &rng})
 			continue
 		}
 		g.plugins = append(g.plugins, plug)

@@ -39,16 +39,28 @@ type TestResult struct {
 	From        string            `json:"from"`
 	Rcpts       []string          `json:"rcpts"`
 	Rejected    []string          `json:"rejected_rcpts,omitempty"`
+	RcptReplies []RcptReply       `json:"rcpt_replies"` // one per RCPT tried, in order
 	Tags        map[string]string `json:"tags"`
 	Quarantined []string          `json:"quarantined,omitempty"`
 	Steps       []TestStep        `json:"steps"`
 	Message     string            `json:"message"`
 }
 
+// RcptReply is the reply one RCPT command got in an offline run. An
+// accepted recipient gets "250 2.1.5 Ok", standing in for the downstream's
+// reply.
+type RcptReply struct {
+	Rcpt     string `json:"rcpt"`
+	Action   string `json:"action"` // accept, reject or tempfail
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced,omitempty"`
+	Text     string `json:"text"`
+}
+
 // RunTest runs one message through the generation's chain the way a live
 // session would, without network: connect, helo, mail, each rcpt, data.
 func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
-	res := &TestResult{Tags: map[string]string{}, Rcpts: []string{}, Steps: []TestStep{}}
+	res := &TestResult{Tags: map[string]string{}, Rcpts: []string{}, Steps: []TestStep{}, RcptReplies: []RcptReply{}}
 	info := &filter.Session{ID: "offline", Hostname: gen.hostname, Helo: in.Helo, Tags: filter.Tags{}}
 	if ip, err := netip.ParseAddr(in.ClientIP); err == nil {
 		info.ClientIP = ip
@@ -95,9 +107,11 @@ func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
 		st.Rcpt = ""
 		if out.Verdict == filter.Reject || out.Verdict == filter.Tempfail {
 			res.Rejected = append(res.Rejected, r)
+			res.RcptReplies = append(res.RcptReplies, rcptReply(r, out.Verdict.String(), out.Reply))
 			last = out
 			continue
 		}
+		res.RcptReplies = append(res.RcptReplies, rcptReply(r, "accept", smtp.NewReply(250, "2.1.5", "Ok")))
 		st.Rcpts = append(st.Rcpts, r)
 	}
 	if len(st.Rcpts) == 0 {
@@ -107,7 +121,7 @@ func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
 		decide(last, filter.Rcpt)
 		return res
 	}
-	msg, err := message.Parse(normalizeCRLF(in.Message), gen.limits)
+	msg, err := message.Parse(endLine(normalizeCRLF(in.Message)), gen.limits)
 	if err != nil {
 		res.Action, res.Phase = "reject", "data"
 		setReply(res, smtp.ReplyHeaderTooBig)
@@ -147,6 +161,17 @@ func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
 	return res
 }
 
+func rcptReply(rcpt, action string, r *smtp.Reply) RcptReply {
+	rr := RcptReply{Rcpt: rcpt, Action: action}
+	if r != nil {
+		rr.Code, rr.Enhanced = r.Code, r.Enhanced
+		if len(r.Lines) > 0 {
+			rr.Text = r.Lines[0]
+		}
+	}
+	return rr
+}
+
 func setReply(res *TestResult, r *smtp.Reply) {
 	if r == nil {
 		return
@@ -155,6 +180,16 @@ func setReply(res *TestResult, r *smtp.Reply) {
 	if len(r.Lines) > 0 {
 		res.Text = r.Lines[0]
 	}
+}
+
+// endLine ends a message without a final line break with CRLF, as an SMTP
+// client does before the terminating dot, so the body a plugin sees is the
+// body that is delivered.
+func endLine(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return append(b, '\r', '\n')
+	}
+	return b
 }
 
 // normalizeCRLF turns bare LF into CRLF so .eml files saved with Unix line

@@ -38,6 +38,8 @@ type CallError struct {
 	Kind string
 	// Err is the runtime's error (with the wasm stack trace) for traps.
 	Err error
+	// refused: sluice_configure returned non-zero; Reason says it all.
+	refused bool
 }
 
 func (e *CallError) Error() string {

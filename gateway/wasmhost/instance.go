@@ -184,13 +184,13 @@ func (p *Plugin) runConfigure(sc startCtx, inst *instance) *CallError {
 	}
 	r, logs, ce := p.callInit(sc, inst, abi.ExportConfigure)
 	if ce == nil && r != 0 {
-		reason := fmt.Sprintf("returned %d: the plugin refused its configuration", r)
-		if len(logs) > 0 {
-			reason += "; it logged: " + strings.Join(logs, " | ")
-		} else {
-			reason += " (it logged nothing; check the plugin's config in the policy)"
+		// One sentence, with what the plugin logged as the reason.
+		reason := "refused its configuration: " + strings.Join(logs, "; ")
+		if len(logs) == 0 {
+			reason = fmt.Sprintf("refused its configuration (%s returned %d and logged nothing; check the plugin's config in the policy)",
+				abi.ExportConfigure, r)
 		}
-		ce = &CallError{Plugin: p.name, Func: abi.ExportConfigure, Reason: reason}
+		ce = &CallError{Plugin: p.name, Func: abi.ExportConfigure, Reason: reason, refused: true}
 	}
 	if ce != nil {
 		inst.close(sc.parent)

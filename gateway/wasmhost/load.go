@@ -99,7 +99,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(err, "not a valid WebAssembly module: %v", err)
 	}
 	p.compiled = cm
-	if msg := e.checkModule(cm, p, s.Grants); msg != "" {
+	if msg := e.checkModule(cm, wasm, p, s.Grants); msg != "" {
 		return fail(nil, "%s", msg)
 	}
 	if err := e.instantiateHost(ctx, p.rt); err != nil {
@@ -147,6 +147,9 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	}
 	if ce != nil {
 		inst.close(ctx)
+		if ce.refused {
+			return fail(ce, "%s", ce.Reason)
+		}
 		return fail(ce, "%s: %s", ce.Func, ce.Reason)
 	}
 	p.idle = append(p.idle, inst)
@@ -197,8 +200,8 @@ const wasiModule = "wasi_snapshot_preview1"
 
 // checkModule validates the compiled module's shape, exports and imports
 // against sdk/ABI.md §1-2 and records its hooks in p. It returns "" or the
-// reason to refuse it.
-func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin, grants []string) string {
+// reason to refuse it. wasm is the module's bytes, for hints.
+func (e *Engine) checkModule(cm wazero.CompiledModule, wasm []byte, p *Plugin, grants []string) string {
 	exports := cm.ExportedFunctions()
 	_, hasStart := exports[abi.ExportStart]
 	_, hasInit := exports[abi.ExportInitialize]
@@ -214,8 +217,7 @@ func (e *Engine) checkModule(cm wazero.CompiledModule, p *Plugin, grants []strin
 		return fmt.Sprintf("the module does not export its linear memory as %q; every plugin must (toolchains do this by default)", abi.ExportMemory)
 	}
 	if _, ok := exports[abi.ExportABIVersion]; !ok {
-		return fmt.Sprintf("the module does not export %s; every plugin must export %s() -> i32 returning %d (the Sluice SDKs do this for you)",
-			abi.ExportABIVersion, abi.ExportABIVersion, abi.Version)
+		return noABIVersion(len(exports) == 0 && bytes.Contains(wasm, []byte("__heap_base")))
 	}
 	want := funcType{results: i32s(1)}
 	check := []string{abi.ExportABIVersion, abi.ExportConfigure, abi.ExportHooks}
@@ -331,3 +333,20 @@ func (t funcType) String() string {
 
 // isDKIMGrant reports whether g grants a DKIM key (sdk/ABI.md §4.10).
 func isDKIMGrant(g string) bool { return strings.HasPrefix(g, abi.GrantDKIMPrefix) }
+
+// noABIVersion explains a module without sluice_abi_version and how each SDK
+// writes it. rustLike is a module that exports no function but the
+// linker's __heap_base: a Rust cdylib whose plugin! line is missing, since
+// without it the whole crate is dead code.
+func noABIVersion(rustLike bool) string {
+	msg := fmt.Sprintf("the module does not export %s; every plugin must export %s() -> i32 returning %d. ",
+		abi.ExportABIVersion, abi.ExportABIVersion, abi.Version)
+	if rustLike {
+		msg += "It exports no function at all, like a Rust crate without the SDK's macro: end src/lib.rs with " +
+			"sluice::plugin!(YourPlugin); (sdk/rust/README.md). "
+	}
+	return msg + "Each SDK writes it for you: Rust: sluice::plugin!(YourPlugin); " +
+		"Go: import the SDK and call sluice.Register(&yourPlugin{}) from init; " +
+		"C: #include \"sluice.h\"; AssemblyScript: export { sluice_abi_version } from the SDK's assembly/sluice.ts; " +
+		"WAT: (func (export \"sluice_abi_version\") (result i32) (i32.const 1))"
+}

@@ -31,7 +31,12 @@ func TestLoadErrors(t *testing.T) {
 		{name: "missing memory", wat: `(module ` + abiV1 + `)`,
 			wants: []string{`does not export its linear memory as "memory"`}},
 		{name: "missing abi version", wat: `(module (memory (export "memory") 1))`,
-			wants: []string{"does not export sluice_abi_version", "sluice_abi_version() -> i32 returning 1"}},
+			wants: []string{"does not export sluice_abi_version", "sluice_abi_version() -> i32 returning 1",
+				"Rust: sluice::plugin!(YourPlugin);", "Go: import the SDK and call sluice.Register(&yourPlugin{})"}},
+		// What a Rust cdylib without sluice::plugin! compiles to.
+		{name: "rust crate without plugin!", wat: `(module (memory (export "memory") 1)
+			(global (export "__data_end") i32 (i32.const 65536)) (global (export "__heap_base") i32 (i32.const 65536)))`,
+			wants: []string{"does not export sluice_abi_version", "like a Rust crate without the SDK's macro: end src/lib.rs with sluice::plugin!(YourPlugin);"}},
 		{name: "abi version signature", wat: `(module (memory (export "memory") 1)
 			(func (export "sluice_abi_version") (param i32) (result i32) (i32.const 1)))`,
 			wants: []string{"export sluice_abi_version has type (i32) -> i32; ABI v1 requires () -> i32"}},
@@ -84,10 +89,10 @@ func TestLoadErrors(t *testing.T) {
 			(func (export "sluice_configure") (result i32)
 				(call $log (i32.const 3) (i32.const 0) (i32.const 21))
 				(i32.const 1)))`,
-			wants: []string{`sluice_configure: returned 1: the plugin refused its configuration; it logged: missing key "domain"`}},
+			wants: []string{`plugin p1: refused its configuration: missing key "domain"`}},
 		{name: "configure refuses silently", wat: `(module (memory (export "memory") 1) ` + abiV1 + `
 			(func (export "sluice_configure") (result i32) (i32.const 7)))`,
-			wants: []string{"sluice_configure: returned 7", "it logged nothing"}},
+			wants: []string{"plugin p1: refused its configuration (sluice_configure returned 7 and logged nothing; check the plugin's config in the policy)"}},
 		{name: "configure traps", wat: `(module (memory (export "memory") 1) ` + abiV1 + `
 			(func (export "sluice_configure") (result i32) unreachable))`,
 			wants: []string{"sluice_configure: trapped: wasm error: unreachable"}},

@@ -19,7 +19,7 @@ func TestConfigure(t *testing.T) {
 		{"empty is allowed", `{}`, ""},
 		{"empty list as in policies/postfix-front.hcl", `{"deny_senders": []}`, ""},
 		{"null code", `{"deny_senders": ["x@y"], "code": null}`, ""},
-		{"typo", `{"deny_sender": ["x"]}`, `unknown field "deny_sender"`},
+		{"typo", `{"deny_sender": ["x"]}`, `config.deny_sender: unknown key`},
 		{"code 250", `{"deny_senders": ["x@y"], "code": 250}`, "not a 4xx or 5xx"},
 		{"code 600", `{"deny_senders": ["x@y"], "code": 600}`, "not a 4xx or 5xx"},
 		{"class mismatch", `{"deny_senders": ["x@y"], "code": 550, "enhanced": "4.7.1"}`, "does not match"},
@@ -31,7 +31,7 @@ func TestConfigure(t *testing.T) {
 		{"pattern with space", `{"deny_recipients": ["a b@c"]}`, "whitespace"},
 		{"domain with @", `{"allow_recipient_domains": ["@example.org"]}`, "not a domain pattern"},
 		{"empty domain", `{"allow_recipient_domains": [""]}`, "not a domain pattern"},
-		{"code as string", `{"deny_senders": ["x@y"], "code": "550"}`, "cannot unmarshal"},
+		{"code as string", `{"deny_senders": ["x@y"], "code": "550"}`, "config.code: \"550\" is not a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

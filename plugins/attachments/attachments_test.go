@@ -87,7 +87,7 @@ func TestConfigure(t *testing.T) {
 			"code": 550, "enhanced": "5.7.0", "message": "No executables", "on_limit": "accept"}`, ""},
 		{"4xx", `{"block_extensions": ["exe"], "code": 451}`, ""},
 		{"empty", `{}`, ""},
-		{"typo", `{"block_extension": ["exe"]}`, `unknown field "block_extension"`},
+		{"typo", `{"block_extension": ["exe"]}`, `config.block_extension: unknown key`},
 		{"empty extension", `{"block_extensions": [""]}`, "1 to 64"},
 		{"only a dot", `{"block_extensions": ["."]}`, "1 to 64"},
 		{"trailing dot", `{"block_extensions": ["exe."]}`, "misplaced dot"},

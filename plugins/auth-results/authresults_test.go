@@ -299,8 +299,8 @@ func TestConfigure(t *testing.T) {
 		`{"authserv_id": "mx;example"}`:              "0x3b",
 		`{"authserv_id": "-mx.example"}`:             "hyphen",
 		`{"authserv_id": "mx..example"}`:             "labels",
-		`{"authserv_id": "mx.example", "extra": 1}`:  "unknown field",
-		`{"authserv_id": "mx.example", "header": 1}`: "cannot unmarshal",
+		`{"authserv_id": "mx.example", "extra": 1}`:  "unknown key",
+		`{"authserv_id": "mx.example", "header": 1}`: "config.header: 1 is not true or false",
 	} {
 		err := sluicetest.New().Configure(&authResults{}, cfg)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -328,7 +328,7 @@ func TestConfigure(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		`{"canonicalisation": "relaxed"}`:         "unknown field",
+		`{"canonicalisation": "relaxed"}`:         "unknown key",
 		`{"canonicalization": "relaxed/strict"}`:  "canonicalization",
 		`{"canonicalization": "Relaxed/Relaxed"}`: "canonicalization",
 		`{"headers": []}`:                         "include From",
@@ -341,7 +341,7 @@ func TestConfigure(t *testing.T) {
 		`{"expiration": 60}`:                      "duration",
 		`{"sign_unmatched": "a key"}`:             "0x20",
 		`{"on_refusal": "reject"}`:                "on_refusal",
-		`{"headers": "From"}`:                     "cannot unmarshal",
+		`{"headers": "From"}`:                     "config.headers: \"From\" is not a list",
 	}
 	for cfg, want := range bad {
 		err := sluicetest.New().Configure(&signer{}, cfg)

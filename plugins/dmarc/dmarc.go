@@ -50,7 +50,9 @@ func (p *enforcer) OnData(h sluice.Host) sluice.Verdict {
 		h.Log(sluice.LevelInfo, "DMARC fail for "+domain+": rejected (p="+policy+")")
 		return sluice.Reject(h, 550, "5.7.1", replyText(p.text, domain))
 	case actQuarantine:
-		return sluice.Quarantine(h, "DMARC fail for "+domain+" (p="+policy+")")
+		reason := "DMARC fail for " + domain + " (p=" + policy + ")"
+		h.Log(sluice.LevelWarn, "quarantine: "+reason)
+		return sluice.Quarantine(h, reason)
 	}
 	h.Log(sluice.LevelInfo, "DMARC fail for "+domain+": delivered (p="+policy+")")
 	return sluice.Continue

@@ -160,10 +160,13 @@ func TestQuarantineLogs(t *testing.T) {
 	s := session(t, failing("quarantine", "100"))
 	p := &enforcer{}
 	s.Configure(p, `{}`)
-	s.Data(p)
+	r := s.Data(p)
 	logs := s.Logs()
 	if len(logs) != 1 || logs[0].Level != sluice.LevelWarn || !strings.Contains(logs[0].Text, "example.org") {
 		t.Errorf("logs = %+v", logs)
+	}
+	if r.Reply == nil || !strings.Contains(r.Reply.Text, "DMARC fail for example.org") {
+		t.Errorf("reply = %+v, want the reason for X-Sluice-Quarantine", r.Reply)
 	}
 }
 
@@ -211,8 +214,8 @@ func TestConfigure(t *testing.T) {
 		}
 	}
 	for cfg, want := range map[string]string{
-		`{"rejects": true}`:                                           "unknown field",
-		`{"reject": "yes"}`:                                           "cannot unmarshal",
+		`{"rejects": true}`:                                           "unknown key",
+		`{"reject": "yes"}`:                                           "config.reject: \"yes\" is not true or false",
 		`{"reject_text": "bad\r\ntext"}`:                              "0x0d",
 		`{"reject_text": "caf\u00e9"}`:                                "0xc3",
 		`{"reject_text": "` + strings.Repeat("x", 401) + `"}`:         "400",

@@ -235,7 +235,7 @@ func TestConfigure(t *testing.T) {
 		{"utf-8", `{"text": "Vertraulich – bitte löschen"}`, ""},
 		{"missing text", `{"html": "<p>x</p>"}`, "text: must not be empty"},
 		{"blank text", `{"text": "\n\n"}`, "text: must not be empty"},
-		{"typo", `{"txt": "x"}`, `unknown field "txt"`},
+		{"typo", `{"txt": "x"}`, `config.txt: unknown key`},
 		{"bare CR", `{"text": "a\rb"}`, "0x0d"},
 		{"NUL", `{"text": "a\u0000"}`, "0x00"},
 		{"escape", `{"html": "\u001b[1m", "text": "x"}`, "0x1b"},

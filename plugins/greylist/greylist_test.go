@@ -204,7 +204,7 @@ func TestConfigure(t *testing.T) {
 		{"all", `{"delay": "90s", "retry_window": "2d", "pass_ttl": "35d", "auto_allow_after": 0,
 			"ipv4_prefix": 32, "ipv6_prefix": 48, "allow_clients": ["10.0.0.0/8", "::1"],
 			"allow_recipients": ["postmaster@*"], "code": 450, "enhanced": "4.7.26", "message": "Later"}`, ""},
-		{"typo", `{"dealy": "5m"}`, `unknown field "dealy"`},
+		{"typo", `{"dealy": "5m"}`, `config.dealy: unknown key`},
 		{"delay number", `{"delay": 300}`, "must be a string"},
 		{"delay bad", `{"delay": "5 minutes"}`, "not a duration"},
 		{"days bad", `{"pass_ttl": "1.5d"}`, "whole number"},

@@ -17,15 +17,15 @@ func TestConfigure(t *testing.T) {
 		{"nulls inherit", `{"default": {"max_size": null, "max_rcpts": null}}`, ""},
 		{"codes", `{"default": {"max_rcpts": 100}, "code_size": 452, "enhanced_size": "4.3.1", "code_rcpts": 550, "enhanced_rcpts": "5.5.3"}`, ""},
 		{"4xx size code, default enhanced", `{"code_size": 452}`, ""},
-		{"typo", `{"defaults": {}}`, `unknown field "defaults"`},
-		{"typo in level", `{"default": {"max_recipients": 5}}`, `unknown field "max_recipients"`},
+		{"typo", `{"defaults": {}}`, `config.defaults: unknown key`},
+		{"typo in level", `{"default": {"max_recipients": 5}}`, `config.default.max_recipients: unknown key`},
 		{"bad size unit", `{"default": {"max_size": "10MB"}}`, "KiB, MiB or GiB"},
 		{"fractional size", `{"default": {"max_size": 10.5}}`, "whole number"},
 		{"zero size", `{"default": {"max_size": 0}}`, "max_size must be at least 1"},
 		{"negative size", `{"senders": {"a@example.org": {"max_size": -1}}}`, `senders: "a@example.org": max_size`},
 		{"zero rcpts", `{"domains": {"example.org": {"max_rcpts": 0}}}`, `domains: "example.org": max_rcpts must be at least 1`},
-		{"fractional rcpts", `{"default": {"max_rcpts": 1.5}}`, "cannot unmarshal"},
-		{"rcpts as string", `{"default": {"max_rcpts": "100"}}`, "cannot unmarshal"},
+		{"fractional rcpts", `{"default": {"max_rcpts": 1.5}}`, "config.default.max_rcpts: 1.5 is not a whole number"},
+		{"rcpts as string", `{"default": {"max_rcpts": "100"}}`, "config.default.max_rcpts: \"100\" is not a whole number"},
 		{"sender not an address", `{"senders": {"example.org": {}}}`, "not an address"},
 		{"sender with space", `{"senders": {"a b@example.org": {}}}`, "not an address"},
 		{"sender bad domain", `{"senders": {"a@exa_mple.org": {}}}`, "0x5f"},
@@ -42,7 +42,7 @@ func TestConfigure(t *testing.T) {
 		{"bad enhanced", `{"enhanced_size": "5.3"}`, "class.subject.detail"},
 		{"bad enhanced digits", `{"enhanced_size": "5.3.x"}`, "class.subject.detail"},
 		{"long enhanced", `{"enhanced_size": "5.3.1234"}`, "class.subject.detail"},
-		{"code as string", `{"code_size": "552"}`, "cannot unmarshal"},
+		{"code as string", `{"code_size": "552"}`, "config.code_size: \"552\" is not a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

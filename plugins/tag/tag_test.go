@@ -21,7 +21,7 @@ func TestConfigure(t *testing.T) {
 		{"empty value", `{"headers": {"X-A": ""}}`, ""},
 		{"empty is allowed", `{}`, ""},
 		{"empty prefix as in policies/default.hcl", `{"headers": {"X-Sluice": "scanned"}, "subject_prefix": ""}`, ""},
-		{"unknown key", `{"header": {"X-A": "b"}}`, `unknown field "header"`},
+		{"unknown key", `{"header": {"X-A": "b"}}`, `config.header: unknown key`},
 		{"name with colon", `{"headers": {"X-A:": "b"}}`, "0x3a"},
 		{"name with space", `{"headers": {"X A": "b"}}`, "0x20"},
 		{"empty name", `{"headers": {"": "b"}}`, "1 to 76"},
@@ -33,7 +33,7 @@ func TestConfigure(t *testing.T) {
 		{"CR in prefix", `{"subject_prefix": "[X]\r"}`, "0x0d"},
 		{"blank prefix", `{"subject_prefix": "  "}`, "only whitespace"},
 		{"long prefix", `{"subject_prefix": "` + strings.Repeat("p", 201) + `"}`, "200"},
-		{"wrong type", `{"headers": ["X-A"]}`, "cannot unmarshal"},
+		{"wrong type", `{"headers": ["X-A"]}`, "is not"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,19 @@ type bodyAt struct{ h Host }
 
 func (b bodyAt) ReadAt(p []byte, off int64) (int, error) { return b.h.BodyReadAt(p, off) }
 
+// LocalPart returns the local part of an address: what comes before the last
+// '@' (all of it when there is none), as written: local parts may be
+// case-sensitive (RFC 5321 §2.4). Rust's sluice::local_part does the same.
+//
+//	sluice.LocalPart("Bob@example.org")        // "Bob"
+//	sluice.LocalPart(`"a@b"@example.org`)      // `"a@b"`
+func LocalPart(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}
+
 // Domain returns the domain of an address (after the last '@'), lower-cased
 // without a trailing dot; "" when there is none.
 func Domain(addr string) string {

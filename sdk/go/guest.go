@@ -257,7 +257,7 @@ func (g *guestHost) configure(hs *hooks) int32 {
 		return 0
 	}
 	if err := hs.configure.Configure(g); err != nil {
-		g.Log(LevelError, "configuration refused: "+err.Error())
+		g.Log(LevelError, err.Error()) // the host says it was refused
 		return 1
 	}
 	return 0

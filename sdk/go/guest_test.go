@@ -304,6 +304,22 @@ func TestRegisterNeedsAHook(t *testing.T) {
 	Register(struct{}{})
 }
 
+type pointerHooks struct{}
+
+func (*pointerHooks) OnData(Host) Verdict { return Continue }
+
+// TestRegisterValueWithPointerHooks: the message says to register a pointer.
+func TestRegisterValueWithPointerHooks(t *testing.T) {
+	want := "sluice.Register: sluice.pointerHooks implements no hook, but *sluice.pointerHooks does: " +
+		"its methods have pointer receivers, so register a pointer: sluice.Register(&pointerHooks{})"
+	defer func() {
+		if r := recover(); r != want {
+			t.Fatalf("recover() = %v\nwant %s", r, want)
+		}
+	}()
+	Register(pointerHooks{})
+}
+
 // TestHotPathAllocations checks that the typed layer adds no allocation
 // beyond the returned string (TOOLCHAINS.md: an allocating Go hook costs
 // about 2.5 times a non-allocating one).

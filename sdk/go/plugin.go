@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/sluice-mail/sluice/sdk/abi"
 )
@@ -93,7 +94,20 @@ func (hs hooks) any() bool {
 func Register(p any) {
 	hs := hooksOf(p)
 	if !hs.any() {
-		panic(fmt.Sprintf("sluice.Register: %T implements no hook (OnConnect, OnHelo, OnMail, OnRcpt or OnData)", p))
+		panic(noHookMessage(p))
 	}
 	register(hs)
+}
+
+// noHookMessage says why p has no hook and how to fix it.
+func noHookMessage(p any) string {
+	if t := reflect.TypeOf(p); t != nil && t.Kind() != reflect.Pointer {
+		if hooksOf(reflect.New(t).Interface()).any() {
+			return fmt.Sprintf("sluice.Register: %v implements no hook, but *%v does: its methods have pointer receivers, "+
+				"so register a pointer: sluice.Register(&%v{})", t, t, t.Name())
+		}
+	}
+	return fmt.Sprintf("sluice.Register: %T implements no hook: give it at least one method "+
+		"OnConnect, OnHelo, OnMail, OnRcpt or OnData, each func(sluice.Host) sluice.Verdict "+
+		"(check the spelling and the signature)", p)
 }

@@ -2,18 +2,28 @@ package sluice_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
 )
 
 type cfg struct {
-	Name  string   `json:"name"`
-	Items []string `json:"items"`
+	Name   string           `json:"name"`
+	Items  []string         `json:"items"`
+	Count  int64            `json:"count"`
+	Limits map[string]limit `json:"limits"`
+	Wait   sluice.Duration  `json:"wait"`
+	Quoted int              `json:"quoted,string"`
+}
+
+type limit struct {
+	Max uint8 `json:"max"`
 }
 
 func TestDecodeConfig(t *testing.T) {
@@ -24,10 +34,22 @@ func TestDecodeConfig(t *testing.T) {
 	}{
 		{json: `{}`},
 		{json: `{"name":"x","items":["a","b"]}`, want: cfg{Name: "x", Items: []string{"a", "b"}}},
-		{json: `{"nmae":"typo"}`, wantErr: `unknown field "nmae"`},
-		{json: `{"name":1}`, wantErr: "cannot unmarshal number"},
-		{json: `{} {}`, wantErr: "trailing data"},
-		{json: ``, wantErr: "EOF"},
+		{json: `{"nmae":"typo"}`, wantErr: `config.nmae: unknown key (known here: count, items, limits, name, quoted, wait)`},
+		{json: `{"name":1}`, wantErr: "config.name: 1 is not a string"},
+		{json: `{"count":2.5}`, wantErr: "config.count: 2.5 is not a whole number"},
+		{json: `{"count":"3"}`, wantErr: `config.count: "3" is not a whole number`},
+		{json: `{"count":1e20}`, wantErr: "config.count: 1e+20 is out of range (-9223372036854775808 to 9223372036854775807)"},
+		{json: `{"items":"a"}`, wantErr: `config.items: "a" is not a list`},
+		{json: `{"items":["a",true]}`, wantErr: "config.items[1]: true is not a string"},
+		{json: `{"limits":{"x":{"max":-1}}}`, wantErr: "config.limits.x.max: -1 is out of range (0 to 255)"},
+		{json: `{"limits":{"x":{"mx":1}}}`, wantErr: "config.limits.x.mx: unknown key (known here: max)"},
+		{json: `{"wait":"soon"}`, wantErr: `config.wait: duration "soon": not a duration`},
+		{json: `{"quoted":"12"}`, want: cfg{Quoted: 12}},
+		{json: `{"quoted":"x"}`, wantErr: "config: "},
+		{json: `{"limits":{"x":{"max":7}},"count":-4,"wait":"5m"}`,
+			want: cfg{Count: -4, Limits: map[string]limit{"x": {Max: 7}}, Wait: sluice.Duration(5 * time.Minute)}},
+		{json: `{} {}`, wantErr: "config: not valid JSON"},
+		{json: ``, wantErr: "config: not valid JSON"},
 	}
 	for _, tt := range tests {
 		s := sluicetest.New()
@@ -44,7 +66,8 @@ func TestDecodeConfig(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.Name != tt.want.Name || !slices.Equal(got.Items, tt.want.Items) {
+		if err != nil || got.Name != tt.want.Name || !slices.Equal(got.Items, tt.want.Items) || got.Count != tt.want.Count ||
+			got.Wait != tt.want.Wait || got.Quoted != tt.want.Quoted || fmt.Sprint(got.Limits) != fmt.Sprint(tt.want.Limits) {
 			t.Errorf("%s: got %+v, %v", tt.json, got, err)
 		}
 	}
@@ -58,6 +81,9 @@ func TestVerdictHelpers(t *testing.T) {
 		reply    string
 		wantErr  string
 		wantLogs string
+		// wantNoLogs: the helper writes no log line (the reason goes
+		// into X-Sluice-Quarantine, as in every SDK).
+		wantNoLogs bool
 	}{
 		{name: "reject", hook: func(h sluice.Host) sluice.Verdict { return sluice.Reject(h, 554, "5.7.0", "No thanks") },
 			verdict: sluice.VerdictReject, reply: "554 5.7.0 No thanks"},
@@ -75,8 +101,8 @@ func TestVerdictHelpers(t *testing.T) {
 			wantErr: "verdict reject with a 451 reply"},
 		{name: "mismatched enhanced code traps", hook: func(h sluice.Host) sluice.Verdict { return sluice.Reject(h, 550, "4.7.1", "x") },
 			wantErr: "does not match"},
-		{name: "quarantine logs its reason", hook: func(h sluice.Host) sluice.Verdict { return sluice.Quarantine(h, "looks like spam") },
-			verdict: sluice.VerdictQuarantine, wantLogs: "quarantine: looks like spam"},
+		{name: "quarantine passes its reason as the reply text", hook: func(h sluice.Host) sluice.Verdict { return sluice.Quarantine(h, "looks like spam") },
+			verdict: sluice.VerdictQuarantine, reply: "550 5.7.1 looks like spam", wantNoLogs: true},
 		{name: "invalid verdict", hook: func(h sluice.Host) sluice.Verdict { return 9 }, wantErr: "invalid verdict 9"},
 	}
 	for _, tt := range tests {
@@ -95,6 +121,9 @@ func TestVerdictHelpers(t *testing.T) {
 			}
 			if tt.reply != "" && (r.Reply == nil || r.Reply.String() != tt.reply) {
 				t.Fatalf("reply = %v, want %q", r.Reply, tt.reply)
+			}
+			if tt.wantNoLogs && len(s.Logs()) != 0 {
+				t.Fatalf("logs = %+v, want none", s.Logs())
 			}
 			if tt.wantLogs != "" {
 				logs := s.Logs()
@@ -140,6 +169,16 @@ func TestBodyReaderAndHelpers(t *testing.T) {
 	}
 	if logs := s.Logs(); len(logs) != 1 || logs[0].Text != "5000 lines" || logs[0].Level != sluice.LevelInfo {
 		t.Errorf("logs = %+v", logs)
+	}
+}
+
+func TestLocalPart(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bob@example.org": "Bob", `"a@b"@example.org`: `"a@b"`, "postmaster": "postmaster", "": "", "@example.org": "",
+	} {
+		if got := sluice.LocalPart(in); got != want {
+			t.Errorf("LocalPart(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

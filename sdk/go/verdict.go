@@ -75,9 +75,11 @@ func Refuse(h Host, code int, enhanced, text string) Verdict {
 	return VerdictReject
 }
 
-// Quarantine logs reason at warn level and returns VerdictQuarantine. The ABI
-// has no field for a quarantine reason, so the log line is where it shows.
+// Quarantine returns VerdictQuarantine with reason (printable ASCII, 1 to 400
+// bytes) as the reason the gateway writes into the X-Sluice-Quarantine
+// header: like every SDK's quarantine helper, it passes the reason as the
+// call's reply text, set_reply(550, "5.7.1", reason) (sdk/ABI.md §2.1).
 func Quarantine(h Host, reason string) Verdict {
-	h.Log(LevelWarn, "quarantine: "+reason)
+	h.SetReply(550, "5.7.1", reason)
 	return VerdictQuarantine
 }

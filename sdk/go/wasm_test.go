@@ -239,7 +239,7 @@ func TestWasmRunsInWazero(t *testing.T) {
 	if v := call(newInstance(), abi.ExportConfigure); v != 1 {
 		t.Fatalf("configure with a bad key = %d", v)
 	}
-	if len(h.logs) != 1 || !strings.Contains(h.logs[0], `unknown field "bogus"`) {
+	if len(h.logs) != 1 || !strings.Contains(h.logs[0], `config.bogus: unknown key`) {
 		t.Fatalf("logs = %q", h.logs)
 	}
 }

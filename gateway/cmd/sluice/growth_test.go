@@ -28,7 +28,7 @@ plugin "bloat" {
 	eml := filepath.Join(dir, "m.eml")
 	os.WriteFile(eml, []byte("Subject: hi\n\nbody\n"), 0o644)
 	code, out, stderr := runCLI("test", "--policy", p, "--from", "a@example.org", "--rcpt", "b@example.net", "--json", eml)
-	if code != 0 {
+	if code != 4 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var res struct {

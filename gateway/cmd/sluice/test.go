@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/policy"
@@ -20,8 +23,82 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
+const testUsage = "usage: sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--dns-file ZONE] [--json] MESSAGE.eml"
+
+// Exit statuses of `sluice test` (README "Command line"): one per final
+// action, so that a script can assert what a message gets. Only a clean
+// accept is 0; quarantine has its own status (RATIONALE.md "`sluice test`
+// exits with the action").
+const (
+	exitAccept     = 0
+	exitError      = 1 // the policy, the message or the zone file did not load
+	exitUsage      = 2
+	exitReject     = 3
+	exitTempfail   = 4
+	exitDiscard    = 5
+	exitQuarantine = 6
+)
+
+const testExitHelp = `
+Exit status: 0 accepted, 3 rejected (5xx), 4 tempfailed (4xx), 5 discarded,
+6 quarantined (delivered, marked), 1 the policy, message or zone file did not
+load, 2 usage error.
+`
+
+// exitStatus maps a final action to its exit status.
+func exitStatus(action string) int {
+	switch action {
+	case "accept":
+		return exitAccept
+	case "reject":
+		return exitReject
+	case "tempfail":
+		return exitTempfail
+	case "discard":
+		return exitDiscard
+	case "quarantine":
+		return exitQuarantine
+	}
+	return exitError
+}
+
+// loadFailure is what `sluice test --json` prints when it cannot run: the
+// error and, for a policy that does not load, every diagnostic.
+type loadFailure struct {
+	Action      string       `json:"action"` // always "error"
+	Error       string       `json:"error"`
+	Diagnostics []diagnostic `json:"diagnostics"`
+}
+
+// diagnostic is one policy diagnostic in JSON.
+type diagnostic struct {
+	Severity string `json:"severity"` // error or warning
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	Text     string `json:"text"` // the line sluice check prints
+}
+
+func jsonDiagnostics(diags hcl.Diagnostics) []diagnostic {
+	out := []diagnostic{}
+	for _, d := range diags {
+		jd := diagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail, Text: policy.FormatDiagnostic(d)}
+		if d.Severity == hcl.DiagWarning {
+			jd.Severity = "warning"
+		}
+		if s := d.Subject; s != nil {
+			jd.File, jd.Line, jd.Column = s.Filename, s.Start.Line, s.Start.Column
+		}
+		out = append(out, jd)
+	}
+	return out
+}
+
 // cmdTest runs one message through a policy offline and prints each plugin's
-// verdict, the final action and the rewritten message.
+// verdict, the final action and the rewritten message. Its exit status is
+// the action (exitStatus).
 func cmdTest(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,40 +112,63 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 	helo := fs.String("helo", "client.example.com", "HELO name")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	dnsFile := fs.String("dns-file", "", "answer DNS lookups from this zone file (RFC 1035 master format); without it every lookup is NOT_FOUND")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), testUsage)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), testExitHelp)
+	}
 	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		return 2
+		return exitUsage
 	}
 	if *policyPath == "" || len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--dns-file ZONE] [--json] MESSAGE.eml")
-		return 2
+		fmt.Fprintln(stderr, testUsage)
+		return exitUsage
+	}
+	// fail reports an error that stops the run, as JSON too with --json.
+	fail := func(err error, diags hcl.Diagnostics) int {
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+		}
+		if *asJSON {
+			lf := loadFailure{Action: "error", Diagnostics: jsonDiagnostics(diags)}
+			if err != nil {
+				lf.Error = err.Error()
+			} else {
+				lf.Error = *policyPath + ": policy has errors"
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(lf)
+		}
+		return exitError
 	}
 	if len(rcpts) == 0 {
 		rcpts = listFlag{"recipient@example.net"}
 	}
 	raw, err := os.ReadFile(pos[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice: %v\n", err)
-		return 1
+		return fail(err, nil)
 	}
 	// Offline: no lookup leaves the machine (SPEC §2).
 	zone, err := loadZone(*dnsFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice: %v\n", err)
-		return 1
+		return fail(err, nil)
 	}
 	ctx := context.Background()
 	log := lf.logger(stderr)
 	eng, err := lf.engine(ctx, log, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice: %v\n", err)
-		return 1
+		return fail(err, nil)
 	}
 	defer eng.Close(ctx)
 	gen, diags := build(ctx, *policyPath, eng, log, nil, nil, zone)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
-		return 1
+		return fail(nil, diags)
 	}
 	defer gen.Release()
 	res := proxy.RunTest(ctx, gen, proxy.TestInput{ClientIP: *clientIP, Helo: *helo, From: *from, Rcpts: rcpts, Message: raw})
@@ -76,7 +176,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
-		return 0
+		return exitStatus(res.Action)
 	}
 	for _, s := range res.Steps {
 		line := fmt.Sprintf("%-8s %-16s %-10s %8s", s.Phase, s.Plugin, s.Verdict, s.Duration)
@@ -87,6 +187,9 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 			line += " error: " + s.Error
 		}
 		fmt.Fprintln(stdout, line)
+	}
+	for _, r := range res.RcptReplies {
+		fmt.Fprintf(stdout, "rcpt: %s %s (%d %s %s)\n", r.Rcpt, r.Action, r.Code, r.Enhanced, r.Text)
 	}
 	fmt.Fprintf(stdout, "action: %s (%d %s %s) at %s\n", res.Action, res.Code, res.Enhanced, res.Text, res.Phase)
 	keys := make([]string, 0, len(res.Tags))
@@ -101,7 +204,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "--- message ---")
 		fmt.Fprint(stdout, strings.ReplaceAll(res.Message, "\r\n", "\n"))
 	}
-	return 0
+	return exitStatus(res.Action)
 }
 
 // loadZone reads the --dns-file zone; "" gives an empty zone, in which every

@@ -9,9 +9,10 @@
 //	```hcl fragment             blocks of a policy (plugin, dkim_key, ...):
 //	                            checked after a minimal listen and maildir
 //	                            upstream are put before them
-//	```hcl fragment decode-only the same, but the policy is only decoded:
-//	                            for blocks naming a module the reader builds
-//	                            (the SDK tutorials' plugins/hello.wasm)
+//	```hcl decode-only          a whole policy or (with fragment) blocks,
+//	                            only decoded, not built: for policies naming
+//	                            a module the reader builds (the SDK
+//	                            tutorials' hello.wasm)
 //
 // Any other word after hcl is an error, so a typo cannot skip a block.
 package docsnippet
@@ -132,9 +133,6 @@ func scan(root, file string) ([]Snippet, error) {
 				default:
 					return nil, fmt.Errorf("%s:%d: unknown word %q after ```hcl (known: fragment, decode-only)", file, n, w)
 				}
-			}
-			if s.DecodeOnly && !s.Fragment {
-				return nil, fmt.Errorf("%s:%d: decode-only is for fragments", file, n)
 			}
 			cur = &s
 			body.Reset()

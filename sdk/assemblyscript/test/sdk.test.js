@@ -101,6 +101,9 @@ test("data: tempfail and quarantine helpers set the reply", () => {
   h = new TestHost(wasm);
   h.setEnvelope("a@example.org", "b@example.net");
   assert.deepEqual(h.data("X-Quarantine: 1\n\nx\n"), { called: true, verdict: Verdict.Quarantine, reply: "550 5.7.1 suspicious", error: null });
+  // The reason goes into X-Sluice-Quarantine as the reply text, and nothing
+  // is logged: the same in every SDK (sdk/ABI.md §2.1).
+  assert.deepEqual(h.logs, []);
 });
 
 test("an abort is a plugin error that names the source line", () => {

@@ -370,8 +370,26 @@ static void test_session(void) {
     sluice_mock_free(m);
 }
 
+/* Quarantine passes its reason as the reply text, for X-Sluice-Quarantine,
+ * and logs nothing: the same behaviour in every SDK (sdk/ABI.md §2.1). */
+static int32_t data_quarantine(void) { return sluice_quarantine("looks odd"); }
+
+static void test_quarantine(void) {
+    sluice_mock *m = sluice_mock_new();
+    sluice_mock_set_envelope(m, "a@example.org", "b@example.net", NULL);
+    sluice_mock_set_message(m, "Subject: x\n\nbody\n");
+    sluice_mock_result r = sluice_mock_data(m, data_quarantine);
+    SLUICE_EXPECT(r.called && !r.error && r.verdict == SLUICE_QUARANTINE);
+    SLUICE_EXPECT_INT(r.reply_code, 550);
+    SLUICE_EXPECT_STR(r.reply_enh, "5.7.1");
+    SLUICE_EXPECT_STR(r.reply_text, "looks odd");
+    SLUICE_EXPECT_INT(sluice_mock_log_count(m), 0);
+    sluice_mock_free(m);
+}
+
 int main(void) {
     test_strings();
+    test_quarantine();
     test_json();
     test_message_changes();
     test_header_folding();

@@ -27,7 +27,9 @@ type Result struct {
 	// Verdict is what the hook returned.
 	Verdict sluice.Verdict
 	// Reply is the reply for VerdictReject and VerdictTempfail: the one set
-	// with SetReply or the host's default. Nil for other verdicts.
+	// with SetReply or the host's default. For VerdictQuarantine it is the
+	// reply set with SetReply, if any, whose text the gateway writes into
+	// X-Sluice-Quarantine as the reason. Nil for other verdicts.
 	Reply *Reply
 	// Err is a plugin error (ABI §5): a trap from misusing the host, a
 	// panic, an invalid verdict, a reply whose class does not match the
@@ -171,7 +173,10 @@ func verdictReply(v sluice.Verdict, set *Reply) (*Reply, error) {
 			return nil, fmt.Errorf("verdict tempfail with a %d reply", set.Code)
 		}
 		return set, nil
-	case sluice.Continue, sluice.Accept, sluice.Discard, sluice.VerdictQuarantine:
+	case sluice.VerdictQuarantine:
+		// The reply's text is the reason in X-Sluice-Quarantine.
+		return set, nil
+	case sluice.Continue, sluice.Accept, sluice.Discard:
 		return nil, nil
 	}
 	return nil, fmt.Errorf("invalid verdict %d", int32(v))

@@ -107,6 +107,10 @@ macro_rules! plugin {
             }
             #[no_mangle]
             pub extern "C" fn sluice_configure() -> i32 {
+                // A panic logs its message through the host before the
+                // trap, which alone says only "unreachable". std is in
+                // every plugin crate that is not #![no_std].
+                ::std::panic::set_hook(::std::boxed::Box::new(|info| $crate::__private::log_panic(info)));
                 SLOT.configure()
             }
             #[no_mangle]
@@ -186,6 +190,15 @@ pub mod __private {
             };
             hook(p, &Host::new()).to_raw()
         }
+    }
+
+    /// Logs a panic at error level through the host's `log`, before the
+    /// trap: `panicked at 'clock not available', src/lib.rs:12:5`. Takes
+    /// `Display` so it serves both `PanicInfo` and newer Rust's
+    /// `PanicHookInfo`.
+    pub fn log_panic(info: &dyn core::fmt::Display) {
+        let msg = alloc::format!("{}", info);
+        Host::new().log(Level::Error, msg.as_bytes());
     }
 
     fn trap() -> ! {

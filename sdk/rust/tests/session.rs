@@ -203,6 +203,17 @@ fn mutations_outside_their_phase_trap() {
     assert!(out.is_ok());
 }
 
+/// quarantine passes its reason as the reply text, which the gateway writes
+/// into X-Sluice-Quarantine, and logs nothing: the same in every SDK
+/// (sdk/ABI.md §2.1).
+#[test]
+fn quarantine_reason_is_the_reply_text() {
+    let mut s = Session::new();
+    let out = s.run(Phase::Mail, |h| h.quarantine("looks odd"));
+    assert_eq!((out.verdict, out.reply_line()), (Verdict::Quarantine, "550 5.7.1 looks odd".to_string()));
+    assert!(s.logs().is_empty(), "logs: {:?}", s.logs());
+}
+
 #[test]
 fn replies_and_verdicts() {
     let mut s = Session::new();
