@@ -23,6 +23,7 @@ type instance struct {
 	stdout *lineWriter
 	stderr *lineWriter
 
+	guard     stackGuard
 	idleSince time.Time // when it was last put back in the pool
 }
 
@@ -45,6 +46,7 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, *CallError) {
 
 	fail := func(err error) (*instance, *CallError) {
 		ce := p.initError(&inst.cs, err, ctx, cctx)
+		inst.stackError(ce)
 		if lines := inst.stderr.stopCapture(); len(lines) > 0 {
 			ce.Reason += "; it wrote to stderr: " + strings.Join(lines, " | ")
 		}
@@ -57,6 +59,7 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, *CallError) {
 		return fail(err)
 	}
 	inst.mod = mod
+	inst.guard = newStackGuard(mod)
 	if p.initFn {
 		inst.cs.reset(nil, abi.ExportInitialize)
 		if err := mod.ExportedFunction(abi.ExportInitialize).CallWithStack(cctx, nil); err != nil {
@@ -84,7 +87,9 @@ func (p *Plugin) callInit(ctx context.Context, inst *instance, name string) (int
 	defer cancel()
 	fn := inst.mod.ExportedFunction(name)
 	if err := fn.CallWithStack(context.WithValue(cctx, callKey{}, cs), inst.stack); err != nil {
-		return 0, cs.logs, p.initError(cs, err, ctx, cctx)
+		ce := p.initError(cs, err, ctx, cctx)
+		inst.stackError(ce)
+		return 0, cs.logs, ce
 	}
 	return api.DecodeI32(inst.stack[0]), cs.logs, nil
 }

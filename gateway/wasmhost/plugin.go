@@ -173,6 +173,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	var ce *CallError
 	if callErr != nil {
 		ce = p.callError(cs, ph, callErr, ctx.Err(), timedOut)
+		inst.stackError(ce)
 	} else {
 		v = filter.Verdict(api.DecodeI32(inst.stack[0]))
 		ce = p.checkResult(cs, ph, v)
@@ -182,7 +183,11 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 		inst.close(ctx)
 		return filter.Tempfail, ce
 	}
-	p.put(ctx, inst)
+	if inst.guard.deepest() > poolStackLimit {
+		inst.close(ctx) // its grown stack stays with it otherwise
+	} else {
+		p.put(ctx, inst)
+	}
 	return v, nil
 }
 
