@@ -1,14 +1,10 @@
 package instrument
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"github.com/tetratelabs/wazero"
 )
 
 // wat compiles a WAT module with wat2wasm (Debian package wabt).
@@ -29,16 +25,6 @@ func wat(t testing.TB, src string) []byte {
 	return b
 }
 
-// compile validates a module the way the host does (wazero's compiler
-// with its default features).
-func compile(b []byte) error {
-	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
-	defer rt.Close(ctx)
-	_, err := rt.CompileModule(ctx, b)
-	return err
-}
-
 // wasm2wat renders a module as text, for golden files and failures.
 func wasm2wat(t testing.TB, b []byte) string {
 	t.Helper()
@@ -53,5 +39,3 @@ func wasm2wat(t testing.TB, b []byte) string {
 	}
 	return string(out)
 }
-
-var _ = fmt.Sprint

@@ -2,7 +2,6 @@ package instrument
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"os"
 	"strings"
@@ -203,5 +202,3 @@ func validate(b []byte) error {
 	_, err := rt.CompileModule(ctx, b)
 	return err
 }
-
-var _ = errors.New
