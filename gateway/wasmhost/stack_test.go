@@ -188,3 +188,40 @@ func TestStackReservedExport(t *testing.T) {
 		t.Fatalf("Load = %v", err)
 	}
 }
+
+// BenchmarkStackGuard measures what the instrumentation costs a warm hook
+// call: the empty hook of testdata/bench.wat, and a hook that makes 1,000
+// nested calls, each through the instrumented and the original module.
+func BenchmarkStackGuard(b *testing.B) {
+	calls := watModule(b, `(module
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func $down (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (call $down (i32.sub (local.get 0) (i32.const 1))))))
+  (func (export "sluice_on_data") (result i32) (call $down (i32.const 1000))))`)
+	for _, m := range []struct {
+		name string
+		wasm []byte
+	}{{"empty", module(b, "bench")}, {"1000calls", calls}} {
+		for _, original := range []bool{false, true} {
+			name := m.name + "/instrumented"
+			if original {
+				name = m.name + "/original"
+			}
+			b.Run(name, func(b *testing.B) {
+				e, _ := newEngine(b)
+				e.uninstrumented = original
+				p := load(b, e, Spec{Name: "bench", Wasm: m.wasm, Timeout: 10 * time.Second})
+				st := stateAt(b, filter.Data)
+				ctx := context.Background()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if v, err := p.Call(ctx, st); err != nil || v != filter.Continue {
+						b.Fatal(v, err)
+					}
+				}
+			})
+		}
+	}
+}
