@@ -90,7 +90,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 			p.rt.Close(ctx)
 		}
 	}()
-	wasm, msg := e.instrumentModule(ctx, p.rt, wasm)
+	wasm, msg := e.instrumentModule(wasm)
 	if msg != "" {
 		return fail(nil, "%s", msg)
 	}

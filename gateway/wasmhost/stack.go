@@ -1,11 +1,10 @@
 package wasmhost
 
 import (
-	"context"
 	"fmt"
+	"strings"
 
 	"github.com/sluice-mail/sluice/gateway/wasmhost/instrument"
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -28,18 +27,15 @@ var stackLimitReason = fmt.Sprintf("call depth/stack limit exceeded (the plugin'
 	bytesText(DefaultStackLimit))
 
 // instrumentModule adds the stack budget to a module that checkBinary
-// accepted. A module the rewriter cannot handle is refused with the
-// compiler's message if the compiler refuses it too.
-func (e *Engine) instrumentModule(ctx context.Context, rt wazero.Runtime, wasm []byte) ([]byte, string) {
+// accepted, or says why it refuses the module.
+func (e *Engine) instrumentModule(wasm []byte) ([]byte, string) {
 	if e.uninstrumented {
 		return wasm, ""
 	}
 	res, err := instrument.Rewrite(wasm, DefaultStackLimit)
 	if err != nil {
-		if _, cerr := rt.CompileModule(ctx, wasm); cerr != nil {
-			return nil, "not a valid WebAssembly module: " + cerr.Error()
-		}
-		return nil, "cannot instrument the module to bound its stack: " + err.Error()
+		// Not compiled to ask wazero why: see instrument.ErrCount.
+		return nil, "not a valid WebAssembly module: " + err.Error()
 	}
 	if res.MaxFrame > DefaultStackLimit {
 		return nil, fmt.Sprintf("a function of the module needs a stack frame of %s, above the stack limit of %s", bytesText(uint64(res.MaxFrame)), bytesText(DefaultStackLimit))
@@ -72,9 +68,11 @@ func (g stackGuard) deepest() int64 {
 }
 
 // stackError turns a trap on the stack limit into a plugin error of kind
-// "stack" that says so.
+// "stack" that says so. Only a trap is looked at: after a timeout the
+// runtime has closed the module.
 func (inst *instance) stackError(ce *CallError) {
-	if inst.guard.exceeded() && (ce.Kind == "trap" || ce.Kind == "") {
+	trapped := ce.Kind == "trap" || ce.Kind == "" && strings.HasPrefix(ce.Reason, "trapped: ")
+	if trapped && inst.guard.exceeded() {
 		ce.Reason, ce.Kind = stackLimitReason, "stack"
 	}
 }

@@ -184,7 +184,7 @@ func TestStackReservedExport(t *testing.T) {
   (memory (export "memory") 1)
   (global (export "sluice:stack_low") (mut i32) (i32.const 0))
   (func (export "sluice_abi_version") (result i32) (i32.const 1)))`)})
-	if err == nil || !strings.Contains(err.Error(), `cannot instrument the module to bound its stack: the module exports "sluice:stack_low", a name Sluice reserves`) {
+	if err == nil || !strings.Contains(err.Error(), `not a valid WebAssembly module: the module exports "sluice:stack_low", a name Sluice reserves`) {
 		t.Fatalf("Load = %v", err)
 	}
 }
@@ -222,6 +222,28 @@ func BenchmarkStackGuard(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestLoadHugeDeclaredCounts: a few bytes that declare billions of imports
+// or locals are refused at load. The compiler would allocate room for all
+// of them first (about 100 GB for the imports) and the process would die.
+func TestLoadHugeDeclaredCounts(t *testing.T) {
+	e, _ := newEngine(t)
+	const header = "\x00asm\x01\x00\x00\x00"
+	for name, wasm := range map[string]string{
+		"imports": header + "\x02\x05\xff\xff\xff\xff\x0f",
+		"locals":  header + "\x01\x04\x01\x60\x00\x00" + "\x03\x02\x01\x00" + "\x0a\x0a\x01\x08\x01\xff\xff\xff\xff\x0f\x7f\x0b",
+		"results": header + "\x01\x08\x01\x60\x00\xff\xff\xff\xff\x0f",
+	} {
+		before := memSys()
+		_, err := e.Load(context.Background(), Spec{Name: name, Wasm: []byte(wasm)})
+		if err == nil || !strings.Contains(err.Error(), "not a valid WebAssembly module") {
+			t.Errorf("%s: Load = %v", name, err)
+		}
+		if grown := int64(memSys()) - int64(before); grown > 64<<20 {
+			t.Errorf("%s: loading grew the process by %d MiB", name, grown>>20)
 		}
 	}
 }

@@ -200,7 +200,9 @@ func rewriteBody(b []byte) (*body, error) {
 	r := &reader{b: b}
 	out := &body{}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		out.locals += uint64(r.u32())
+		if out.locals += uint64(r.u32()); out.locals > maxLocals {
+			r.fail("more than %d locals", maxLocals)
+		}
 		if c := r.byte(); !isValType(c) && r.err == nil {
 			r.fail("invalid local type 0x%02x", c)
 		}

@@ -84,7 +84,10 @@ const (
 	secFunction = 3
 	secGlobal   = 6
 	secExport   = 7
+	secElement  = 9
 	secCode     = 10
+	secData     = 11
+	secTag      = 13
 )
 
 var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
@@ -144,9 +147,13 @@ func (m *module) parse(b []byte) error {
 				return fmt.Errorf("section %d is out of order or repeated", id)
 			}
 			last = rank
-		} else if customName(content) == "" || strings.HasPrefix(customName(content), ".debug_") {
-			// DWARF addresses code offsets, which the rewrite moves.
+		} else if name := customName(content); name == "" || strings.HasPrefix(name, ".debug_") || name == "name" && !validNames(content) {
+			// DWARF addresses code offsets, which the rewrite moves; a
+			// malformed section of names is only debugging information.
 			continue
+		}
+		if err := checkCount(id, content); err != nil {
+			return err
 		}
 		var err error
 		switch id {
@@ -160,6 +167,12 @@ func (m *module) parse(b []byte) error {
 			err = m.parseGlobals(content)
 		case secExport:
 			err = m.parseExports(content)
+		case secElement:
+			err = parseElements(content)
+		case secData:
+			err = parseData(content)
+		case secTag:
+			err = errors.New("exception handling is not supported")
 		}
 		if err != nil {
 			return fmt.Errorf("section %d: %w", id, err)
@@ -167,6 +180,26 @@ func (m *module) parse(b []byte) error {
 		m.sections = append(m.sections, section{id, content})
 	}
 	return r.err
+}
+
+// ErrCount is the error of a section whose declared number of entries cannot
+// fit in its bytes. Such a module is refused before it reaches the
+// compiler, which would try to allocate room for all of them (a few bytes
+// could ask for a hundred gigabytes and abort the process).
+var ErrCount = errors.New("declares more entries than it has bytes")
+
+// checkCount checks the entry count of a section made of a vector: each
+// entry takes at least one byte.
+func checkCount(id byte, content []byte) error {
+	switch id {
+	case secCustom, 8, 12: // custom, start, data count: not vectors
+		return nil
+	}
+	r := &reader{b: content}
+	if n := r.u32(); r.err == nil && uint64(n) > uint64(len(content)-r.pos) {
+		return fmt.Errorf("section %d %w (%d entries in %d bytes)", id, ErrCount, n, len(content)-r.pos)
+	}
+	return nil
 }
 
 // customName is a custom section's name, or "" if it is malformed.
@@ -188,6 +221,9 @@ func (m *module) parseTypes(c []byte) error {
 		}
 		var t funcType
 		for i := r.u32(); i > 0 && r.err == nil; i-- {
+			if uint64(i) > uint64(len(c)-r.pos) {
+				r.fail("%w", ErrCount)
+			}
 			if !isValType(r.byte()) {
 				r.fail("invalid parameter type")
 			}
