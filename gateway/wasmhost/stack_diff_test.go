@@ -35,10 +35,24 @@ func outcome(v filter.Verdict, err error, st *filter.State) string {
 // verdicts, errors and states through the instrumented and the original
 // module.
 func TestStackDifferential(t *testing.T) {
+	t.Parallel() // it compiles Go modules, which is slow under -race
 	ei, eo := twoEngines(t)
 	ctx := context.Background()
-	both := func(s Spec) (*Plugin, *Plugin) {
-		return load(t, ei, s), load(t, eo, s)
+	both := func(s Spec) (*Plugin, *Plugin) { // compiled side by side
+		var po *Plugin
+		var erro error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			po, erro = eo.Load(ctx, s)
+		}()
+		pi := load(t, ei, s)
+		<-done
+		if erro != nil {
+			t.Fatalf("Load original: %v", erro)
+		}
+		t.Cleanup(func() { po.Close(ctx) })
+		return pi, po
 	}
 	compare := func(name string, pi, po *Plugin, mk func() *filter.State) {
 		t.Helper()
