@@ -166,6 +166,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	cs := &inst.cs
 	cs.reset(st, p.hooks[ph])
 	inst.ctx.begin(ctx, p.timeout)
+	inst.guard.startCall()
 	callErr := inst.hook[ph].CallWithStack(inst.ctx, inst.stack)
 	timedOut := errors.Is(inst.ctx.Err(), context.DeadlineExceeded)
 	inst.ctx.end()

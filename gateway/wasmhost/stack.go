@@ -16,8 +16,8 @@ import (
 // stack when full).
 const (
 	DefaultStackLimit = 4 << 20
-	// poolStackLimit: an instance whose calls ever went deeper than this is
-	// closed after its call instead of returning to the pool, so idle
+	// poolStackLimit: an instance whose hook call went deeper than this is
+	// closed after the call instead of returning to the pool, so idle
 	// instances hold no grown stacks.
 	poolStackLimit = 1 << 20
 )
@@ -58,7 +58,17 @@ func (g stackGuard) exceeded() bool {
 	return g.budget != nil && int32(g.budget.Get()) < 0
 }
 
-// deepest is how much stack the instance's calls have ever taken, in bytes
+// startCall resets the low-water mark before a hook call. Each exported
+// function wazero hands out runs on a stack of its own, which keeps the
+// size it grew to: a hook's stack is what its deepest call made it, and
+// the stacks of _initialize and sluice_configure are dropped with them.
+func (g stackGuard) startCall() {
+	if low, ok := g.low.(api.MutableGlobal); ok {
+		low.Set(uint64(uint32(DefaultStackLimit)))
+	}
+}
+
+// deepest is how much stack the calls since startCall have taken, in bytes
 // of the cost model.
 func (g stackGuard) deepest() int64 {
 	if g.low == nil {

@@ -247,3 +247,21 @@ func TestLoadHugeDeclaredCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestStackDeepInitPooled: the low-water mark is reset before each hook
+// call, so an instance whose _initialize went deep (its stack is dropped
+// with the function) is still pooled after shallow hook calls.
+func TestStackDeepInitPooled(t *testing.T) {
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "init", Wasm: watModule(t, strings.Replace(stackWAT,
+		`(func (export "sluice_on_data")`, `(func (export "_initialize") (drop (call $down (i32.const 6000))))
+  (func (export "sluice_on_data")`, 1)), Timeout: 10 * time.Second})
+	for range 3 {
+		if v, err := p.Call(context.Background(), stateAt(t, filter.Rcpt)); err != nil || v != filter.Continue {
+			t.Fatalf("shallow call: %v, %v", v, err)
+		}
+	}
+	if n, made := len(p.idleInstances()), p.instantiations.Load(); n != 1 || made != 0 {
+		t.Errorf("%d idle instances, %d made for calls; want the loaded instance reused", n, made)
+	}
+}
