@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -190,8 +191,9 @@ func TestStackReservedExport(t *testing.T) {
 }
 
 // BenchmarkStackGuard measures what the instrumentation costs a warm hook
-// call: the empty hook of testdata/bench.wat, and a hook that makes 1,000
-// nested calls, each through the instrumented and the original module.
+// call: the empty hook of testdata/bench.wat, a hook that makes 1,000
+// nested calls, and the Go example filter (bin/examples/go.wasm), each
+// through the instrumented and the original module.
 func BenchmarkStackGuard(b *testing.B) {
 	calls := watModule(b, `(module
   (memory (export "memory") 1)
@@ -200,10 +202,14 @@ func BenchmarkStackGuard(b *testing.B) {
     (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
       (else (call $down (i32.sub (local.get 0) (i32.const 1))))))
   (func (export "sluice_on_data") (result i32) (call $down (i32.const 1000))))`)
+	goExample, err := os.ReadFile("../../bin/examples/go.wasm")
+	if err != nil {
+		b.Fatalf("%v: run make examples", err)
+	}
 	for _, m := range []struct {
 		name string
 		wasm []byte
-	}{{"empty", module(b, "bench")}, {"1000calls", calls}} {
+	}{{"empty", module(b, "bench")}, {"1000calls", calls}, {"go-example", goExample}} {
 		for _, original := range []bool{false, true} {
 			name := m.name + "/instrumented"
 			if original {
@@ -214,12 +220,15 @@ func BenchmarkStackGuard(b *testing.B) {
 				e.uninstrumented = original
 				p := load(b, e, Spec{Name: "bench", Wasm: m.wasm, Timeout: 10 * time.Second})
 				st := stateAt(b, filter.Data)
+				fields := st.Msg.Fields[:len(st.Msg.Fields):len(st.Msg.Fields)]
 				ctx := context.Background()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if v, err := p.Call(ctx, st); err != nil || v != filter.Continue {
 						b.Fatal(v, err)
 					}
+					st.Commit()
+					st.Msg.Fields = fields
 				}
 			})
 		}
