@@ -274,3 +274,28 @@ func TestStackDeepInitPooled(t *testing.T) {
 		t.Errorf("%d idle instances, %d made for calls; want the loaded instance reused", n, made)
 	}
 }
+
+// TestStackHugeFrameRefused: a function whose single frame would cost more
+// than the whole stack limit is refused at load.
+func TestStackHugeFrameRefused(t *testing.T) {
+	e, _ := newEngine(t)
+	leb := func(v int) []byte {
+		var b []byte
+		for ; v >= 0x80; v >>= 7 {
+			b = append(b, byte(v)|0x80)
+		}
+		return append(b, byte(v))
+	}
+	body := append([]byte{0}, make([]byte, DefaultStackLimit/8+1)...) // no locals, then nops (0x00 is unreachable)
+	for i := 1; i < len(body); i++ {
+		body[i] = 0x01
+	}
+	body = append(body, 0x0b)
+	code := append(append([]byte{1}, leb(len(body))...), body...)
+	wasm := []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a")
+	wasm = append(append(wasm, leb(len(code))...), code...)
+	_, err := e.Load(context.Background(), Spec{Name: "huge", Wasm: wasm})
+	if err == nil || !strings.Contains(err.Error(), "needs a stack frame of") || !strings.Contains(err.Error(), "above the stack limit of 4 MiB") {
+		t.Fatalf("Load = %v", err)
+	}
+}
