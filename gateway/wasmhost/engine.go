@@ -45,6 +45,9 @@ type Engine struct {
 	kv     kv.Store
 	ownKV  *kv.Memory // the store the engine created, closed by Close
 	dns    dns.Resolver
+	// uninstrumented loads modules as they are, without the stack budget
+	// of stack.go (differential tests only).
+	uninstrumented bool
 }
 
 // funcType is a function signature.

@@ -33,7 +33,8 @@ type CallError struct {
 	// Kind classifies the fault for metrics: "abi" (misuse in a host
 	// function), "timeout", "cancelled", "trap", "verdict" (invalid verdict
 	// or what the hook left behind), "init" (a new instance failed to start
-	// or refused its configuration), "breaker" (the plugin's circuit breaker
+	// or refused its configuration), "stack" (the call exceeded the stack
+	// limit of sdk/ABI.md §7), "breaker" (the plugin's circuit breaker
 	// is open: the plugin did not run), "closed" or "internal".
 	Kind string
 	// Err is the runtime's error (with the wasm stack trace) for traps.

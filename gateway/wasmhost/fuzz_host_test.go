@@ -333,11 +333,18 @@ const fuzzHostTimeout = 2 * time.Second
 // watches for contained panics.
 func fuzzHostPlugin(tb testing.TB) (*Plugin, *atomic.Bool) {
 	tb.Helper()
+	return fuzzHostPluginWith(tb, func(*Engine) {})
+}
+
+// fuzzHostPluginWith is fuzzHostPlugin on an engine that setup adjusts.
+func fuzzHostPluginWith(tb testing.TB, setup func(*Engine)) (*Plugin, *atomic.Bool) {
+	tb.Helper()
 	panicked := &atomic.Bool{}
 	e, err := NewEngine(context.Background(), EngineOptions{Logger: slog.New(panicWatch{panicked})})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	setup(e)
 	tb.Cleanup(func() { e.Close(context.Background()) })
 	p := load(tb, e, Spec{Name: "fuzz", Wasm: watModule(tb, fuzzWAT()), Timeout: fuzzHostTimeout, MaxIdle: 1,
 		MaxMessageSize: 8192, Config: []byte(`{"k":"v"}`),

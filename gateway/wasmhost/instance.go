@@ -28,6 +28,7 @@ type instance struct {
 	// callCtx, or the start-up deadline); WASI sleeps end with it.
 	running context.Context
 
+	guard     stackGuard
 	idleSince time.Time // when it was last put back in the pool
 }
 
@@ -123,6 +124,7 @@ func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 
 	fail := func(err error) (*instance, *CallError) {
 		ce := p.initError(&inst.cs, err, sc)
+		inst.stackError(ce)
 		if lines := inst.stderr.stopCapture(); len(lines) > 0 {
 			ce.Reason += "; it wrote to stderr: " + strings.Join(lines, " | ")
 		}
@@ -136,6 +138,7 @@ func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 		return fail(err)
 	}
 	inst.mod = mod
+	inst.guard = newStackGuard(mod)
 	if p.initFn {
 		inst.cs.reset(nil, abi.ExportInitialize)
 		err := mod.ExportedFunction(abi.ExportInitialize).CallWithStack(cctx, nil)
@@ -171,7 +174,9 @@ func (p *Plugin) callInit(sc startCtx, inst *instance, name string) (int32, []st
 		err = sc.Err() // returned after its deadline
 	}
 	if err != nil {
-		return 0, cs.logs, p.initError(cs, err, sc)
+		ce := p.initError(cs, err, sc)
+		inst.stackError(ce)
+		return 0, cs.logs, ce
 	}
 	return api.DecodeI32(inst.stack[0]), cs.logs, nil
 }

@@ -94,6 +94,10 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 			p.rt.Close(ctx)
 		}
 	}()
+	wasm, msg := e.instrumentModule(wasm)
+	if msg != "" {
+		return fail(nil, "%s", msg)
+	}
 	cm, err := p.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return fail(err, "not a valid WebAssembly module: %v", err)

@@ -203,6 +203,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	cs.reset(st, p.hooks[ph])
 	inst.ctx.begin(ctx, deadline)
 	inst.running = inst.ctx
+	inst.guard.startCall()
 	callErr := inst.hook[ph].CallWithStack(inst.ctx, inst.stack)
 	ctxErr := inst.ctx.Err()
 	inst.running = nil
@@ -217,6 +218,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	var ce *CallError
 	if callErr != nil {
 		ce = p.callError(cs, ph, callErr, ctx.Err(), timedOut)
+		inst.stackError(ce)
 	} else {
 		v = filter.Verdict(api.DecodeI32(inst.stack[0]))
 		ce = p.checkResult(cs, ph, v)
@@ -226,7 +228,11 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 		inst.close(ctx)
 		return filter.Tempfail, ce
 	}
-	p.put(ctx, inst)
+	if inst.guard.deepest() > poolStackLimit {
+		inst.close(ctx) // its grown stack stays with it otherwise
+	} else {
+		p.put(ctx, inst)
+	}
 	return v, nil
 }
 
