@@ -177,4 +177,9 @@ func index(s string, n int) (int, bool) {
 	return i, true
 }
 
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+func num(f float64) string {
+	if f == 0 {
+		f = 0 // no "-0"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}

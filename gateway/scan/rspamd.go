@@ -63,13 +63,7 @@ func (r *rspamd) Scan(ctx context.Context, env Envelope, msg Message) (*Result, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	res, err := r.scan(ctx, env, msg)
-	if errors.Is(err, ErrUnreachable) && ctx.Err() == nil {
-		// A kept-alive connection rspamd closed as we used it: once more,
-		// on a fresh one. A daemon that is down fails again at once.
-		res, err = r.scan(ctx, env, msg)
-	}
-	return res, err
+	return r.scan(ctx, env, msg)
 }
 
 func (r *rspamd) scan(ctx context.Context, env Envelope, msg Message) (*Result, error) {
@@ -81,6 +75,11 @@ func (r *rspamd) scan(ctx context.Context, env Envelope, msg Message) (*Result, 
 	req.Body, _ = req.GetBody()
 	req.ContentLength = int64(msg.Size())
 	h := req.Header
+	// Present but empty, so never sent: it lets the transport retry the
+	// request on a fresh connection when a kept-alive one turns out to be
+	// closed (net/http's Transport documents this), replaying the body
+	// with GetBody. A scan has no side effects worth the name.
+	h["X-Idempotency-Key"] = nil
 	set := func(k, v string) {
 		if v != "" {
 			h[k] = append(h[k], headerSafe(v))

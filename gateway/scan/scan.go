@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -164,16 +165,21 @@ func (c *Config) protocolError(format string, args ...any) error {
 	return &Error{Scanner: c.Name, Engine: c.Engine, Kind: ErrProtocol, Err: fmt.Errorf(format, args...)}
 }
 
-// classify tells a timeout (ours or the caller's) from a broken or refused
-// connection.
+// classify tells a timeout (ours or the caller's) from a refused, broken or
+// closed connection, and both from a reply that is not of the protocol
+// (such as net/http's "malformed HTTP response").
 func classify(ctx context.Context, err error) error {
 	var ne net.Error
+	var oe *net.OpError
 	switch {
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
 		return ErrTimeout
+	case errors.As(err, &oe), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNREFUSED):
+		return ErrUnreachable
 	}
-	return ErrUnreachable
+	return ErrProtocol
 }
 
 // dialer connects to "tcp://host:port" or "unix:/path", at most max at once.
@@ -224,11 +230,11 @@ func (d *dialer) dial(ctx context.Context) (conn net.Conn, release func(), err e
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}
-	release = func() { <-d.slots }
+	free := func() { <-d.slots }
 	var nd net.Dialer
 	conn, err = nd.DialContext(ctx, d.network, d.addr)
 	if err != nil {
-		release()
+		free()
 		return nil, nil, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -236,5 +242,5 @@ func (d *dialer) dial(ctx context.Context) (conn net.Conn, release func(), err e
 	}
 	// A cancelled (not only expired) context ends the exchange too.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	return conn, func() { stop(); release() }, nil
+	return conn, func() { stop(); free() }, nil
 }

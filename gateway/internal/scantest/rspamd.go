@@ -68,7 +68,7 @@ url_tld = "$LOCAL_CONFDIR/tld.dat";
 `, dead),
 		// The public suffix list takes rspamd half a minute to compile on
 		// a busy machine; the tests need a few.
-		"tld.dat": "com\norg\nnet\ntest\nexample\ninvalid\nlocalhost\n",
+		"tld.dat":                       "com\norg\nnet\ntest\nexample\ninvalid\nlocalhost\n",
 		"local.d/classifier-bayes.conf": "backend = \"none\";\n",
 		"local.d/milter_headers.conf": `use = ["x-spamd-bar", "x-spam-level"];
 skip_local = false;

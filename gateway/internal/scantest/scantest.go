@@ -40,6 +40,9 @@ type Daemon struct {
 	ping    func(context.Context) error
 	cmd     *exec.Cmd
 	done    chan struct{}
+	// watchdog's stdin: closed by Kill, or by the kernel when the test
+	// binary dies, which makes the watchdog kill the daemon's group.
+	watch *os.File
 }
 
 // Start runs the daemon and waits, at most StartTimeout, for it to answer.
@@ -61,6 +64,14 @@ func (d *Daemon) start() error {
 	}
 	d.cmd, d.done = cmd, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(d.done) }()
+	// Pdeathsig does not survive the daemons' switch to their own user,
+	// and rspamd's workers outlive their main process: a watchdog shell
+	// kills the whole group when its stdin closes, which happens when
+	// this process exits, however it exits.
+	if err := d.startWatchdog(); err != nil {
+		d.Kill()
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	for {
@@ -91,10 +102,35 @@ func (d *Daemon) Kill() {
 	}
 	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 	<-d.done
+	if d.watch != nil {
+		_ = d.watch.Close()
+		d.watch = nil
+	}
 	// Workers that outlived the main process (their own group was killed
 	// too, but they may be reaped late) no longer hold the port once the
 	// ping fails.
 	d.cmd = nil
+}
+
+// startWatchdog runs `sh` to kill the daemon's process group once its stdin
+// reaches end of file.
+func (d *Daemon) startWatchdog() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pgid := strconv.Itoa(d.cmd.Process.Pid)
+	wd := exec.Command("/bin/sh", "-c", "read _ ; kill -KILL -- -"+pgid+" 2>/dev/null", "watchdog")
+	wd.Stdin = r
+	wd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := wd.Start(); err != nil {
+		_ = w.Close()
+		return err
+	}
+	go func() { _ = wd.Wait() }()
+	d.watch = w
+	return nil
 }
 
 // Restart starts a killed daemon again on the same port.
