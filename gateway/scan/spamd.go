@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -130,7 +131,7 @@ func parseSpamd(reply []byte, command string) (*Result, error) {
 			res.Score, err1 = strconv.ParseFloat(strings.TrimSpace(score), 64)
 			res.RequiredScore, err2 = strconv.ParseFloat(strings.TrimSpace(required), 64)
 			v := strings.ToLower(strings.TrimSpace(verdict))
-			if !ok1 || !ok2 || err1 != nil || err2 != nil || (v != "true" && v != "false" && v != "yes" && v != "no") {
+			if !ok1 || !ok2 || err1 != nil || err2 != nil || !finite(res.Score) || !finite(res.RequiredScore) || (v != "true" && v != "false" && v != "yes" && v != "no") {
 				return nil, fmt.Errorf("bad Spam header %s", snippet([]byte(value)))
 			}
 			res.Spam = v == "true" || v == "yes"
@@ -186,7 +187,7 @@ func reportSymbols(report string) []Symbol {
 			continue
 		}
 		pts, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
+		if err != nil || !finite(pts) {
 			if len(out) > 0 && strings.HasPrefix(l, " ") { // a wrapped description
 				out[len(out)-1].Description += " " + strings.Join(f, " ")
 			}
@@ -196,3 +197,6 @@ func reportSymbols(report string) []Symbol {
 	}
 	return out
 }
+
+// finite reports whether f is a number JSON can carry.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

@@ -1,0 +1,259 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeServer accepts connections and hands each to serve, until the test
+// ends.
+func fakeServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+			go serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// address is the scanner address of addr for engine.
+func address(engine, addr string) string {
+	if engine == EngineRspamd {
+		return "http://" + addr
+	}
+	return "tcp://" + addr
+}
+
+func newScanner(t *testing.T, c Config) Scanner {
+	t.Helper()
+	if c.Name == "" {
+		c.Name = "fake"
+	}
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+var engines = []string{EngineRspamd, EngineClamd, EngineSpamd}
+
+// TestSlowScannerTimesOut: a scanner that accepts, reads and never answers
+// is abandoned at the caller's deadline, and at the scanner's own timeout,
+// with ErrTimeout.
+func TestSlowScannerTimesOut(t *testing.T) {
+	addr := fakeServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	for _, engine := range engines {
+		for _, which := range []string{"context", "timeout"} {
+			t.Run(engine+"/"+which, func(t *testing.T) {
+				c := Config{Engine: engine, Address: address(engine, addr), Timeout: time.Hour}
+				ctx := context.Background()
+				const limit = 300 * time.Millisecond
+				if which == "context" {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, limit)
+					defer cancel()
+				} else {
+					c.Timeout = limit
+				}
+				s := newScanner(t, c)
+				start := time.Now()
+				_, err := s.Scan(ctx, testEnv, mail("minutes", plainBody))
+				took := time.Since(start)
+				if !errors.Is(err, ErrTimeout) {
+					t.Fatalf("err = %v, want ErrTimeout", err)
+				}
+				if took > limit+2*time.Second {
+					t.Fatalf("took %s for a %s deadline", took, limit)
+				}
+			})
+		}
+	}
+}
+
+// TestGarbageIsProtocolError: replies that are not of the protocol.
+func TestGarbageIsProtocolError(t *testing.T) {
+	cases := map[string][]string{
+		EngineRspamd: {
+			"SSH-2.0-OpenSSH_9.2\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+			"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"action\":\"delete all\",\"score\":1.0}    ",
+			"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 17\r\n\r\n{\"error\":\"oops\"}\n",
+		},
+		EngineClamd: {
+			"hello\x00",
+			"stream: \x00",
+			"stream: two words FOUND\x00",
+			"Can't allocate memory ERROR\x00",
+			"\xff\xfe\x00",
+		},
+		EngineSpamd: {
+			"hello\r\n\r\n",
+			"SPAMD/1.1 76 Bad header line\r\n\r\n",
+			"SPAMD/1.1 0 EX_OK\r\nContent-length: 0\r\n\r\n",
+			"SPAMD/1.1 0 EX_OK\r\nSpam: Maybe ; 1 / 5\r\n\r\n",
+			"SPAMD/1.1 0 EX_OK\r\nSpam: True ; x / 5\r\n\r\n",
+		},
+	}
+	for _, engine := range engines {
+		for i, reply := range cases[engine] {
+			t.Run(fmt.Sprintf("%s/%d", engine, i), func(t *testing.T) {
+				addr := fakeServer(t, func(c net.Conn) {
+					defer c.Close()
+					go func() { _, _ = io.Copy(io.Discard, c) }()
+					_, _ = io.WriteString(c, reply)
+					time.Sleep(50 * time.Millisecond) // let the client read before the close
+				})
+				s := newScanner(t, Config{Engine: engine, Address: address(engine, addr), Timeout: 10 * time.Second})
+				_, err := s.Scan(context.Background(), testEnv, mail("minutes", plainBody))
+				if !errors.Is(err, ErrProtocol) {
+					t.Fatalf("reply %q: err = %v, want ErrProtocol", reply, err)
+				}
+			})
+		}
+	}
+}
+
+// TestClosedWithoutReplyIsUnreachable: a daemon that hangs up, or is not
+// there at all.
+func TestClosedWithoutReplyIsUnreachable(t *testing.T) {
+	hangup := fakeServer(t, func(c net.Conn) { c.Close() })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := l.Addr().String()
+	l.Close()
+	for _, engine := range engines {
+		for name, addr := range map[string]string{"hangup": hangup, "refused": nobody} {
+			t.Run(engine+"/"+name, func(t *testing.T) {
+				s := newScanner(t, Config{Engine: engine, Address: address(engine, addr), Timeout: 10 * time.Second})
+				_, err := s.Scan(context.Background(), testEnv, mail("minutes", plainBody))
+				if !errors.Is(err, ErrUnreachable) {
+					t.Fatalf("err = %v, want ErrUnreachable", err)
+				}
+			})
+		}
+	}
+	t.Run("unix", func(t *testing.T) {
+		s := newScanner(t, Config{Engine: EngineClamd, Address: "unix:" + t.TempDir() + "/none.sock"})
+		if _, err := s.Scan(context.Background(), testEnv, mail("minutes", plainBody)); !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("err = %v, want ErrUnreachable", err)
+		}
+	})
+}
+
+// TestMaxSizeSkips: a message over max_size is not sent at all (the scanner
+// here would time out) and comes back skipped, without error.
+func TestMaxSizeSkips(t *testing.T) {
+	addr := fakeServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			msg := mail("minutes", plainBody)
+			s := newScanner(t, Config{Engine: engine, Address: address(engine, addr), Timeout: 5 * time.Second, MaxSize: int64(len(msg) - 1)})
+			res, err := s.Scan(context.Background(), testEnv, msg)
+			if err != nil || res.Skipped != SkippedTooLarge || res.Engine != engine {
+				t.Fatalf("res = %+v, err = %v", res, err)
+			}
+			if v, _ := res.Value("skipped"); v != "too large" {
+				t.Fatalf("Value(skipped) = %q", v)
+			}
+		})
+	}
+}
+
+// TestRspamdRequest: the envelope goes in rspamd's headers, one Rcpt per
+// recipient, with the password, and the message is the body.
+func TestRspamdRequest(t *testing.T) {
+	type seen struct {
+		path string
+		h    http.Header
+		body string
+	}
+	got := make(chan seen, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.URL.Path, r.Header.Clone(), string(b)}
+		_, _ = io.WriteString(w, `{"action":"no action","score":0.5,"required_score":15}`)
+	}))
+	defer srv.Close()
+	s := newScanner(t, Config{Engine: EngineRspamd, Address: srv.URL + "/", Password: "s3cret"})
+	env := testEnv
+	env.User = "alice"
+	msg := mail("minutes", plainBody)
+	for range 2 {
+		if _, err := s.Scan(context.Background(), env, msg); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		want := map[string][]string{
+			"Ip": {"192.0.2.10"}, "Helo": {"client.example.org"}, "From": {"alice@example.org"},
+			"Rcpt": {"bob@example.net", "carol@example.net"}, "Hostname": {"client.example.org"},
+			"Queue-Id": {"4XyZ1abc"}, "User": {"alice"}, "Password": {"s3cret"},
+		}
+		for k, v := range want {
+			if !slices.Equal(r.h[k], v) {
+				t.Errorf("header %s = %q, want %q", k, r.h[k], v)
+			}
+		}
+		if r.path != "/checkv2" || r.body != string(msg) || r.h.Get("X-Idempotency-Key") != "" {
+			t.Fatalf("path %q, body %d bytes (want %d), headers %v", r.path, len(r.body), len(msg), r.h)
+		}
+	}
+	// Empty envelope members are not sent.
+	if _, err := s.Scan(context.Background(), Envelope{}, msg); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	for _, k := range []string{"Ip", "Helo", "From", "Rcpt", "Hostname", "Queue-Id", "User"} {
+		if _, ok := r.h[k]; ok {
+			t.Errorf("empty %s sent: %q", k, r.h[k])
+		}
+	}
+}
+
+func TestNewRefusesBadAddresses(t *testing.T) {
+	for _, c := range []Config{
+		{Engine: EngineRspamd, Address: "127.0.0.1:11333"},
+		{Engine: EngineRspamd, Address: "ftp://127.0.0.1/"},
+		{Engine: EngineClamd, Address: "127.0.0.1:3310"},
+		{Engine: EngineClamd, Address: "unix:relative.sock"},
+		{Engine: EngineSpamd, Address: "tcp://nohost"},
+		{Engine: "sophos", Address: "tcp://127.0.0.1:1"},
+	} {
+		if _, err := New(c); err == nil {
+			t.Errorf("%+v: accepted", c)
+		} else if !strings.Contains(err.Error(), c.Address) && c.Engine != "sophos" {
+			t.Errorf("%+v: error %q does not name the address", c, err)
+		}
+	}
+}
