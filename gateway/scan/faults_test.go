@@ -106,7 +106,7 @@ func TestGarbageIsProtocolError(t *testing.T) {
 			"SSH-2.0-OpenSSH_9.2\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
 			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
-			"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"action\":\"delete all\",\"score\":1.0}    ",
+			"HTTP/1.1 200 OK\r\nContent-Length: 35\r\n\r\n{\"action\":\"delete all\",\"score\":1.0}",
 			"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 17\r\n\r\n{\"error\":\"oops\"}\n",
 		},
 		EngineClamd: {

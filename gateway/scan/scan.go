@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -177,6 +178,10 @@ func classify(ctx context.Context, err error) error {
 		return ErrTimeout
 	case errors.As(err, &oe), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNREFUSED):
+		return ErrUnreachable
+	case strings.Contains(err.Error(), "server closed idle connection"):
+		// net/http's error for a connection closed before any reply,
+		// which it does not export.
 		return ErrUnreachable
 	}
 	return ErrProtocol
