@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -254,6 +256,112 @@ func TestNewRefusesBadAddresses(t *testing.T) {
 			t.Errorf("%+v: accepted", c)
 		} else if !strings.Contains(err.Error(), c.Address) && c.Engine != "sophos" {
 			t.Errorf("%+v: error %q does not name the address", c, err)
+		}
+	}
+}
+
+// TestRspamdPool: connections are kept alive between scans when the server
+// allows it (Debian 12's rspamd 3.4 answers "Connection: close", newer
+// versions and proxies may not), and never more than MaxConns are open at
+// once however many scans run.
+func TestRspamdPool(t *testing.T) {
+	var mu sync.Mutex
+	open, peak := 0, 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(20 * time.Millisecond) // let scans pile up
+		_, _ = io.WriteString(w, `{"action":"no action","score":0,"required_score":15}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch st {
+		case http.StateNew:
+			open++
+			peak = max(peak, open)
+		case http.StateClosed, http.StateHijacked:
+			open--
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := newScanner(t, Config{Engine: EngineRspamd, Address: srv.URL, MaxConns: 2})
+	var reused []bool
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) },
+	})
+	for range 3 {
+		if _, err := s.Scan(ctx, testEnv, mail("minutes", plainBody)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(reused, []bool{false, true, true}) {
+		t.Fatalf("connections reused: %v", reused)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := s.Scan(context.Background(), testEnv, mail("minutes", plainBody)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > 2 {
+		t.Fatalf("%d connections open at once, MaxConns is 2", peak)
+	}
+}
+
+// TestStreamScannersBoundConnections: clamd and spamd scans beyond MaxConns
+// wait for a free connection rather than opening more.
+func TestStreamScannersBoundConnections(t *testing.T) {
+	for _, engine := range []string{EngineClamd, EngineSpamd} {
+		t.Run(engine, func(t *testing.T) {
+			var mu sync.Mutex
+			open, peak := 0, 0
+			reply := map[string]string{EngineClamd: "stream: OK\x00", EngineSpamd: "SPAMD/1.1 0 EX_OK\r\nSpam: False ; 0.0 / 5.0\r\n\r\n"}[engine]
+			addr := fakeServer(t, func(c net.Conn) {
+				defer c.Close()
+				mu.Lock()
+				open++
+				peak = max(peak, open)
+				mu.Unlock()
+				readRequest(c, engine)
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+				open-- // before the reply, which frees the client's slot
+				mu.Unlock()
+				_, _ = io.WriteString(c, reply)
+			})
+			s := newScanner(t, Config{Engine: engine, Address: address(engine, addr), MaxConns: 2, Timeout: 20 * time.Second})
+			var wg sync.WaitGroup
+			for range 12 {
+				wg.Go(func() {
+					if _, err := s.Scan(context.Background(), testEnv, mail("minutes", plainBody)); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if peak > 2 {
+				t.Fatalf("%d connections open at once, MaxConns is 2", peak)
+			}
+		})
+	}
+}
+
+// readRequest reads a whole clamd (up to the zero-length chunk) or spamd
+// (up to the client's half-close) request, so closing does not reset.
+func readRequest(c net.Conn, engine string) {
+	var got []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil || (engine == EngineClamd && len(got) > 14 && string(got[len(got)-4:]) == "\x00\x00\x00\x00") {
+			return
 		}
 	}
 }

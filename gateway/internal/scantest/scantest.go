@@ -121,7 +121,7 @@ func (d *Daemon) startWatchdog() error {
 	}
 	defer r.Close()
 	pgid := strconv.Itoa(d.cmd.Process.Pid)
-	wd := exec.Command("/bin/sh", "-c", "read _ ; kill -KILL -- -"+pgid+" 2>/dev/null", "watchdog")
+	wd := exec.Command("/bin/sh", "-c", "read _ ; kill -9 -"+pgid+" 2>/dev/null", "watchdog")
 	wd.Stdin = r
 	wd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := wd.Start(); err != nil {
