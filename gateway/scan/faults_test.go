@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -363,5 +364,37 @@ func readRequest(c net.Conn, engine string) {
 		if err != nil || (engine == EngineClamd && len(got) > 14 && string(got[len(got)-4:]) == "\x00\x00\x00\x00") {
 			return
 		}
+	}
+}
+
+// watched is a message that counts the WriteTo calls in progress.
+type watched struct {
+	Bytes
+	active atomic.Int32
+}
+
+func (w *watched) WriteTo(dst io.Writer) (int64, error) {
+	w.active.Add(1)
+	defer w.active.Add(-1)
+	return w.Bytes.WriteTo(dst)
+}
+
+// TestMessageNotReadAfterScan: when Scan returns (here at its deadline, the
+// scanner reading nothing), nothing reads the message any more, so the host
+// may change it for the next plugin.
+func TestMessageNotReadAfterScan(t *testing.T) {
+	addr := fakeServer(t, func(c net.Conn) {}) // accepts, never reads
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			msg := &watched{Bytes: mail("big", strings.Repeat("x", 16<<20))}
+			s := newScanner(t, Config{Engine: engine, Address: address(engine, addr), Timeout: 300 * time.Millisecond})
+			_, err := s.Scan(context.Background(), testEnv, msg)
+			if !errors.Is(err, ErrTimeout) {
+				t.Fatalf("err = %v, want ErrTimeout", err)
+			}
+			if n := msg.active.Load(); n != 0 {
+				t.Fatalf("%d writers still reading the message after Scan returned", n)
+			}
+		})
 	}
 }

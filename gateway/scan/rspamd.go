@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -71,7 +72,9 @@ func (r *rspamd) scan(ctx context.Context, env Envelope, msg Message) (*Result, 
 	if err != nil {
 		return nil, r.cfg.fail(ctx, err)
 	}
-	req.GetBody = func() (io.ReadCloser, error) { return messageBody(msg), nil }
+	var bs bodies
+	defer bs.wait()
+	req.GetBody = func() (io.ReadCloser, error) { return bs.open(msg) }
 	req.Body, _ = req.GetBody()
 	req.ContentLength = int64(msg.Size())
 	h := req.Header
@@ -117,15 +120,35 @@ func (r *rspamd) scan(ctx context.Context, env Envelope, msg Message) (*Result, 
 	return res, nil
 }
 
-// messageBody streams msg through a pipe: no copy of the message is made.
-// The transport closes the reader when it is done, which ends the writer.
-func messageBody(msg Message) io.ReadCloser {
+// bodies streams a message to the transport through pipes, one per attempt
+// (a retry replays it), without a copy. wait closes them all and returns only
+// when no goroutine reads the message any more, so that the caller may
+// change the message once Scan has returned.
+type bodies struct {
+	mu    sync.Mutex
+	pipes []*io.PipeReader
+	wg    sync.WaitGroup
+}
+
+func (b *bodies) open(msg Message) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
-	go func() {
+	b.mu.Lock()
+	b.pipes = append(b.pipes, pr)
+	b.mu.Unlock()
+	b.wg.Go(func() {
 		_, err := msg.WriteTo(pw)
 		pw.CloseWithError(err)
-	}()
-	return pr
+	})
+	return pr, nil
+}
+
+func (b *bodies) wait() {
+	b.mu.Lock()
+	for _, p := range b.pipes {
+		p.CloseWithError(errors.New("scan over"))
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 // headerSafe replaces control characters, which a header value cannot hold.
