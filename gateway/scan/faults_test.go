@@ -373,10 +373,17 @@ type watched struct {
 	active atomic.Int32
 }
 
+// WriteTo takes its time to give up after a failed write, like a message
+// read from a slow disk: a scanner returning before WriteTo does would
+// leave it reading.
 func (w *watched) WriteTo(dst io.Writer) (int64, error) {
 	w.active.Add(1)
 	defer w.active.Add(-1)
-	return w.Bytes.WriteTo(dst)
+	n, err := w.Bytes.WriteTo(dst)
+	if err != nil {
+		time.Sleep(200 * time.Millisecond)
+	}
+	return n, err
 }
 
 // TestMessageNotReadAfterScan: when Scan returns (here at its deadline, the
