@@ -137,6 +137,19 @@ func TestClamdEICAR(t *testing.T) {
 	}
 }
 
+// TestClamdUnixSocket: clamd over "unix:/path", as Debian runs it.
+func TestClamdUnixSocket(t *testing.T) {
+	s := newScanner(t, Config{Name: "av", Engine: EngineClamd, Address: daemon(t, EngineClamd).Socket})
+	res, err := s.Scan(context.Background(), testEnv, withAttachment("eicar.com", scantest.EICAR))
+	if err != nil || !res.Infected || res.Virus != scantest.EICARSignature {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	res, err = s.Scan(context.Background(), testEnv, mail("minutes", plainBody))
+	if err != nil || res.Infected {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
+
 func TestClamdClean(t *testing.T) {
 	s := scanner(t, EngineClamd)
 	for _, msg := range []Bytes{mail("minutes", plainBody), withAttachment("notes.txt", []byte("just notes\n"))} {

@@ -18,7 +18,8 @@ const EICARSignature = "Sluice-Test-EICAR.UNOFFICIAL"
 // StreamMaxLength is the test clamd's INSTREAM limit.
 const StreamMaxLength = 1 << 20
 
-// StartClamd runs clamd on a loopback port with one signature: an .ndb body
+// StartClamd runs clamd on a loopback port, and on a Unix socket (Socket),
+// with one signature: an .ndb body
 // signature of EICAR the test writes itself (freshclam cannot reach its
 // mirrors, and the tests need nothing else), which loads in well under a
 // second.
@@ -34,8 +35,12 @@ func StartClamd() (*Daemon, error) {
 	d.Address = fmt.Sprintf("tcp://127.0.0.1:%d", d.Port)
 	db := filepath.Join(d.Dir, "db")
 	d.logFile = filepath.Join(d.Dir, "data", "clamd.log")
+	sock := filepath.Join(d.Dir, "data", "clamd.sock")
+	d.Socket = "unix:" + sock
 	conf := fmt.Sprintf(`TCPSocket %d
 TCPAddr 127.0.0.1
+LocalSocket %s
+LocalSocketMode 666
 Foreground yes
 DatabaseDirectory %s
 PidFile %s
@@ -47,7 +52,7 @@ SelfCheck 0
 Bytecode no
 ScanMail yes
 ScanArchive yes
-`, d.Port, db, filepath.Join(d.Dir, "data", "clamd.pid"), d.logFile, StreamMaxLength)
+`, d.Port, sock, db, filepath.Join(d.Dir, "data", "clamd.pid"), d.logFile, StreamMaxLength)
 	// Name:Target:Offset:HexSignature; target 0 is any file, so the raw
 	// message (EICAR inline) and a decoded attachment both match.
 	ndb := "Sluice-Test-EICAR:0:*:" + hex.EncodeToString(EICAR) + "\n"

@@ -32,6 +32,8 @@ type Daemon struct {
 	Dir     string // instance root: configuration, data, logs
 	Port    int    // loopback TCP port of the scanning protocol
 	Address string // the policy's form: http://127.0.0.1:PORT or tcp://127.0.0.1:PORT
+	// Socket is clamd's other address, a Unix socket: "unix:/path".
+	Socket string
 	// Startup is how long the last start took, until the first pong.
 	Startup time.Duration
 
