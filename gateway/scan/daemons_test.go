@@ -83,6 +83,17 @@ func TestRspamdPlainIsNoAction(t *testing.T) {
 	t.Logf("plain: score %v/%v symbols %v add %v remove %v", res.Score, res.RequiredScore, res.Symbols, res.AddHeaders, res.RemoveHeaders)
 }
 
+// TestRspamdBounce: the null sender (From: <>) is understood.
+func TestRspamdBounce(t *testing.T) {
+	s := scanner(t, EngineRspamd)
+	env := testEnv
+	env.Sender = ""
+	res, err := s.Scan(context.Background(), env, mail("Delivery Status Notification", plainBody))
+	if err != nil || res.Action != "no action" {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
+
 func TestRspamdAddHeader(t *testing.T) {
 	s := scanner(t, EngineRspamd)
 	res, err := s.Scan(context.Background(), testEnv, mail("weekly "+scantest.AddHeaderSubject, plainBody))

@@ -232,6 +232,13 @@ func TestRspamdRequest(t *testing.T) {
 			t.Fatalf("path %q, body %d bytes (want %d), headers %v", r.path, len(r.body), len(msg), r.h)
 		}
 	}
+	// The null sender of a transaction is "<>".
+	if _, err := s.Scan(context.Background(), Envelope{Recipients: []string{"bob@example.net"}}, msg); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; !slices.Equal(r.h["From"], []string{"<>"}) {
+		t.Fatalf("null sender: From %q", r.h["From"])
+	}
 	// Empty envelope members are not sent.
 	if _, err := s.Scan(context.Background(), Envelope{}, msg); err != nil {
 		t.Fatal(err)

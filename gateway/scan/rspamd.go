@@ -90,7 +90,11 @@ func (r *rspamd) scan(ctx context.Context, env Envelope, msg Message) (*Result, 
 	}
 	set("IP", env.ClientIP)
 	set("Helo", env.Helo)
-	set("From", env.Sender)
+	if env.Sender == "" && len(env.Recipients) > 0 {
+		set("From", "<>") // a bounce
+	} else {
+		set("From", env.Sender)
+	}
 	for _, rc := range env.Recipients {
 		set("Rcpt", rc)
 	}

@@ -22,11 +22,14 @@ import (
 
 // Envelope is what the scanner is told besides the message: the facts rspamd
 // takes as HTTP headers (IP, Helo, From, Rcpt, Hostname, Queue-Id, User).
-// Empty members are not sent.
+// Other empty members are not sent.
 type Envelope struct {
-	ClientIP   string   // the SMTP client's address, without port
-	Helo       string   // the name it gave in HELO/EHLO
-	Sender     string   // MAIL FROM, without angle brackets; "" for <>
+	ClientIP string // the SMTP client's address, without port
+	Helo     string // the name it gave in HELO/EHLO
+	// Sender is MAIL FROM without angle brackets; "" is the null sender
+	// <>, which rspamd is sent as "<>" (as milters pass it) when the
+	// envelope has recipients, that is, a transaction.
+	Sender     string
 	Recipients []string // RCPT TO, without angle brackets
 	Hostname   string   // the client's verified host name, when known
 	QueueID    string   // the transaction's id, for the scanner's logs
