@@ -228,7 +228,7 @@ func TestRspamdRequest(t *testing.T) {
 				t.Errorf("header %s = %q, want %q", k, r.h[k], v)
 			}
 		}
-		if r.path != "/checkv2" || r.body != string(msg) || r.h.Get("X-Idempotency-Key") != "" {
+		if r.path != "/checkv2" || r.body != string(msg) || r.h["X-Idempotency-Key"] != nil {
 			t.Fatalf("path %q, body %d bytes (want %d), headers %v", r.path, len(r.body), len(msg), r.h)
 		}
 	}
