@@ -3,6 +3,7 @@ package scantest
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -30,9 +31,25 @@ use_auto_whitelist 0
 skip_rbl_checks 1
 dns_available no
 `,
-		"site/init.pre": "loadplugin Mail::SpamAssassin::Plugin::Check\n",
 	}); err != nil {
 		return nil, err
+	}
+	// Debian's plugin list (init.pre, v310.pre, ...): the site directory
+	// replaces /etc/spamassassin, whose local.cf the tests do not want.
+	pres, _ := filepath.Glob("/etc/spamassassin/*.pre")
+	for _, p := range pres {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFiles(site, map[string]string{filepath.Base(p): string(b)}); err != nil {
+			return nil, err
+		}
+	}
+	if len(pres) == 0 {
+		if err := writeFiles(site, map[string]string{"init.pre": "loadplugin Mail::SpamAssassin::Plugin::Check\n"}); err != nil {
+			return nil, err
+		}
 	}
 	argv := []string{bin, "-L", "--listen=127.0.0.1:" + fmt.Sprint(d.Port), "--allowed-ips=127.0.0.1",
 		"--max-children=1", "--min-children=1", "--nouser-config", "--siteconfigpath=" + site,
