@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -132,9 +133,21 @@ func TestGarbageIsProtocolError(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", engine, i), func(t *testing.T) {
 				addr := fakeServer(t, func(c net.Conn) {
 					defer c.Close()
-					go func() { _, _ = io.Copy(io.Discard, c) }()
+					// The whole request first: a reply while the client
+					// still writes makes net/http report either the
+					// write or the read error.
+					if engine == EngineRspamd {
+						if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+							_, _ = io.Copy(io.Discard, req.Body)
+						}
+					} else {
+						readRequest(c, engine)
+					}
 					_, _ = io.WriteString(c, reply)
-					time.Sleep(50 * time.Millisecond) // let the client read before the close
+					if tc, ok := c.(*net.TCPConn); ok {
+						_ = tc.CloseWrite()
+					}
+					_, _ = io.Copy(io.Discard, c) // until the client closes
 				})
 				s := newScanner(t, Config{Engine: engine, Address: address(engine, addr), Timeout: 10 * time.Second})
 				_, err := s.Scan(context.Background(), testEnv, mail("minutes", plainBody))
