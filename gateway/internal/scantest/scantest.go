@@ -58,9 +58,8 @@ func (d *Daemon) start() error {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so Kill reaches the workers it forks; and
-	// killed if the test binary dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group, so Kill reaches the workers it forks.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %v", d.Name, err)
 	}
@@ -108,10 +107,18 @@ func (d *Daemon) Kill() {
 		_ = d.watch.Close()
 		d.watch = nil
 	}
-	// Workers that outlived the main process (their own group was killed
-	// too, but they may be reaped late) no longer hold the port once the
-	// ping fails.
 	d.cmd = nil
+	// The workers die with the group, but not necessarily before the main
+	// process: wait (bounded) until nothing accepts on the port, so that
+	// Restart can bind it again.
+	addr := fmt.Sprintf("127.0.0.1:%d", d.Port)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
 }
 
 // startWatchdog runs `sh` to kill the daemon's process group once its stdin
