@@ -15,6 +15,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "resolver"},
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "dkim_key", LabelNames: []string{"name"}},
+		{Type: "scanner", LabelNames: []string{"name"}},
 		{Type: "kv"},
 	},
 }
@@ -33,7 +34,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	content, cdiags := f.Body.Content(fileSchema)
 	d.diags = append(d.diags, cdiags...)
 
-	var locals, listens, upstreams, resolvers, plugins, dkimKeys, kvs hcl.Blocks
+	var locals, listens, upstreams, resolvers, plugins, dkimKeys, scanners, kvs hcl.Blocks
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "locals":
@@ -48,6 +49,8 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			plugins = append(plugins, b)
 		case "dkim_key":
 			dkimKeys = append(dkimKeys, b)
+		case "scanner":
+			scanners = append(scanners, b)
 		case "kv":
 			kvs = append(kvs, b)
 		}
@@ -72,6 +75,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	for _, k := range p.DKIMKeys {
 		d.keyNames[k.Name] = true
 	}
+	p.Scanners = d.scanners(scanners)
 	p.Plugins = d.plugins(plugins)
 	return p, d.diags
 }

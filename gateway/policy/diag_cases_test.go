@@ -359,6 +359,54 @@ plugin "a" {
 		`policy.hcl:17:16: Missing required argument: The argument "private_key_file" is required, but no definition was found.`,
 		`policy.hcl:22:3: Value out of range: save_interval must be greater than zero, not "0s".`,
 	}},
+	{"scanners", okBoth + `scanner "spam" {
+  rspamd        = "http://127.0.0.1:11333"
+  timeout       = "30s"
+  max_size      = "25MiB"
+  password_file = "secrets/rspamd.pw"
+}
+scanner "spam" {
+  rspamd = "127.0.0.1:11333"
+}
+scanner "av" {
+  clamd = "tcp://127.0.0.1"
+  spamd = "tcp://127.0.0.1:783"
+  password_file = "x"
+}
+scanner "none" {
+  timeout  = "0s"
+  max_size = 0
+}
+scanner "Bad" {
+  clamd = "unix:run/clamd.ctl"
+}
+scanner "web" {
+  rspamd   = "http://user:pw@127.0.0.1:11333/"
+  max_size = "5GiB"
+}
+scanner "sa" {
+  spamd   = "udp://127.0.0.1:783"
+  timeout = "1h"
+}
+scanner "ok-unix" {
+  clamd = "unix:/run/clamav/clamd.ctl"
+}
+`, []string{
+		`policy.hcl:13:1: Duplicate scanner: A scanner named "spam" is already declared at policy.hcl:7:1.`,
+		`policy.hcl:14:3: Invalid scanner address: rspamd = "127.0.0.1:11333": not an http:// URL of rspamd's normal worker (for example "http://127.0.0.1:11333")`,
+		`policy.hcl:17:3: Invalid scanner address: clamd = "tcp://127.0.0.1": not tcp://host:port (for example "tcp://127.0.0.1:3310")`,
+		`policy.hcl:18:3: Conflicting scanner engines: scanner "av" already names clamd at policy.hcl:17:3; a scanner block names exactly one engine (declare another scanner block for spamd).`,
+		`policy.hcl:19:3: Unsupported argument: password_file is for rspamd; clamd has no password.`,
+		`policy.hcl:21:1: Missing scanner engine: scanner "none" needs exactly one of rspamd = "http://127.0.0.1:11333", clamd = "tcp://127.0.0.1:3310" (or "unix:/run/clamav/clamd.ctl") or spamd = "tcp://127.0.0.1:783".`,
+		`policy.hcl:22:3: Value out of range: timeout must be greater than zero, not "0s".`,
+		`policy.hcl:23:3: Value out of range: max_size must be at least 1B, not 0B.`,
+		`policy.hcl:25:9: Invalid scanner name: "Bad" is not a scanner name: use lower-case letters, digits, "_" and "-", starting with a letter or digit.`,
+		`policy.hcl:26:3: Invalid scanner address: clamd = "unix:run/clamd.ctl": not unix:/absolute/path (for example "unix:/run/clamav/clamd.ctl")`,
+		`policy.hcl:29:3: Invalid scanner address: rspamd = "http://user:pw@127.0.0.1:11333/": the URL must not hold a user, a query or a fragment (put the password in password_file)`,
+		`policy.hcl:30:3: Value out of range: max_size must be at most 4GiB, not 5GiB.`,
+		`policy.hcl:33:3: Invalid scanner address: spamd = "udp://127.0.0.1:783": use "tcp://host:port" or "unix:/path"`,
+		`policy.hcl:34:3: Value out of range: timeout must be at most 10m0s, not "1h".`,
+	}},
 	{"bad resolver", okBoth + `resolver {
   servers = ["127.0.0.1"]
 }

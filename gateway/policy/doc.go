@@ -76,6 +76,14 @@
 //	  selector         = "2026a"            # s=
 //	  private_key_file = "dkim/2026a.pem"   # PKCS#8 or PKCS#1 PEM, ed25519 or RSA; read by the loader
 //	}
+//	scanner "spam" {                        # any number: content scanners (docs/scanners.md)
+//	  rspamd   = "http://127.0.0.1:11333"   # exactly one of: rspamd (normal worker, /checkv2),
+//	                                        #   clamd = "tcp://127.0.0.1:3310" or "unix:/run/clamav/clamd.ctl",
+//	                                        #   spamd = "tcp://127.0.0.1:783"
+//	  timeout  = "30s"                      # per scan, at most 10m; the hook's deadline may cut it
+//	  max_size = "25MiB"                    # larger messages are not sent: "skipped: too large"
+//	  password_file = "secrets/rspamd.pw"   # rspamd only: its Password header; read by the loader
+//	}
 //	kv {                                    # optional, once: keep the "kv" store on disk
 //	  path          = "var/kv.db"           # read at start-up; a reload does not move it
 //	  save_interval = "30s"

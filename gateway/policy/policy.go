@@ -24,6 +24,8 @@ type Policy struct {
 	KV KV
 	// DKIMKeys are the `dkim_key` blocks in declaration order.
 	DKIMKeys []DKIMKey
+	// Scanners are the `scanner` blocks in declaration order.
+	Scanners []Scanner
 	// Plugins are in declaration order, which is chain order.
 	Plugins []Plugin
 	// Hash is the SHA-256 of the policy source, so that a reload can tell an

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/scan"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/gateway/smtpd"
 	"github.com/sluice-mail/sluice/gateway/upstream"
@@ -34,6 +35,9 @@ type Generation struct {
 	chain    *filter.Chain
 	plugins  []*wasmhost.Plugin
 	upstream upstream.Upstream
+	// scanners are the policy's scanner blocks by name, for the host
+	// functions that run them.
+	scanners map[string]scan.Scanner
 	limits   message.Limits
 	hostname string
 	log      *slog.Logger
@@ -112,6 +116,9 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	}
 	keys, kdiags := loadDKIMKeys(p.DKIMKeys)
 	diags = append(diags, kdiags...)
+	var sdiags hcl.Diagnostics
+	g.scanners, sdiags = loadScanners(p.Scanners)
+	diags = append(diags, sdiags...)
 	for _, pl := range p.Plugins {
 		wasm, err := wasmhost.ReadModule(pl.Wasm) // a regular file, size-capped
 		if err != nil {
@@ -198,6 +205,9 @@ func onError(s string) filter.OnError {
 	return filter.OnErrorTempfail
 }
 
+// Scanner returns the policy's scanner named name, or nil.
+func (g *Generation) Scanner(name string) scan.Scanner { return g.scanners[name] }
+
 // Chain is the generation's plugin chain.
 func (g *Generation) Chain() *filter.Chain { return g.chain }
 
@@ -228,6 +238,9 @@ func (g *Generation) closeResources(ctx context.Context) {
 		}
 		if c, ok := g.upstream.(io.Closer); ok {
 			_ = c.Close()
+		}
+		for _, s := range g.scanners {
+			_ = s.Close()
 		}
 	})
 }
