@@ -45,6 +45,8 @@ type Engine struct {
 	kv     kv.Store
 	ownKV  *kv.Memory // the store the engine created, closed by Close
 	dns    dns.Resolver
+
+	modules moduleCache // runtimes shared by plugins with the same bytes (modcache.go)
 }
 
 // funcType is a function signature.
