@@ -19,7 +19,9 @@
 # Knobs: SIZES ("1024 10240 102400"), CONCS ("1 20"), RUNS (3), MSGS (2000
 #        per run), RUN_TIMEOUT (120s per run), HARAKA (1; 0 skips it),
 #        HARAKA_VERSION (3.3.4), PEERS_WORK (var/bench-peers: keeps the npm
-#        install between runs), PORT_BASE (2700: ports 2725-2730, DNS 2753)
+#        install between runs), PORT_BASE (2700: ports 2725-2730, DNS 2753),
+#        NOISY (0.3: cores other processes may use during a run before it is
+#        noisy), RETRIES (1: noisy runs repeated, the quietest kept)
 # Every run is bounded in messages and time; everything started here is
 # stopped by PID at exit. Needs root (the Postfix instance).
 set -euo pipefail
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SIZES=${SIZES:-"1024 10240 102400"}
 CONCS=${CONCS:-"1 20"}
-RUNS=${RUNS:-3}
+RUN_COUNT=${RUNS:-3}
 MSGS=${MSGS:-2000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120s}
 HARAKA=${HARAKA:-1}
@@ -190,8 +192,12 @@ SYSTEMS=(-system "sink,127.0.0.1:$SINK,$SINK_PID"
 SYSTEMS+=(-system "sluice,127.0.0.1:$SLUICE,$SLUICE_PID" -system "sluice-tag,127.0.0.1:$SLUICE_TAG,$SLUICE_TAG_PID")
 
 echo "peers: $(nproc) CPUs, $(uname -r); Postfix $(postconf -d -h mail_version)${HARAKA_PID:+, Haraka $HARAKA_VERSION}, node $(node --version 2>/dev/null || echo -)"
-"$RUN/peerload" -sink-out "$RUN/sink.out" -sizes "$SIZES" -concs "$CONCS" -runs "$RUNS" -msgs "$MSGS" \
-  -timeout "$RUN_TIMEOUT" "${SYSTEMS[@]}"
+# In the background so that a signal to this script reaches the trap (which
+# stops it first) while it runs.
+"$RUN/peerload" -sink-out "$RUN/sink.out" -sizes "$SIZES" -concs "$CONCS" -runs "$RUN_COUNT" -msgs "$MSGS" \
+  -timeout "$RUN_TIMEOUT" -noisy "${NOISY:-0.3}" -retries "${RETRIES:-1}" "${SYSTEMS[@]}" & LOAD_PID=$!
+PIDS=($LOAD_PID "${PIDS[@]}")
+wait $LOAD_PID
 for l in sluice sluice-tag; do
   if grep -q 'level=ERROR' "$RUN/$l.log"; then echo "$l logged errors:" >&2; grep 'level=ERROR' "$RUN/$l.log" | head -5 >&2; fi
 done
