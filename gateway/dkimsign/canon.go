@@ -253,18 +253,36 @@ func (s *spanWriter) flush() error {
 // nextChange returns the first index from i on that may start a change
 // under relaxed canonicalization, or len(b): a tab, or a space followed by
 // a control byte or a space (the caller tells a CRLF or a WSP after the
-// space from other bytes; a space at the very end is left to it too). It
-// tests eight bytes at a time (SWAR), so it runs at about SHA-256's speed
-// on mail, where single spaces are everywhere and changes are rare.
+// space from other bytes; a space at the very end is left to it too).
+//
+// Text has a space every few bytes: it tests eight bytes at a time (SWAR).
+// Eight bytes without a space (base64, long words) switch to the
+// vectorized bytes.IndexByte up to the next space, so an attachment is
+// scanned at memory speed.
 func nextChange(b []byte, i int) int {
 	const ones = 0x0101010101010101
-	for ; i+9 <= len(b); i += 8 {
+	for i+9 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[i:])
+		tabs, spaces := eqBytes(w, '\t'*ones), eqBytes(w, ' '*ones)
+		if spaces == 0 {
+			if tabs != 0 {
+				return i + bits.TrailingZeros64(tabs)/8
+			}
+			end := len(b)
+			if j := bytes.IndexByte(b[i+8:], ' '); j >= 0 {
+				end = i + 8 + j
+			}
+			if t := bytes.IndexByte(b[i+8:end], '\t'); t >= 0 {
+				return i + 8 + t
+			}
+			i = end // a space, or the end
+			continue
+		}
 		n := binary.LittleEndian.Uint64(b[i+1:]) // the byte after each of w's
-		hit := eqBytes(w, '\t'*ones) | eqBytes(w, ' '*ones)&lessBytes(n, 0x21)
-		if hit != 0 {
+		if hit := tabs | spaces&lessBytes(n, 0x21); hit != 0 {
 			return i + bits.TrailingZeros64(hit)/8
 		}
+		i += 8
 	}
 	for ; i < len(b); i++ {
 		if b[i] == '\t' || (b[i] == ' ' && i+1 < len(b) && b[i+1] <= ' ') {

@@ -82,7 +82,8 @@ func TestCanonBodyDifferential(t *testing.T) {
 		checkCanonBody(t, []byte(s))
 	}
 	r := rand.New(rand.NewSource(11))
-	pieces := []string{" ", "\t", "\r", "\n", "\r\n", "\r\n", "a", "bc", "  ", " \r\n"}
+	pieces := []string{" ", "\t", "\r", "\n", "\r\n", "\r\n", "a", "bc", "  ", " \r\n",
+		"abcdefghijklmnopq", "xxxxxxxxx\txxxxxxxxxxx", "ABCDEFGHIJ\r\n"} // runs of 8+ bytes without a space
 	for i := 0; i < 20000; i++ {
 		var b []byte
 		for n := r.Intn(40); n > 0; n-- {
