@@ -10,7 +10,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*'
 # takes the output path.
 LANGS   := go rust c assemblyscript wat
 
-.PHONY: all build plugins run test deps fmt vet check-policies bench clean examples probes conformance sdk-tests FORCE
+.PHONY: all build plugins run test deps fmt vet check-policies bench clean examples probes conformance sdk-tests bench-peers FORCE
 
 all: build
 
@@ -80,6 +80,12 @@ vet:
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./gateway/...
 	./bench/bench.sh
+
+# Sluice beside smtp-sink, Postfix's before-queue proxy, a naive go-smtp
+# pass-through and Haraka (npm, installed under var/bench-peers), with the
+# ratios against the README's targets (bench/peers.sh; knobs there).
+bench-peers: deps build
+	./bench/peers.sh
 
 clean:
 	rm -rf bin

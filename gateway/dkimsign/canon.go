@@ -2,7 +2,9 @@ package dkimsign
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
+	"math/bits"
 )
 
 // canon is one canonicalization algorithm (RFC 6376 §3.4).
@@ -91,8 +93,14 @@ func canonHeader(dst []byte, c canon, field []byte) []byte {
 	return append(dst, crlf...)
 }
 
-// bodyHasher writes the canonical form of a body to w (RFC 6376 §3.4.3,
-// §3.4.4). body is the body as rendered: CRLF-terminated lines, or empty.
+// canonBody writes the canonical form of body to w (RFC 6376 §3.4.3,
+// §3.4.4). Lines end at CRLF; a bare CR or LF is an ordinary byte, and a
+// last line without CRLF is canonicalized as if it had one.
+//
+// Both forms hash the body in a few large writes: simple is the body
+// itself, and relaxed writes the spans between the rare places it changes
+// (a tab, two WSP in a row, WSP at a line's end), found with the
+// vectorized bytes.Index family, so the cost is close to SHA-256 alone.
 func canonBody(w io.Writer, c canon, body []byte) error {
 	if c == canonSimple {
 		// §3.4.3: ignore all empty lines at the end; an empty body is
@@ -110,64 +118,194 @@ func canonBody(w io.Writer, c canon, body []byte) error {
 	}
 	// §3.4.4: WSP runs become one SP, WSP at line ends is removed, empty
 	// lines at the end are ignored; an empty result stays empty.
-	var buf []byte
-	pendingEmpty := 0
-	for len(body) > 0 {
-		i := bytes.Index(body, crlf)
-		var line []byte
-		if i < 0 {
-			line, body = body, nil
-		} else {
-			line, body = body[:i], body[i+2:]
-		}
-		out := line
-		if !relaxed(line) {
-			buf = relaxLine(buf[:0], line)
-			out = buf
-		}
-		if len(out) == 0 {
-			pendingEmpty++
-			continue
-		}
-		for ; pendingEmpty > 0; pendingEmpty-- {
-			if _, err := w.Write(crlf); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(out); err != nil {
-			return err
-		}
-		if _, err := w.Write(crlf); err != nil {
-			return err
-		}
+	body = trimBlankTail(body)
+	if len(body) == 0 {
+		return nil
+	}
+	if err := relaxBody(w, body); err != nil {
+		return err
+	}
+	if !bytes.HasSuffix(body, crlf) {
+		_, err := w.Write(crlf)
+		return err
 	}
 	return nil
 }
 
-// relaxed reports whether line is already in relaxed form: no tab, no two
-// spaces in a row, no space at the end. Most lines are, and the check runs
-// at memory speed, so they are hashed without a copy.
-func relaxed(line []byte) bool {
-	n := len(line)
-	return (n == 0 || line[n-1] != ' ') && bytes.IndexByte(line, '\t') < 0 && !bytes.Contains(line, doubleSpace)
+// trimBlankTail returns body without its last lines that are empty or only
+// WSP (they are empty once relaxed), keeping the CRLF that ends the last
+// line kept. It looks only at the tail.
+func trimBlankTail(body []byte) []byte {
+	keep := len(body)
+	for keep > 0 {
+		end := keep
+		if bytes.HasSuffix(body[:keep], crlf) {
+			end = keep - 2
+		}
+		i := end
+		for i > 0 && isWSP(body[i-1]) {
+			i--
+		}
+		switch {
+		case i == 0:
+			return body[:0]
+		case i >= 2 && body[i-2] == '\r' && body[i-1] == '\n':
+			keep = i // a blank line: drop it
+		default:
+			return body[:keep]
+		}
+	}
+	return body[:keep]
 }
 
-var doubleSpace = []byte("  ")
+func isWSP(b byte) bool { return b == ' ' || b == '\t' }
 
-// relaxLine appends line with WSP runs reduced to one SP and trailing WSP
-// removed.
-func relaxLine(dst, line []byte) []byte {
-	wsp := false
-	for _, ch := range line {
-		if ch == ' ' || ch == '\t' {
-			wsp = true
+// relaxBody writes body with each WSP run reduced to one SP and the runs
+// that end a line (before CRLF or at the end of body) removed. Everything
+// else is written as it is, in spans between the runs that change, found
+// by nextChange.
+func relaxBody(w io.Writer, body []byte) error {
+	out := spanWriter{w: w}
+	pos := 0 // start of the span not yet written
+	for i := 0; ; {
+		p := nextChange(body, i)
+		if p == len(body) {
+			break
+		}
+		if body[p] == ' ' && !isWSP(body[p+1]) && !(body[p+1] == '\r' && p+2 < len(body) && body[p+2] == '\n') {
+			i = p + 1 // one SP before another control byte (a bare CR): unchanged
 			continue
 		}
-		if wsp {
-			dst = append(dst, ' ')
-			wsp = false
+		for p > pos && isWSP(body[p-1]) {
+			p-- // the run that changes starts here
 		}
-		dst = append(dst, ch)
+		q := p
+		for q < len(body) && isWSP(body[q]) {
+			q++
+		}
+		if err := out.write(body[pos:p]); err != nil {
+			return err
+		}
+		lineEnd := q == len(body) || (body[q] == '\r' && q+1 < len(body) && body[q+1] == '\n')
+		if !lineEnd {
+			if err := out.write(space); err != nil {
+				return err
+			}
+		}
+		pos, i = q, q
 	}
-	return dst
+	// A run at the very end (no CRLF after the last line) is dropped.
+	end := len(body)
+	for end > pos && isWSP(body[end-1]) {
+		end--
+	}
+	if err := out.write(body[pos:end]); err != nil {
+		return err
+	}
+	return out.flush()
 }
+
+// spanWriter gathers short spans into one buffer before they reach w: a
+// hash pays a fixed cost per Write, which would dominate on bodies where
+// every line changes (format=flowed text ends its lines in a space).
+// Long spans go to w directly, without a copy.
+type spanWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+// spanDirect is the length from which a span is written without a copy;
+// spanBuf is the buffer's size.
+const (
+	spanDirect = 1 << 10
+	spanBuf    = 16 << 10
+)
+
+func (s *spanWriter) write(b []byte) error {
+	if len(b) >= spanDirect {
+		if err := s.flush(); err != nil {
+			return err
+		}
+		_, err := s.w.Write(b)
+		return err
+	}
+	if len(s.buf)+len(b) > spanBuf {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	if s.buf == nil {
+		s.buf = make([]byte, 0, spanBuf)
+	}
+	s.buf = append(s.buf, b...)
+	return nil
+}
+
+func (s *spanWriter) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+// nextChange returns the first index from i on that may start a change
+// under relaxed canonicalization, or len(b): a tab, or a space followed by
+// a control byte or a space (the caller tells a CRLF or a WSP after the
+// space from other bytes; a space at the very end is left to it too).
+//
+// Text has a space every few bytes: it tests eight bytes at a time (SWAR).
+// Eight bytes without a space (base64, long words) switch to the
+// vectorized bytes.IndexByte up to the next space, so an attachment is
+// scanned at memory speed.
+func nextChange(b []byte, i int) int {
+	const ones = 0x0101010101010101
+	for i+9 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		tabs, spaces := eqBytes(w, '\t'*ones), eqBytes(w, ' '*ones)
+		if spaces == 0 {
+			if tabs != 0 {
+				return i + bits.TrailingZeros64(tabs)/8
+			}
+			end := len(b)
+			if j := bytes.IndexByte(b[i+8:], ' '); j >= 0 {
+				end = i + 8 + j
+			}
+			if t := bytes.IndexByte(b[i+8:end], '\t'); t >= 0 {
+				return i + 8 + t
+			}
+			i = end // a space, or the end
+			continue
+		}
+		n := binary.LittleEndian.Uint64(b[i+1:]) // the byte after each of w's
+		if hit := tabs | spaces&lessBytes(n, 0x21); hit != 0 {
+			return i + bits.TrailingZeros64(hit)/8
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '\t' || (b[i] == ' ' && i+1 < len(b) && b[i+1] <= ' ') {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// eqBytes has 0x80 in each byte where x and y are equal, 0 elsewhere
+// (exact: no carry crosses a byte).
+func eqBytes(x, y uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	v := x ^ y
+	return ^((v&low7 + low7) | v | low7)
+}
+
+// lessBytes has 0x80 in each byte of x below k (k <= 0x80), 0 elsewhere
+// (exact, as eqBytes).
+func lessBytes(x uint64, k byte) uint64 {
+	const low7, high = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	ge := (x&low7 + uint64(0x80-k)*0x0101010101010101) | x
+	return ^ge & high
+}
+
+var space = []byte(" ")

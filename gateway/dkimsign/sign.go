@@ -99,12 +99,10 @@ func SignContext(ctx context.Context, m *message.Message, k *Key, o Options) (me
 		return message.Field{}, errors.New("dkimsign: signing time before 1970")
 	}
 
+	// canonBody reads a body without its final CRLF as if it had one, as
+	// the rendering of a changed message adds it: no copy here.
 	bh := sha256.New()
-	body := m.Body
-	if len(body) > 0 && !bytes.HasSuffix(body, crlf) {
-		body = append(body[:len(body):len(body)], crlf...)
-	}
-	if err := canonBody(&ctxWriter{ctx: ctx, w: bh}, bc, body); err != nil {
+	if err := canonBody(&ctxWriter{ctx: ctx, w: bh}, bc, m.Body); err != nil {
 		return message.Field{}, err
 	}
 

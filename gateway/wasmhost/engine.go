@@ -1,8 +1,10 @@
 // Package wasmhost runs Sluice plugins: WebAssembly modules that speak plugin
 // ABI v1 (sdk/ABI.md), on wazero. Each plugin gets its own wazero Runtime, so
 // mutually untrusted plugins cannot import each other's exports and each has
-// its own memory limit; instances of a plugin are pooled, run one call at a
-// time under a deadline, and are thrown away after any fault.
+// its own memory limit (plugins loaded from the same bytes with the same
+// limit share one, with anonymous instances: modcache.go); instances of a
+// plugin are pooled, run one call at a time under a deadline, and are thrown
+// away after any fault.
 package wasmhost
 
 import (
@@ -48,6 +50,8 @@ type Engine struct {
 	// uninstrumented loads modules as they are, without the stack budget
 	// of stack.go (differential tests only).
 	uninstrumented bool
+
+	modules moduleCache // runtimes shared by plugins with the same bytes (modcache.go)
 }
 
 // funcType is a function signature.

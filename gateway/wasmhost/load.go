@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -87,27 +88,33 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(nil, "%s", msg)
 	}
 
-	p.rt = wazero.NewRuntimeWithConfig(ctx, e.rtConf.WithMemoryLimitPages(uint32(pages)))
-	ok := false
-	defer func() {
-		if !ok {
-			p.rt.Close(ctx)
-		}
-	}()
+	// The stack budget is instrumented into the module first (stack.go),
+	// so the shared runtime below is keyed on the bytes it compiles.
 	wasm, msg := e.instrumentModule(wasm)
 	if msg != "" {
 		return fail(nil, "%s", msg)
 	}
-	cm, err := p.rt.CompileModule(ctx, wasm)
+	// The runtime and compiled module are shared with the plugins loaded
+	// from the same bytes and limit, of this generation or another
+	// (modcache.go).
+	sm, err := e.acquireModule(ctx, wasm, uint32(pages))
 	if err != nil {
+		var he *hostSetupError
+		if errors.As(err, &he) {
+			return fail(he.err, "cannot set up host modules: %v", he.err)
+		}
 		return fail(err, "not a valid WebAssembly module: %v", err)
 	}
-	p.compiled = cm
-	if msg := e.checkModule(cm, wasm, p, s.Grants); msg != "" {
+	p.shared, p.rt, p.compiled = sm, sm.rt, sm.cm
+	p.release = e.releaseModule
+	ok := false
+	defer func() {
+		if !ok {
+			e.releaseModule(ctx, sm)
+		}
+	}()
+	if msg := e.checkModule(p.compiled, wasm, p, s.Grants); msg != "" {
 		return fail(nil, "%s", msg)
-	}
-	if err := e.instantiateHost(ctx, p.rt); err != nil {
-		return fail(err, "cannot set up host modules: %v", err)
 	}
 	// Sleeping is per instance (instance.sleep), bound to the running call.
 	p.modConf = wazero.NewModuleConfig().

@@ -126,8 +126,10 @@ var hookExports = [len(filter.Phases)]string{
 type Plugin struct {
 	name     string
 	log      *slog.Logger
-	rt       wazero.Runtime
+	rt       wazero.Runtime // shared (modcache.go): close only own instances
 	compiled wazero.CompiledModule
+	shared   *sharedModule
+	release  func(context.Context, *sharedModule) error
 	modConf  wazero.ModuleConfig
 	config   []byte
 	timeout  time.Duration
@@ -351,10 +353,16 @@ func (p *Plugin) put(ctx context.Context, inst *instance) {
 	}
 }
 
-// Close closes every instance and the plugin's runtime. Calls still running
-// fail with an error.
+// Close closes every idle instance and gives back the plugin's share of its
+// runtime (modcache.go), which closes when no plugin holds it. An instance
+// whose call is still running is closed when the call ends; calls after
+// Close fail with an error.
 func (p *Plugin) Close(ctx context.Context) error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
 	idle := p.idle
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
@@ -362,5 +370,5 @@ func (p *Plugin) Close(ctx context.Context) error {
 		inst.close(ctx)
 	}
 	p.logs.flush()
-	return p.rt.Close(ctx)
+	return p.release(ctx, p.shared)
 }
