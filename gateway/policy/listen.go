@@ -80,6 +80,10 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 	c, diags := b.Body.Content(listenSchema)
 	d.diags = append(d.diags, diags...)
 	a := c.Attributes
+	l.Ranges = map[string]hcl.Range{}
+	for name, attr := range a {
+		l.Ranges[name] = attr.Range
+	}
 
 	if a["address"] == nil {
 		d.errorf(b.DefRange, "Missing required argument", "The argument \"address\" is required, but no definition was found.")
@@ -128,6 +132,12 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 				"A listen block has one tls block; the first is at %s.", pos(tlsBlocks[0].DefRange))
 		}
 		l.TLS = d.tls(tlsBlocks[0])
+		l.Ranges["tls"] = tlsBlocks[0].DefRange
+		if c, _ := tlsBlocks[0].Body.JustAttributes(); c != nil {
+			for name, attr := range c {
+				l.Ranges["tls."+name] = attr.Range
+			}
+		}
 	}
 	return l
 }
