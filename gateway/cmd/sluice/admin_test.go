@@ -17,8 +17,8 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 // startAdmin serves the admin endpoints of a gateway whose policy never

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // A policy whose wasm names a device, a FIFO or a file over 64 MiB is
