@@ -246,6 +246,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 		"upstream", upstreamName(gen.Policy), "proxy_protocol", gen.Policy.Listen.ProxyProtocol, "upstream_tls", gen.Policy.Upstream.TLS)
 
 	if opts.Watch {
+		g.reloader.watching = make(chan struct{})
 		g.reloads.Add(1)
 		go func() {
 			defer g.reloads.Done()

@@ -1,0 +1,175 @@
+package lifecycle
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/kv"
+	"github.com/sluice-mail/sluice/gateway/metrics"
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/wasmhost"
+)
+
+// start runs a gateway on the policy src (written to policy.hcl in a new
+// directory) and counts its parses. The gateway shuts down at the end of
+// the test.
+func start(t *testing.T, src string, watch bool) (*Gateway, string, *atomic.Int32, *metrics.Metrics) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policy.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var parses atomic.Int32
+	met := metrics.New()
+	gw, diags, err := Start(context.Background(), Options{Path: path, Metrics: met, Watch: watch, Debounce: 50 * time.Millisecond,
+		NewEngine: func(ctx context.Context, store kv.Store) (*wasmhost.Engine, error) {
+			return wasmhost.NewEngine(ctx, wasmhost.EngineOptions{KV: store})
+		},
+		Parse: func(path string) (*policy.Policy, hcl.Diagnostics) {
+			parses.Add(1)
+			return policy.Load(path)
+		}})
+	if err != nil {
+		t.Fatalf("Start: %v\n%v", err, diags)
+	}
+	t.Cleanup(gw.Shutdown)
+	return gw, path, &parses, met
+}
+
+func listenPolicy(addr, extra string) string {
+	return fmt.Sprintf("listen {\n  address = %q\n%s}\nupstream { maildir = \"mail\" }\n", addr, extra)
+}
+
+// reloadsTotal sums sluice_reloads_total over its results.
+func reloadsTotal(t *testing.T, met *metrics.Metrics) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	met.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	n := 0
+	sc := bufio.NewScanner(rec.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "sluice_reloads_total{") {
+			v, err := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
+			if err != nil {
+				t.Fatalf("metric line %q", line)
+			}
+			n += v
+		}
+	}
+	return n
+}
+
+// The policy is parsed once at start-up (the kv store, the generation, the
+// listener and the watcher's file list all come from that parse) and once
+// per reload, whether the reload finds it unchanged, changed or broken, and
+// whether POST /reload, SIGHUP or the file watcher asked.
+func TestParseOncePerStartAndReload(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	gw, path, parses, met := start(t, listenPolicy(addr, ""), true)
+	if n := parses.Load(); n != 1 {
+		t.Fatalf("start-up parsed the policy %d times, want 1", n)
+	}
+	ctx := context.Background()
+	if res := gw.Reload(ctx); res.Status != "unchanged" || parses.Load() != 2 {
+		t.Fatalf("unchanged reload: %+v, %d parses in all", res, parses.Load())
+	}
+	// The watcher notices the edit and reloads; every reload parses once.
+	select {
+	case <-gw.reloader.watching:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher did not start")
+	}
+	os.WriteFile(path, []byte(listenPolicy(addr, "")+"# edited\n"), 0o644)
+	deadline := time.Now().Add(10 * time.Second)
+	for gw.Generation() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not reload the edited policy")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p, r := int(parses.Load()), reloadsTotal(t, met); p != 1+r {
+		t.Errorf("%d parses for %d reloads; want one at start and one per reload", p, r)
+	}
+	before := parses.Load()
+	os.WriteFile(path, []byte("listen { address = \n"), 0o644)
+	res := gw.Reload(ctx)
+	if res.Status != "failed" || !strings.Contains(res.Diagnostics, "policy.hcl:") || gw.Generation() != 2 {
+		t.Fatalf("broken policy: %+v", res)
+	}
+	if p, r := int(parses.Load()), reloadsTotal(t, met); p != 1+r || p <= int(before) {
+		t.Errorf("%d parses for %d reloads after a broken policy", p, r)
+	}
+}
+
+// A reload that changes a listener setting the running listener cannot
+// take says so at the setting's attribute, as a warning; the reload
+// succeeds. Moving the address applies every setting: the new address
+// serves, the old one is drained and closed, and nothing is reported.
+func TestListenerSettingsOnReload(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	gw, path, _, _ := start(t, listenPolicy(addr, "  max_connections = 100\n"), false)
+	ctx := context.Background()
+
+	os.WriteFile(path, []byte(listenPolicy(addr, "  max_connections = 10\n  greet_delay = \"1s\"\n")), 0o644)
+	res := gw.Reload(ctx)
+	if res.Status != "ok" {
+		t.Fatalf("reload: %+v", res)
+	}
+	for _, want := range []string{
+		"policy.hcl:3:3: warning: Listener setting needs a restart: listen max_connections changed from 100 to 10",
+		"policy.hcl:4:3: warning: Listener setting needs a restart: listen greet_delay changed from 0s to 1s",
+	} {
+		if !strings.Contains(res.Diagnostics, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, res.Diagnostics)
+		}
+	}
+	// Removing an attribute is a change to its default, reported at the
+	// listen block; a setting back at the running value is not reported.
+	os.WriteFile(path, []byte(listenPolicy(addr, "")), 0o644)
+	if res := gw.Reload(ctx); res.Status != "ok" || strings.Contains(res.Diagnostics, "greet_delay") ||
+		!strings.Contains(res.Diagnostics, "policy.hcl:1:1: warning: Listener setting needs a restart: listen max_connections changed from 100 to 1000") {
+		t.Errorf("reload to defaults: %+v", res)
+	}
+
+	// A new address: every setting applies, no warning.
+	moved := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	os.WriteFile(path, []byte(listenPolicy(moved, "  max_connections = 10\n")), 0o644)
+	res = gw.Reload(ctx)
+	if res.Status != "ok" || res.Diagnostics != "" || gw.Addr() != moved {
+		t.Fatalf("moved: %+v, listening on %s", res, gw.Addr())
+	}
+	c, err := net.DialTimeout("tcp", moved, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
+		t.Errorf("new address greets %q, %v", line, err)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the old address still accepts connections")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
