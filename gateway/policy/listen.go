@@ -3,7 +3,6 @@ package policy
 import (
 	"math"
 	"os"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -43,22 +42,22 @@ var tlsSchema = &hcl.BodySchema{
 	},
 }
 
-// defaultListen is the listener with every default applied. The limits
-// follow Postfix's where it has one (line_length_limit 2048,
-// smtpd_recipient_limit 1000, and the session limits defined by package
-// smtpd); the timeouts follow RFC 5321 §4.5.3.2.
+// defaultListen is the listener with every default applied: the SMTP
+// server's own defaults (package smtpd defines them once: Postfix's limits
+// where it has one, RFC 5321 §4.5.3.2's timeouts), and the header limits
+// that only the policy sets.
 func defaultListen() Listen {
 	return Listen{
 		Hostname:            defaultHostname(),
-		MaxMessageSize:      25 * MiB,
-		MaxRecipients:       1000,
-		MaxLineLength:       2048,
+		MaxMessageSize:      smtpd.DefaultMaxMessageSize,
+		MaxRecipients:       smtpd.DefaultMaxRecipients,
+		MaxLineLength:       smtpd.DefaultMaxLineLength,
 		MaxHeaderSize:       512 * KiB,
 		MaxHeaderFields:     10000,
-		MaxConnections:      1000,
-		MaxConnectionsPerIP: 50,
-		CommandTimeout:      5 * time.Minute,
-		DataTimeout:         10 * time.Minute,
+		MaxConnections:      smtpd.DefaultMaxConnections,
+		MaxConnectionsPerIP: smtpd.DefaultMaxConnectionsPerIP,
+		CommandTimeout:      smtpd.DefaultCommandTimeout,
+		DataTimeout:         smtpd.DefaultDataTimeout,
 		JunkCommandLimit:    smtpd.DefaultJunkCommandLimit,
 		HardErrorLimit:      smtpd.DefaultHardErrorLimit,
 		BareLF:              BareLFNormalize,
