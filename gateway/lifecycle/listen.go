@@ -156,24 +156,25 @@ func (f *front) rebind(l policy.Listen) {
 var restartSettings = []struct {
 	name  string
 	value func(policy.Listen) any
+	note  string // what of it the new generation applies at once
 }{
-	{"hostname", func(l policy.Listen) any { return l.Hostname }},
-	{"max_message_size", func(l policy.Listen) any { return l.MaxMessageSize }},
-	{"max_recipients", func(l policy.Listen) any { return l.MaxRecipients }},
-	{"max_line_length", func(l policy.Listen) any { return l.MaxLineLength }},
-	{"command_timeout", func(l policy.Listen) any { return l.CommandTimeout }},
-	{"data_timeout", func(l policy.Listen) any { return l.DataTimeout }},
-	{"junk_command_limit", func(l policy.Listen) any { return l.JunkCommandLimit }},
-	{"hard_error_limit", func(l policy.Listen) any { return l.HardErrorLimit }},
-	{"max_connections", func(l policy.Listen) any { return l.MaxConnections }},
-	{"max_connections_per_ip", func(l policy.Listen) any { return l.MaxConnectionsPerIP }},
-	{"bare_lf", func(l policy.Listen) any { return l.BareLF }},
-	{"early_talker", func(l policy.Listen) any { return l.EarlyTalker }},
-	{"greet_delay", func(l policy.Listen) any { return l.GreetDelay }},
-	{"xforward_peers", func(l policy.Listen) any { return fmt.Sprint(l.XForwardPeers) }},
-	{"proxy_protocol", func(l policy.Listen) any { return l.ProxyProtocol }},
-	{"proxy_trusted", func(l policy.Listen) any { return fmt.Sprint(l.ProxyTrusted) }},
-	{"tls", func(l policy.Listen) any { return l.TLS != nil }},
+	{"hostname", func(l policy.Listen) any { return l.Hostname }, " (in the greeting and EHLO reply; plugins and the downstream EHLO see the new name at once)"},
+	{"max_message_size", func(l policy.Listen) any { return l.MaxMessageSize }, " (the SIZE limit; plugins' room to grow a message follows the new value at once)"},
+	{"max_recipients", func(l policy.Listen) any { return l.MaxRecipients }, ""},
+	{"max_line_length", func(l policy.Listen) any { return l.MaxLineLength }, ""},
+	{"command_timeout", func(l policy.Listen) any { return l.CommandTimeout }, ""},
+	{"data_timeout", func(l policy.Listen) any { return l.DataTimeout }, ""},
+	{"junk_command_limit", func(l policy.Listen) any { return l.JunkCommandLimit }, ""},
+	{"hard_error_limit", func(l policy.Listen) any { return l.HardErrorLimit }, ""},
+	{"max_connections", func(l policy.Listen) any { return l.MaxConnections }, ""},
+	{"max_connections_per_ip", func(l policy.Listen) any { return l.MaxConnectionsPerIP }, ""},
+	{"bare_lf", func(l policy.Listen) any { return l.BareLF }, ""},
+	{"early_talker", func(l policy.Listen) any { return l.EarlyTalker }, ""},
+	{"greet_delay", func(l policy.Listen) any { return l.GreetDelay }, ""},
+	{"xforward_peers", func(l policy.Listen) any { return fmt.Sprint(l.XForwardPeers) }, " (who may send XFORWARD; the refusal of other clients under upstream xforward follows the new value at once)"},
+	{"proxy_protocol", func(l policy.Listen) any { return l.ProxyProtocol }, ""},
+	{"proxy_trusted", func(l policy.Listen) any { return fmt.Sprint(l.ProxyTrusted) }, ""},
+	{"tls", func(l policy.Listen) any { return l.TLS != nil }, ""},
 }
 
 // changes are warnings for the settings of l that differ from the running
@@ -197,8 +198,8 @@ func (f *front) changes(l policy.Listen) hcl.Diagnostics {
 			rng = l.Range
 		}
 		diags = append(diags, policy.Warning(rng.Filename, &rng, "Listener setting needs a restart",
-			fmt.Sprintf("listen %s changed from %v to %v; the running listener keeps %v until sluice restarts or the listen address changes.",
-				s.name, was, now, was)))
+			fmt.Sprintf("listen %s changed from %v to %v; the running listener keeps %v%s until sluice restarts or the listen address changes.",
+				s.name, was, now, was, s.note)))
 	}
 	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int { return a.Subject.Start.Byte - b.Subject.Start.Byte })
 	return diags

@@ -158,7 +158,12 @@ func (r *Reloader) Reload(ctx context.Context) Result {
 	r.current = fp
 	res.Status, res.Generation, res.Gen = "ok", r.gen, g
 	r.mu.Unlock()
-	r.log.Info("policy reloaded", "policy", r.path, "generation", res.Generation, "plugins", len(g.Policy.Plugins), "files", len(files))
+	attrs := []any{"policy", r.path, "generation", res.Generation, "plugins", len(g.Policy.Plugins), "files", len(files)}
+	if res.Diagnostics != "" { // warnings: open relay, listener settings that need a restart
+		r.log.Warn("policy reloaded with warnings", append(attrs, "diagnostics", res.Diagnostics)...)
+	} else {
+		r.log.Info("policy reloaded", attrs...)
+	}
 	r.done(res)
 	return res
 }
