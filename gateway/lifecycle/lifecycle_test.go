@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/testcert"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
@@ -171,5 +173,61 @@ func TestListenerSettingsOnReload(t *testing.T) {
 			t.Fatal("the old address still accepts connections")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// starttls greets the gateway at addr, sends STARTTLS and returns the
+// handshake's error for a client that speaks at most TLS version max.
+func starttls(t *testing.T, addr string, ca *testcert.CA, max uint16) error {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(code string) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, code) {
+				t.Fatalf("want %s, got %q, %v", code, line, err)
+			}
+			if line[3] == ' ' {
+				return
+			}
+		}
+	}
+	expect("220")
+	fmt.Fprintf(c, "EHLO client.example\r\n")
+	expect("250")
+	fmt.Fprintf(c, "STARTTLS\r\n")
+	expect("220")
+	return tls.Client(c, &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.example.org", MaxVersion: max}).Handshake()
+}
+
+// The STARTTLS settings apply on every reload without a warning: the next
+// handshake takes the new min_version.
+func TestTLSMinVersionOnReload(t *testing.T) {
+	ca := testcert.NewCA(t, "ca")
+	dir := t.TempDir()
+	cert, key := ca.Issue("mx.example.org").Write(t, dir, "mx")
+	addr := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	tlsBlock := func(min string) string {
+		return fmt.Sprintf("  tls {\n    cert_file = %q\n    key_file = %q\n    min_version = %q\n  }\n", cert, key, min)
+	}
+	gw, path, _, _ := start(t, listenPolicy(addr, tlsBlock("1.2")), false)
+	if err := starttls(t, gw.Addr(), ca, tls.VersionTLS12); err != nil {
+		t.Fatalf("TLS 1.2 under min_version 1.2: %v", err)
+	}
+	os.WriteFile(path, []byte(listenPolicy(addr, tlsBlock("1.3"))), 0o644)
+	if res := gw.Reload(context.Background()); res.Status != "ok" || res.Diagnostics != "" {
+		t.Fatalf("reload: %+v", res)
+	}
+	if err := starttls(t, gw.Addr(), ca, tls.VersionTLS12); err == nil {
+		t.Error("a TLS 1.2 client completed the handshake after the reload to min_version 1.3")
+	}
+	if err := starttls(t, gw.Addr(), ca, tls.VersionTLS13); err != nil {
+		t.Errorf("TLS 1.3 after the reload: %v", err)
 	}
 }
