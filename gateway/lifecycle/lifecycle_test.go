@@ -231,3 +231,66 @@ func TestTLSMinVersionOnReload(t *testing.T) {
 		t.Errorf("TLS 1.3 after the reload: %v", err)
 	}
 }
+
+// `sluice check` parses once too: the kv block's check uses the parse
+// that was built.
+func TestCheckParsesOnce(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "state"), 0o700)
+	path := filepath.Join(dir, "policy.hcl")
+	os.WriteFile(path, []byte(listenPolicy("127.0.0.1:2525", "")+"kv { path = \"state/kv.db\" }\n"), 0o644)
+	ctx := context.Background()
+	eng, err := wasmhost.NewEngine(ctx, wasmhost.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	var parses atomic.Int32
+	gen, diags := (&Loader{Engine: eng, Parse: func(path string) (*policy.Policy, hcl.Diagnostics) {
+		parses.Add(1)
+		return policy.Load(path)
+	}}).Check(ctx, path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	gen.Release()
+	if n := parses.Load(); n != 1 {
+		t.Errorf("check parsed the policy %d times, want 1", n)
+	}
+}
+
+// The kv block is read at start-up only: the store opened then is the one
+// saved at shutdown, whatever a reload says about its path.
+func TestKVStoreOpenedOnceAtStart(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
+	src := func(dir string) string { return listenPolicy(addr, "") + "kv { path = \"" + dir + "/kv.db\" }\n" }
+	path := filepath.Join(t.TempDir(), "policy.hcl")
+	dir := filepath.Dir(path)
+	for _, d := range []string{"first", "second"} {
+		os.Mkdir(filepath.Join(dir, d), 0o700)
+	}
+	os.WriteFile(path, []byte(src("first")), 0o644)
+	gw, diags, err := Start(context.Background(), Options{Path: path,
+		NewEngine: func(ctx context.Context, store kv.Store) (*wasmhost.Engine, error) {
+			if store == nil {
+				t.Error("the engine got no store for a policy with a kv block")
+			}
+			return wasmhost.NewEngine(ctx, wasmhost.EngineOptions{KV: store})
+		}})
+	if err != nil {
+		t.Fatalf("Start: %v\n%v", err, diags)
+	}
+	store := gw.store
+	os.WriteFile(path, []byte(src("second")), 0o644)
+	if res := gw.Reload(context.Background()); res.Status != "ok" || gw.store != store {
+		t.Fatalf("reload: %+v; store replaced: %v", res, gw.store != store)
+	}
+	store.Set("ns", "k", []byte("v"), 0)
+	gw.Shutdown()
+	if _, err := os.Stat(filepath.Join(dir, "first", "kv.db")); err != nil {
+		t.Errorf("the store was not saved where start-up opened it: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "second", "kv.db")); err == nil {
+		t.Error("a reload moved the store")
+	}
+}
