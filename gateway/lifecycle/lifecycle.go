@@ -114,6 +114,24 @@ func KVDiagnostics(p *policy.Policy) hcl.Diagnostics {
 	return nil
 }
 
+// kvChanges warns, at the kv block of a reloaded policy, that its change
+// waits for a restart: the store is opened once at start-up.
+func kvChanges(running, now policy.KV) hcl.Diagnostics {
+	if running.Path == now.Path && running.SaveInterval == now.SaveInterval {
+		return nil
+	}
+	rng := now.Range
+	if now.PathRange.Filename != "" {
+		rng = now.PathRange
+	}
+	if rng.Filename == "" { // the block was removed
+		return hcl.Diagnostics{policy.Warning(running.Range.Filename, nil, "Key/value store needs a restart",
+			"The kv block was removed; the store opened at start-up stays in use until sluice restarts.")}
+	}
+	return hcl.Diagnostics{policy.Warning(rng.Filename, &rng, "Key/value store needs a restart",
+		"The kv block is read at start-up; the store opened then stays in use until sluice restarts.")}
+}
+
 // OpenKV opens the key/value store on disk when p has a kv block (start-up
 // only: a reload does not move the store). It returns nil for an in-memory
 // store.
@@ -219,11 +237,13 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 	g.life, g.stop = context.WithCancel(context.Background())
 	g.backend = proxy.NewBackend(gen, log)
 	g.front = &front{backend: g.backend, log: log, failed: make(chan error, 1)}
+	started := p // the kv block is read from the start-up's policy only
 	g.reloader = NewReloader(opts.Path, p, ReloaderOptions{Parse: g.loader.parse, Logger: log,
 		Build: func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
 			gen, diags := g.loader.build(ctx, p)
 			if gen != nil {
 				diags = append(diags, g.front.changes(p.Listen)...)
+				diags = append(diags, kvChanges(started.KV, p.KV)...)
 			}
 			return gen, diags
 		},

@@ -282,8 +282,12 @@ func TestKVStoreOpenedOnceAtStart(t *testing.T) {
 	}
 	store := gw.store
 	os.WriteFile(path, []byte(src("second")), 0o644)
-	if res := gw.Reload(context.Background()); res.Status != "ok" || gw.store != store {
+	res := gw.Reload(context.Background())
+	if res.Status != "ok" || gw.store != store {
 		t.Fatalf("reload: %+v; store replaced: %v", res, gw.store != store)
+	}
+	if want := "policy.hcl:5:6: warning: Key/value store needs a restart"; !strings.Contains(res.Diagnostics, want) {
+		t.Errorf("reload diagnostics lack %q:\n%s", want, res.Diagnostics)
 	}
 	store.Set("ns", "k", []byte("v"), 0)
 	gw.Shutdown()
