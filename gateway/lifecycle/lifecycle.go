@@ -157,8 +157,9 @@ func OpenKV(p *policy.Policy, log *slog.Logger) (*kv.Memory, error) {
 type Options struct {
 	Path   string
 	Logger *slog.Logger
-	// NewEngine creates the plugin engine over the key/value store opened
-	// from the policy's kv block (nil: the engine keeps one in memory).
+	// NewEngine (required) creates the plugin engine over the key/value
+	// store opened from the policy's kv block (nil: the engine keeps one in
+	// memory).
 	NewEngine func(ctx context.Context, store kv.Store) (*wasmhost.Engine, error)
 	// Override, Resolver and Parse are the Loader's.
 	Override func(*policy.Policy)
@@ -188,6 +189,7 @@ type Gateway struct {
 	stop    context.CancelFunc
 	hup     chan struct{}
 	reloads sync.WaitGroup // the watcher and the queued-reload runner
+	stopped sync.Once
 }
 
 // Start parses the policy once, opens the key/value store, builds
@@ -333,8 +335,10 @@ func (g *Gateway) Failed() <-chan error { return g.front.failed }
 
 // Shutdown cancels reloads, stops accepting, lets sessions in flight finish
 // within DrainTimeout, then closes the generation, the plugin engine and
-// the key/value store (saving it).
-func (g *Gateway) Shutdown() {
+// the key/value store (saving it). Later calls do nothing.
+func (g *Gateway) Shutdown() { g.stopped.Do(g.shutdown) }
+
+func (g *Gateway) shutdown() {
 	g.stop()
 	stopped := make(chan struct{})
 	go func() { g.reloads.Wait(); close(stopped) }()
