@@ -3,7 +3,6 @@ package policy
 import (
 	"math"
 	"os"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -43,22 +42,22 @@ var tlsSchema = &hcl.BodySchema{
 	},
 }
 
-// defaultListen is the listener with every default applied. The limits
-// follow Postfix's where it has one (line_length_limit 2048,
-// smtpd_recipient_limit 1000, and the session limits defined by package
-// smtpd); the timeouts follow RFC 5321 §4.5.3.2.
+// defaultListen is the listener with every default applied: the SMTP
+// server's own defaults (package smtpd defines them once: Postfix's limits
+// where it has one, RFC 5321 §4.5.3.2's timeouts), and the header limits
+// that only the policy sets.
 func defaultListen() Listen {
 	return Listen{
 		Hostname:            defaultHostname(),
-		MaxMessageSize:      25 * MiB,
-		MaxRecipients:       1000,
-		MaxLineLength:       2048,
+		MaxMessageSize:      smtpd.DefaultMaxMessageSize,
+		MaxRecipients:       smtpd.DefaultMaxRecipients,
+		MaxLineLength:       smtpd.DefaultMaxLineLength,
 		MaxHeaderSize:       512 * KiB,
 		MaxHeaderFields:     10000,
-		MaxConnections:      1000,
-		MaxConnectionsPerIP: 50,
-		CommandTimeout:      5 * time.Minute,
-		DataTimeout:         10 * time.Minute,
+		MaxConnections:      smtpd.DefaultMaxConnections,
+		MaxConnectionsPerIP: smtpd.DefaultMaxConnectionsPerIP,
+		CommandTimeout:      smtpd.DefaultCommandTimeout,
+		DataTimeout:         smtpd.DefaultDataTimeout,
 		JunkCommandLimit:    smtpd.DefaultJunkCommandLimit,
 		HardErrorLimit:      smtpd.DefaultHardErrorLimit,
 		BareLF:              BareLFNormalize,
@@ -80,6 +79,10 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 	c, diags := b.Body.Content(listenSchema)
 	d.diags = append(d.diags, diags...)
 	a := c.Attributes
+	l.Ranges = map[string]hcl.Range{}
+	for name, attr := range a {
+		l.Ranges[name] = attr.Range
+	}
 
 	if a["address"] == nil {
 		d.errorf(b.DefRange, "Missing required argument", "The argument \"address\" is required, but no definition was found.")
@@ -128,6 +131,12 @@ func (d *decoder) listen(b *hcl.Block) Listen {
 				"A listen block has one tls block; the first is at %s.", pos(tlsBlocks[0].DefRange))
 		}
 		l.TLS = d.tls(tlsBlocks[0])
+		l.Ranges["tls"] = tlsBlocks[0].DefRange
+		if c, _ := tlsBlocks[0].Body.JustAttributes(); c != nil {
+			for name, attr := range c {
+				l.Ranges["tls."+name] = attr.Range
+			}
+		}
 	}
 	return l
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sluice-mail/sluice/gateway/wasmhost"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -32,30 +33,32 @@ var pluginSchema = &hcl.BodySchema{
 // Plugin limits. A call may run at most maxPluginTimeout (Postfix's milter
 // command timeout is 30s, and a client waits for us); memory is a wasm32
 // linear memory, which cannot exceed 4GiB.
+//
+// The defaults are the plugin host's own (package wasmhost defines them
+// once): a policy that leaves a setting out gets what wasmhost does with a
+// zero Spec field.
 const (
-	defaultPluginTimeout = 200 * time.Millisecond
+	defaultPluginTimeout = wasmhost.DefaultTimeout
 	maxPluginTimeout     = 30 * time.Second
-	defaultPluginMemory  = 64 * MiB
+	defaultPluginMemory  = wasmhost.DefaultMemoryLimit
 	minPluginMemory      = 1 * MiB
 	maxPluginMemory      = 4 * GiB
-	// The key/value quota (sdk/ABI.md §4.8) matches wasmhost's default.
-	defaultKVQuota = abi.KVDefaultQuota
+	// The key/value quota (sdk/ABI.md §4.8).
+	defaultKVQuota = wasmhost.DefaultKVQuota
 	minKVQuota     = 64 * KiB
 	maxKVQuota     = 64 * GiB
 
-	// The circuit breaker's defaults match wasmhost's.
-	defaultBreakerThreshold  = 10
-	defaultBreakerWindow     = 50
+	defaultBreakerThreshold  = wasmhost.DefaultBreakerThreshold
+	defaultBreakerWindow     = wasmhost.DefaultBreakerWindow
 	maxBreakerWindow         = 10000
-	defaultBreakerFaultRate  = 0.5
-	defaultBreakerBackoff    = time.Second
-	defaultBreakerMaxBackoff = time.Minute
+	defaultBreakerFaultRate  = wasmhost.DefaultBreakerFaultRate
+	defaultBreakerBackoff    = wasmhost.DefaultBreakerBackoff
+	defaultBreakerMaxBackoff = wasmhost.DefaultBreakerMaxBackoff
 	maxBreakerBackoff        = time.Hour
 
-	// init_timeout bounds a plugin's start-up at load (wasmhost's
-	// DefaultInitTimeout): a policy check, start or reload never waits
-	// longer for it.
-	defaultPluginInitTimeout = 10 * time.Second
+	// init_timeout bounds a plugin's start-up at load: a policy check,
+	// start or reload never waits longer for it.
+	defaultPluginInitTimeout = wasmhost.DefaultInitTimeout
 	maxPluginInitTimeout     = time.Minute
 )
 

@@ -77,6 +77,10 @@ type Listen struct {
 	ProxyTrusted []netip.Prefix
 
 	Range hcl.Range // the `listen` block header
+	// Ranges are the attributes set in the block, by name, and "tls" (the
+	// tls block) and "tls.NAME" (its attributes): where a reload reports a
+	// setting it cannot apply to the running listener.
+	Ranges map[string]hcl.Range
 }
 
 // TLS is the listener's certificate for STARTTLS (RFC 3207).

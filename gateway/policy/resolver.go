@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/dns"
 )
 
 var resolverSchema = &hcl.BodySchema{
@@ -25,7 +27,7 @@ type Resolver struct {
 }
 
 const (
-	defaultResolverTimeout = 2 * time.Second
+	defaultResolverTimeout = dns.DefaultTimeout
 	maxResolverTimeout     = 30 * time.Second
 )
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/sluice-mail/sluice/gateway/upstream"
 )
 
 var upstreamSchema = &hcl.BodySchema{
@@ -31,9 +33,9 @@ const postfixProxyTimeout = 100 * time.Second
 func defaultUpstream(hostname string) Upstream {
 	return Upstream{
 		Helo:           hostname,
-		ConnectTimeout: 10 * time.Second,
-		CommandTimeout: 60 * time.Second,
-		DataTimeout:    90 * time.Second,
+		ConnectTimeout: upstream.DefaultConnectTimeout,
+		CommandTimeout: upstream.DefaultCommandTimeout,
+		DataTimeout:    upstream.DefaultDataTimeout,
 		TLS:            UpstreamTLSNone,
 	}
 }

@@ -51,7 +51,7 @@ type Generation struct {
 type Options struct {
 	Engine *wasmhost.Engine
 	Logger *slog.Logger
-	// Upstream, if set, replaces the policy's upstream (tests, `sluice test`).
+	// Upstream, if set, replaces the policy's upstream (tests).
 	Upstream upstream.Upstream
 	// Observer, if set, is told about sessions, plugin steps, downstream
 	// commands and transaction outcomes (metrics).

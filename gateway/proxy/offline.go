@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
-	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/gateway/smtpd"
+	"github.com/sluice-mail/sluice/gateway/upstream"
 )
 
 // TestInput is one message for an offline run (`sluice test`).
@@ -57,109 +61,137 @@ type RcptReply struct {
 	Text     string `json:"text"`
 }
 
-// RunTest runs one message through the generation's chain the way a live
-// session would, without network: connect, helo, mail, each rcpt, data.
+// RunTest runs one message through a real session of the generation, as
+// an SMTP client would drive it (connect, HELO, MAIL, each RCPT, DATA),
+// with an in-memory downstream that accepts everything in place of the
+// generation's upstream: the result is what the gateway would answer.
 func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
 	res := &TestResult{Tags: map[string]string{}, Rcpts: []string{}, Steps: []TestStep{}, RcptReplies: []RcptReply{}}
-	info := &filter.Session{ID: "offline", Hostname: gen.hostname, Helo: in.Helo, Tags: filter.Tags{}}
-	if ip, err := netip.ParseAddr(in.ClientIP); err == nil {
-		info.ClientIP = ip
+	if !gen.acquire() {
+		res.Action, res.Phase = "tempfail", "connect"
+		setReply(res, smtp.ReplyShutdown)
+		return res
 	}
-	record := func(out filter.Outcome, rcpt string) {
-		for _, s := range out.Steps {
-			ts := TestStep{Plugin: s.Plugin, Phase: s.Phase.String(), Verdict: s.Verdict.String(), Duration: s.Duration, Rcpt: rcpt}
-			if s.Err != nil {
-				ts.Error = s.Err.Error()
+	rcpt := "" // the recipient the steps being recorded are about
+	s := &session{gen: gen, log: slog.New(slog.DiscardHandler), upstream: memoryUpstream{},
+		onSteps: func(steps []filter.Step) {
+			for _, st := range steps {
+				ts := TestStep{Plugin: st.Plugin, Phase: st.Phase.String(), Verdict: st.Verdict.String(), Duration: st.Duration, Rcpt: rcpt}
+				if st.Err != nil {
+					ts.Error = st.Err.Error()
+				}
+				res.Steps = append(res.Steps, ts)
 			}
-			res.Steps = append(res.Steps, ts)
-		}
+		}}
+	ci := smtpd.ConnInfo{ID: "offline"}
+	if ip, err := netip.ParseAddr(in.ClientIP); err == nil {
+		ci.RemoteAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
 	}
-	decide := func(out filter.Outcome, ph filter.Phase) bool {
-		if out.Verdict != filter.Reject && out.Verdict != filter.Tempfail {
+	startSession(ctx, s, ci)
+	defer s.Close()
+	// refused ends the run with the reply r of phase, if it refuses.
+	refused := func(r *smtp.Reply, phase string) bool {
+		if r == nil || r.Class() == 2 {
 			return false
 		}
-		res.Action, res.Phase = out.Verdict.String(), ph.String()
-		setReply(res, out.Reply)
+		res.Action, res.Phase = verdictOf(r), phase
+		setReply(res, r)
 		return true
 	}
-	st := filter.NewState(info)
-	for _, ph := range []filter.Phase{filter.Connect, filter.Helo} {
-		st.Phase = ph
-		out := gen.chain.Run(ctx, st)
-		record(out, "")
-		if decide(out, ph) {
-			return res
-		}
-	}
-	st = filter.NewState(info)
-	st.Phase, st.From = filter.Mail, in.From
-	out := gen.chain.Run(ctx, st)
-	record(out, "")
-	res.From = st.From
-	if decide(out, filter.Mail) {
+	if refused(s.info.Refused, "connect") {
 		return res
 	}
-	var last filter.Outcome
-	for _, r := range in.Rcpts {
-		st.Phase, st.Rcpt = filter.Rcpt, r
-		out := gen.chain.Run(ctx, st)
-		record(out, r)
-		st.Rcpt = ""
-		if out.Verdict == filter.Reject || out.Verdict == filter.Tempfail {
-			res.Rejected = append(res.Rejected, r)
-			res.RcptReplies = append(res.RcptReplies, rcptReply(r, out.Verdict.String(), out.Reply))
-			last = out
+	if refused(s.Helo(ctx, in.Helo, nil), "helo") {
+		return res
+	}
+	r := s.Mail(ctx, in.From, "")
+	res.From = in.From
+	if s.st != nil {
+		res.From = s.st.From
+	}
+	if refused(r, "mail") {
+		return res
+	}
+	var last *smtp.Reply
+	for _, to := range in.Rcpts {
+		rcpt = to
+		r := s.Rcpt(ctx, to, "")
+		rcpt = ""
+		if r != nil && r.Class() != 2 {
+			res.Rejected = append(res.Rejected, to)
+			res.RcptReplies = append(res.RcptReplies, rcptReply(to, verdictOf(r), r))
+			last = r
 			continue
 		}
-		res.RcptReplies = append(res.RcptReplies, rcptReply(r, "accept", smtp.NewReply(250, "2.1.5", "Ok")))
-		st.Rcpts = append(st.Rcpts, r)
+		// The in-memory downstream accepts; its reply stands in.
+		res.RcptReplies = append(res.RcptReplies, rcptReply(to, "accept", smtp.NewReply(250, "2.1.5", "Ok")))
 	}
+	st := s.st
 	if len(st.Rcpts) == 0 {
 		if len(in.Rcpts) == 0 {
-			last = filter.Outcome{Verdict: filter.Reject, Reply: smtp.NewReply(554, "5.5.1", "No valid recipients")}
+			last = smtp.NewReply(554, "5.5.1", "No valid recipients")
 		}
-		decide(last, filter.Rcpt)
+		refused(last, "rcpt")
 		return res
 	}
-	msg, err := message.Parse(endLine(normalizeCRLF(in.Message)), gen.limits)
-	if err != nil {
-		res.Action, res.Phase = "reject", "data"
-		setReply(res, smtp.ReplyHeaderTooBig)
+	r = s.Data(ctx, endLine(normalizeCRLF(in.Message)))
+	if st.Msg == nil { // the header did not parse: no plugin saw the message
+		refused(r, "data")
 		return res
 	}
-	st.Phase, st.Msg = filter.Data, msg
-	out = gen.chain.Run(ctx, st)
-	record(out, "")
 	res.From, res.Rcpts = st.From, st.Rcpts
-	for k, v := range info.Tags {
+	for k, v := range s.info.Tags {
 		res.Tags[k] = v
 	}
 	for k, v := range st.Tags {
 		res.Tags[k] = v
 	}
 	res.Quarantined = st.Quarantined
-	if decide(out, filter.Data) {
-		res.Message = string(st.Msg.Bytes())
+	res.Message = string(st.Msg.Bytes())
+	if refused(r, "data") {
 		return res
 	}
-	if !st.Discarded && !info.Discarded {
-		markQuarantined(st)
-	}
-	res.Message = string(st.Msg.Bytes())
 	res.Phase = "data"
+	setReply(res, r)
 	switch {
-	case st.Discarded || info.Discarded:
+	case st.Discarded || s.info.Discarded:
 		res.Action = "discard"
-		setReply(res, smtp.NewReply(250, "2.0.0", "Ok: discarded"))
 	case len(st.Quarantined) > 0:
 		res.Action = "quarantine"
-		setReply(res, smtp.NewReply(250, "2.0.0", "Ok: queued"))
 	default:
 		res.Action = "accept"
-		setReply(res, smtp.NewReply(250, "2.0.0", "Ok: queued"))
 	}
 	return res
 }
+
+// verdictOf names the verdict behind a refusal: 5xx is reject, 4xx
+// tempfail (the chain checks a plugin's reply against its verdict).
+func verdictOf(r *smtp.Reply) string {
+	if r.Class() == 5 {
+		return "reject"
+	}
+	return "tempfail"
+}
+
+// memoryUpstream is `sluice test`'s downstream: it accepts every command
+// and keeps nothing (the session keeps the message it sent).
+type memoryUpstream struct{}
+
+func (memoryUpstream) Open(context.Context, upstream.Identity) (upstream.Conn, error) {
+	return memoryConn{}, nil
+}
+
+type memoryConn struct{}
+
+func (memoryConn) Mail(context.Context, string, string) error { return nil }
+func (memoryConn) Rcpt(context.Context, string, string) error { return nil }
+func (memoryConn) Data(_ context.Context, msg io.WriterTo) error {
+	_, err := msg.WriteTo(io.Discard)
+	return err
+}
+func (memoryConn) Reset(context.Context) error { return nil }
+func (memoryConn) LastReply() *smtp.Reply      { return nil }
+func (memoryConn) Close() error                { return nil }
 
 func rcptReply(rcpt, action string, r *smtp.Reply) RcptReply {
 	rr := RcptReply{Rcpt: rcpt, Action: action}

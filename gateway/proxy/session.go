@@ -32,10 +32,19 @@ type session struct {
 	txnBroke *smtp.Reply   // set when the downstream leg of this transaction failed
 
 	origin originState // the client behind each transaction (origin.go)
+
+	upstream upstream.Upstream   // gen's, or `sluice test`'s in-memory one
+	onSteps  func([]filter.Step) // if set, told every chain run's steps (`sluice test`)
 }
 
 func newSession(ctx context.Context, gen *Generation, ci smtpd.ConnInfo) (*session, *smtp.Reply) {
-	s := &session{gen: gen, log: gen.log.With("session", ci.ID)}
+	return startSession(ctx, &session{gen: gen, log: gen.log.With("session", ci.ID), upstream: gen.upstream}, ci), nil
+}
+
+// startSession runs the connect phase of s, a session of a generation the
+// caller acquired for it.
+func startSession(ctx context.Context, s *session, ci smtpd.ConnInfo) *session {
+	gen := s.gen
 	gen.obs.SessionStart()
 	s.info = &filter.Session{ID: ci.ID, Hostname: gen.hostname, Tags: filter.Tags{}}
 	if ap, err := netip.ParseAddrPort(addrString(ci.RemoteAddr)); err == nil {
@@ -50,7 +59,7 @@ func newSession(ctx context.Context, gen *Generation, ci smtpd.ConnInfo) (*sessi
 		// greeting, and the log gets the HELO and sender.
 		s.info.Refused = out.Reply
 	}
-	return s, nil
+	return s
 }
 
 func addrString(a net.Addr) string {
@@ -63,6 +72,9 @@ func addrString(a net.Addr) string {
 // run passes st through the chain and logs every step.
 func (s *session) run(ctx context.Context, st *filter.State) filter.Outcome {
 	out := s.gen.chain.Run(ctx, st)
+	if s.onSteps != nil {
+		s.onSteps(out.Steps)
+	}
 	for _, step := range out.Steps {
 		s.gen.obs.Step(step)
 		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
@@ -323,7 +335,7 @@ func (s *session) openUpstream(ctx context.Context) error {
 	}
 	start := time.Now()
 	id := s.identity()
-	c, err := s.gen.upstream.Open(ctx, id)
+	c, err := s.upstream.Open(ctx, id)
 	s.gen.obs.Upstream("connect", time.Since(start), err)
 	if err != nil {
 		return err

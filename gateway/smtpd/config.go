@@ -83,7 +83,8 @@ type Config struct {
 	// bytes before greeting. 0 only checks what already arrived.
 	GreetDelay time.Duration
 	// MaxConnections and MaxConnectionsPerIP cap concurrent connections;
-	// beyond them a client gets 421 4.7.0 and is closed. 0 is unlimited.
+	// beyond them a client gets 421 4.7.0 and is closed. Defaults 1000 and
+	// 50.
 	MaxConnections      int
 	MaxConnectionsPerIP int
 	// XForwardPeers are the networks whose clients may send XFORWARD
@@ -106,6 +107,9 @@ const (
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultJunkCommandLimit = 100
 	DefaultHardErrorLimit   = 20
+
+	DefaultMaxConnections      = 1000
+	DefaultMaxConnectionsPerIP = 50
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -137,6 +141,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HardErrorLimit <= 0 {
 		c.HardErrorLimit = DefaultHardErrorLimit
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnectionsPerIP <= 0 {
+		c.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout

@@ -14,12 +14,15 @@ import (
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// Default timeouts, from RFC 5321 §4.5.3.2 except the connect timeout. The
-// gateway normally sets shorter ones to stay within its own budget.
+// Default timeouts, shorter than RFC 5321 §4.5.3.2's because a client waits
+// on every downstream reply: the wait for the final reply after DATA ends
+// before Postfix's default 100 s smtpd_proxy_timeout, so in proxy-filter
+// mode Postfix hears a reply from us rather than timing out. They are the
+// policy's defaults too (gateway/policy reads them from here).
 const (
-	DefaultConnectTimeout = 30 * time.Second
-	DefaultCommandTimeout = 5 * time.Minute
-	DefaultDataTimeout    = 10 * time.Minute
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultCommandTimeout = 60 * time.Second
+	DefaultDataTimeout    = 90 * time.Second
 )
 
 // quitTimeout bounds the QUIT exchange in Close.

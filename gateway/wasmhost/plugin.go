@@ -33,8 +33,10 @@ const (
 	// DefaultKVQuota is Spec.KVQuota's default.
 	DefaultKVQuota = abi.KVDefaultQuota
 
-	// DefaultMaxMessageSize is Spec.MaxMessageSize's default.
-	DefaultMaxMessageSize = 64 << 20
+	// DefaultMaxMessageSize is Spec.MaxMessageSize's default: the
+	// listener's default max_message_size (smtpd.DefaultMaxMessageSize,
+	// which gateway/policy checks it against).
+	DefaultMaxMessageSize = 25 << 20
 	// MessageGrowthAllowance is how much a message received near the size
 	// limit may still grow (sdk/ABI.md §7): room for the trace, tag and
 	// signature fields plugins add, so that a message the listener

@@ -15,9 +15,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
+	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
-	"github.com/sluice-mail/sluice/gateway/reload"
 )
 
 // startAdmin serves the admin endpoints of a gateway whose policy never
@@ -28,22 +29,34 @@ func startAdmin(t *testing.T, access adminAccess) string {
 	dir := t.TempDir()
 	path := writePolicy(t, dir, "listen { address = \"127.0.0.1:0\" }\nupstream { maildir = \"mail\" }\n")
 	log := slog.New(slog.DiscardHandler)
-	g := &gateway{log: log, metrics: metrics.New(), backend: proxy.NewBackend(nil, log), life: t.Context()}
-	g.reloader = reload.New(path, reload.Options{Logger: log,
-		Build: func(context.Context) (*proxy.Generation, hcl.Diagnostics) {
+	p, diags := policy.Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	backend := proxy.NewBackend(nil, log)
+	g := fakeTarget{lifecycle.NewReloader(path, p, lifecycle.ReloaderOptions{Logger: log,
+		Build: func(context.Context, *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "not built in this test"}}
 		},
-		Swap: g.backend.Swap})
+		Swap: backend.Swap})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	if err := g.serveAdmin(addr, access); err != nil {
+	if err := serveAdmin(addr, access, g, metrics.New(), log); err != nil {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// fakeTarget is a gateway whose generation is never built.
+type fakeTarget struct{ r *lifecycle.Reloader }
+
+func (fakeTarget) Ready() bool { return false }
+func (f fakeTarget) Reload(ctx context.Context) lifecycle.Result {
+	return f.r.Reload(ctx)
 }
 
 // raw sends one HTTP/1.1 request written by hand (headers as given, Host

@@ -28,7 +28,7 @@ plugin "stamp" { wasm = "stamp.wasm" }
 	}
 	defer eng.Close(ctx)
 	met := metrics.New()
-	gen, diags := build(ctx, p, eng, slog.New(slog.DiscardHandler), nil, met, nil)
+	gen, diags := build(ctx, p, eng, slog.New(slog.DiscardHandler), nil, met)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

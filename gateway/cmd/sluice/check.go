@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
 )
 
@@ -33,10 +34,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, path, eng, log, nil, nil, nil)
-	if p, pd := policy.Load(path); !pd.HasErrors() {
-		diags = append(diags, kvDiagnostics(p)...)
-	}
+	gen, diags := (&lifecycle.Loader{Engine: eng, Logger: log}).Check(ctx, path)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "%s: policy has errors\n", path)

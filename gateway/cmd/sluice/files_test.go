@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sluice-mail/sluice/gateway/internal/testcert"
 )
 
 // A policy whose wasm names a device, a FIFO or a file over 64 MiB is
@@ -87,21 +85,5 @@ kv { path = "state/kv.db" }
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "state")); len(ents) != 0 {
 		t.Errorf("check left %d files in the kv directory", len(ents))
-	}
-}
-
-// The listener's certificate and key are read capped, like modules: a
-// device is refused at once; a real pair loads.
-func TestLoadKeyPairBounded(t *testing.T) {
-	start := time.Now()
-	if _, err := loadKeyPair("/dev/zero", "/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Errorf("loadKeyPair(/dev/zero) = %v", err)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("took %v", el)
-	}
-	cert, key := testcert.NewCA(t, "ca").Issue("mx.example.org").Write(t, t.TempDir(), "mx")
-	if _, err := loadKeyPair(cert, key); err != nil {
-		t.Errorf("a valid pair: %v", err)
 	}
 }

@@ -3,19 +3,13 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
-
-	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/kv"
-	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -58,63 +52,4 @@ func (l *loadFlags) engine(ctx context.Context, log *slog.Logger, store kv.Store
 		}
 	}
 	return wasmhost.NewEngine(ctx, wasmhost.EngineOptions{CacheDir: l.cacheDir, Logger: log, KV: store})
-}
-
-// build loads and builds a policy; override adjusts it before building; res,
-// if set, answers every DNS lookup instead of the policy's resolver.
-func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy), obs proxy.Observer, res dns.Resolver) (*proxy.Generation, hcl.Diagnostics) {
-	p, diags := policy.Load(path)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	if override != nil {
-		wasMaildir := p.Upstream.Maildir != ""
-		override(p)
-		if wasMaildir && p.Upstream.Address != "" { // serve --upstream: SMTP without XCLIENT
-			diags = append(diags, policy.OpenRelayWarning(path, &p.Upstream.Range))
-		}
-	}
-	opts := proxy.Options{Engine: eng, Logger: log, Observer: obs, Resolver: res}
-	if b, ok := obs.(interface{ PluginBreaker(string, bool) }); ok {
-		opts.OnBreaker = b.PluginBreaker // metrics' sluice_plugin_breaker_open
-	}
-	gen, more := proxy.Build(ctx, p, opts)
-	return gen, append(diags, more...)
-}
-
-// openKV opens the key/value store on disk when the policy has a kv block
-// (read once at start-up: a reload does not move the store). It returns
-// nil for an in-memory store, and also when the policy does not decode:
-// building it reports that.
-func openKV(path string, log *slog.Logger) (*kv.Memory, error) {
-	p, diags := policy.Load(path)
-	if diags.HasErrors() || p.KV.Path == "" {
-		return nil, nil
-	}
-	if d := kvDiagnostics(p); d.HasErrors() {
-		return nil, fmt.Errorf("%s", policy.FormatDiagnostic(d[0]))
-	}
-	m, err := kv.NewMemoryFile(kv.MemoryOptions{Path: p.KV.Path, SaveInterval: p.KV.SaveInterval,
-		OnSaveError: func(err error) {
-			log.Error("cannot save the key/value store; the file keeps its previous content", "path", p.KV.Path, "err", err)
-		}})
-	if err != nil {
-		return nil, fmt.Errorf("key/value store: %w", err)
-	}
-	log.Info("key/value store loaded", "path", p.KV.Path)
-	return m, nil
-}
-
-// kvDiagnostics reports, at the kv block's path attribute, a store file
-// that could not be saved: its directory is missing or not writable.
-// `sluice check` and start-up refuse such a policy; a reload does not move
-// the store, so it does not check.
-func kvDiagnostics(p *policy.Policy) hcl.Diagnostics {
-	if p == nil || p.KV.Path == "" {
-		return nil
-	}
-	if err := kv.CheckPath(p.KV.Path); err != nil {
-		return hcl.Diagnostics{policy.Error(p.KV.PathRange.Filename, &p.KV.PathRange, "Cannot keep the key/value store", err.Error())}
-	}
-	return nil
 }

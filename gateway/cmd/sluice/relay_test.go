@@ -47,7 +47,7 @@ func TestServeUpstreamOverrideWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, path, eng, log, func(p *policy.Policy) { p.Upstream.Address, p.Upstream.Maildir = "127.0.0.1:10025", "" }, nil, nil)
+	gen, diags := build(ctx, path, eng, log, func(p *policy.Policy) { p.Upstream.Address, p.Upstream.Maildir = "127.0.0.1:10025", "" }, nil)
 	if gen != nil {
 		defer gen.Release()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/sluice-mail/sluice/gateway/dns"
+	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
 )
@@ -165,7 +166,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		return fail(err, nil)
 	}
 	defer eng.Close(ctx)
-	gen, diags := build(ctx, *policyPath, eng, log, nil, nil, zone)
+	gen, diags := (&lifecycle.Loader{Engine: eng, Logger: log, Resolver: zone}).Load(ctx, *policyPath)
 	policy.WriteDiagnostics(stderr, diags)
 	if diags.HasErrors() {
 		return fail(nil, diags)

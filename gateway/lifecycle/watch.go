@@ -1,4 +1,4 @@
-package reload
+package lifecycle
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func (r *Reloader) Watch(ctx context.Context, debounce time.Duration) error {
 	watched := map[string]bool{} // files we care about
 	dirs := map[string]bool{}
 	rewatch := func() {
-		_, files := Fingerprint(r.path)
+		files := r.Files() // named by the last parse: no parse here
 		watched = map[string]bool{}
 		for _, f := range files {
 			watched[f] = true

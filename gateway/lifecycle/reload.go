@@ -1,9 +1,4 @@
-// Package reload rebuilds the running policy when asked (SIGHUP, POST
-// /reload) or when its files change on disk: the new generation is built
-// completely beside the running one and swapped in only if it built; an
-// unchanged policy (same bytes of the policy, its plugin modules and TLS
-// files) is not rebuilt (SPEC §3).
-package reload
+package lifecycle
 
 import (
 	"context"
@@ -32,24 +27,30 @@ type Result struct {
 // Reloader owns the policy generations of one gateway.
 type Reloader struct {
 	path   string
-	build  func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics)
+	parse  func(path string) (*policy.Policy, hcl.Diagnostics)
+	build  func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics)
 	swap   func(*proxy.Generation)
 	log    *slog.Logger
 	report func(Result)
 	// busy holds a token while a reload runs: reloads run one at a time,
 	// and one queued behind another gives up when its context ends.
 	busy    chan struct{}
-	mu      sync.Mutex // guards current and gen
+	mu      sync.Mutex // guards current, files and gen
 	current [32]byte
+	files   []string // named by the last parse: what the watcher watches
 	gen     int
 
 	watching chan struct{} // tests: closed once Watch watches the files
 }
 
-// Options configure a Reloader.
-type Options struct {
-	// Build parses, validates and compiles the policy at Path.
-	Build func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics)
+// ReloaderOptions configure a Reloader.
+type ReloaderOptions struct {
+	// Parse decodes the policy file; nil means policy.Load. It is called
+	// once per reload: its result decides "unchanged" and is what Build
+	// builds (tests count the calls).
+	Parse func(path string) (*policy.Policy, hcl.Diagnostics)
+	// Build validates and compiles a decoded policy.
+	Build func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics)
 	// Swap makes a built generation current (proxy.Backend.Swap).
 	Swap func(*proxy.Generation)
 	// Report, if set, is told every result (metrics, TLS certificates).
@@ -57,16 +58,31 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// New returns a Reloader for the policy at path, whose generation 1 is
+// NewReloader returns a Reloader for the policy at path, whose generation
+// 1, built from running (the start-up's parse, not parsed again), is
 // already serving.
-func New(path string, opts Options) *Reloader {
-	r := &Reloader{path: path, build: opts.Build, swap: opts.Swap, log: opts.Logger, report: opts.Report, gen: 1,
+func NewReloader(path string, running *policy.Policy, opts ReloaderOptions) *Reloader {
+	r := &Reloader{path: path, parse: opts.Parse, build: opts.Build, swap: opts.Swap, log: opts.Logger, report: opts.Report, gen: 1,
 		busy: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.current, _ = Fingerprint(path)
+	if r.parse == nil {
+		r.parse = policy.Load
+	}
+	r.files = []string{absPath(path)}
+	if running != nil {
+		r.current, r.files = Fingerprint(running)
+	}
 	return r
+}
+
+// Files are the files the last parse named (the policy file first): a
+// change to any of them is a reason to reload.
+func (r *Reloader) Files() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.files
 }
 
 // Generation is the number of the generation serving new sessions.
@@ -95,15 +111,29 @@ func (r *Reloader) Reload(ctx context.Context) Result {
 	r.mu.Lock()
 	current, gen := r.current, r.gen
 	r.mu.Unlock()
-	fp, files := Fingerprint(r.path)
+	// The one parse of this reload: its policy is fingerprinted and built.
+	p, diags := r.parse(r.path)
+	var fp [32]byte
+	files := []string{absPath(r.path)}
+	if p != nil && !diags.HasErrors() {
+		fp, files = Fingerprint(p)
+	}
+	r.mu.Lock()
+	r.files = files
+	r.mu.Unlock()
 	res := Result{Generation: gen}
-	if fp == current {
+	if !diags.HasErrors() && fp == current {
 		res.Status = "unchanged"
 		r.log.Info("policy unchanged; not rebuilt", "policy", r.path, "generation", gen)
 		r.done(res)
 		return res
 	}
-	g, diags := r.build(ctx)
+	var g *proxy.Generation
+	if !diags.HasErrors() {
+		var more hcl.Diagnostics
+		g, more = r.build(ctx, p)
+		diags = append(diags, more...)
+	}
 	var b strings.Builder
 	policy.WriteDiagnostics(&b, diags)
 	res.Diagnostics = b.String()
@@ -128,7 +158,12 @@ func (r *Reloader) Reload(ctx context.Context) Result {
 	r.current = fp
 	res.Status, res.Generation, res.Gen = "ok", r.gen, g
 	r.mu.Unlock()
-	r.log.Info("policy reloaded", "policy", r.path, "generation", res.Generation, "plugins", len(g.Policy.Plugins), "files", len(files))
+	attrs := []any{"policy", r.path, "generation", res.Generation, "plugins", len(g.Policy.Plugins), "files", len(files)}
+	if res.Diagnostics != "" { // warnings: open relay, listener settings that need a restart
+		r.log.Warn("policy reloaded with warnings", append(attrs, "diagnostics", res.Diagnostics)...)
+	} else {
+		r.log.Info("policy reloaded", attrs...)
+	}
 	r.done(res)
 	return res
 }
@@ -139,28 +174,29 @@ func (r *Reloader) done(res Result) {
 	}
 }
 
-// Fingerprint hashes the policy file and every file it names (plugin
-// modules, TLS certificate and key, the downstream's CA file, DKIM keys),
-// and returns
-// those paths. A policy that does not parse hashes its own bytes only.
-func Fingerprint(path string) ([32]byte, []string) {
+// Fingerprint hashes the decoded policy's source (Policy.Hash) and every
+// file it names (plugin modules, TLS certificate and key, the downstream's
+// CA file, DKIM keys), and returns those paths, the policy file first. It
+// does not parse: a reload fingerprints the policy it parsed once.
+func Fingerprint(p *policy.Policy) ([32]byte, []string) {
 	h := sha256.New()
-	files := []string{path}
-	if p, diags := policy.Load(path); p != nil && !diags.HasErrors() {
-		for _, pl := range p.Plugins {
-			files = append(files, pl.Wasm)
-		}
-		if t := p.Listen.TLS; t != nil {
-			files = append(files, t.CertFile, t.KeyFile)
-		}
-		if ca := p.Upstream.TLSCAFile; ca != "" {
-			files = append(files, ca)
-		}
-		for _, k := range p.DKIMKeys {
-			files = append(files, k.KeyFile)
-		}
+	files := []string{p.File}
+	for _, pl := range p.Plugins {
+		files = append(files, pl.Wasm)
 	}
-	for _, f := range files {
+	if t := p.Listen.TLS; t != nil {
+		files = append(files, t.CertFile, t.KeyFile)
+	}
+	if ca := p.Upstream.TLSCAFile; ca != "" {
+		files = append(files, ca)
+	}
+	for _, k := range p.DKIMKeys {
+		files = append(files, k.KeyFile)
+	}
+	h.Write([]byte(p.File))
+	h.Write([]byte{0})
+	h.Write(p.Hash[:])
+	for _, f := range files[1:] {
 		h.Write([]byte(f))
 		h.Write([]byte{0})
 		b, err := boundedfile.Read(f, wasmhost.MaxModuleSize) // the largest file a policy names
@@ -174,10 +210,14 @@ func Fingerprint(path string) ([32]byte, []string) {
 	copy(sum[:], h.Sum(nil))
 	abs := make([]string, 0, len(files))
 	for _, f := range files {
-		if a, err := filepath.Abs(f); err == nil {
-			f = a
-		}
-		abs = append(abs, f)
+		abs = append(abs, absPath(f))
 	}
 	return sum, abs
+}
+
+func absPath(f string) string {
+	if a, err := filepath.Abs(f); err == nil {
+		return a
+	}
+	return f
 }

@@ -1,4 +1,4 @@
-package reload
+package lifecycle
 
 import (
 	"context"
@@ -25,6 +25,7 @@ upstream { maildir = "mail" }
 type harness struct {
 	path   string
 	builds atomic.Int32
+	parses atomic.Int32
 	swaps  atomic.Int32
 	r      *Reloader
 }
@@ -40,16 +41,25 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
+	build := func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
 		h.builds.Add(1)
-		p, diags := policy.Load(h.path)
-		if diags.HasErrors() {
-			return nil, diags
-		}
 		return proxy.Build(ctx, p, proxy.Options{Upstream: md})
 	}
-	h.r = New(h.path, Options{Build: build, Swap: func(g *proxy.Generation) { h.swaps.Add(1); g.Release() }})
+	parse := func(path string) (*policy.Policy, hcl.Diagnostics) {
+		h.parses.Add(1)
+		return policy.Load(path)
+	}
+	h.r = NewReloader(h.path, mustLoad(t, h.path), ReloaderOptions{Parse: parse, Build: build, Swap: func(g *proxy.Generation) { h.swaps.Add(1); g.Release() }})
 	return h
+}
+
+func mustLoad(t *testing.T, path string) *policy.Policy {
+	t.Helper()
+	p, diags := policy.Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
 }
 
 func TestReloadRules(t *testing.T) {
@@ -121,14 +131,14 @@ func TestFingerprintCoversDKIMKeys(t *testing.T) {
 	if err := os.WriteFile(key, []byte("first key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before, files := Fingerprint(path)
+	before, files := Fingerprint(mustLoad(t, path))
 	if !slices.Contains(files, key) {
 		t.Fatalf("Fingerprint files %q lack the DKIM key %s", files, key)
 	}
 	if err := os.WriteFile(key, []byte("second key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if after, _ := Fingerprint(path); after == before {
+	if after, _ := Fingerprint(mustLoad(t, path)); after == before {
 		t.Error("the fingerprint did not change when the DKIM key file did")
 	}
 }
@@ -145,8 +155,8 @@ func TestReloadBoundedByContext(t *testing.T) {
 	}
 	started := make(chan struct{}, 4)
 	var swaps atomic.Int32
-	r := New(path, Options{
-		Build: func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
+	r := NewReloader(path, mustLoad(t, path), ReloaderOptions{
+		Build: func(ctx context.Context, _ *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
 			started <- struct{}{}
 			<-ctx.Done()
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin failed to load", Detail: ctx.Err().Error()}}
@@ -215,7 +225,8 @@ plugin "fifo" {
 		t.Fatal(err)
 	}
 	done := make(chan []string, 1)
-	go func() { _, files := Fingerprint(path); done <- files }()
+	p := mustLoad(t, path)
+	go func() { _, files := Fingerprint(p); done <- files }()
 	select {
 	case files := <-done:
 		if !slices.Contains(files, "/dev/zero") || !slices.Contains(files, fifo) {
