@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/policy"
 )
 
 func TestGoodPluginData(t *testing.T) {
@@ -82,6 +83,33 @@ func TestDefaultConfigIsEmptyObject(t *testing.T) {
 	}
 	if got, _ := st.Tag("cfg"); got != "{}" {
 		t.Errorf("config = %q, want {}", got)
+	}
+}
+
+// A config string with "<", ">" and "&" reaches the plugin as the operator
+// wrote it, not as \u003c, \u003e, \u0026 (sdk/ABI.md §4.1.1): the policy's
+// JSON goes byte for byte through config into the good module's cfg tag.
+func TestPolicyConfigReachesPluginUnescaped(t *testing.T) {
+	src := "listen { address = \"127.0.0.1:2525\" }\nupstream { maildir = \"mail\" }\n" +
+		"plugin \"good\" {\n  wasm = \"good.wasm\"\n" +
+		"  config = { s = \"<a&b>\", \"k&\" = [\"x>y\", 1.5, true, null] }\n}\n"
+	pol, diags := policy.Parse([]byte(src), "policy.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg := pol.Plugins[0].Config
+	const want = `{"k&":["x>y",1.5,true,null],"s":"<a&b>"}`
+	if string(cfg) != want {
+		t.Fatalf("policy config JSON = %s, want %s", cfg, want)
+	}
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "good", Wasm: module(t, "good"), Config: cfg})
+	st := stateAt(t, filter.Data)
+	if _, err := p.Call(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.Tag("cfg"); got != want {
+		t.Errorf("the plugin read config %q, want %q", got, want)
 	}
 }
 
