@@ -27,6 +27,8 @@ func TestConfigJSON(t *testing.T) {
 		{`{ list = [{ n = 1 }, { n = 2 }] }`, `{"list":[{"n":1},{"n":2}]}`},
 		{`"quote \" backslash \\ tab \t é <&>"`, `"quote \" backslash \\ tab \t é <&>"`},
 		{`{ "<a&b>" = "<a&b>" }`, `{"<a&b>":"<a&b>"}`},
+		// The example of sdk/ABI.md §4.1.1.
+		{`{ b = [1, 2.5, "<x&y>"], a = { on = true, none = null } }`, `{"a":{"none":null,"on":true},"b":[1,2.5,"<x&y>"]}`},
 		{`"line\nsep \u2028 nul-free \u0001"`, `"line\nsep \u2028 nul-free \u0001"`},
 		{`"${upper("x")}-${1 + 2}"`, `"X-3"`},
 		{`{ for k in ["x", "y"] : k => upper(k) }`, `{"x":"X","y":"Y"}`},
