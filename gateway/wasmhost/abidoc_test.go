@@ -70,3 +70,21 @@ func TestABIDocSignatures(t *testing.T) {
 		}
 	}
 }
+
+// TestABIDocBuildFlags: every build flag the host names when it refuses a
+// command module is in sdk/ABI.md §1.1, as the error spells it.
+func TestABIDocBuildFlags(t *testing.T) {
+	doc, err := os.ReadFile("../../sdk/ABI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, entry := range strings.Split(reactorFlags, ", ") {
+		lang, flag, ok := strings.Cut(entry, ": ")
+		if !ok {
+			t.Fatalf("cannot read %q", entry)
+		}
+		if !strings.Contains(string(doc), "`"+flag+"`") {
+			t.Errorf("sdk/ABI.md does not name %s's build flag `%s`", lang, flag)
+		}
+	}
+}
