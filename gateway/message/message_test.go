@@ -128,3 +128,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A field a plugin writes is "Name: value" CRLF: one space after the colon,
+// the name as given, and the value reads back exactly as written, leading
+// space and empty value included (sdk/ABI.md §4.4, "How a changed field is
+// written").
+func TestRenderRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ name, value, raw string }{
+		{"X-Tag", "yes", "X-Tag: yes\r\n"},
+		{"x-TAG", " padded", "x-TAG:  padded\r\n"},
+		{"X-Empty", "", "X-Empty: \r\n"},
+		{"X-Folded", "a\r\n\tb", "X-Folded: a\r\n\tb\r\n"},
+	} {
+		f, err := Render([]byte(tc.name), []byte(tc.value))
+		if err != nil {
+			t.Fatalf("Render(%q, %q): %v", tc.name, tc.value, err)
+		}
+		if string(f.Raw) != tc.raw || f.Name != tc.name || string(f.Value()) != tc.value {
+			t.Errorf("Render(%q, %q) = %q (name %q, value %q), want %q", tc.name, tc.value, f.Raw, f.Name, f.Value(), tc.raw)
+		}
+	}
+	m, err := Parse([]byte("Subject:hello\r\n\r\nbody\r\n"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Change(0, []byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(m.Fields[0].Raw); got != "Subject: bye\r\n" {
+		t.Errorf("changed field = %q, want the name kept and one space after the colon", got)
+	}
+}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -11,9 +12,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// configJSON renders a plugin's config value as JSON: objects and maps
-// become JSON objects (keys sorted), tuples, lists and sets become arrays,
-// and whole numbers that fit in 64 bits print without an exponent.
+// configJSON renders a plugin's config value as compact JSON (sdk/ABI.md
+// §4.1.1): objects and maps become JSON objects (keys sorted), tuples, lists
+// and sets become arrays, whole numbers print without an exponent, and
+// strings are not HTML-escaped.
 func configJSON(v cty.Value) ([]byte, error) {
 	var b strings.Builder
 	if err := writeJSON(&b, v, 0); err != nil {
@@ -42,11 +44,9 @@ func writeJSON(b *strings.Builder, v cty.Value, depth int) error {
 	ty := v.Type()
 	switch {
 	case ty == cty.String:
-		q, err := json.Marshal(v.AsString())
-		if err != nil {
+		if err := writeJSONString(b, v.AsString()); err != nil {
 			return err
 		}
-		b.Write(q)
 	case ty == cty.Bool:
 		b.WriteString(strconv.FormatBool(v.True()))
 	case ty == cty.Number:
@@ -64,11 +64,9 @@ func writeJSON(b *strings.Builder, v cty.Value, depth int) error {
 				b.WriteByte(',')
 			}
 			first = false
-			q, err := json.Marshal(k.AsString())
-			if err != nil {
+			if err := writeJSONString(b, k.AsString()); err != nil {
 				return err
 			}
-			b.Write(q)
 			b.WriteByte(':')
 			if err := writeJSON(b, e, depth+1); err != nil {
 				return err
@@ -92,6 +90,22 @@ func writeJSON(b *strings.Builder, v cty.Value, depth int) error {
 	default:
 		return errors.New("values of type " + ty.FriendlyName() + " cannot be passed to a plugin")
 	}
+	return nil
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping: "<",
+// ">" and "&" arrive in the plugin as the operator wrote them, so a plugin
+// that copies a string's bytes gets the policy's text (sdk/ABI.md §4.1).
+// Quotes, backslashes, control characters, U+2028 and U+2029 are still
+// escaped.
+func writeJSONString(b *strings.Builder, s string) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	b.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	return nil
 }
 

@@ -25,7 +25,11 @@ func TestConfigJSON(t *testing.T) {
 		{`[1, "a", true, null, [2, [3]]]`, `[1,"a",true,null,[2,[3]]]`},
 		{`{ b = 1, a = { c = [], "d-e" = { f = false } } }`, `{"a":{"c":[],"d-e":{"f":false}},"b":1}`},
 		{`{ list = [{ n = 1 }, { n = 2 }] }`, `{"list":[{"n":1},{"n":2}]}`},
-		{`"quote \" backslash \\ tab \t é <&>"`, `"quote \" backslash \\ tab \t é \u003c\u0026\u003e"`},
+		{`"quote \" backslash \\ tab \t é <&>"`, `"quote \" backslash \\ tab \t é <&>"`},
+		{`{ "<a&b>" = "<a&b>" }`, `{"<a&b>":"<a&b>"}`},
+		// The example of sdk/ABI.md §4.1.1.
+		{`{ b = [1, 2.5, "<x&y>"], a = { on = true, none = null } }`, `{"a":{"none":null,"on":true},"b":[1,2.5,"<x&y>"]}`},
+		{`"line\nsep \u2028 nul-free \u0001"`, `"line\nsep \u2028 nul-free \u0001"`},
 		{`"${upper("x")}-${1 + 2}"`, `"X-3"`},
 		{`{ for k in ["x", "y"] : k => upper(k) }`, `{"x":"X","y":"Y"}`},
 		{`[for n in [1, 2, 3] : n * 2]`, `[2,4,6]`},

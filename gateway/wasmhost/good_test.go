@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,6 +86,26 @@ func TestDefaultConfigIsEmptyObject(t *testing.T) {
 	}
 }
 
+// A config string with "<", ">" and "&" reaches the plugin as the operator
+// wrote it, not as \u003c, \u003e, \u0026 (sdk/ABI.md §4.1.1): the policy's
+// JSON goes byte for byte through config into the good module's cfg tag.
+func TestPolicyConfigReachesPluginUnescaped(t *testing.T) {
+	// What gateway/policy encodes for config = { s = "<a&b>", "k&" =
+	// ["x>y", 1.5, true, null] } (its TestConfigJSON checks that side;
+	// policy imports this package, so the two halves are tested apart).
+	const want = `{"k&":["x>y",1.5,true,null],"s":"<a&b>"}`
+	cfg := []byte(want)
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "good", Wasm: module(t, "good"), Config: cfg})
+	st := stateAt(t, filter.Data)
+	if _, err := p.Call(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.Tag("cfg"); got != want {
+		t.Errorf("the plugin read config %q, want %q", got, want)
+	}
+}
+
 func TestTempfailWithOwnReply(t *testing.T) {
 	e, _ := newEngine(t)
 	p := load(t, e, Spec{Name: "h", Wasm: module(t, "hostile"), Grants: hostileGrants})
@@ -93,6 +114,43 @@ func TestTempfailWithOwnReply(t *testing.T) {
 	out := (&filter.Chain{Entries: []filter.Entry{{Name: "h", Plugin: p}}}).Run(context.Background(), st)
 	if out.Verdict != filter.Tempfail || out.Reply == nil || out.Reply.Format() != "451 4.7.1 later\r\n" {
 		t.Errorf("outcome %v %v, want tempfail 451 4.7.1 later", out.Verdict, out.Reply)
+	}
+}
+
+// Without sluice_hooks every exported hook is called; bits for hooks the
+// module does not export, and bits above 4, change nothing; and a module
+// with no hook at all loads, is configured, and is never called
+// (sdk/ABI.md §2.2).
+func TestWithoutHooksMask(t *testing.T) {
+	e, logs := newEngine(t)
+	const hooks = `
+  (func (export "sluice_on_rcpt") (result i32) (i32.const 0))
+  (func (export "sluice_on_data") (result i32) (i32.const 0))`
+	for _, tc := range []struct {
+		name, exports string
+		want          []filter.Phase
+	}{
+		{"no mask", hooks, []filter.Phase{filter.Rcpt, filter.Data}},
+		{"mask with extra bits", hooks + `
+  (func (export "sluice_hooks") (result i32) (i32.const -1))`, []filter.Phase{filter.Rcpt, filter.Data}},
+		{"no hook", `
+  (import "sluice" "log" (func $log (param i32 i32 i32)))
+  (data (i32.const 0) "configured-nohook")
+  (func (export "sluice_configure") (result i32)
+    (call $log (i32.const 1) (i32.const 0) (i32.const 17)) (i32.const 0))`, nil},
+	} {
+		b := watModule(t, `(module`+tc.exports+`
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1)))`)
+		p := load(t, e, Spec{Name: "m", Wasm: b})
+		for _, ph := range filter.Phases {
+			if want := slices.Contains(tc.want, ph); p.Has(ph) != want {
+				t.Errorf("%s: Has(%v) = %v, want %v", tc.name, ph, p.Has(ph), want)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "configured-nohook") {
+		t.Errorf("the module without hooks was not configured; log:\n%s", logs)
 	}
 }
 

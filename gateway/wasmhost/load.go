@@ -209,6 +209,10 @@ func checkBinary(b []byte, limitPages uint64) string {
 
 const wasiModule = "wasi_snapshot_preview1"
 
+// reactorFlags are the build flags that make a reactor module, named in the
+// refusal of a command module and listed in sdk/ABI.md §1.1.
+const reactorFlags = "Go: -buildmode=c-shared, clang: -mexec-model=reactor, Rust: --crate-type cdylib, Zig: build-lib -dynamic"
+
 // checkModule validates the compiled module's shape, exports and imports
 // against sdk/ABI.md §1-2 and records its hooks in p. It returns "" or the
 // reason to refuse it. wasm is the module's bytes, for hints.
@@ -217,8 +221,7 @@ func (e *Engine) checkModule(cm wazero.CompiledModule, wasm []byte, p *Plugin, g
 	_, hasStart := exports[abi.ExportStart]
 	_, hasInit := exports[abi.ExportInitialize]
 	if hasStart && !hasInit {
-		return "this is a command module (it exports _start but not _initialize); build a reactor/library module instead: " +
-			"Go: -buildmode=c-shared, clang: -mexec-model=reactor, Rust: --crate-type cdylib, Zig: build-lib -dynamic"
+		return "this is a command module (it exports _start but not _initialize); build a reactor/library module instead: " + reactorFlags
 	}
 	for _, m := range cm.ImportedMemories() {
 		mod, name, _ := m.Import()

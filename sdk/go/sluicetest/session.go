@@ -98,14 +98,17 @@ func New() *Session {
 // SetConfig sets the JSON the plugin reads with Host.Config.
 func (s *Session) SetConfig(json string) { s.config = []byte(json) }
 
-// SetConfigValue sets the configuration to v marshalled as JSON; it panics
-// if v cannot be marshalled.
+// SetConfigValue sets the configuration to v marshalled as compact JSON,
+// without HTML escaping, as the gateway hands a policy's config to a plugin
+// (sdk/ABI.md §4.1.1); it panics if v cannot be marshalled.
 func (s *Session) SetConfigValue(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic("sluicetest: SetConfigValue: " + err.Error())
 	}
-	s.config = b
+	s.config = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // SetInfo sets an Info value (for example sluice.InfoClientName or

@@ -374,3 +374,22 @@ func TestGrants(t *testing.T) {
 		t.Errorf("kv_set after Revoke: Err = %v", r.Err)
 	}
 }
+
+// SetConfigValue encodes as the gateway does (sdk/ABI.md §4.1.1): "<", ">"
+// and "&" are not escaped, so a plugin tested here reads what it reads in
+// the gateway.
+func TestSetConfigValueUnescaped(t *testing.T) {
+	s := sluicetest.New()
+	s.SetConfigValue(map[string]any{"s": "<a&b>", "n": 2})
+	var got string
+	r := s.Run(sluicetest.PhaseConfigure, func(h sluice.Host) sluice.Verdict {
+		got = string(h.Config())
+		return sluice.Continue
+	})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if want := `{"n":2,"s":"<a&b>"}`; got != want {
+		t.Errorf("config = %q, want %q", got, want)
+	}
+}
