@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/msgauth"
 	"github.com/tetratelabs/wazero/api"
@@ -27,10 +28,7 @@ type callState struct {
 
 	err *abiError // ABI misuse recorded by a host function
 
-	body        []byte // body buffer this call allocated (appendable)
-	bodyChanged bool
-	envChanged  bool
-	headerGrow  int // bytes of header fields added by this call
+	c contract.Call // the plugin contract over st (gateway/contract)
 
 	logs []string // what the plugin logged, kept during sluice_configure only
 
@@ -41,6 +39,32 @@ type callState struct {
 // reset prepares cs for a call of hook on st.
 func (cs *callState) reset(st *filter.State, hook string) {
 	*cs = callState{p: cs.p, st: st, hook: hook}
+	cs.c.Reset(&cs.p.contract, st, hook)
+}
+
+// check traps on a contract misuse (gateway/contract): the host function
+// and what was wrong become the plugin error.
+func (cs *callState) check(err error) {
+	if err == nil {
+		return
+	}
+	fn, msg := cs.fn, err.Error()
+	if m, ok := err.(*contract.Misuse); ok {
+		fn, msg = m.Func, m.Reason
+	}
+	e := &abiError{fn: fn, msg: msg}
+	if cs.err == nil {
+		cs.err = e
+	}
+	panic(e)
+}
+
+// found is the result of a lookup: NOT_FOUND when ok is false.
+func found(ok bool, v uint64) uint64 {
+	if !ok {
+		return notFound
+	}
+	return v
 }
 
 // fail records ABI misuse and aborts the host function; the guest call then
@@ -124,29 +148,4 @@ func (cs *callState) phase() (filter.Phase, bool) {
 		return 0, false
 	}
 	return cs.st.Phase, true
-}
-
-// needPhase traps unless the call runs in one of the phases: mutations in
-// the wrong phase are ABI misuse (sdk/ABI.md §4.4-4.6).
-func (cs *callState) needPhase(allowed ...filter.Phase) {
-	ph, ok := cs.phase()
-	if ok {
-		for _, a := range allowed {
-			if ph == a {
-				return
-			}
-		}
-	}
-	where := cs.hook
-	if ok {
-		where = ph.String() + " phase"
-	}
-	names := ""
-	for i, a := range allowed {
-		if i > 0 {
-			names += " and "
-		}
-		names += a.String()
-	}
-	cs.fail("not allowed in %s (only in the %s phase)", where, names)
 }

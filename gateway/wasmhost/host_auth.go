@@ -42,7 +42,8 @@ type signOpts struct {
 // hostDKIMSign implements dkim_sign(name_ptr, name_len, opts_ptr, opts_len,
 // buf, cap) -> 0 | REFUSED.
 func hostDKIMSign(cs *callState, s []uint64) {
-	m := cs.mutableMsg()
+	m, err := cs.c.Message(abi.FnDKIMSign)
+	cs.check(err)
 	name := string(cs.read(s[0], s[1], "key name"))
 	k := cs.p.dkim[name]
 	if k == nil {
@@ -71,7 +72,7 @@ func hostDKIMSign(cs *callState, s []uint64) {
 			cs.fail("headers: %v", err)
 		}
 	}
-	if cs.bodyChanged {
+	if cs.c.BodyChanged() {
 		// The body this call wrote is checked when the hook returns; a
 		// signature must not cover one that would then be refused.
 		if err := message.ValidBody(m.Body); err != nil {
@@ -93,8 +94,7 @@ func hostDKIMSign(cs *callState, s []uint64) {
 		stopIfDone(cs.ctx)
 		cs.fail("signing failed: %v", err)
 	}
-	cs.st.Touch()
-	cs.st.Msg.Insert(0, f)
+	cs.check(cs.c.PrependField(abi.FnDKIMSign, f))
 	s[0] = 0
 }
 
