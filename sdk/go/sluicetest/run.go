@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
-	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/contract"
+	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -69,7 +72,7 @@ func (s *Session) Connect(p any) Result {
 
 // Helo records the HELO/EHLO argument name and calls p's OnHelo.
 func (s *Session) Helo(p any, name string) Result {
-	s.info[sluice.InfoHelo] = name
+	s.sess.Helo = name
 	hook, ok := p.(sluice.HeloHook)
 	return s.call(PhaseHelo, ok, func(h sluice.Host) sluice.Verdict { return hook.OnHelo(h) })
 }
@@ -79,7 +82,6 @@ func (s *Session) Helo(p any, name string) Result {
 // p's OnMail.
 func (s *Session) Mail(p any, from string) Result {
 	s.SetEnvelope(from)
-	s.info[sluice.InfoMailParams] = ""
 	hook, ok := p.(sluice.MailHook)
 	return s.call(PhaseMail, ok, func(h sluice.Host) sluice.Verdict { return hook.OnMail(h) })
 }
@@ -87,12 +89,12 @@ func (s *Session) Mail(p any, from string) Result {
 // Rcpt calls p's OnRcpt for recipient to. Unless the result is a reject, a
 // tempfail or an error, to is then added to the accepted recipients.
 func (s *Session) Rcpt(p any, to string) Result {
-	s.info[sluice.InfoRcpt] = to
-	s.info[sluice.InfoRcptParams] = ""
+	s.st.Rcpt, s.st.RcptParams = to, ""
 	hook, ok := p.(sluice.RcptHook)
 	r := s.call(PhaseRcpt, ok, func(h sluice.Host) sluice.Verdict { return hook.OnRcpt(h) })
+	s.st.Rcpt = ""
 	if r.Err == nil && r.Verdict != sluice.VerdictReject && r.Verdict != sluice.VerdictTempfail {
-		s.rcpts = append(s.rcpts, to)
+		s.st.Rcpts = append(s.st.Rcpts, to)
 	}
 	return r
 }
@@ -111,31 +113,51 @@ func (s *Session) call(phase Phase, implemented bool, hook func(sluice.Host) slu
 	return s.Run(phase, hook)
 }
 
+// hookNames are the guest exports the gateway would call, by phase.
+var hookNames = [...]string{abi.ExportConfigure, abi.HookConnect, abi.HookHelo, abi.HookMail, abi.HookRcpt, abi.HookData}
+
 // Run calls hook as the gateway calls a plugin in phase, without changing
 // the envelope first; use it to test a helper that takes a sluice.Host, or a
-// second plugin in the same phase.
+// second plugin in the same phase. The hook runs the gateway's plugin
+// contract (gateway/contract) over a real filter.State: connect and helo
+// get a state of their own, as in the gateway; later phases share the
+// transaction's.
 func (s *Session) Run(phase Phase, hook func(sluice.Host) sluice.Verdict) (r Result) {
+	if phase < PhaseConfigure || phase > PhaseData {
+		panic(fmt.Sprintf("sluicetest: Run: invalid phase %d", phase))
+	}
 	s.phase = phase
-	saved := s.save()
-	h := &host{s: s, live: true}
+	var st *filter.State
+	switch phase {
+	case PhaseConfigure:
+	case PhaseConnect, PhaseHelo:
+		st = filter.NewState(s.sess)
+	default:
+		st = s.st
+	}
+	if st != nil {
+		st.Phase, st.Reply = phase.filterPhase(), nil
+	}
+	h := &host{s: s, c: contract.Begin(s.contractPlugin(), st, hookNames[phase]), live: true}
+	effects := len(s.effects)
 	r.Called = true
-	defer func() {
-		h.live = false
-		if r.Err != nil {
-			s.restore(saved)
-			r.Reply = nil
-		}
-	}()
 	r.Verdict, r.Err = s.invoke(h, hook)
-	if r.Err != nil {
+	h.live = false
+	if r.Err == nil {
+		r.Err = h.c.Result(filter.Verdict(r.Verdict))
+	}
+	if st == nil {
 		return r
 	}
-	r.Reply, r.Err = verdictReply(r.Verdict, h.reply)
-	if r.Err == nil && h.bodyChanged {
-		if err := message.ValidBody(s.msg.Body); err != nil {
-			r.Err = fmt.Errorf("invalid body: %w", err)
-		}
+	if r.Err != nil {
+		st.Rollback() // every change of the call, as filter.Chain does
+		st.Reply = nil
+		s.effects = s.effects[:effects]
+		return r
 	}
+	st.Commit()
+	r.Reply = replyFor(r.Verdict, st.Reply)
+	st.Reply = nil
 	return r
 }
 
@@ -153,35 +175,21 @@ func (s *Session) invoke(h *host, hook func(sluice.Host) sluice.Verdict) (v slui
 	return hook(h), nil
 }
 
-// verdictReply checks the verdict against the reply set during the call
-// (ABI §2.1) and returns the reply the client gets.
-func verdictReply(v sluice.Verdict, set *Reply) (*Reply, error) {
-	switch v {
-	case sluice.VerdictReject:
-		if set == nil {
-			return fromSMTP(smtp.ReplyPolicyReject), nil
-		}
-		if set.Code/100 != 5 {
-			return nil, fmt.Errorf("verdict reject with a %d reply", set.Code)
-		}
-		return set, nil
-	case sluice.VerdictTempfail:
-		if set == nil {
-			return fromSMTP(smtp.ReplyPolicyDefer), nil
-		}
-		if set.Code/100 != 4 {
-			return nil, fmt.Errorf("verdict tempfail with a %d reply", set.Code)
-		}
-		return set, nil
-	case sluice.VerdictQuarantine:
-		// The reply's text is the reason in X-Sluice-Quarantine.
-		return set, nil
-	case sluice.Continue, sluice.Accept, sluice.Discard:
-		return nil, nil
+// replyFor is the reply the client gets for a verdict the contract
+// accepted (contract.Call.Result), with the gateway's defaults
+// (filter.Chain). For VerdictQuarantine it is the reply set, if any: its
+// text is the reason.
+func replyFor(v sluice.Verdict, set *smtp.Reply) *Reply {
+	switch {
+	case v == sluice.VerdictReject && set == nil:
+		set = smtp.ReplyPolicyReject
+	case v == sluice.VerdictTempfail && set == nil:
+		set = smtp.ReplyPolicyDefer
+	case v != sluice.VerdictReject && v != sluice.VerdictTempfail && v != sluice.VerdictQuarantine:
+		return nil
 	}
-	return nil, fmt.Errorf("invalid verdict %d", int32(v))
-}
-
-func fromSMTP(r *smtp.Reply) *Reply {
-	return &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Lines[0]}
+	if set == nil {
+		return nil
+	}
+	return &Reply{Code: set.Code, Enhanced: set.Enhanced, Text: strings.Join(set.Lines, "\n")}
 }
