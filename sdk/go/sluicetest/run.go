@@ -66,15 +66,15 @@ func (s *Session) Configure(p any, cfg string) error {
 
 // Connect calls p's OnConnect.
 func (s *Session) Connect(p any) Result {
-	hook, ok := p.(sluice.ConnectHook)
-	return s.call(PhaseConnect, ok, func(h sluice.Host) sluice.Verdict { return hook.OnConnect(h) })
+	hook, ok := hookOf(p, PhaseConnect)
+	return s.call(PhaseConnect, ok, hook)
 }
 
 // Helo records the HELO/EHLO argument name and calls p's OnHelo.
 func (s *Session) Helo(p any, name string) Result {
 	s.sess.Helo = name
-	hook, ok := p.(sluice.HeloHook)
-	return s.call(PhaseHelo, ok, func(h sluice.Host) sluice.Verdict { return hook.OnHelo(h) })
+	hook, ok := hookOf(p, PhaseHelo)
+	return s.call(PhaseHelo, ok, hook)
 }
 
 // Mail starts a transaction with sender from ("" for the null sender
@@ -82,16 +82,16 @@ func (s *Session) Helo(p any, name string) Result {
 // p's OnMail.
 func (s *Session) Mail(p any, from string) Result {
 	s.SetEnvelope(from)
-	hook, ok := p.(sluice.MailHook)
-	return s.call(PhaseMail, ok, func(h sluice.Host) sluice.Verdict { return hook.OnMail(h) })
+	hook, ok := hookOf(p, PhaseMail)
+	return s.call(PhaseMail, ok, hook)
 }
 
 // Rcpt calls p's OnRcpt for recipient to. Unless the result is a reject, a
 // tempfail or an error, to is then added to the accepted recipients.
 func (s *Session) Rcpt(p any, to string) Result {
 	s.st.Rcpt, s.st.RcptParams = to, ""
-	hook, ok := p.(sluice.RcptHook)
-	r := s.call(PhaseRcpt, ok, func(h sluice.Host) sluice.Verdict { return hook.OnRcpt(h) })
+	hook, ok := hookOf(p, PhaseRcpt)
+	r := s.call(PhaseRcpt, ok, hook)
 	s.st.Rcpt = ""
 	if r.Err == nil && r.Verdict != sluice.VerdictReject && r.Verdict != sluice.VerdictTempfail {
 		s.st.Rcpts = append(s.st.Rcpts, to)
@@ -101,8 +101,36 @@ func (s *Session) Rcpt(p any, to string) Result {
 
 // Data calls p's OnData with the message set by SetMessage.
 func (s *Session) Data(p any) Result {
-	hook, ok := p.(sluice.DataHook)
-	return s.call(PhaseData, ok, func(h sluice.Host) sluice.Verdict { return hook.OnData(h) })
+	hook, ok := hookOf(p, PhaseData)
+	return s.call(PhaseData, ok, hook)
+}
+
+// hookOf returns p's hook for phase; ok is false when p does not implement
+// it, and the gateway would not call it.
+func hookOf(p any, phase Phase) (hook func(sluice.Host) sluice.Verdict, ok bool) {
+	switch phase {
+	case PhaseConnect:
+		if h, ok := p.(sluice.ConnectHook); ok {
+			return h.OnConnect, true
+		}
+	case PhaseHelo:
+		if h, ok := p.(sluice.HeloHook); ok {
+			return h.OnHelo, true
+		}
+	case PhaseMail:
+		if h, ok := p.(sluice.MailHook); ok {
+			return h.OnMail, true
+		}
+	case PhaseRcpt:
+		if h, ok := p.(sluice.RcptHook); ok {
+			return h.OnRcpt, true
+		}
+	case PhaseData:
+		if h, ok := p.(sluice.DataHook); ok {
+			return h.OnData, true
+		}
+	}
+	return nil, false
 }
 
 func (s *Session) call(phase Phase, implemented bool, hook func(sluice.Host) sluice.Verdict) Result {
@@ -135,30 +163,41 @@ func (s *Session) Run(phase Phase, hook func(sluice.Host) sluice.Verdict) (r Res
 	default:
 		st = s.st
 	}
-	if st != nil {
-		st.Phase, st.Reply = phase.filterPhase(), nil
-	}
-	h := &host{s: s, c: contract.Begin(s.contractPlugin(), st, hookNames[phase]), live: true}
 	effects := len(s.effects)
 	r.Called = true
-	r.Verdict, r.Err = s.invoke(h, hook)
-	h.live = false
-	if r.Err == nil {
-		r.Err = h.c.Result(filter.Verdict(r.Verdict))
-	}
-	if st == nil {
+	r.Verdict, r.Err = s.exec(st, phase, hook)
+	if r.Err != nil {
+		if st != nil {
+			st.Rollback() // every change of the call, as filter.Chain does
+			st.Reply = nil
+		}
+		s.effects = s.effects[:effects]
 		return r
 	}
-	if r.Err != nil {
-		st.Rollback() // every change of the call, as filter.Chain does
-		st.Reply = nil
-		s.effects = s.effects[:effects]
+	if st == nil {
 		return r
 	}
 	st.Commit()
 	r.Reply = replyFor(r.Verdict, st.Reply)
 	st.Reply = nil
 	return r
+}
+
+// exec runs hook under the plugin contract over st (nil in configure),
+// then checks what it returned and left behind (contract.Call.Result). It
+// neither commits nor rolls back: its callers do, as filter.Chain does.
+func (s *Session) exec(st *filter.State, phase Phase, hook func(sluice.Host) sluice.Verdict) (sluice.Verdict, error) {
+	s.phase = phase
+	if st != nil {
+		st.Phase, st.Reply = phase.filterPhase(), nil
+	}
+	h := &host{s: s, c: contract.Begin(s.contractPlugin(), st, hookNames[phase]), live: true}
+	v, err := s.invoke(h, hook)
+	h.live = false
+	if err == nil {
+		err = h.c.Result(filter.Verdict(v))
+	}
+	return v, err
 }
 
 // invoke calls hook, turning a trap or a panic into an error.
