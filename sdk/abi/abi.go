@@ -190,3 +190,34 @@ const (
 	// fields plugins add.
 	MessageGrowthAllowance = 64 << 10
 )
+
+// Keys of auth_value (sdk/ABI.md §4.11): one member of the last auth_check
+// result. SPF and DMARC members are AuthKeySPF or AuthKeyDMARC followed by
+// the member; signature N's are AuthKeyDKIM + N + "." + the member.
+const (
+	AuthKeySPF       = "spf."
+	AuthKeyDKIM      = "dkim."
+	AuthKeyDMARC     = "dmarc."
+	AuthKeyDKIMCount = "dkim.count" // decimal
+	AuthKeyResInfo   = "resinfo"
+)
+
+// Members of the auth_check result (sdk/ABI.md §4.11), as auth_value keys
+// and JSON names.
+const (
+	AuthResult       = "result"        // spf, dkim, dmarc
+	AuthReason       = "reason"        // spf, dkim, dmarc
+	AuthIdentity     = "identity"      // spf
+	AuthDomain       = "domain"        // spf, dkim
+	AuthSender       = "sender"        // spf
+	AuthSelector     = "selector"      // dkim
+	AuthIdentifier   = "identifier"    // dkim
+	AuthAlgorithm    = "algorithm"     // dkim
+	AuthSignature    = "b"             // dkim
+	AuthFromDomain   = "from_domain"   // dmarc
+	AuthPolicyDomain = "policy_domain" // dmarc
+	AuthPolicy       = "policy"        // dmarc
+	AuthPercent      = "pct"           // dmarc, decimal
+	AuthSPFAligned   = "spf_aligned"   // dmarc, true or false
+	AuthDKIMAligned  = "dkim_aligned"  // dmarc, true or false
+)
