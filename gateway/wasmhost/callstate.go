@@ -67,6 +67,30 @@ func found(ok bool, v uint64) uint64 {
 	return v
 }
 
+// done is the result of a change: 0; it traps on a contract misuse.
+func (cs *callState) done(err error) uint64 {
+	cs.check(err)
+	return 0
+}
+
+// status is the result of a change that may find nothing: 0 or NOT_FOUND;
+// it traps on a contract misuse.
+func (cs *callState) status(ok bool, err error) uint64 {
+	cs.check(err)
+	return found(ok, 0)
+}
+
+// outOr writes v with the (buf, cap) protocol, or returns NOT_FOUND.
+func (cs *callState) outOr(buf, capv uint64, v string, ok bool) uint64 {
+	if !ok {
+		return notFound
+	}
+	return cs.out(buf, capv, v)
+}
+
+// count is the result of a count: n, or NOT_FOUND when ok is false.
+func count(n int, ok bool) uint64 { return found(ok, api.EncodeI32(int32(n))) }
+
 // fail records ABI misuse and aborts the host function; the guest call then
 // fails and Call reports the reason (sdk/ABI.md §4: misuse traps).
 func (cs *callState) fail(format string, args ...any) {

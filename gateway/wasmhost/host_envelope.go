@@ -5,20 +5,16 @@ package wasmhost
 
 // hostMailSet implements mail_set(ptr, len) -> 0 (phases mail and data).
 func hostMailSet(cs *callState, s []uint64) {
-	cs.check(cs.c.SetMailFrom(cs.read(s[0], s[1], "address")))
-	s[0] = 0
+	s[0] = cs.done(cs.c.SetMailFrom(cs.read(s[0], s[1], "address")))
 }
 
 // hostRcptAdd implements rcpt_add(ptr, len) -> 0 (phase data).
 func hostRcptAdd(cs *callState, s []uint64) {
-	cs.check(cs.c.AddRcpt(cs.read(s[0], s[1], "address")))
-	s[0] = 0
+	s[0] = cs.done(cs.c.AddRcpt(cs.read(s[0], s[1], "address")))
 }
 
 // hostRcptRemove implements rcpt_remove(ptr, len) -> 0 | NOT_FOUND (phase
 // data).
 func hostRcptRemove(cs *callState, s []uint64) {
-	ok, err := cs.c.RemoveRcpt(cs.read(s[0], s[1], "address"))
-	cs.check(err)
-	s[0] = found(ok, 0)
+	s[0] = cs.status(cs.c.RemoveRcpt(cs.read(s[0], s[1], "address")))
 }

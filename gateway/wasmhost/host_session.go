@@ -99,58 +99,37 @@ func hostConfig(cs *callState, s []uint64) {
 // hostInfo implements info(key_ptr, key_len, buf, cap) -> len | NOT_FOUND
 // (sdk/ABI.md §4.2; contract.Call.Info).
 func hostInfo(cs *callState, s []uint64) {
-	key := cs.read(s[0], s[1], "info key")
-	v, ok := cs.c.Info(string(key))
-	if !ok {
-		s[0] = notFound
-		return
-	}
-	s[0] = cs.out(s[2], s[3], v)
+	v, ok := cs.c.Info(string(cs.read(s[0], s[1], "info key")))
+	s[0] = cs.outOr(s[2], s[3], v, ok)
 }
 
 // hostRcptCount implements rcpt_count() -> n (sdk/ABI.md §4.2).
-func hostRcptCount(cs *callState, s []uint64) {
-	n, ok := cs.c.RcptCount()
-	s[0] = found(ok, api.EncodeI32(int32(n)))
-}
+func hostRcptCount(cs *callState, s []uint64) { s[0] = count(cs.c.RcptCount()) }
 
 // hostRcptGet implements rcpt_get(index, buf, cap) -> len | NOT_FOUND.
 func hostRcptGet(cs *callState, s []uint64) {
-	r, ok := cs.c.Rcpt(int(api.DecodeI32(s[0])))
-	if !ok {
-		s[0] = notFound
-		return
-	}
-	s[0] = cs.out(s[1], s[2], r)
+	r, ok := cs.c.Rcpt(index(s[0]))
+	s[0] = cs.outOr(s[1], s[2], r, ok)
 }
 
 // hostTagGet implements tag_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND.
 func hostTagGet(cs *callState, s []uint64) {
 	v, ok, err := cs.c.Tag(cs.read(s[0], s[1], "tag key"))
 	cs.check(err)
-	if !ok {
-		s[0] = notFound
-		return
-	}
-	s[0] = cs.out(s[2], s[3], v)
+	s[0] = cs.outOr(s[2], s[3], v, ok)
 }
 
 // hostTagSet implements tag_set(key_ptr, key_len, val_ptr, val_len) -> 0.
 func hostTagSet(cs *callState, s []uint64) {
-	k := cs.read(s[0], s[1], "tag key")
-	v := cs.read(s[2], s[3], "tag value")
-	cs.check(cs.c.SetTag(k, v))
-	s[0] = 0
+	s[0] = cs.done(cs.c.SetTag(cs.read(s[0], s[1], "tag key"), cs.read(s[2], s[3], "tag value")))
 }
 
 // hostSetReply implements set_reply(code, enh_ptr, enh_len, text_ptr,
 // text_len) -> 0 (sdk/ABI.md §4.7). Whether the reply matches the verdict
 // is checked when the hook returns (contract.Call.Result).
 func hostSetReply(cs *callState, s []uint64) {
-	enh := cs.read(s[1], s[2], "enhanced status code")
-	text := cs.read(s[3], s[4], "reply text")
-	cs.check(cs.c.SetReply(int(api.DecodeI32(s[0])), enh, text))
-	s[0] = 0
+	enh, text := cs.read(s[1], s[2], "enhanced status code"), cs.read(s[3], s[4], "reply text")
+	s[0] = cs.done(cs.c.SetReply(int(api.DecodeI32(s[0])), enh, text))
 }
 
 // envAbortFunc is env.abort(msg, file, line, col) (sdk/ABI.md §6), which

@@ -39,6 +39,26 @@ func check(err error) {
 	}
 }
 
+// found traps on a contract misuse and returns ok.
+func found(ok bool, err error) bool {
+	check(err)
+	return ok
+}
+
+// call checks that the hook is still running and returns the contract.
+func (h *host) call(fn string) *contract.Call {
+	h.enter(fn)
+	return h.c
+}
+
+// effectIf records an effect when changed, and returns changed.
+func (h *host) effectIf(changed bool, format string, args ...any) bool {
+	if changed {
+		h.effect(format, args...)
+	}
+	return changed
+}
+
 // enter checks that the hook is still running; a plugin that keeps its Host
 // and uses it later (from a goroutine, say) fails loudly.
 func (h *host) enter(fn string) *Session {
@@ -66,8 +86,7 @@ func (h *host) Log(level sluice.LogLevel, msg string) {
 func (h *host) Config() []byte { return bytes.Clone(h.enter(abi.FnConfig).config) }
 
 func (h *host) Info(key string) (string, bool) {
-	h.enter(abi.FnInfo)
-	return h.c.Info(key)
+	return h.call(abi.FnInfo).Info(key)
 }
 
 func (h *host) Tag(key string) (string, bool) {
@@ -78,56 +97,44 @@ func (h *host) Tag(key string) (string, bool) {
 }
 
 func (h *host) SetTag(key, value string) {
-	h.enter(abi.FnTagSet)
-	check(h.c.SetTag([]byte(key), []byte(value)))
+	check(h.call(abi.FnTagSet).SetTag([]byte(key), []byte(value)))
 	h.effect("tag_set %q %q", key, value)
 }
 
 func (h *host) RcptCount() int {
-	h.enter(abi.FnRcptCount)
-	n, _ := h.c.RcptCount()
+	n, _ := h.call(abi.FnRcptCount).RcptCount()
 	return n
 }
 
 func (h *host) Rcpt(i int) (string, bool) {
-	h.enter(abi.FnRcptGet)
-	return h.c.Rcpt(i)
+	return h.call(abi.FnRcptGet).Rcpt(i)
 }
 
 func (h *host) SetMailFrom(addr string) {
-	h.enter(abi.FnMailSet)
 	h.needGrant(abi.FnMailSet, sluice.GrantEnvelope)
 	check(h.c.SetMailFrom([]byte(addr)))
 	h.effect("mail_set %q", addr)
 }
 
 func (h *host) AddRcpt(addr string) {
-	h.enter(abi.FnRcptAdd)
 	h.needGrant(abi.FnRcptAdd, sluice.GrantEnvelope)
 	check(h.c.AddRcpt([]byte(addr)))
 	h.effect("rcpt_add %q", addr)
 }
 
 func (h *host) RemoveRcpt(addr string) bool {
-	h.enter(abi.FnRcptRemove)
 	h.needGrant(abi.FnRcptRemove, sluice.GrantEnvelope)
-	ok, err := h.c.RemoveRcpt([]byte(addr))
-	check(err)
-	if ok {
-		h.effect("rcpt_remove %q", addr)
-	}
-	return ok
+	ok := found(h.call(abi.FnRcptRemove).RemoveRcpt([]byte(addr)))
+	return h.effectIf(ok, "rcpt_remove %q", addr)
 }
 
 func (h *host) HeaderCount() int {
-	h.enter(abi.FnHeaderCount)
-	n, _ := h.c.HeaderCount()
+	n, _ := h.call(abi.FnHeaderCount).HeaderCount()
 	return n
 }
 
 func (h *host) HeaderName(i int) (string, bool) {
-	h.enter(abi.FnHeaderName)
-	return h.c.HeaderName(i)
+	return h.call(abi.FnHeaderName).HeaderName(i)
 }
 
 func (h *host) HeaderValue(i int) (string, bool) {
@@ -137,44 +144,26 @@ func (h *host) HeaderValue(i int) (string, bool) {
 }
 
 func (h *host) FindHeader(name string, nth int) (int, bool) {
-	h.enter(abi.FnHeaderFind)
-	return h.c.FindHeader([]byte(name), nth)
+	return h.call(abi.FnHeaderFind).FindHeader([]byte(name), nth)
 }
 
 func (h *host) AddHeader(name, value string) {
-	h.enter(abi.FnHeaderAdd)
-	check(h.c.AddHeader([]byte(name), []byte(value)))
+	check(h.call(abi.FnHeaderAdd).AddHeader([]byte(name), []byte(value)))
 	h.effect("header_add %q %q", name, value)
 }
 
 func (h *host) InsertHeader(i int, name, value string) bool {
-	h.enter(abi.FnHeaderInsert)
-	ok, err := h.c.InsertHeader(i, []byte(name), []byte(value))
-	check(err)
-	if ok {
-		h.effect("header_insert %d %q %q", i, name, value)
-	}
-	return ok
+	ok := found(h.call(abi.FnHeaderInsert).InsertHeader(i, []byte(name), []byte(value)))
+	return h.effectIf(ok, "header_insert %d %q %q", i, name, value)
 }
 
 func (h *host) ChangeHeader(i int, value string) bool {
-	h.enter(abi.FnHeaderChange)
-	ok, err := h.c.ChangeHeader(i, []byte(value))
-	check(err)
-	if ok {
-		h.effect("header_change %d %q", i, value)
-	}
-	return ok
+	ok := found(h.call(abi.FnHeaderChange).ChangeHeader(i, []byte(value)))
+	return h.effectIf(ok, "header_change %d %q", i, value)
 }
 
 func (h *host) DeleteHeader(i int) bool {
-	h.enter(abi.FnHeaderDelete)
-	ok, err := h.c.DeleteHeader(i)
-	check(err)
-	if ok {
-		h.effect("header_delete %d", i)
-	}
-	return ok
+	return h.effectIf(found(h.call(abi.FnHeaderDelete).DeleteHeader(i)), "header_delete %d", i)
 }
 
 func (h *host) BodySize() int {
@@ -200,18 +189,15 @@ func (h *host) BodyReadAt(p []byte, off int64) (int, error) {
 }
 
 func (h *host) ReplaceBody(b []byte) {
-	h.enter(abi.FnBodyReplace)
-	check(h.c.ReplaceBody(b))
+	check(h.call(abi.FnBodyReplace).ReplaceBody(b))
 	h.effect("body_replace %d bytes", len(b))
 }
 
 func (h *host) AppendBody(b []byte) {
-	h.enter(abi.FnBodyAppend)
-	check(h.c.AppendBody(b))
+	check(h.call(abi.FnBodyAppend).AppendBody(b))
 	h.effect("body_append %d bytes", len(b))
 }
 
 func (h *host) SetReply(code int, enhanced, text string) {
-	h.enter(abi.FnSetReply)
-	check(h.c.SetReply(code, []byte(enhanced), []byte(text)))
+	check(h.call(abi.FnSetReply).SetReply(code, []byte(enhanced), []byte(text)))
 }

@@ -108,29 +108,27 @@ func (s *Session) Data(p any) Result {
 // hookOf returns p's hook for phase; ok is false when p does not implement
 // it, and the gateway would not call it.
 func hookOf(p any, phase Phase) (hook func(sluice.Host) sluice.Verdict, ok bool) {
-	switch phase {
-	case PhaseConnect:
-		if h, ok := p.(sluice.ConnectHook); ok {
-			return h.OnConnect, true
-		}
-	case PhaseHelo:
-		if h, ok := p.(sluice.HeloHook); ok {
-			return h.OnHelo, true
-		}
-	case PhaseMail:
-		if h, ok := p.(sluice.MailHook); ok {
-			return h.OnMail, true
-		}
-	case PhaseRcpt:
-		if h, ok := p.(sluice.RcptHook); ok {
-			return h.OnRcpt, true
-		}
-	case PhaseData:
-		if h, ok := p.(sluice.DataHook); ok {
-			return h.OnData, true
-		}
+	hooks := [...]func(sluice.Host) sluice.Verdict{
+		PhaseConnect: method(p, sluice.ConnectHook.OnConnect),
+		PhaseHelo:    method(p, sluice.HeloHook.OnHelo),
+		PhaseMail:    method(p, sluice.MailHook.OnMail),
+		PhaseRcpt:    method(p, sluice.RcptHook.OnRcpt),
+		PhaseData:    method(p, sluice.DataHook.OnData),
 	}
-	return nil, false
+	if phase < PhaseConnect || phase > PhaseData || hooks[phase] == nil {
+		return nil, false
+	}
+	return hooks[phase], true
+}
+
+// method binds the hook method m to p, or returns nil when p does not
+// implement the interface I.
+func method[I any](p any, m func(I, sluice.Host) sluice.Verdict) func(sluice.Host) sluice.Verdict {
+	i, ok := p.(I)
+	if !ok {
+		return nil
+	}
+	return func(h sluice.Host) sluice.Verdict { return m(i, h) }
 }
 
 func (s *Session) call(phase Phase, implemented bool, hook func(sluice.Host) sluice.Verdict) Result {

@@ -123,8 +123,6 @@ func (s *Session) SetConfigValue(v any) {
 // client.ip or client.port that does not parse.
 func (s *Session) SetInfo(key, value string) {
 	switch key {
-	case sluice.InfoSessionID:
-		s.sess.ID = value
 	case sluice.InfoClientIP:
 		ip, err := netip.ParseAddr(value)
 		if err != nil {
@@ -137,28 +135,24 @@ func (s *Session) SetInfo(key, value string) {
 			panic("sluicetest: SetInfo: " + err.Error())
 		}
 		s.sess.ClientPort = n
-	case sluice.InfoClientName:
-		s.sess.ClientName = value
-	case sluice.InfoHelo:
-		s.sess.Helo = value
-	case sluice.InfoTLS:
-		s.sess.TLSVersion = value
-	case sluice.InfoTLSCipher:
-		s.sess.TLSCipher = value
-	case sluice.InfoHostname:
-		s.sess.Hostname = value
-	case sluice.InfoPlugin:
-		s.pluginName = value
-	case sluice.InfoMailFrom:
-		s.st.From = value
-	case sluice.InfoMailParams:
-		s.st.MailParams = value
-	case sluice.InfoRcpt:
-		s.st.Rcpt = value
-	case sluice.InfoRcptParams:
-		s.st.RcptParams = value
 	default:
-		panic(fmt.Sprintf("sluicetest: SetInfo: the gateway has no info key %q", key))
+		f := s.infoText()[key]
+		if f == nil {
+			panic(fmt.Sprintf("sluicetest: SetInfo: the gateway has no info key %q", key))
+		}
+		*f = value
+	}
+}
+
+// infoText maps the text info keys to where the gateway keeps them.
+func (s *Session) infoText() map[string]*string {
+	return map[string]*string{
+		sluice.InfoSessionID: &s.sess.ID, sluice.InfoClientName: &s.sess.ClientName,
+		sluice.InfoHelo: &s.sess.Helo, sluice.InfoTLS: &s.sess.TLSVersion,
+		sluice.InfoTLSCipher: &s.sess.TLSCipher, sluice.InfoHostname: &s.sess.Hostname,
+		sluice.InfoPlugin: &s.pluginName, sluice.InfoMailFrom: &s.st.From,
+		sluice.InfoMailParams: &s.st.MailParams, sluice.InfoRcpt: &s.st.Rcpt,
+		sluice.InfoRcptParams: &s.st.RcptParams,
 	}
 }
 
