@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/sdk/abi"
 )
@@ -39,6 +40,9 @@ type Plugin struct {
 	// abi.DefaultMaxMessageSize. A message received within
 	// abi.MessageGrowthAllowance of it may still grow by that much.
 	MaxMessageSize int
+	// KV is the key/value store (grant "kv"); the plugin's namespace in it
+	// is Name.
+	KV kv.Store
 }
 
 // Call is one hook call (or _initialize and sluice_configure, with no

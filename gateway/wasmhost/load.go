@@ -76,7 +76,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if p.maxIdle <= 0 {
 		p.maxIdle = DefaultMaxIdle
 	}
-	p.contract = contract.Plugin{Name: p.name, DKIMKeys: p.dkimKeyList(), MaxMessageSize: p.maxMsg}
+	p.contract = contract.Plugin{Name: p.name, DKIMKeys: p.dkimKeyList(), MaxMessageSize: p.maxMsg, KV: p.kv}
 	limit := s.MemoryLimit
 	if limit == 0 {
 		limit = DefaultMemoryLimit

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -64,9 +65,9 @@ type Session struct {
 	logs    []LogLine
 	effects []string
 
-	kv      map[string]*kvEntry // the plugin's key/value store (kv.go)
-	kvQuota int64               // its quota in bytes
-	clock   time.Time           // the store's fake clock
+	kv      *kv.Memory // the key/value store (kv.go), namespace pluginName
+	kvQuota int64      // the plugin's quota in bytes
+	clock   time.Time  // the store's fake clock
 
 	dns     map[string]map[string][]string // name -> type -> records (dns.go)
 	dnsTemp map[string]bool                // names that fail with TEMPERROR
@@ -90,7 +91,6 @@ func New() *Session {
 			Hostname:   "mx.example.test",
 			Tags:       filter.Tags{},
 		},
-		kv:       map[string]*kvEntry{},
 		kvQuota:  abi.KVDefaultQuota,
 		clock:    kvEpoch,
 		dns:      map[string]map[string][]string{},
@@ -98,6 +98,8 @@ func New() *Session {
 		dkimKeys: map[string]*dkimsign.Key{},
 		grants:   defaultGrants(),
 	}
+	s.kv = s.newKV()
+	s.kv.SetQuota(s.pluginName, s.kvQuota)
 	s.SetEnvelope("")
 	return s
 }
@@ -251,5 +253,6 @@ func (s *Session) Effects() []string { return slices.Clone(s.effects) }
 // contractPlugin is what the contract knows of the plugin under test.
 func (s *Session) contractPlugin() *contract.Plugin {
 	keys, _ := s.dkimKeyList()
-	return &contract.Plugin{Name: s.pluginName, DKIMKeys: keys}
+	s.kv.SetQuota(s.pluginName, s.kvQuota) // the name may have changed (SetInfo)
+	return &contract.Plugin{Name: s.pluginName, DKIMKeys: keys, KV: s.kv}
 }
