@@ -4,8 +4,8 @@
 //
 // A Call holds one hook call (or sluice_configure, with no State). Its
 // methods are the ABI's host functions minus the guest memory: Info, the
-// tag, reply, envelope, header and body operations, and Result, the check
-// of the verdict and of what the hook left behind. Each validates its
+// tag, reply, envelope, header, body and key/value operations, and Result,
+// the check of the verdict and of what the hook left behind. Each validates its
 // arguments against the limits of sdk/abi, refuses a call outside its
 // phase, and returns a *Misuse naming the host function and what was wrong;
 // each change first makes the State save what the call may change, so a

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // Phase is a step of an SMTP session that plugins can act on.
@@ -56,23 +57,7 @@ const (
 	Quarantine
 )
 
-func (v Verdict) String() string {
-	switch v {
-	case Continue:
-		return "continue"
-	case Accept:
-		return "accept"
-	case Reject:
-		return "reject"
-	case Tempfail:
-		return "tempfail"
-	case Discard:
-		return "discard"
-	case Quarantine:
-		return "quarantine"
-	}
-	return "invalid"
-}
+func (v Verdict) String() string { return abi.VerdictName(int32(v)) }
 
 // Valid reports whether v is one of the defined verdicts.
 func (v Verdict) Valid() bool { return v >= Continue && v <= Quarantine }

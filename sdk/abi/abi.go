@@ -48,6 +48,17 @@ const (
 	VerdictQuarantine int32 = 5
 )
 
+// verdictNames are the verdicts' names, as logs and `sluice test` show them.
+var verdictNames = [...]string{"continue", "accept", "reject", "tempfail", "discard", "quarantine"}
+
+// VerdictName returns the name of verdict v, "invalid" for any other value.
+func VerdictName(v int32) string {
+	if v < 0 || int(v) >= len(verdictNames) {
+		return "invalid"
+	}
+	return verdictNames[v]
+}
+
 // Result codes returned by host functions. Non-negative values are lengths,
 // counts, indexes or 0 for success.
 const (
