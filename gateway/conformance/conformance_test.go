@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -13,6 +14,16 @@ type rig struct {
 	eng *wasmhost.Engine
 	lang
 	shared *plugins
+	// probeOf, if set, gives the probe instead of loading lang.probe: the
+	// native Go probe run through sdk/go/sluicetest (sluicetest_test.go).
+	probeOf func(t *testing.T, config []byte) plugin
+}
+
+// plugin is a plugin a vector puts in a chain: a loaded wasmhost.Plugin,
+// or a native one run by sluicetest.
+type plugin interface {
+	filter.Plugin
+	Name() string
 }
 
 // plugins are loaded plugins shared by one language's vectors, by module and
@@ -54,8 +65,11 @@ func (r rig) sharedExample(t *testing.T, config []byte) *wasmhost.Plugin {
 }
 
 // sharedProbe returns the shared probe with this config (nil = none).
-func (r rig) sharedProbe(t *testing.T, config []byte) *wasmhost.Plugin {
+func (r rig) sharedProbe(t *testing.T, config []byte) plugin {
 	t.Helper()
+	if r.probeOf != nil {
+		return r.probeOf(t, config)
+	}
 	return r.shared.get(t, r.eng, "probe", r.lang.probe, config)
 }
 

@@ -118,7 +118,7 @@ func chainOf(entries ...filter.Entry) *filter.Chain {
 	return &filter.Chain{Entries: entries}
 }
 
-func entry(p *wasmhost.Plugin, onError filter.OnError) filter.Entry {
+func entry(p plugin, onError filter.OnError) filter.Entry {
 	return filter.Entry{Name: p.Name(), Plugin: p, OnError: onError}
 }
 

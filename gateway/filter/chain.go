@@ -32,7 +32,7 @@ type Outcome struct {
 // decides. A transaction already accepted or discarded runs nothing.
 func (c *Chain) Run(ctx context.Context, st *State) Outcome {
 	var out Outcome
-	if st.Accepted || st.Discarded || st.Session.Discarded {
+	if st.Accepted || st.Discarded {
 		return out
 	}
 	for _, e := range c.Entries {
@@ -43,9 +43,6 @@ func (c *Chain) Run(ctx context.Context, st *State) Outcome {
 		start := time.Now()
 		v, err := e.Plugin.Call(ctx, st)
 		step := Step{Plugin: e.Name, Phase: st.Phase, Verdict: v, Duration: time.Since(start)}
-		if err == nil {
-			err = checkReply(v, st.Reply)
-		}
 		if err != nil {
 			st.Rollback()
 			step.Err = err
@@ -106,27 +103,4 @@ func (c *Chain) Run(ctx context.Context, st *State) Outcome {
 	}
 	st.Reply = nil
 	return out
-}
-
-// replyError is a plugin error: a reply that does not fit the verdict.
-type replyError struct{ msg string }
-
-func (e *replyError) Error() string { return e.msg }
-
-// checkReply enforces sdk/ABI.md §2.1: a reply set by a plugin must match a
-// reject (5xx) or tempfail (4xx) verdict; the verdict must be valid.
-func checkReply(v Verdict, r *smtp.Reply) error {
-	if !v.Valid() {
-		return &replyError{"invalid verdict " + v.String()}
-	}
-	if r == nil {
-		return nil
-	}
-	switch {
-	case v == Reject && r.Class() != 5:
-		return &replyError{"reject verdict with a non-5xx reply"}
-	case v == Tempfail && r.Class() != 4:
-		return &replyError{"tempfail verdict with a non-4xx reply"}
-	}
-	return nil
 }

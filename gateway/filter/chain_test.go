@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/sluice-mail/sluice/gateway/message"
-	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // fakePlugin runs fn as its hook for every phase in phases.
@@ -108,37 +107,6 @@ func TestChainCommitsGoodCalls(t *testing.T) {
 	}
 }
 
-func TestChainReplyValidation(t *testing.T) {
-	cases := []struct {
-		v     Verdict
-		reply *smtp.Reply
-		fault bool
-	}{
-		{Reject, smtp.NewReply(550, "5.7.1", "no"), false},
-		{Reject, smtp.NewReply(451, "4.7.1", "no"), true},
-		{Tempfail, smtp.NewReply(550, "5.7.1", "no"), true},
-		{Tempfail, smtp.NewReply(421, "4.7.0", "later"), false},
-		{Verdict(9), nil, true},
-	}
-	for _, tc := range cases {
-		p := on(Rcpt, func(st *State) (Verdict, error) { st.Reply = tc.reply; return tc.v, nil })
-		var faults int
-		c := &Chain{Entries: []Entry{{Name: "p", Plugin: p}}, Fault: func(string, Phase, error) { faults++ }}
-		st := NewState(&Session{})
-		st.Phase = Rcpt
-		out := c.Run(context.Background(), st)
-		if (faults == 1) != tc.fault {
-			t.Errorf("verdict %v reply %v: fault=%d", tc.v, tc.reply, faults)
-		}
-		if !tc.fault && out.Reply != tc.reply {
-			t.Errorf("verdict %v: reply not used", tc.v)
-		}
-		if tc.fault && out.Reply.Code != 451 {
-			t.Errorf("verdict %v: fault reply %d", tc.v, out.Reply.Code)
-		}
-	}
-}
-
 func TestSessionTagsAndDiscard(t *testing.T) {
 	sess := &Session{}
 	p := on(Connect, func(st *State) (Verdict, error) { st.SetTag("conn", "1"); return Discard, nil })
@@ -152,5 +120,13 @@ func TestSessionTagsAndDiscard(t *testing.T) {
 	tx := NewState(sess)
 	if v, ok := tx.Tag("conn"); !ok || v != "1" {
 		t.Fatal("transaction does not see session tags")
+	}
+	// One flag: a transaction of a discarded session starts discarded, and
+	// the chain runs nothing for it.
+	tx.Phase = Mail
+	p.phases[Mail] = true
+	calls := p.calls
+	if out := c.Run(context.Background(), tx); !tx.Discarded || p.calls != calls || out.Verdict != Continue {
+		t.Fatalf("transaction of a discarded session: discarded %v, calls %d, verdict %v", tx.Discarded, p.calls-calls, out.Verdict)
 	}
 }

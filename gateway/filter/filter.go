@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // Phase is a step of an SMTP session that plugins can act on.
@@ -56,23 +57,7 @@ const (
 	Quarantine
 )
 
-func (v Verdict) String() string {
-	switch v {
-	case Continue:
-		return "continue"
-	case Accept:
-		return "accept"
-	case Reject:
-		return "reject"
-	case Tempfail:
-		return "tempfail"
-	case Discard:
-		return "discard"
-	case Quarantine:
-		return "quarantine"
-	}
-	return "invalid"
-}
+func (v Verdict) String() string { return abi.VerdictName(int32(v)) }
 
 // Valid reports whether v is one of the defined verdicts.
 func (v Verdict) Valid() bool { return v >= Continue && v <= Quarantine }
@@ -90,7 +75,8 @@ type Session struct {
 	Tags       Tags   // session tags (set in connect/helo)
 
 	// Discarded is set when a connect/helo plugin chose discard: every
-	// transaction of the session is accepted and dropped.
+	// State of the session starts discarded (NewState), so code that acts
+	// on a discard reads State.Discarded only.
 	Discarded bool
 	// Refused is the reply every later command gets after a connect/helo
 	// reject or tempfail (nil when not refused).
@@ -127,8 +113,9 @@ type State struct {
 	// Accepted is set by an accept verdict: the rest of the chain is skipped
 	// for this transaction.
 	Accepted bool
-	// Discarded is set by a discard verdict: the transaction is accepted and
-	// not delivered.
+	// Discarded is set by a discard verdict, or from the start when a
+	// connect/helo plugin discarded the session: the transaction is
+	// accepted and not delivered. It is the one discard flag to read.
 	Discarded bool
 	// Quarantined holds the reasons of quarantine verdicts.
 	Quarantined []string
@@ -144,7 +131,7 @@ type State struct {
 
 // NewState starts the state of a new transaction (or of connect/helo).
 func NewState(s *Session) *State {
-	return &State{Session: s, Tags: Tags{}}
+	return &State{Session: s, Tags: Tags{}, Discarded: s.Discarded}
 }
 
 // Tag returns a tag: transaction tags shadow session tags.
@@ -179,8 +166,9 @@ type snapshot struct {
 	envelopeChanged bool
 }
 
-// Touch must be called before any change to the state during a plugin call.
-// The first call saves a snapshot that Rollback restores.
+// Touch saves, at the first change of a plugin call, the snapshot that
+// Rollback restores. The plugin contract (gateway/contract) calls it
+// before each change it makes; nothing else changes a State during a call.
 func (st *State) Touch() {
 	if st.snap != nil {
 		return
@@ -220,8 +208,9 @@ type Plugin interface {
 	Has(Phase) bool
 	// Call runs the hook for st.Phase. A non-nil error is a plugin error
 	// (trap, timeout, ABI misuse, invalid verdict or reply); the state must
-	// then be rolled back by the caller. On success st.Reply may hold the
-	// reply set by the plugin.
+	// then be rolled back by the caller. On success the verdict is valid
+	// and st.Reply, if set, matches it: the plugin contract checks both
+	// (gateway/contract, Call.Result), the chain does not check again.
 	Call(ctx context.Context, st *State) (Verdict, error)
 }
 

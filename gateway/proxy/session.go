@@ -120,7 +120,7 @@ func (s *session) Mail(ctx context.Context, from, params string) *smtp.Reply {
 		return out.Reply
 	}
 	s.st = st
-	if st.Discarded || s.info.Discarded {
+	if st.Discarded {
 		return nil // nothing goes downstream; DATA will be accepted and dropped
 	}
 	if err := s.openUpstream(ctx); err != nil {
@@ -153,7 +153,7 @@ func (s *session) Rcpt(ctx context.Context, to, params string) *smtp.Reply {
 	case filter.Reject, filter.Tempfail:
 		return out.Reply
 	}
-	if !st.Discarded && !s.info.Discarded {
+	if !st.Discarded {
 		if err := s.upCall("rcpt", func() error { return s.up.Rcpt(ctx, to, params) }); err != nil {
 			return s.upstreamReply(err)
 		}
@@ -191,7 +191,7 @@ func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
 		s.outcome(out.Reply)
 		return out.Reply
 	}
-	if st.Discarded || s.info.Discarded {
+	if st.Discarded {
 		s.gen.obs.Transaction("discarded")
 		s.abortUpstream(ctx)
 		s.log.Info("message discarded by policy", "from", st.From, "rcpts", len(st.Rcpts), "size", len(raw))

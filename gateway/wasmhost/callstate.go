@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/msgauth"
 	"github.com/tetratelabs/wazero/api"
@@ -27,10 +28,7 @@ type callState struct {
 
 	err *abiError // ABI misuse recorded by a host function
 
-	body        []byte // body buffer this call allocated (appendable)
-	bodyChanged bool
-	envChanged  bool
-	headerGrow  int // bytes of header fields added by this call
+	c contract.Call // the plugin contract over st (gateway/contract)
 
 	logs []string // what the plugin logged, kept during sluice_configure only
 
@@ -41,7 +39,57 @@ type callState struct {
 // reset prepares cs for a call of hook on st.
 func (cs *callState) reset(st *filter.State, hook string) {
 	*cs = callState{p: cs.p, st: st, hook: hook}
+	cs.c.Reset(&cs.p.contract, st, hook)
 }
+
+// check traps on a contract misuse (gateway/contract): the host function
+// and what was wrong become the plugin error.
+func (cs *callState) check(err error) {
+	if err == nil {
+		return
+	}
+	fn, msg := cs.fn, err.Error()
+	if m, ok := err.(*contract.Misuse); ok {
+		fn, msg = m.Func, m.Reason
+	}
+	e := &abiError{fn: fn, msg: msg}
+	if cs.err == nil {
+		cs.err = e
+	}
+	panic(e)
+}
+
+// found is the result of a lookup: NOT_FOUND when ok is false.
+func found(ok bool, v uint64) uint64 {
+	if !ok {
+		return notFound
+	}
+	return v
+}
+
+// done is the result of a change: 0; it traps on a contract misuse.
+func (cs *callState) done(err error) uint64 {
+	cs.check(err)
+	return 0
+}
+
+// status is the result of a change that may find nothing: 0 or NOT_FOUND;
+// it traps on a contract misuse.
+func (cs *callState) status(ok bool, err error) uint64 {
+	cs.check(err)
+	return found(ok, 0)
+}
+
+// outOr writes v with the (buf, cap) protocol, or returns NOT_FOUND.
+func (cs *callState) outOr(buf, capv uint64, v string, ok bool) uint64 {
+	if !ok {
+		return notFound
+	}
+	return cs.out(buf, capv, v)
+}
+
+// count is the result of a count: n, or NOT_FOUND when ok is false.
+func count(n int, ok bool) uint64 { return found(ok, api.EncodeI32(int32(n))) }
 
 // fail records ABI misuse and aborts the host function; the guest call then
 // fails and Call reports the reason (sdk/ABI.md §4: misuse traps).
@@ -124,29 +172,4 @@ func (cs *callState) phase() (filter.Phase, bool) {
 		return 0, false
 	}
 	return cs.st.Phase, true
-}
-
-// needPhase traps unless the call runs in one of the phases: mutations in
-// the wrong phase are ABI misuse (sdk/ABI.md §4.4-4.6).
-func (cs *callState) needPhase(allowed ...filter.Phase) {
-	ph, ok := cs.phase()
-	if ok {
-		for _, a := range allowed {
-			if ph == a {
-				return
-			}
-		}
-	}
-	where := cs.hook
-	if ok {
-		where = ph.String() + " phase"
-	}
-	names := ""
-	for i, a := range allowed {
-		if i > 0 {
-			names += " and "
-		}
-		names += a.String()
-	}
-	cs.fail("not allowed in %s (only in the %s phase)", where, names)
 }

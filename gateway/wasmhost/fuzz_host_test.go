@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // The fuzzed plugin is an interpreter: its hooks run up to fuzzMaxOps
@@ -242,7 +244,7 @@ func stateImage(st *filter.State) string {
 func checkTags(t *testing.T, tags filter.Tags) {
 	t.Helper()
 	for k, v := range tags {
-		if !validTagKey([]byte(k)) || len(v) > maxTagValue || strings.ContainsAny(v, "\r\n\x00") {
+		if !contract.ValidTagKey(k) || len(v) > abi.MaxTagValue || strings.ContainsAny(v, "\r\n\x00") {
 			t.Fatalf("tag %q=%q breaks the ABI limits", k, v)
 		}
 	}
@@ -253,7 +255,7 @@ func checkTags(t *testing.T, tags filter.Tags) {
 func checkAddress(t *testing.T, a string) {
 	t.Helper()
 	at := strings.LastIndexByte(a, '@')
-	if len(a) > maxAddress || at <= 0 || at == len(a)-1 || strings.ContainsFunc(a, func(r rune) bool {
+	if len(a) > abi.MaxAddress || at <= 0 || at == len(a)-1 || strings.ContainsFunc(a, func(r rune) bool {
 		return r <= ' ' || r == 0x7f || r == '<' || r == '>'
 	}) {
 		t.Fatalf("address %q", a)
@@ -270,7 +272,7 @@ func checkSuccess(t *testing.T, ph filter.Phase, v filter.Verdict, st *filter.St
 	checkTags(t, st.Session.Tags)
 	if r := st.Reply; r != nil {
 		if r.Code < 400 || r.Code > 599 || len(r.Lines) != 1 || !smtp.ValidEnhanced(r.Enhanced, r.Code) ||
-			len(r.Lines[0]) == 0 || len(r.Lines[0]) > maxReplyText ||
+			len(r.Lines[0]) == 0 || len(r.Lines[0]) > abi.MaxReplyText ||
 			strings.ContainsFunc(r.Lines[0], func(c rune) bool { return c < 0x20 || c > 0x7e }) {
 			t.Fatalf("reply %#v", r)
 		}

@@ -42,7 +42,8 @@ type signOpts struct {
 // hostDKIMSign implements dkim_sign(name_ptr, name_len, opts_ptr, opts_len,
 // buf, cap) -> 0 | REFUSED.
 func hostDKIMSign(cs *callState, s []uint64) {
-	m := cs.mutableMsg()
+	m, err := cs.c.Message(abi.FnDKIMSign)
+	cs.check(err)
 	name := string(cs.read(s[0], s[1], "key name"))
 	k := cs.p.dkim[name]
 	if k == nil {
@@ -71,7 +72,7 @@ func hostDKIMSign(cs *callState, s []uint64) {
 			cs.fail("headers: %v", err)
 		}
 	}
-	if cs.bodyChanged {
+	if cs.c.BodyChanged() {
 		// The body this call wrote is checked when the hook returns; a
 		// signature must not cover one that would then be refused.
 		if err := message.ValidBody(m.Body); err != nil {
@@ -93,8 +94,7 @@ func hostDKIMSign(cs *callState, s []uint64) {
 		stopIfDone(cs.ctx)
 		cs.fail("signing failed: %v", err)
 	}
-	cs.st.Touch()
-	cs.st.Msg.Insert(0, f)
+	cs.check(cs.c.PrependField(abi.FnDKIMSign, f))
 	s[0] = 0
 }
 
@@ -196,84 +196,56 @@ func hostAuthValue(cs *callState, s []uint64) {
 	s[0] = cs.out(s[2], s[3], v)
 }
 
-// authField returns the member of r named by a path of sdk/ABI.md §4.11:
-// spf.MEMBER, dkim.count, dkim.N.MEMBER, dmarc.MEMBER, resinfo.
+// authField returns the member of r named by a key of sdk/ABI.md §4.11
+// (the abi.AuthKey* and member constants).
 func authField(r *msgauth.Result, key string) (string, bool) {
-	if key == "resinfo" {
+	switch {
+	case key == abi.AuthKeyResInfo:
 		return r.ResInfo, true
-	}
-	part, rest, _ := strings.Cut(key, ".")
-	switch part {
-	case "spf":
-		if r.SPF == nil {
-			return "", false
-		}
-		switch rest {
-		case "result":
-			return r.SPF.Result, true
-		case "identity":
-			return r.SPF.Identity, true
-		case "domain":
-			return r.SPF.Domain, true
-		case "sender":
-			return r.SPF.Sender, true
-		case "reason":
-			return r.SPF.Reason, true
-		}
-	case "dkim":
+	case key == abi.AuthKeyDKIMCount:
 		if r.DKIM == nil {
 			return "", false
 		}
-		if rest == "count" {
-			return strconv.Itoa(len(r.DKIM)), true
+		return strconv.Itoa(len(r.DKIM)), true
+	case strings.HasPrefix(key, abi.AuthKeySPF):
+		if r.SPF == nil {
+			return "", false
 		}
-		idx, member, _ := strings.Cut(rest, ".")
+		return member(key[len(abi.AuthKeySPF):], map[string]string{
+			abi.AuthResult: r.SPF.Result, abi.AuthIdentity: r.SPF.Identity, abi.AuthDomain: r.SPF.Domain,
+			abi.AuthSender: r.SPF.Sender, abi.AuthReason: r.SPF.Reason,
+		})
+	case strings.HasPrefix(key, abi.AuthKeyDKIM):
+		idx, m, _ := strings.Cut(key[len(abi.AuthKeyDKIM):], ".")
 		i, err := strconv.Atoi(idx)
 		if err != nil || i < 0 || i >= len(r.DKIM) || idx != strconv.Itoa(i) {
 			return "", false
 		}
 		d := r.DKIM[i]
-		switch member {
-		case "result":
-			return d.Result, true
-		case "domain":
-			return d.Domain, true
-		case "selector":
-			return d.Selector, true
-		case "identifier":
-			return d.Identifier, true
-		case "algorithm":
-			return d.Algorithm, true
-		case "b":
-			return d.Signature, true
-		case "reason":
-			return d.Reason, true
-		}
-	case "dmarc":
-		if r.DMARC == nil {
+		return member(m, map[string]string{
+			abi.AuthResult: d.Result, abi.AuthDomain: d.Domain, abi.AuthSelector: d.Selector,
+			abi.AuthIdentifier: d.Identifier, abi.AuthAlgorithm: d.Algorithm, abi.AuthSignature: d.Signature,
+			abi.AuthReason: d.Reason,
+		})
+	case strings.HasPrefix(key, abi.AuthKeyDMARC):
+		d := r.DMARC
+		if d == nil {
 			return "", false
 		}
-		d := r.DMARC
-		switch rest {
-		case "result":
-			return d.Result, true
-		case "from_domain":
-			return d.FromDomain, true
-		case "policy_domain":
-			return d.PolicyDomain, true
-		case "policy":
-			return d.Policy, true
-		case "pct":
-			return strconv.Itoa(d.Percent), true
-		case "spf_aligned":
-			return strconv.FormatBool(d.SPFAligned), true
-		case "dkim_aligned":
-			return strconv.FormatBool(d.DKIMAligned), true
-		case "reason":
-			return d.Reason, true
-		}
+		return member(key[len(abi.AuthKeyDMARC):], map[string]string{
+			abi.AuthResult: d.Result, abi.AuthFromDomain: d.FromDomain, abi.AuthPolicyDomain: d.PolicyDomain,
+			abi.AuthPolicy: d.Policy, abi.AuthPercent: strconv.Itoa(d.Percent),
+			abi.AuthSPFAligned: strconv.FormatBool(d.SPFAligned), abi.AuthDKIMAligned: strconv.FormatBool(d.DKIMAligned),
+			abi.AuthReason: d.Reason,
+		})
 	}
 	return "", false
+}
+
+// member looks a member up.
+func member(name string, members map[string]string) (string, bool) {
+	v, ok := members[name]
+	return v, ok
 }
 
 // dkimKeyList is the value of info "dkim.keys" (sdk/ABI.md §4.2).

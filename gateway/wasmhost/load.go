@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
@@ -76,6 +77,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if p.maxIdle <= 0 {
 		p.maxIdle = DefaultMaxIdle
 	}
+	p.contract = contract.Plugin{Name: p.name, DKIMKeys: p.dkimKeyList(), MaxMessageSize: p.maxMsg, KV: p.kv}
 	limit := s.MemoryLimit
 	if limit == 0 {
 		limit = DefaultMemoryLimit

@@ -9,11 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/kv"
-	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -36,12 +36,12 @@ const (
 	// DefaultMaxMessageSize is Spec.MaxMessageSize's default: the
 	// listener's default max_message_size (smtpd.DefaultMaxMessageSize,
 	// which gateway/policy checks it against).
-	DefaultMaxMessageSize = 25 << 20
+	DefaultMaxMessageSize = abi.DefaultMaxMessageSize
 	// MessageGrowthAllowance is how much a message received near the size
 	// limit may still grow (sdk/ABI.md §7): room for the trace, tag and
 	// signature fields plugins add, so that a message the listener
 	// accepted never becomes a plugin error it cannot get past.
-	MessageGrowthAllowance = 64 << 10
+	MessageGrowthAllowance = abi.MessageGrowthAllowance
 
 	// DefaultInitTimeout bounds the start-up of a plugin at load:
 	// instantiation, _initialize, sluice_abi_version, sluice_configure and
@@ -136,7 +136,8 @@ type Plugin struct {
 	config   []byte
 	timeout  time.Duration
 	maxMsg   int
-	logs     *logLimiter // rate limit of log and stdout/stderr
+	contract contract.Plugin // what each call's contract.Call knows of the plugin
+	logs     *logLimiter     // rate limit of log and stdout/stderr
 	maxIdle  int
 	kv       kv.Store // namespaced by name
 	dns      dns.Resolver
@@ -171,7 +172,7 @@ func (p *Plugin) Has(ph filter.Phase) bool {
 // Call runs the hook for st.Phase in a pooled instance, under the plugin's
 // deadline. Any error is a plugin error (sdk/ABI.md §5): the instance is
 // discarded, the verdict is Tempfail and the caller rolls st back. The
-// reply's class is checked against the verdict by filter.Chain. While the
+// verdict and the reply's class are checked by contract.Call.Result. While the
 // plugin's circuit breaker is open, Call fails at once with a CallError of
 // kind "breaker" without running the plugin.
 func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, err error) {
@@ -240,34 +241,11 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	return v, nil
 }
 
-// checkResult validates what a hook returned and left behind.
+// checkResult validates what a hook returned and left behind
+// (contract.Call.Result).
 func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *CallError {
-	fail := func(format string, args ...any) *CallError {
-		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Kind: "verdict", Reason: fmt.Sprintf(format, args...)}
-	}
-	if !v.Valid() {
-		return fail("returned %d, which is not a verdict (0 continue, 1 accept, 2 reject, 3 tempfail, 4 discard, 5 quarantine)", int32(v))
-	}
-	if r := cs.st.Reply; r != nil {
-		switch {
-		case v == filter.Reject && r.Class() != 5:
-			return fail("returned reject with a %d reply; a reject needs a 5xx reply", r.Code)
-		case v == filter.Tempfail && r.Class() != 4:
-			return fail("returned tempfail with a %d reply; a tempfail needs a 4xx reply", r.Code)
-		}
-	}
-	if cs.bodyChanged {
-		if err := message.ValidBody(cs.st.Msg.Body); err != nil {
-			return fail("the new body is invalid: %v", err)
-		}
-	}
-	if m := cs.st.Msg; ph == filter.Data && m != nil && m.Changed() {
-		if n, limit := m.Size(), cs.sizeLimit(); n > limit {
-			return fail("left a message of %d bytes; it may be at most %d (max_message_size, sdk/ABI.md §7)", n, limit)
-		}
-	}
-	if cs.envChanged && ph == filter.Data && len(cs.st.Rcpts) == 0 {
-		return fail("removed every recipient; return the discard verdict instead")
+	if err := cs.c.Result(v); err != nil {
+		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Kind: "verdict", Reason: err.Error()}
 	}
 	return nil
 }

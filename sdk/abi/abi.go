@@ -48,6 +48,17 @@ const (
 	VerdictQuarantine int32 = 5
 )
 
+// verdictNames are the verdicts' names, as logs and `sluice test` show them.
+var verdictNames = [...]string{"continue", "accept", "reject", "tempfail", "discard", "quarantine"}
+
+// VerdictName returns the name of verdict v, "invalid" for any other value.
+func VerdictName(v int32) string {
+	if v < 0 || int(v) >= len(verdictNames) {
+		return "invalid"
+	}
+	return verdictNames[v]
+}
+
 // Result codes returned by host functions. Non-negative values are lengths,
 // counts, indexes or 0 for success.
 const (
@@ -163,4 +174,62 @@ const (
 	InfoDKIMKeys   = "dkim.keys"
 	InfoRcpt       = "rcpt"
 	InfoRcptParams = "rcpt.params"
+)
+
+// Limits of the plugin contract (sdk/ABI.md §4.1-§4.7, §7), enforced by
+// gateway/contract for the gateway and for sdk/go/sluicetest alike.
+const (
+	MaxLogText   = 4096 // log text past this is cut (§4.1)
+	MaxTagKey    = 64   // tag keys are 1 to MaxTagKey bytes of A-Z a-z 0-9 _ . - (§4.3)
+	MaxTagValue  = 1024 // tag values, without CR, LF or NUL (§4.3)
+	MaxReplyText = 400  // set_reply text: 1 to MaxReplyText printable ASCII bytes (§4.7)
+	// MaxAddress is the longest address mail_set and rcpt_add take: a path
+	// is at most 256 octets with its angle brackets (RFC 5321 §4.5.3.1.3).
+	MaxAddress = 254
+	// MaxRcpts bounds rcpt_add: RFC 5321 §4.5.3.1.8 requires 100;
+	// Postfix's smtpd_recipient_limit is 1000.
+	MaxRcpts = 1000
+	// MaxHeaderGrowth bounds the header bytes one call may add, so a
+	// looping plugin cannot fill the gateway's memory before its deadline
+	// (Postfix's header_size_limit is 102400 bytes for the whole header).
+	MaxHeaderGrowth = 256 << 10
+	// DefaultMaxMessageSize is the largest message a data-phase call may
+	// leave unless the policy's max_message_size says otherwise (§7): the
+	// listener's own default (gateway/policy checks that they agree).
+	DefaultMaxMessageSize = 25 << 20
+	// MessageGrowthAllowance is how much a message received near the size
+	// limit may still grow (§7): room for the trace, tag and signature
+	// fields plugins add.
+	MessageGrowthAllowance = 64 << 10
+)
+
+// Keys of auth_value (sdk/ABI.md §4.11): one member of the last auth_check
+// result. SPF and DMARC members are AuthKeySPF or AuthKeyDMARC followed by
+// the member; signature N's are AuthKeyDKIM + N + "." + the member.
+const (
+	AuthKeySPF       = "spf."
+	AuthKeyDKIM      = "dkim."
+	AuthKeyDMARC     = "dmarc."
+	AuthKeyDKIMCount = "dkim.count" // decimal
+	AuthKeyResInfo   = "resinfo"
+)
+
+// Members of the auth_check result (sdk/ABI.md §4.11), as auth_value keys
+// and JSON names.
+const (
+	AuthResult       = "result"        // spf, dkim, dmarc
+	AuthReason       = "reason"        // spf, dkim, dmarc
+	AuthIdentity     = "identity"      // spf
+	AuthDomain       = "domain"        // spf, dkim
+	AuthSender       = "sender"        // spf
+	AuthSelector     = "selector"      // dkim
+	AuthIdentifier   = "identifier"    // dkim
+	AuthAlgorithm    = "algorithm"     // dkim
+	AuthSignature    = "b"             // dkim
+	AuthFromDomain   = "from_domain"   // dmarc
+	AuthPolicyDomain = "policy_domain" // dmarc
+	AuthPolicy       = "policy"        // dmarc
+	AuthPercent      = "pct"           // dmarc, decimal
+	AuthSPFAligned   = "spf_aligned"   // dmarc, true or false
+	AuthDKIMAligned  = "dkim_aligned"  // dmarc, true or false
 )

@@ -146,25 +146,28 @@ func (g *guestHost) CheckAuth(checks AuthChecks) (*AuthResult, bool) {
 		v, _ := g.fetchString(func(buf []byte) int32 { return g.raw.authValue(key, buf) })
 		return v
 	}
+	spf := func(m string) string { return get(abi.AuthKeySPF + m) }
+	dmarc := func(m string) string { return get(abi.AuthKeyDMARC + m) }
 	var r AuthResult
-	if v := get("spf.result"); v != "" {
-		r.SPF = &SPFResult{Result: v, Identity: get("spf.identity"), Domain: get("spf.domain"),
-			Sender: get("spf.sender"), Reason: get("spf.reason")}
+	if v := spf(abi.AuthResult); v != "" {
+		r.SPF = &SPFResult{Result: v, Identity: spf(abi.AuthIdentity), Domain: spf(abi.AuthDomain),
+			Sender: spf(abi.AuthSender), Reason: spf(abi.AuthReason)}
 	}
-	if n, err := strconv.Atoi(get("dkim.count")); err == nil && n >= 0 {
+	if n, err := strconv.Atoi(get(abi.AuthKeyDKIMCount)); err == nil && n >= 0 {
 		r.DKIM = make([]DKIMResult, n)
 		for i := range r.DKIM {
-			p := "dkim." + strconv.Itoa(i) + "."
-			r.DKIM[i] = DKIMResult{Result: get(p + "result"), Domain: get(p + "domain"), Selector: get(p + "selector"),
-				Identifier: get(p + "identifier"), Algorithm: get(p + "algorithm"), Signature: get(p + "b"), Reason: get(p + "reason")}
+			p := abi.AuthKeyDKIM + strconv.Itoa(i) + "."
+			r.DKIM[i] = DKIMResult{Result: get(p + abi.AuthResult), Domain: get(p + abi.AuthDomain), Selector: get(p + abi.AuthSelector),
+				Identifier: get(p + abi.AuthIdentifier), Algorithm: get(p + abi.AuthAlgorithm), Signature: get(p + abi.AuthSignature),
+				Reason: get(p + abi.AuthReason)}
 		}
 	}
-	if v := get("dmarc.result"); v != "" {
-		pct, _ := strconv.Atoi(get("dmarc.pct"))
-		r.DMARC = &DMARCResult{Result: v, FromDomain: get("dmarc.from_domain"), PolicyDomain: get("dmarc.policy_domain"),
-			Policy: get("dmarc.policy"), Percent: pct, SPFAligned: get("dmarc.spf_aligned") == "true",
-			DKIMAligned: get("dmarc.dkim_aligned") == "true", Reason: get("dmarc.reason")}
+	if v := dmarc(abi.AuthResult); v != "" {
+		pct, _ := strconv.Atoi(dmarc(abi.AuthPercent))
+		r.DMARC = &DMARCResult{Result: v, FromDomain: dmarc(abi.AuthFromDomain), PolicyDomain: dmarc(abi.AuthPolicyDomain),
+			Policy: dmarc(abi.AuthPolicy), Percent: pct, SPFAligned: dmarc(abi.AuthSPFAligned) == "true",
+			DKIMAligned: dmarc(abi.AuthDKIMAligned) == "true", Reason: dmarc(abi.AuthReason)}
 	}
-	r.ResInfo = get("resinfo")
+	r.ResInfo = get(abi.AuthKeyResInfo)
 	return &r, true
 }

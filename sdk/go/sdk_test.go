@@ -98,12 +98,12 @@ func TestVerdictHelpers(t *testing.T) {
 		{name: "refuse 5xx", hook: func(h sluice.Host) sluice.Verdict { return sluice.Refuse(h, 550, "5.1.1", "Unknown user") },
 			verdict: sluice.VerdictReject, reply: "550 5.1.1 Unknown user"},
 		{name: "reject with a 4xx code is a plugin error", hook: func(h sluice.Host) sluice.Verdict { return sluice.Reject(h, 451, "4.7.1", "x") },
-			wantErr: "verdict reject with a 451 reply"},
+			wantErr: "returned reject with a 451 reply; a reject needs a 5xx reply"},
 		{name: "mismatched enhanced code traps", hook: func(h sluice.Host) sluice.Verdict { return sluice.Reject(h, 550, "4.7.1", "x") },
-			wantErr: "does not match"},
+			wantErr: "with class 5"},
 		{name: "quarantine passes its reason as the reply text", hook: func(h sluice.Host) sluice.Verdict { return sluice.Quarantine(h, "looks like spam") },
 			verdict: sluice.VerdictQuarantine, reply: "550 5.7.1 looks like spam", wantNoLogs: true},
-		{name: "invalid verdict", hook: func(h sluice.Host) sluice.Verdict { return 9 }, wantErr: "invalid verdict 9"},
+		{name: "invalid verdict", hook: func(h sluice.Host) sluice.Verdict { return 9 }, wantErr: "returned 9, which is not a verdict"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

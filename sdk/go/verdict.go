@@ -28,23 +28,7 @@ const (
 )
 
 // String returns the verdict's name as the gateway logs it.
-func (v Verdict) String() string {
-	switch v {
-	case Continue:
-		return "continue"
-	case Accept:
-		return "accept"
-	case VerdictReject:
-		return "reject"
-	case VerdictTempfail:
-		return "tempfail"
-	case Discard:
-		return "discard"
-	case VerdictQuarantine:
-		return "quarantine"
-	}
-	return "invalid"
-}
+func (v Verdict) String() string { return abi.VerdictName(int32(v)) }
 
 // Reject sets a 5xx reply and returns VerdictReject:
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/msgauth"
+	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -58,7 +59,9 @@ func (s *Session) dkimKeyList() (string, bool) {
 }
 
 func (h *host) SignDKIM(name string, opts sluice.DKIMOptions) error {
-	s := h.mutation("dkim_sign", PhaseData)
+	s := h.enter(abi.FnDKIMSign)
+	m, err := h.c.Message(abi.FnDKIMSign)
+	check(err)
 	k := s.dkimKeys[name]
 	if k == nil {
 		trapf("dkim_sign: key %q is not granted to this plugin", name)
@@ -69,7 +72,7 @@ func (h *host) SignDKIM(name string, opts sluice.DKIMOptions) error {
 	if opts.Expiration < 0 {
 		trapf("dkim_sign: negative expiration %d", opts.Expiration)
 	}
-	f, err := dkimsign.Sign(s.msg, k, dkimsign.Options{
+	f, err := dkimsign.Sign(m, k, dkimsign.Options{
 		Headers: opts.Headers, Canonicalization: opts.Canonicalization,
 		Expiration: time.Duration(opts.Expiration) * time.Second, Now: s.clock,
 	})
@@ -80,7 +83,7 @@ func (h *host) SignDKIM(name string, opts sluice.DKIMOptions) error {
 	case err != nil:
 		trapf("dkim_sign: %v", err)
 	}
-	s.msg.Insert(0, f)
+	check(h.c.PrependField(abi.FnDKIMSign, f))
 	h.effect("dkim_sign %q", name)
 	return nil
 }
@@ -97,9 +100,13 @@ func (h *host) CheckAuth(checks sluice.AuthChecks) (*sluice.AuthResult, bool) {
 	if s.phase < PhaseMail || (checks&^sluice.CheckSPF != 0 && s.phase != PhaseData) {
 		return nil, false
 	}
-	in := msgauth.Input{ClientIP: net.ParseIP(s.info[sluice.InfoClientIP]), Helo: s.info[sluice.InfoHelo], MailFrom: s.from}
+	st := h.c.State()
+	in := msgauth.Input{Helo: st.Session.Helo, MailFrom: st.From}
+	if st.Session.ClientIP.IsValid() {
+		in.ClientIP = net.IP(st.Session.ClientIP.Unmap().AsSlice())
+	}
 	if s.phase == PhaseData {
-		in.Message = s.msg
+		in.Message = st.Msg
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()

@@ -11,15 +11,18 @@
 //	r := s.Mail(p, "bob@spam.example")
 //	if r.Verdict != sluice.VerdictReject || r.Reply.Code != 550 { ... }
 //
-// The emulated host enforces the rules of sdk/ABI.md: header names and values,
-// addresses, tags and replies are validated, mutations are refused outside
-// their phase, the body is checked when the hook returns, and the verdict must
-// agree with the reply's class. A violation ends the hook as the real host
-// would (a trap): Result.Err describes it and every change the call made is
-// discarded. Validation uses the gateway's own code (gateway/message,
-// gateway/smtp), so what passes here passes there.
+// The emulated host is the gateway's own plugin contract (gateway/contract)
+// over the gateway's own session and transaction state (gateway/filter):
+// header names and values, addresses, tags, replies and every limit are
+// validated by the same code, mutations are refused outside their phase,
+// and the verdict, the reply's class and the body are checked when the hook
+// returns. A violation ends the hook as the real host would (a trap, with
+// the gateway's message): Result.Err describes it and every change the call
+// made is discarded. So what passes here passes there; the conformance
+// suite (gateway/conformance) runs its probe vectors both ways to keep it
+// so. Plugin puts a native plugin into a gateway filter chain.
 //
-// Choices where the ABI is silent: during Configure only Log, Config and
-// Info(InfoPlugin) work (other reads find nothing, mutations trap); a
-// body read at or beyond the end returns io.EOF.
+// During Configure, as in the gateway, Log, Config, the key/value and DNS
+// functions work, Info answers plugin.name and dkim.keys, other reads find
+// nothing and changes trap. A body read at or beyond the end returns io.EOF.
 package sluicetest

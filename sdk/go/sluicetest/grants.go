@@ -27,6 +27,7 @@ func (s *Session) Revoke(names ...string) {
 
 // needGrant traps unless grant was given.
 func (h *host) needGrant(fn, grant string) {
+	h.enter(fn)
 	if !h.s.grants[grant] {
 		trapf("%s needs the %q grant: add grants = [%q] to the plugin block (Session.Grant)", fn, grant, grant)
 	}

@@ -4,22 +4,60 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/contract"
+	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
-// host is the sluice.Host a hook receives: a view of the Session valid for
-// one call.
+// host is the sluice.Host a hook receives: the gateway's plugin contract
+// (gateway/contract) over the Session's filter.State, valid for one call.
+// Every rule (limits, phases, addresses, header syntax) is the contract's;
+// host only turns its misuse errors into traps and records effects.
 type host struct {
-	s           *Session
-	live        bool
-	reply       *Reply
-	bodyChanged bool
+	s    *Session
+	c    *contract.Call
+	live bool
 }
 
 var _ sluice.Host = (*host)(nil)
+
+// trap is the panic value of a misused host function; Session.Run turns it
+// into Result.Err, as the real host turns a trap into a plugin error.
+type trap struct{ reason string }
+
+func (t trap) Error() string { return t.reason }
+
+func trapf(format string, args ...any) {
+	panic(trap{fmt.Sprintf(format, args...)})
+}
+
+// check traps on a contract misuse; the message names the host function.
+func check(err error) {
+	if err != nil {
+		panic(trap{err.Error()})
+	}
+}
+
+// found traps on a contract misuse and returns ok.
+func found(ok bool, err error) bool {
+	check(err)
+	return ok
+}
+
+// call checks that the hook is still running and returns the contract.
+func (h *host) call(fn string) *contract.Call {
+	h.enter(fn)
+	return h.c
+}
+
+// effectIf records an effect when changed, and returns changed.
+func (h *host) effectIf(changed bool, format string, args ...any) bool {
+	if changed {
+		h.effect(format, args...)
+	}
+	return changed
+}
 
 // enter checks that the hook is still running; a plugin that keeps its Host
 // and uses it later (from a goroutine, say) fails loudly.
@@ -30,260 +68,120 @@ func (h *host) enter(fn string) *Session {
 	return h.s
 }
 
-// mutation traps unless the current phase is one of allowed.
-func (h *host) mutation(fn string, allowed ...Phase) *Session {
-	s := h.enter(fn)
-	for _, p := range allowed {
-		if s.phase == p {
-			return s
-		}
-	}
-	trapf("%s is not allowed in phase %s", fn, s.phase)
-	return nil
-}
-
 func (h *host) effect(format string, args ...any) {
 	h.s.effects = append(h.s.effects, fmt.Sprintf(format, args...))
 }
 
 func (h *host) Log(level sluice.LogLevel, msg string) {
-	s := h.enter("log")
+	s := h.enter(abi.FnLog)
 	if level < sluice.LevelDebug || level > sluice.LevelError {
-		trapf("log level %d is not 0 to 3", level)
+		trapf("log: log level %d is not 0 (debug), 1 (info), 2 (warn) or 3 (error)", level)
 	}
-	if len(msg) > 4096 {
-		msg = msg[:4096]
+	if len(msg) > abi.MaxLogText {
+		msg = msg[:abi.MaxLogText]
 	}
 	s.logs = append(s.logs, LogLine{Level: level, Text: msg})
 }
 
-func (h *host) Config() []byte { return bytes.Clone(h.enter("config").config) }
-
-// infoFrom is the first phase each key of ABI §4.2 is available in.
-var infoFrom = map[string]Phase{
-	sluice.InfoHelo:       PhaseHelo,
-	sluice.InfoMailFrom:   PhaseMail,
-	sluice.InfoMailParams: PhaseMail,
-	sluice.InfoRcpt:       PhaseRcpt,
-	sluice.InfoRcptParams: PhaseRcpt,
-}
+func (h *host) Config() []byte { return bytes.Clone(h.enter(abi.FnConfig).config) }
 
 func (h *host) Info(key string) (string, bool) {
-	s := h.enter("info")
-	if s.phase == PhaseConfigure {
-		switch key {
-		case sluice.InfoPlugin:
-			v, ok := s.info[key]
-			return v, ok
-		case sluice.InfoDKIMKeys:
-			return s.dkimKeyList()
-		}
-		return "", false
-	}
-	if from, ok := infoFrom[key]; ok && s.phase < from {
-		return "", false
-	}
-	switch key {
-	case sluice.InfoPhase:
-		return s.phase.String(), true
-	case sluice.InfoMailFrom:
-		return s.from, true
-	case sluice.InfoDKIMKeys:
-		return s.dkimKeyList()
-	case sluice.InfoRcpt, sluice.InfoRcptParams:
-		if s.phase != PhaseRcpt {
-			return "", false
-		}
-	}
-	v, ok := s.info[key]
-	return v, ok
+	return h.call(abi.FnInfo).Info(key)
 }
 
 func (h *host) Tag(key string) (string, bool) {
-	s := h.enter("tag_get")
-	if err := validTagKey(key); err != nil {
-		trapf("tag_get: %v", err)
-	}
-	if v, ok := s.tags[key]; ok {
-		return v, true
-	}
-	v, ok := s.sessTags[key]
+	h.enter(abi.FnTagGet)
+	v, ok, err := h.c.Tag([]byte(key))
+	check(err)
 	return v, ok
 }
 
 func (h *host) SetTag(key, value string) {
-	s := h.mutation("tag_set", PhaseConnect, PhaseHelo, PhaseMail, PhaseRcpt, PhaseData)
-	if err := validTagKey(key); err != nil {
-		trapf("tag_set: %v", err)
-	}
-	if err := validTagValue(value); err != nil {
-		trapf("tag_set: %v", err)
-	}
-	if s.phase <= PhaseHelo {
-		s.sessTags[key] = value
-	} else {
-		s.tags[key] = value
-	}
+	check(h.call(abi.FnTagSet).SetTag([]byte(key), []byte(value)))
 	h.effect("tag_set %q %q", key, value)
 }
 
 func (h *host) RcptCount() int {
-	s := h.enter("rcpt_count")
-	if s.phase < PhaseMail {
-		return 0
-	}
-	return len(s.rcpts)
+	n, _ := h.call(abi.FnRcptCount).RcptCount()
+	return n
 }
 
 func (h *host) Rcpt(i int) (string, bool) {
-	s := h.enter("rcpt_get")
-	if s.phase < PhaseMail || i < 0 || i >= len(s.rcpts) {
-		return "", false
-	}
-	return s.rcpts[i], true
+	return h.call(abi.FnRcptGet).Rcpt(i)
 }
 
 func (h *host) SetMailFrom(addr string) {
-	s := h.mutation("mail_set", PhaseMail, PhaseData)
-	h.needGrant("mail_set", sluice.GrantEnvelope)
-	if err := validAddress(addr, true); err != nil {
-		trapf("mail_set: %v", err)
-	}
-	s.from = addr
+	h.needGrant(abi.FnMailSet, sluice.GrantEnvelope)
+	check(h.c.SetMailFrom([]byte(addr)))
 	h.effect("mail_set %q", addr)
 }
 
 func (h *host) AddRcpt(addr string) {
-	s := h.mutation("rcpt_add", PhaseData)
-	h.needGrant("rcpt_add", sluice.GrantEnvelope)
-	if err := validAddress(addr, false); err != nil {
-		trapf("rcpt_add: %v", err)
-	}
-	s.rcpts = append(s.rcpts, addr)
+	h.needGrant(abi.FnRcptAdd, sluice.GrantEnvelope)
+	check(h.c.AddRcpt([]byte(addr)))
 	h.effect("rcpt_add %q", addr)
 }
 
 func (h *host) RemoveRcpt(addr string) bool {
-	s := h.mutation("rcpt_remove", PhaseData)
-	h.needGrant("rcpt_remove", sluice.GrantEnvelope)
-	if err := validAddress(addr, false); err != nil {
-		trapf("rcpt_remove: %v", err)
-	}
-	for i, r := range s.rcpts {
-		if strings.EqualFold(r, addr) {
-			if len(s.rcpts) == 1 {
-				trapf("rcpt_remove: removing the last recipient (return Discard instead)")
-			}
-			s.rcpts = append(s.rcpts[:i:i], s.rcpts[i+1:]...)
-			h.effect("rcpt_remove %q", addr)
-			return true
-		}
-	}
-	return false
-}
-
-// fields returns the header in phase data, nil before.
-func (h *host) fields(fn string) (*message.Message, bool) {
-	s := h.enter(fn)
-	if s.phase != PhaseData {
-		return nil, false
-	}
-	return s.msg, true
+	h.needGrant(abi.FnRcptRemove, sluice.GrantEnvelope)
+	ok := found(h.call(abi.FnRcptRemove).RemoveRcpt([]byte(addr)))
+	return h.effectIf(ok, "rcpt_remove %q", addr)
 }
 
 func (h *host) HeaderCount() int {
-	m, ok := h.fields("header_count")
-	if !ok {
-		return 0
-	}
-	return len(m.Fields)
+	n, _ := h.call(abi.FnHeaderCount).HeaderCount()
+	return n
 }
 
 func (h *host) HeaderName(i int) (string, bool) {
-	m, ok := h.fields("header_name")
-	if !ok || i < 0 || i >= len(m.Fields) {
-		return "", false
-	}
-	return m.Fields[i].Name, true
+	return h.call(abi.FnHeaderName).HeaderName(i)
 }
 
 func (h *host) HeaderValue(i int) (string, bool) {
-	m, ok := h.fields("header_value")
-	if !ok || i < 0 || i >= len(m.Fields) {
-		return "", false
-	}
-	return string(m.Fields[i].Value()), true
+	h.enter(abi.FnHeaderValue)
+	v, ok := h.c.HeaderValue(i)
+	return string(v), ok
 }
 
 func (h *host) FindHeader(name string, nth int) (int, bool) {
-	m, ok := h.fields("header_find")
-	if !ok || nth < 0 {
-		return 0, false
-	}
-	i := m.Find([]byte(name), nth)
-	return i, i >= 0
+	return h.call(abi.FnHeaderFind).FindHeader([]byte(name), nth)
 }
 
 func (h *host) AddHeader(name, value string) {
-	s := h.mutation("header_add", PhaseData)
-	f := render("header_add", name, value)
-	s.msg.Insert(len(s.msg.Fields), f)
+	check(h.call(abi.FnHeaderAdd).AddHeader([]byte(name), []byte(value)))
 	h.effect("header_add %q %q", name, value)
 }
 
 func (h *host) InsertHeader(i int, name, value string) bool {
-	s := h.mutation("header_insert", PhaseData)
-	f := render("header_insert", name, value)
-	if !s.msg.Insert(i, f) {
-		return false
-	}
-	h.effect("header_insert %d %q %q", i, name, value)
-	return true
-}
-
-func render(fn, name, value string) message.Field {
-	f, err := message.Render([]byte(name), []byte(value))
-	if err != nil {
-		trapf("%s: %v", fn, err)
-	}
-	return f
+	ok := found(h.call(abi.FnHeaderInsert).InsertHeader(i, []byte(name), []byte(value)))
+	return h.effectIf(ok, "header_insert %d %q %q", i, name, value)
 }
 
 func (h *host) ChangeHeader(i int, value string) bool {
-	s := h.mutation("header_change", PhaseData)
-	found, err := s.msg.Change(i, []byte(value))
-	if err != nil {
-		trapf("header_change: %v", err)
-	}
-	if found {
-		h.effect("header_change %d %q", i, value)
-	}
-	return found
+	ok := found(h.call(abi.FnHeaderChange).ChangeHeader(i, []byte(value)))
+	return h.effectIf(ok, "header_change %d %q", i, value)
 }
 
 func (h *host) DeleteHeader(i int) bool {
-	s := h.mutation("header_delete", PhaseData)
-	if !s.msg.Delete(i) {
-		return false
-	}
-	h.effect("header_delete %d", i)
-	return true
+	return h.effectIf(found(h.call(abi.FnHeaderDelete).DeleteHeader(i)), "header_delete %d", i)
 }
 
 func (h *host) BodySize() int {
-	m, ok := h.fields("body_size")
-	if !ok {
-		return 0
-	}
-	return len(m.Body)
+	h.enter(abi.FnBodySize)
+	b, _ := h.c.Body()
+	return len(b)
 }
 
 func (h *host) BodyReadAt(p []byte, off int64) (int, error) {
-	m, ok := h.fields("body_read")
-	if !ok || off < 0 || off >= int64(len(m.Body)) {
+	h.enter(abi.FnBodyRead)
+	if off < 0 || off > int64(^uint32(0)>>1) {
 		return 0, io.EOF
 	}
-	n := copy(p, m.Body[off:])
+	chunk, ok := h.c.BodyAt(int(off))
+	if !ok || len(chunk) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, chunk)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -291,25 +189,15 @@ func (h *host) BodyReadAt(p []byte, off int64) (int, error) {
 }
 
 func (h *host) ReplaceBody(b []byte) {
-	s := h.mutation("body_replace", PhaseData)
-	s.msg.SetBody(bytes.Clone(b))
-	h.bodyChanged = true
+	check(h.call(abi.FnBodyReplace).ReplaceBody(b))
 	h.effect("body_replace %d bytes", len(b))
 }
 
 func (h *host) AppendBody(b []byte) {
-	s := h.mutation("body_append", PhaseData)
-	nb := make([]byte, 0, len(s.msg.Body)+len(b))
-	s.msg.SetBody(append(append(nb, s.msg.Body...), b...))
-	h.bodyChanged = true
+	check(h.call(abi.FnBodyAppend).AppendBody(b))
 	h.effect("body_append %d bytes", len(b))
 }
 
 func (h *host) SetReply(code int, enhanced, text string) {
-	h.mutation("set_reply", PhaseConnect, PhaseHelo, PhaseMail, PhaseRcpt, PhaseData)
-	enh, err := checkReply(code, enhanced, text)
-	if err != nil {
-		trapf("set_reply: %v", err)
-	}
-	h.reply = &Reply{Code: code, Enhanced: enh, Text: text} // reported in Result.Reply
+	check(h.call(abi.FnSetReply).SetReply(code, []byte(enhanced), []byte(text)))
 }

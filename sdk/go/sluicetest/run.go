@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
-	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/contract"
+	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -63,15 +66,15 @@ func (s *Session) Configure(p any, cfg string) error {
 
 // Connect calls p's OnConnect.
 func (s *Session) Connect(p any) Result {
-	hook, ok := p.(sluice.ConnectHook)
-	return s.call(PhaseConnect, ok, func(h sluice.Host) sluice.Verdict { return hook.OnConnect(h) })
+	hook, ok := hookOf(p, PhaseConnect)
+	return s.call(PhaseConnect, ok, hook)
 }
 
 // Helo records the HELO/EHLO argument name and calls p's OnHelo.
 func (s *Session) Helo(p any, name string) Result {
-	s.info[sluice.InfoHelo] = name
-	hook, ok := p.(sluice.HeloHook)
-	return s.call(PhaseHelo, ok, func(h sluice.Host) sluice.Verdict { return hook.OnHelo(h) })
+	s.sess.Helo = name
+	hook, ok := hookOf(p, PhaseHelo)
+	return s.call(PhaseHelo, ok, hook)
 }
 
 // Mail starts a transaction with sender from ("" for the null sender
@@ -79,28 +82,53 @@ func (s *Session) Helo(p any, name string) Result {
 // p's OnMail.
 func (s *Session) Mail(p any, from string) Result {
 	s.SetEnvelope(from)
-	s.info[sluice.InfoMailParams] = ""
-	hook, ok := p.(sluice.MailHook)
-	return s.call(PhaseMail, ok, func(h sluice.Host) sluice.Verdict { return hook.OnMail(h) })
+	hook, ok := hookOf(p, PhaseMail)
+	return s.call(PhaseMail, ok, hook)
 }
 
 // Rcpt calls p's OnRcpt for recipient to. Unless the result is a reject, a
 // tempfail or an error, to is then added to the accepted recipients.
 func (s *Session) Rcpt(p any, to string) Result {
-	s.info[sluice.InfoRcpt] = to
-	s.info[sluice.InfoRcptParams] = ""
-	hook, ok := p.(sluice.RcptHook)
-	r := s.call(PhaseRcpt, ok, func(h sluice.Host) sluice.Verdict { return hook.OnRcpt(h) })
+	s.st.Rcpt, s.st.RcptParams = to, ""
+	hook, ok := hookOf(p, PhaseRcpt)
+	r := s.call(PhaseRcpt, ok, hook)
+	s.st.Rcpt = ""
 	if r.Err == nil && r.Verdict != sluice.VerdictReject && r.Verdict != sluice.VerdictTempfail {
-		s.rcpts = append(s.rcpts, to)
+		s.st.Rcpts = append(s.st.Rcpts, to)
 	}
 	return r
 }
 
 // Data calls p's OnData with the message set by SetMessage.
 func (s *Session) Data(p any) Result {
-	hook, ok := p.(sluice.DataHook)
-	return s.call(PhaseData, ok, func(h sluice.Host) sluice.Verdict { return hook.OnData(h) })
+	hook, ok := hookOf(p, PhaseData)
+	return s.call(PhaseData, ok, hook)
+}
+
+// hookOf returns p's hook for phase; ok is false when p does not implement
+// it, and the gateway would not call it.
+func hookOf(p any, phase Phase) (hook func(sluice.Host) sluice.Verdict, ok bool) {
+	hooks := [...]func(sluice.Host) sluice.Verdict{
+		PhaseConnect: method(p, sluice.ConnectHook.OnConnect),
+		PhaseHelo:    method(p, sluice.HeloHook.OnHelo),
+		PhaseMail:    method(p, sluice.MailHook.OnMail),
+		PhaseRcpt:    method(p, sluice.RcptHook.OnRcpt),
+		PhaseData:    method(p, sluice.DataHook.OnData),
+	}
+	if phase < PhaseConnect || phase > PhaseData || hooks[phase] == nil {
+		return nil, false
+	}
+	return hooks[phase], true
+}
+
+// method binds the hook method m to p, or returns nil when p does not
+// implement the interface I.
+func method[I any](p any, m func(I, sluice.Host) sluice.Verdict) func(sluice.Host) sluice.Verdict {
+	i, ok := p.(I)
+	if !ok {
+		return nil
+	}
+	return func(h sluice.Host) sluice.Verdict { return m(i, h) }
 }
 
 func (s *Session) call(phase Phase, implemented bool, hook func(sluice.Host) sluice.Verdict) Result {
@@ -111,32 +139,63 @@ func (s *Session) call(phase Phase, implemented bool, hook func(sluice.Host) slu
 	return s.Run(phase, hook)
 }
 
+// hookNames are the guest exports the gateway would call, by phase.
+var hookNames = [...]string{abi.ExportConfigure, abi.HookConnect, abi.HookHelo, abi.HookMail, abi.HookRcpt, abi.HookData}
+
 // Run calls hook as the gateway calls a plugin in phase, without changing
 // the envelope first; use it to test a helper that takes a sluice.Host, or a
-// second plugin in the same phase.
+// second plugin in the same phase. The hook runs the gateway's plugin
+// contract (gateway/contract) over a real filter.State: connect and helo
+// get a state of their own, as in the gateway; later phases share the
+// transaction's.
 func (s *Session) Run(phase Phase, hook func(sluice.Host) sluice.Verdict) (r Result) {
+	if phase < PhaseConfigure || phase > PhaseData {
+		panic(fmt.Sprintf("sluicetest: Run: invalid phase %d", phase))
+	}
 	s.phase = phase
-	saved := s.save()
-	h := &host{s: s, live: true}
+	var st *filter.State
+	switch phase {
+	case PhaseConfigure:
+	case PhaseConnect, PhaseHelo:
+		st = filter.NewState(s.sess)
+	default:
+		st = s.st
+	}
+	effects := len(s.effects)
 	r.Called = true
-	defer func() {
-		h.live = false
-		if r.Err != nil {
-			s.restore(saved)
-			r.Reply = nil
-		}
-	}()
-	r.Verdict, r.Err = s.invoke(h, hook)
+	r.Verdict, r.Err = s.exec(st, phase, hook)
 	if r.Err != nil {
+		if st != nil {
+			st.Rollback() // every change of the call, as filter.Chain does
+			st.Reply = nil
+		}
+		s.effects = s.effects[:effects]
 		return r
 	}
-	r.Reply, r.Err = verdictReply(r.Verdict, h.reply)
-	if r.Err == nil && h.bodyChanged {
-		if err := message.ValidBody(s.msg.Body); err != nil {
-			r.Err = fmt.Errorf("invalid body: %w", err)
-		}
+	if st == nil {
+		return r
 	}
+	st.Commit()
+	r.Reply = replyFor(r.Verdict, st.Reply)
+	st.Reply = nil
 	return r
+}
+
+// exec runs hook under the plugin contract over st (nil in configure),
+// then checks what it returned and left behind (contract.Call.Result). It
+// neither commits nor rolls back: its callers do, as filter.Chain does.
+func (s *Session) exec(st *filter.State, phase Phase, hook func(sluice.Host) sluice.Verdict) (sluice.Verdict, error) {
+	s.phase = phase
+	if st != nil {
+		st.Phase, st.Reply = phase.filterPhase(), nil
+	}
+	h := &host{s: s, c: contract.Begin(s.contractPlugin(), st, hookNames[phase]), live: true}
+	v, err := s.invoke(h, hook)
+	h.live = false
+	if err == nil {
+		err = h.c.Result(filter.Verdict(v))
+	}
+	return v, err
 }
 
 // invoke calls hook, turning a trap or a panic into an error.
@@ -153,35 +212,21 @@ func (s *Session) invoke(h *host, hook func(sluice.Host) sluice.Verdict) (v slui
 	return hook(h), nil
 }
 
-// verdictReply checks the verdict against the reply set during the call
-// (ABI §2.1) and returns the reply the client gets.
-func verdictReply(v sluice.Verdict, set *Reply) (*Reply, error) {
-	switch v {
-	case sluice.VerdictReject:
-		if set == nil {
-			return fromSMTP(smtp.ReplyPolicyReject), nil
-		}
-		if set.Code/100 != 5 {
-			return nil, fmt.Errorf("verdict reject with a %d reply", set.Code)
-		}
-		return set, nil
-	case sluice.VerdictTempfail:
-		if set == nil {
-			return fromSMTP(smtp.ReplyPolicyDefer), nil
-		}
-		if set.Code/100 != 4 {
-			return nil, fmt.Errorf("verdict tempfail with a %d reply", set.Code)
-		}
-		return set, nil
-	case sluice.VerdictQuarantine:
-		// The reply's text is the reason in X-Sluice-Quarantine.
-		return set, nil
-	case sluice.Continue, sluice.Accept, sluice.Discard:
-		return nil, nil
+// replyFor is the reply the client gets for a verdict the contract
+// accepted (contract.Call.Result), with the gateway's defaults
+// (filter.Chain). For VerdictQuarantine it is the reply set, if any: its
+// text is the reason.
+func replyFor(v sluice.Verdict, set *smtp.Reply) *Reply {
+	switch {
+	case v == sluice.VerdictReject && set == nil:
+		set = smtp.ReplyPolicyReject
+	case v == sluice.VerdictTempfail && set == nil:
+		set = smtp.ReplyPolicyDefer
+	case v != sluice.VerdictReject && v != sluice.VerdictTempfail && v != sluice.VerdictQuarantine:
+		return nil
 	}
-	return nil, fmt.Errorf("invalid verdict %d", int32(v))
-}
-
-func fromSMTP(r *smtp.Reply) *Reply {
-	return &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Lines[0]}
+	if set == nil {
+		return nil
+	}
+	return &Reply{Code: set.Code, Enhanced: set.Enhanced, Text: strings.Join(set.Lines, "\n")}
 }

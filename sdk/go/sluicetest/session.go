@@ -3,11 +3,17 @@ package sluicetest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
+	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -35,31 +41,33 @@ func (p Phase) String() string {
 	return phaseNames[p]
 }
 
+// filterPhase is the gateway's phase for p (not PhaseConfigure).
+func (p Phase) filterPhase() filter.Phase { return filter.Phase(p - PhaseConnect) }
+
 // LogLine is one line a plugin logged.
 type LogLine struct {
 	Level sluice.LogLevel
 	Text  string
 }
 
-// Session is an emulated host with one SMTP session in it. It is not safe for
+// Session is an emulated host with one SMTP session in it: the gateway's
+// own filter.Session and filter.State, changed only through the plugin
+// contract the gateway enforces (gateway/contract). It is not safe for
 // concurrent use. The zero value is not usable: call New.
 type Session struct {
-	config []byte
-	info   map[string]string
+	config     []byte
+	pluginName string
 
-	phase    Phase
-	sessTags map[string]string // set at connect and helo
-	tags     map[string]string // set later; cleared by Mail
-	from     string
-	rcpts    []string
-	msg      *message.Message
+	phase Phase
+	sess  *filter.Session
+	st    *filter.State // the current transaction (SetEnvelope, Mail)
 
 	logs    []LogLine
 	effects []string
 
-	kv      map[string]*kvEntry // the plugin's key/value store (kv.go)
-	kvQuota int64               // its quota in bytes
-	clock   time.Time           // the store's fake clock
+	kv      *kv.Memory // the key/value store (kv.go), namespace pluginName
+	kvQuota int64      // the plugin's quota in bytes
+	clock   time.Time  // the store's fake clock
 
 	dns     map[string]map[string][]string // name -> type -> records (dns.go)
 	dnsTemp map[string]bool                // names that fail with TEMPERROR
@@ -73,19 +81,16 @@ type Session struct {
 // configuration is "{}". Change any of it with SetInfo, DeleteInfo and
 // SetConfig.
 func New() *Session {
-	return &Session{
-		config: []byte("{}"),
-		info: map[string]string{
-			sluice.InfoSessionID:  "test-session",
-			sluice.InfoClientIP:   "192.0.2.1",
-			sluice.InfoClientPort: "49152",
-			sluice.InfoHostname:   "mx.example.test",
-			sluice.InfoPlugin:     "test",
+	s := &Session{
+		config:     []byte("{}"),
+		pluginName: "test",
+		sess: &filter.Session{
+			ID:         "test-session",
+			ClientIP:   netip.MustParseAddr("192.0.2.1"),
+			ClientPort: 49152,
+			Hostname:   "mx.example.test",
+			Tags:       filter.Tags{},
 		},
-		sessTags: map[string]string{},
-		tags:     map[string]string{},
-		msg:      &message.Message{},
-		kv:       map[string]*kvEntry{},
 		kvQuota:  abi.KVDefaultQuota,
 		clock:    kvEpoch,
 		dns:      map[string]map[string][]string{},
@@ -93,6 +98,10 @@ func New() *Session {
 		dkimKeys: map[string]*dkimsign.Key{},
 		grants:   defaultGrants(),
 	}
+	s.kv = s.newKV()
+	s.kv.SetQuota(s.pluginName, s.kvQuota)
+	s.SetEnvelope("")
+	return s
 }
 
 // SetConfig sets the JSON the plugin reads with Host.Config.
@@ -112,22 +121,69 @@ func (s *Session) SetConfigValue(v any) {
 }
 
 // SetInfo sets an Info value (for example sluice.InfoClientName or
-// sluice.InfoTLS). Values are visible from the phase the ABI names for
-// their key on. The phase methods set helo and rcpt; mail.from is always
-// the current sender (SetEnvelope, Mail, SetMailFrom).
-func (s *Session) SetInfo(key, value string) { s.info[key] = value }
+// sluice.InfoTLS) in the session the gateway would have. Values are
+// visible from the phase the ABI names for their key on. The phase methods
+// set helo and rcpt; mail.from is always the current sender (SetEnvelope,
+// Mail, SetMailFrom). It panics for a key the gateway does not have, or a
+// client.ip or client.port that does not parse.
+func (s *Session) SetInfo(key, value string) {
+	switch key {
+	case sluice.InfoClientIP:
+		ip, err := netip.ParseAddr(value)
+		if err != nil {
+			panic("sluicetest: SetInfo: " + err.Error())
+		}
+		s.sess.ClientIP = ip
+	case sluice.InfoClientPort:
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			panic("sluicetest: SetInfo: " + err.Error())
+		}
+		s.sess.ClientPort = n
+	default:
+		f := s.infoText()[key]
+		if f == nil {
+			panic(fmt.Sprintf("sluicetest: SetInfo: the gateway has no info key %q", key))
+		}
+		*f = value
+	}
+}
 
-// DeleteInfo removes an Info value, so Info reports it as not found.
-func (s *Session) DeleteInfo(key string) { delete(s.info, key) }
+// infoText maps the text info keys to where the gateway keeps them.
+func (s *Session) infoText() map[string]*string {
+	return map[string]*string{
+		sluice.InfoSessionID: &s.sess.ID, sluice.InfoClientName: &s.sess.ClientName,
+		sluice.InfoHelo: &s.sess.Helo, sluice.InfoTLS: &s.sess.TLSVersion,
+		sluice.InfoTLSCipher: &s.sess.TLSCipher, sluice.InfoHostname: &s.sess.Hostname,
+		sluice.InfoPlugin: &s.pluginName, sluice.InfoMailFrom: &s.st.From,
+		sluice.InfoMailParams: &s.st.MailParams, sluice.InfoRcpt: &s.st.Rcpt,
+		sluice.InfoRcptParams: &s.st.RcptParams,
+	}
+}
+
+// DeleteInfo empties an Info value. Info then reports the optional keys
+// (client.ip, client.name, tls, tls.cipher) as not found; the others are
+// always there in the gateway, and read as empty (client.port as 0).
+func (s *Session) DeleteInfo(key string) {
+	if key == sluice.InfoClientIP {
+		s.sess.ClientIP = netip.Addr{}
+		return
+	}
+	if key == sluice.InfoClientPort {
+		s.sess.ClientPort = 0
+		return
+	}
+	s.SetInfo(key, "")
+}
 
 // SetEnvelope starts a transaction with this sender and these already
 // accepted recipients without calling any hook, as if earlier plugins had
 // run. Transaction tags and the message are cleared.
 func (s *Session) SetEnvelope(from string, rcpts ...string) {
-	s.from = from
-	s.rcpts = slices.Clone(rcpts)
-	s.tags = map[string]string{}
-	s.msg = &message.Message{}
+	s.st = filter.NewState(s.sess)
+	s.st.From = from
+	s.st.Rcpts = slices.Clone(rcpts)
+	s.st.Msg = &message.Message{}
 }
 
 // SetMessage sets the message the data phase sees, parsed as the gateway
@@ -138,7 +194,7 @@ func (s *Session) SetMessage(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	s.msg = m
+	s.st.Msg = m
 	return nil
 }
 
@@ -155,16 +211,16 @@ func crlf(b []byte) []byte {
 }
 
 // Message returns the message as it would be forwarded now.
-func (s *Session) Message() []byte { return bytes.Clone(s.msg.Bytes()) }
+func (s *Session) Message() []byte { return bytes.Clone(s.st.Msg.Bytes()) }
 
 // Body returns the current body.
-func (s *Session) Body() []byte { return bytes.Clone(s.msg.Body) }
+func (s *Session) Body() []byte { return bytes.Clone(s.st.Msg.Body) }
 
 // HeaderValues returns the values of every field named name
 // (case-insensitive), in order.
 func (s *Session) HeaderValues(name string) []string {
 	var out []string
-	for _, f := range s.msg.Fields {
+	for _, f := range s.st.Msg.Fields {
 		if bytesEqualFold(f.Name, name) {
 			out = append(out, string(f.Value()))
 		}
@@ -175,15 +231,15 @@ func (s *Session) HeaderValues(name string) []string {
 func bytesEqualFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
 
 // MailFrom returns the current reverse path ("" for the null sender).
-func (s *Session) MailFrom() string { return s.from }
+func (s *Session) MailFrom() string { return s.st.From }
 
 // Rcpts returns the accepted recipients.
-func (s *Session) Rcpts() []string { return slices.Clone(s.rcpts) }
+func (s *Session) Rcpts() []string { return slices.Clone(s.st.Rcpts) }
 
 // Tags returns every tag, transaction tags shadowing session tags.
 func (s *Session) Tags() map[string]string {
-	out := maps.Clone(s.sessTags)
-	maps.Copy(out, s.tags)
+	out := map[string]string(s.sess.Tags.Clone())
+	maps.Copy(out, s.st.Tags)
 	return out
 }
 
@@ -197,27 +253,9 @@ func (s *Session) Logs() []LogLine { return slices.Clone(s.logs) }
 // the host discarded them. Replies are in Result.Reply.
 func (s *Session) Effects() []string { return slices.Clone(s.effects) }
 
-// snapshot is the state a failed call rolls back to (ABI §5).
-type snapshot struct {
-	sessTags, tags map[string]string
-	from           string
-	rcpts          []string
-	msg            *message.Message
-	effects        int
-}
-
-func (s *Session) save() snapshot {
-	return snapshot{
-		sessTags: maps.Clone(s.sessTags),
-		tags:     maps.Clone(s.tags),
-		from:     s.from,
-		rcpts:    slices.Clone(s.rcpts),
-		msg:      s.msg.Clone(),
-		effects:  len(s.effects),
-	}
-}
-
-func (s *Session) restore(sn snapshot) {
-	s.sessTags, s.tags, s.from, s.rcpts, s.msg = sn.sessTags, sn.tags, sn.from, sn.rcpts, sn.msg
-	s.effects = s.effects[:sn.effects]
+// contractPlugin is what the contract knows of the plugin under test.
+func (s *Session) contractPlugin() *contract.Plugin {
+	keys, _ := s.dkimKeyList()
+	s.kv.SetQuota(s.pluginName, s.kvQuota) // the name may have changed (SetInfo)
+	return &contract.Plugin{Name: s.pluginName, DKIMKeys: keys, KV: s.kv}
 }
