@@ -154,7 +154,7 @@ func RunTest(ctx context.Context, gen *Generation, in TestInput) *TestResult {
 	res.Phase = "data"
 	setReply(res, r)
 	switch {
-	case st.Discarded || s.info.Discarded:
+	case st.Discarded:
 		res.Action = "discard"
 	case len(st.Quarantined) > 0:
 		res.Action = "quarantine"
