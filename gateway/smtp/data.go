@@ -42,7 +42,8 @@ type DataOptions struct {
 	MaxLine int
 	// BareLF is the policy for bare LF line endings.
 	BareLF BareLF
-	// SizeHint is the initial capacity of the returned buffer.
+	// SizeHint is the least initial capacity of the returned buffer; it
+	// is raised to what the reader already holds.
 	SizeHint int
 }
 
@@ -66,12 +67,18 @@ type DataOptions struct {
 func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 	d := dataReader{
 		opt:       opt,
-		out:       make([]byte, 0, max(opt.SizeHint, 512)),
 		lineStart: true,
 		prevCRLF:  true, // the DATA command line ended with CRLF
 	}
 	for {
 		seg, err := r.ReadSlice('\n')
+		if !d.sized {
+			// Sized once the first read is in: a message that arrived
+			// whole (most do, when no SIZE was declared) is stored in one
+			// allocation instead of a series of doublings.
+			d.out = make([]byte, 0, max(opt.SizeHint, len(seg)+r.Buffered(), 512))
+			d.sized = true
+		}
 		d.consumed += int64(len(seg))
 		if opt.MaxConsume > 0 && d.consumed > opt.MaxConsume {
 			return nil, ErrDataOverrun
@@ -106,6 +113,7 @@ func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 type dataReader struct {
 	opt       DataOptions
 	out       []byte
+	sized     bool  // out was allocated
 	perr      error // protocol error to report at the end of data
 	consumed  int64
 	lineLen   int  // bytes of the current line received so far

@@ -257,3 +257,27 @@ func TestReadDataMaxLine(t *testing.T) {
 		t.Fatalf("err %v, want ErrBareCR", err)
 	}
 }
+
+// TestReadDataOneAllocation: a message that arrived whole is stored in one
+// allocation of its size, not grown by doubling from a small buffer.
+func TestReadDataOneAllocation(t *testing.T) {
+	body := strings.Repeat(strings.Repeat("x", 70)+"\r\n", 10<<10/72)
+	in := body + ".\r\n"
+	sr := strings.NewReader(in)
+	r := bufio.NewReaderSize(sr, 16<<10)
+	var out []byte
+	allocs := testing.AllocsPerRun(20, func() {
+		sr.Reset(in)
+		r.Reset(sr)
+		var err error
+		if out, err = ReadData(r, DataOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if string(out) != body {
+		t.Fatalf("read %d bytes, want the %d of the body", len(out), len(body))
+	}
+	if allocs > 1 {
+		t.Errorf("%v allocations per message; want 1", allocs)
+	}
+}

@@ -73,30 +73,48 @@ func (r *Reply) Sanitized() *Reply {
 	if !ValidEnhanced(r.Enhanced, r.Code) {
 		out.Enhanced = ""
 	}
+	out.Lines = make([]string, 0, min(len(r.Lines), 8))
 	for i, l := range r.Lines {
 		if i == 8 {
 			break
 		}
-		b := []byte(l)
-		if len(b) > 400 {
-			b = b[:400]
-		}
-		for j, c := range b {
-			if c < 0x20 || c > 0x7e {
-				b[j] = '?'
-			}
-		}
-		out.Lines = append(out.Lines, string(b))
+		out.Lines = append(out.Lines, sanitizeLine(l))
 	}
 	return out
+}
+
+// sanitizeLine keeps the first 400 bytes of l with every byte outside
+// printable ASCII replaced by '?'. A clean line is returned as it is,
+// without a copy: most replies are clean, and one is sanitized per command.
+func sanitizeLine(l string) string {
+	if len(l) > 400 {
+		l = l[:400]
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; c < 0x20 || c > 0x7e {
+			b := []byte(l)
+			for j, c := range b[i:] {
+				if c < 0x20 || c > 0x7e {
+					b[i+j] = '?'
+				}
+			}
+			return string(b)
+		}
+	}
+	return l
 }
 
 // ValidEnhanced reports whether s is an enhanced status code
 // "class.subject.detail" (RFC 3463 §2) whose class matches code's first digit.
 func ValidEnhanced(s string, code int) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return false
+	var parts [3]string
+	rest := s
+	for i := range parts {
+		var ok bool
+		parts[i], rest, ok = strings.Cut(rest, ".")
+		if ok != (i < 2) {
+			return false
+		}
 	}
 	for i, p := range parts {
 		if p == "" || len(p) > 3 || (i == 0 && len(p) != 1) {

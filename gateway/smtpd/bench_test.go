@@ -1,8 +1,11 @@
 package smtpd
 
 import (
+	"bufio"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkTransaction runs whole transactions of 10 KiB over loopback on
@@ -22,6 +25,37 @@ func BenchmarkTransaction(b *testing.B) {
 		c.expect(354, "")
 		c.send(body)
 		c.expect(250, "")
+		fb.mu.Lock()
+		fb.msgs, fb.calls = nil, nil
+		fb.mu.Unlock()
+	}
+}
+
+// BenchmarkSession runs one connection per message, lock-step with HELO as
+// smtp-source does by default (bench/bench.sh): what a message costs the
+// engine when every message is a new session.
+func BenchmarkSession(b *testing.B) {
+	fb := newFakeBackend()
+	fb.data = accept250
+	ts := startServer(b, Config{}, fb)
+	body := strings.Repeat(strings.Repeat("x", 70)+"\r\n", 10<<10/72) + ".\r\n"
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		nc, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := &client{t: b, nc: nc, br: bufio.NewReader(nc)}
+		c.expect(220, "")
+		c.cmd("HELO client.example", 250, "")
+		c.cmd("MAIL FROM:<a@example.org>", 250, "")
+		c.cmd("RCPT TO:<b@example.net>", 250, "")
+		c.cmd("DATA", 354, "")
+		c.send(body)
+		c.expect(250, "")
+		c.cmd("QUIT", 221, "")
+		nc.Close()
+		<-fb.closed
 		fb.mu.Lock()
 		fb.msgs, fb.calls = nil, nil
 		fb.mu.Unlock()

@@ -85,9 +85,29 @@ func newConn(s *Server, nc net.Conn, id, ip string) *conn {
 		readIdle: s.cfg.CommandTimeout,
 	}
 	c.xforwardOK = xforwardAllowed(s.cfg.XForwardPeers, ip)
-	c.br = bufio.NewReaderSize(connReader{c}, readBufferSize)
-	c.bw = bufio.NewWriterSize(connWriter{c}, writeBufferSize)
+	if br, ok := s.readers.Get().(*bufio.Reader); ok {
+		br.Reset(connReader{c})
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(connReader{c}, readBufferSize)
+	}
+	if bw, ok := s.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(connWriter{c})
+		c.bw = bw
+	} else {
+		c.bw = bufio.NewWriterSize(connWriter{c}, writeBufferSize)
+	}
 	return c
+}
+
+// releaseBuffers gives the buffers back to the Server for later
+// connections; nothing reads or writes them after finish.
+func (c *conn) releaseBuffers() {
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	c.srv.readers.Put(c.br)
+	c.srv.writers.Put(c.bw)
+	c.br, c.bw = nil, nil
 }
 
 // connReader sets the read deadline before every read of the socket, so
@@ -193,6 +213,7 @@ func (c *conn) finish() {
 	}
 	c.cancel()
 	c.raw.Close()
+	c.releaseBuffers()
 	c.log.Info("connection closed", "duration", time.Since(c.started).Round(time.Millisecond))
 }
 

@@ -31,6 +31,11 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perIP     map[string]int
 	wg        sync.WaitGroup // one per connection goroutine
+
+	// Buffers of finished connections, for the next ones: a session per
+	// message (as smtp-source and many MTAs send) would otherwise allocate
+	// 20 KiB of them per message.
+	readers, writers sync.Pool
 }
 
 // New returns a Server; zero fields of cfg take their defaults.

@@ -131,9 +131,11 @@ func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 		inst.close(sc.parent)
 		return nil, ce
 	}
-	mod, err := p.rt.InstantiateModule(cctx, p.compiled,
+	mctx, mem := withLinearMemory(cctx)
+	mod, err := p.rt.InstantiateModule(mctx, p.compiled,
 		p.modConf.WithStdout(inst.stdout).WithStderr(inst.stderr).
 			WithNanosleep(inst.sleep).WithOsyield(inst.yield))
+	mem.done(mod)
 	if err != nil {
 		return fail(err)
 	}

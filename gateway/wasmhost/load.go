@@ -52,6 +52,8 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		kv:      e.kv,
 		dns:     e.dns,
 		now:     time.Now,
+
+		idleTimeout: idleTimeout,
 	}
 	p.logs = newLogLimiter(p.log, s.Name)
 	if s.Resolver != nil {

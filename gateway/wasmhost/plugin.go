@@ -153,6 +153,10 @@ type Plugin struct {
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
+	// trim is armed while more than minIdle instances are pooled, so that
+	// a pool left behind by a burst shrinks even if no call comes.
+	trim        *time.Timer
+	idleTimeout time.Duration // idleTimeout; tests shorten it
 
 	instantiations atomic.Int64 // instances created for calls (tests)
 
@@ -310,26 +314,57 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase, deadline time.Time) 
 func (p *Plugin) put(ctx context.Context, inst *instance) {
 	now := p.now()
 	inst.idleSince = now
-	var stale []*instance
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < p.maxIdle {
 		p.idle = append(p.idle, inst)
 		inst = nil
 	}
-	n := 0
-	for n < len(p.idle)-minIdle && now.Sub(p.idle[n].idleSince) > idleTimeout {
-		n++
-	}
-	if n > 0 {
-		stale = append(stale, p.idle[:n]...)
-		p.idle = append(p.idle[:0], p.idle[n:]...)
-	}
+	stale := p.staleLocked(now)
 	p.mu.Unlock()
 	if inst != nil {
 		inst.close(ctx)
 	}
 	for _, s := range stale {
 		s.close(ctx)
+	}
+}
+
+// staleLocked takes out of the pool the instances beyond minIdle idle for
+// longer than idleTimeout, and arms the trim timer while instances beyond
+// minIdle remain. p.mu is held.
+func (p *Plugin) staleLocked(now time.Time) []*instance {
+	n := 0
+	for n < len(p.idle)-minIdle && now.Sub(p.idle[n].idleSince) > p.idleTimeout {
+		n++
+	}
+	var stale []*instance
+	if n > 0 {
+		stale = append(stale, p.idle[:n]...)
+		m := len(p.idle)
+		p.idle = append(p.idle[:0], p.idle[n:]...)
+		clear(p.idle[len(p.idle):m]) // no stale references behind len
+	}
+	if len(p.idle) > minIdle && p.trim == nil && !p.closed {
+		// The oldest remaining instance is stale then; a little later, so
+		// that the strict comparison above holds.
+		wait := p.idle[0].idleSince.Add(p.idleTimeout).Sub(now) + p.idleTimeout/100
+		p.trim = time.AfterFunc(max(wait, p.idleTimeout/100), p.trimIdle)
+	}
+	return stale
+}
+
+// trimIdle runs on the trim timer: it closes the stale instances of a pool
+// that no call has touched since.
+func (p *Plugin) trimIdle() {
+	p.mu.Lock()
+	p.trim = nil
+	var stale []*instance
+	if !p.closed {
+		stale = p.staleLocked(p.now())
+	}
+	p.mu.Unlock()
+	for _, s := range stale {
+		s.close(context.Background())
 	}
 }
 
@@ -345,6 +380,10 @@ func (p *Plugin) Close(ctx context.Context) error {
 	}
 	idle := p.idle
 	p.idle, p.closed = nil, true
+	if p.trim != nil {
+		p.trim.Stop()
+		p.trim = nil
+	}
 	p.mu.Unlock()
 	for _, inst := range idle {
 		inst.close(ctx)

@@ -81,3 +81,35 @@ func TestPoolTrimsIdleInstances(t *testing.T) {
 		t.Errorf("%d instantiations, want 4: steady load must reuse the warm instance", got)
 	}
 }
+
+// A pool left behind by a burst shrinks to minIdle on its own, without a
+// further call: the footprint at rest follows the load, not its peak.
+func TestPoolTrimsWithoutCalls(t *testing.T) {
+	e, _ := newEngine(t)
+	p := load(t, e, Spec{Name: "pool", Wasm: module(t, "good")})
+	p.mu.Lock()
+	p.idleTimeout = 50 * time.Millisecond
+	p.mu.Unlock()
+	ctx := context.Background()
+	var burst []*instance
+	for range 5 {
+		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		burst = append(burst, inst)
+	}
+	for _, inst := range burst {
+		p.put(ctx, inst)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(p.idleInstances()) > minIdle && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(p.idleInstances()); n != minIdle {
+		t.Fatalf("%d idle instances 10 s after a burst of 5 with no call, want %d", n, minIdle)
+	}
+	if _, err := p.Call(ctx, stateAt(t, filter.Data)); err != nil {
+		t.Fatalf("a call after trimming: %v", err)
+	}
+}
