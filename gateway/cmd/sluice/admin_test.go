@@ -45,7 +45,7 @@ func startAdmin(t *testing.T, access adminAccess) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	if err := serveAdmin(addr, access, g, metrics.New(), log); err != nil {
+	if err := serveAdmin(addr, access, g, metrics.New(), log, nil); err != nil {
 		t.Fatal(err)
 	}
 	return addr
