@@ -40,11 +40,17 @@ type Console struct {
 	started time.Time
 	// heartbeat is how often an idle event stream gets a comment line.
 	heartbeat time.Duration
+	// trying holds a token while a try runs: each builds a generation of
+	// the policy (every plugin instantiated), so they run one at a time.
+	trying chan struct{}
 }
+
+// tryTimeout bounds one try, the wait for another included.
+const tryTimeout = 2 * time.Minute
 
 // New returns the console of gw, showing rec's transactions.
 func New(gw Gateway, rec *Recorder) *Console {
-	return &Console{gw: gw, rec: rec, started: time.Now(), heartbeat: 15 * time.Second}
+	return &Console{gw: gw, rec: rec, started: time.Now(), heartbeat: 15 * time.Second, trying: make(chan struct{}, 1)}
 }
 
 // Register adds the console's routes to mux: the page at / and the API
@@ -278,7 +284,16 @@ func (c *Console) try(w http.ResponseWriter, r *http.Request) {
 	if len(req.Rcpts) == 0 {
 		req.Rcpts = []string{"recipient@example.net"}
 	}
-	res, err := c.gw.TestMessage(r.Context(), proxy.TestInput{ClientIP: req.ClientIP, Helo: req.Helo, From: req.From,
+	ctx, cancel := context.WithTimeout(r.Context(), tryTimeout)
+	defer cancel()
+	select {
+	case c.trying <- struct{}{}:
+		defer func() { <-c.trying }()
+	case <-ctx.Done():
+		fail(w, http.StatusServiceUnavailable, "another try is still running")
+		return
+	}
+	res, err := c.gw.TestMessage(ctx, proxy.TestInput{ClientIP: req.ClientIP, Helo: req.Helo, From: req.From,
 		Rcpts: req.Rcpts, Message: []byte(req.Message)})
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, err.Error())
