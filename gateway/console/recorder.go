@@ -11,11 +11,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // DefaultSize is how many transactions the recorder keeps by default.
@@ -145,18 +147,22 @@ func (r *Recorder) Size() int { return r.opts.Size }
 
 // Record implements proxy.Recorder.
 func (r *Recorder) Record(t *proxy.Transaction) {
+	now := r.now()
 	e := &Entry{Time: t.Start, Session: t.Session, Helo: t.Helo, From: r.address(t.From),
 		Rcpts: r.addresses(t.Rcpts), Refused: r.addresses(t.Refused), Size: t.Size, Outcome: t.Outcome, QueueID: t.QueueID}
+	if e.Rcpts == nil {
+		e.Rcpts = []string{} // JSON [] (a zero-size allocation is free)
+	}
 	if t.ClientIP.IsValid() {
 		e.Client = t.ClientIP.String()
 	}
-	if !t.Start.IsZero() {
-		e.Duration = int64(r.now().Sub(t.Start))
+	if t.Start.IsZero() {
+		e.Time = now
+	} else {
+		e.Duration = int64(now.Sub(t.Start))
 	}
 	if t.Reply != nil {
-		e.Code = t.Reply.Code
-		e.Reply = strings.TrimSpace(strings.Join(append([]string{itoa(t.Reply.Code), t.Reply.Enhanced}, t.Reply.Lines...), " "))
-		e.Reply = strings.Join(strings.Fields(e.Reply), " ")
+		e.Code, e.Reply = t.Reply.Code, replyText(t.Reply)
 	}
 	e.Steps = make([]Step, len(t.Steps))
 	faults := 0
@@ -178,16 +184,13 @@ func (r *Recorder) Record(t *proxy.Transaction) {
 			e.Headers[i] = Header{Name: f.Name, Value: strings.ToValidUTF8(string(v), "?")}
 		}
 	}
-	if e.Time.IsZero() {
-		e.Time = r.now()
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
 	e.ID = r.seq
 	r.ring[r.next] = e
 	r.next = (r.next + 1) % len(r.ring)
-	r.count(e.Outcome, r.now())
+	r.count(e.Outcome, now)
 	if faults > 0 {
 		for _, s := range e.Steps {
 			if s.Error != "" {
@@ -204,18 +207,23 @@ func (r *Recorder) Record(t *proxy.Transaction) {
 	}
 }
 
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
+// replyText is a reply on one line: "550 5.7.1 text / more text".
+func replyText(r *smtp.Reply) string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(r.Code))
+	if r.Enhanced != "" {
+		b.WriteByte(' ')
+		b.WriteString(r.Enhanced)
 	}
-	return string(b[i:])
+	for i, l := range r.Lines {
+		if i == 0 {
+			b.WriteByte(' ')
+		} else {
+			b.WriteString(" / ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 // count adds an outcome to the minute it ended in; with r.mu held.
@@ -241,6 +249,9 @@ func (r *Recorder) count(outcome string, t time.Time) {
 }
 
 func (r *Recorder) addresses(as []string) []string {
+	if len(as) == 0 {
+		return nil
+	}
 	out := make([]string, len(as))
 	for i, a := range as {
 		out[i] = r.address(a)

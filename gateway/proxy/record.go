@@ -51,6 +51,7 @@ type txnRecord struct {
 	refused []string
 	last    *smtp.Reply // the last refusal of a RCPT
 	open    bool        // a MAIL started a transaction that is not recorded yet
+	t       Transaction // handed to the recorder, reused
 }
 
 // record hands the transaction in progress to the recorder, if any, and
@@ -61,7 +62,8 @@ func (s *session) record(st *filter.State, outcome string, r *smtp.Reply, queueI
 		return
 	}
 	tr.open = false
-	t := &Transaction{Start: tr.start, Session: s.info.ID, ClientIP: s.info.ClientIP, Helo: s.info.Helo,
+	t := &tr.t
+	*t = Transaction{Start: tr.start, Session: s.info.ID, ClientIP: s.info.ClientIP, Helo: s.info.Helo,
 		From: tr.from, Refused: tr.refused, Steps: tr.steps, Outcome: outcome, Reply: r, QueueID: queueID}
 	if st != nil {
 		t.From, t.Rcpts, t.Msg = st.From, st.Rcpts, st.Msg
@@ -70,6 +72,7 @@ func (s *session) record(st *filter.State, outcome string, r *smtp.Reply, queueI
 		}
 	}
 	tr.rec.Record(t)
+	*t = Transaction{} // keep nothing of the message alive
 }
 
 // beginTxn starts gathering a transaction at MAIL.

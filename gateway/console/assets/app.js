@@ -50,18 +50,29 @@
   window.addEventListener("hashchange", route);
 
   // ---- overview ----
-  let chart = null;
+  // The chart stacks the outcomes as bars: each series is drawn as the
+  // running total up to it, the largest first, so every band shows its own
+  // share; the legend shows each outcome's own count.
+  let chart = null, raw = null;
+  const STACK = OUTCOMES.slice().reverse(); // drawn first: the whole stack
   function drawChart(series) {
-    const data = [series.minutes].concat(OUTCOMES.map((o) => series.counts[o]));
+    raw = series.counts;
+    const cum = OUTCOMES.map((o, k) => series.minutes.map((_, i) => OUTCOMES.slice(0, k + 1).reduce((a, x) => a + series.counts[x][i], 0)));
+    const data = [series.minutes].concat(STACK.map((o) => cum[OUTCOMES.indexOf(o)]));
     const box = $("chart");
     const width = Math.max(300, box.clientWidth || 800);
     if (!window.uPlot) return;
     if (chart) { chart.setData(data); if (Math.abs(chart.width - width) > 10) chart.setSize({ width: width, height: 220 }); return; }
+    const bars = uPlot.paths.bars({ size: [0.8, 30] });
     chart = new uPlot({
       width: width, height: 220,
+      cursor: { points: { show: false } },
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(5, max)] } },
       axes: [{}, { label: "messages / min" }],
-      series: [{}].concat(OUTCOMES.map((o) => ({ label: o, stroke: COLORS[o], width: 2, points: { show: false } }))),
+      series: [{}].concat(STACK.map((o) => ({
+        label: o, stroke: COLORS[o], fill: COLORS[o], width: 0, paths: bars, points: { show: false },
+        value: (u, v, si, i) => (i == null || !raw ? "--" : raw[o][i]),
+      }))),
     }, data, box);
   }
 
