@@ -205,13 +205,12 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	// A client that stops reading is dropped after writeTimeout.
 	const writeTimeout = 10 * time.Second
-	send := func(s string) bool {
+	write := func(s string) bool {
 		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := io.WriteString(w, s); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		_, err := io.WriteString(w, s)
+		return err == nil
 	}
+	send := func(s string) bool { return write(s) && rc.Flush() == nil }
 	if !send(": sluice console\nretry: 3000\n\n") {
 		return
 	}
@@ -226,14 +225,24 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case e := <-ch:
-			if lost() && !send("event: resync\ndata: {}\n\n") {
+			// Under load, the entries already queued go out with one
+			// flush (one write to the socket) rather than one each.
+			for n := 0; ; n++ {
+				if c.rec.Match(f, e) {
+					b, _ := json.Marshal(e)
+					if !write("event: transaction\ndata: " + string(b) + "\n\n") {
+						return
+					}
+				}
+				if n == 255 || len(ch) == 0 {
+					break
+				}
+				e = <-ch
+			}
+			if lost() && !write("event: resync\ndata: {}\n\n") {
 				return
 			}
-			if !c.rec.Match(f, e) {
-				continue
-			}
-			b, _ := json.Marshal(e)
-			if !send("event: transaction\ndata: " + string(b) + "\n\n") {
+			if rc.Flush() != nil {
 				return
 			}
 		}
