@@ -42,22 +42,25 @@ var Outcomes = []string{"delivered", "rejected", "tempfailed", "discarded", "qua
 
 // Entry is one recorded transaction. It is never changed once recorded.
 type Entry struct {
-	ID       uint64    `json:"id"`
-	Time     time.Time `json:"time"`
-	Session  string    `json:"session"`
-	Client   string    `json:"client"`
-	Helo     string    `json:"helo"`
-	From     string    `json:"from"`
-	Rcpts    []string  `json:"rcpts"`
-	Refused  []string  `json:"refused_rcpts,omitempty"`
-	Size     int       `json:"size"`
-	Steps    []Step    `json:"steps"`
-	Outcome  string    `json:"outcome"`
-	Code     int       `json:"code"`
-	Reply    string    `json:"reply"`
-	QueueID  string    `json:"queue_id,omitempty"`
-	Headers  []Header  `json:"headers,omitempty"`
-	Duration int64     `json:"duration_ns"` // from MAIL to the final reply
+	ID      uint64    `json:"id"`
+	Time    time.Time `json:"time"`
+	Session string    `json:"session"`
+	Client  string    `json:"client"`
+	Helo    string    `json:"helo"`
+	From    string    `json:"from"`
+	Rcpts   []string  `json:"rcpts"`
+	Refused []string  `json:"refused_rcpts,omitempty"`
+	Size    int       `json:"size"`
+	Steps   []Step    `json:"steps"`
+	// StepsDropped counts the steps past maxSteps that were not kept (a
+	// transaction with many recipients runs the rcpt phase for each).
+	StepsDropped int      `json:"steps_dropped,omitempty"`
+	Outcome      string   `json:"outcome"`
+	Code         int      `json:"code"`
+	Reply        string   `json:"reply"`
+	QueueID      string   `json:"queue_id,omitempty"`
+	Headers      []Header `json:"headers,omitempty"`
+	Duration     int64    `json:"duration_ns"` // from MAIL to the final reply
 }
 
 // Step is one plugin call.
@@ -75,10 +78,14 @@ type Header struct {
 	Value string `json:"value"`
 }
 
-// Header fields kept per message, and bytes per value, with Options.Headers.
+// Header fields kept per message, bytes per value and in all, with
+// Options.Headers; plugin steps kept per transaction. They bound an
+// entry, and so the ring: at most about 24 KiB each.
 const (
 	maxHeaders     = 100
 	maxHeaderValue = 1000
+	maxHeaderTotal = 16 << 10
+	maxSteps       = 100
 )
 
 // subscriber is one live view (an /api/events stream).
@@ -164,9 +171,14 @@ func (r *Recorder) Record(t *proxy.Transaction) {
 	if t.Reply != nil {
 		e.Code, e.Reply = t.Reply.Code, replyText(t.Reply)
 	}
-	e.Steps = make([]Step, len(t.Steps))
+	steps := t.Steps
+	if len(steps) > maxSteps {
+		e.StepsDropped = len(steps) - maxSteps
+		steps = steps[:maxSteps]
+	}
+	e.Steps = make([]Step, len(steps))
 	faults := 0
-	for i, s := range t.Steps {
+	for i, s := range steps {
 		e.Steps[i] = Step{Plugin: s.Plugin, Phase: s.Phase.String(), Verdict: s.Verdict.String(), Duration: int64(s.Duration)}
 		if s.Err != nil {
 			e.Steps[i].Error = s.Err.Error()
@@ -175,13 +187,17 @@ func (r *Recorder) Record(t *proxy.Transaction) {
 	}
 	if r.opts.Headers && t.Msg != nil {
 		n := min(len(t.Msg.Fields), maxHeaders)
-		e.Headers = make([]Header, n)
-		for i, f := range t.Msg.Fields[:n] {
+		e.Headers = make([]Header, 0, n)
+		total := 0
+		for _, f := range t.Msg.Fields[:n] {
 			v := f.Value()
 			if len(v) > maxHeaderValue {
 				v = v[:maxHeaderValue]
 			}
-			e.Headers[i] = Header{Name: f.Name, Value: strings.ToValidUTF8(string(v), "?")}
+			if total += len(f.Name) + len(v); total > maxHeaderTotal {
+				break
+			}
+			e.Headers = append(e.Headers, Header{Name: f.Name, Value: strings.ToValidUTF8(string(v), "?")})
 		}
 	}
 	r.mu.Lock()

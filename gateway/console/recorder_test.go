@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,32 @@ func TestRecorderHeaders(t *testing.T) {
 		if strings.Contains(fmtEntry(e), "the body text") {
 			t.Fatal("the body was kept")
 		}
+	}
+}
+
+// An entry is bounded whatever the message and the chain: headers in
+// number and bytes, steps in number.
+func TestRecorderBoundsEntries(t *testing.T) {
+	var hdr strings.Builder
+	for i := range 500 {
+		hdr.WriteString("X-Big-" + strconv.Itoa(i) + ": " + strings.Repeat("v", 990) + "\r\n")
+	}
+	msg, err := message.Parse([]byte(hdr.String()+"\r\nbody\r\n"), message.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRecorder(Options{Headers: true})
+	steps := make([]filter.Step, 5000)
+	tr := txn("a@example.org", "delivered", steps...)
+	tr.Msg = msg
+	r.Record(tr)
+	e := r.Get(1)
+	total := 0
+	for _, h := range e.Headers {
+		total += len(h.Name) + len(h.Value)
+	}
+	if total > maxHeaderTotal || len(e.Headers) == 0 || len(e.Steps) != maxSteps || e.StepsDropped != 5000-maxSteps {
+		t.Fatalf("%d header bytes in %d fields, %d steps kept, %d dropped", total, len(e.Headers), len(e.Steps), e.StepsDropped)
 	}
 }
 

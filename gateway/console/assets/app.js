@@ -223,6 +223,7 @@
       at += s.duration_ns;
     }
     if (!e.steps.length) tl.appendChild(el("p", "No plugin ran.", "muted"));
+    if (e.steps_dropped) tl.appendChild(el("p", "… and " + e.steps_dropped + " more steps, not kept.", "muted"));
     const hb = $("d-headers").tBodies[0]; clear(hb);
     $("d-headers-box").hidden = !(e.headers && e.headers.length);
     for (const h of e.headers || []) { const tr = el("tr"); tr.appendChild(el("td", h.name)); tr.appendChild(el("td", h.value, "mono")); hb.appendChild(tr); }
