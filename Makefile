@@ -10,7 +10,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*'
 # takes the output path.
 LANGS   := go rust c assemblyscript wat
 
-.PHONY: all build plugins run test deps fmt vet check-policies bench clean examples probes conformance sdk-tests bench-peers FORCE
+.PHONY: all build plugins run test deps fmt vet check-policies bench clean examples probes conformance sdk-tests bench-peers console-assets FORCE
 
 all: build
 
@@ -86,6 +86,12 @@ bench: deps build
 # ratios against the README's targets (bench/peers.sh; knobs there).
 bench-peers: deps build
 	./bench/peers.sh
+
+# The console's vendored chart library (uPlot), rebuilt from
+# gateway/console/web/package-lock.json with npm ci; the result is committed,
+# so `go build` needs no npm.
+console-assets:
+	./gateway/console/web/build.sh
 
 clean:
 	rm -rf bin

@@ -6,6 +6,8 @@
 # Usage: bench/bench.sh            (after `make build`; `make bench` does both)
 # Knobs: SIZES (bytes, "1024 10240 102400"), CONCS ("1 20 100"), MSGS (2000),
 #        POLICY (bench/policy.hcl; its upstream is replaced by the sink)
+#        SLUICE_ARGS (more `sluice serve` flags, e.g. "--admin 127.0.0.1:2627"
+#        to measure the console's recorder, docs/console.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1024 10240 102400"}
@@ -35,7 +37,7 @@ go build -o "$WORK/dnsd" ./bench/dnsd
 smtp-sink -c -u nobody 127.0.0.1:$SINK_PORT 1024 > "$WORK/sink.out" 2>&1 & PIDS+=($!)
 wait_port $SINK_PORT
 ./bin/sluice serve --policy "$POLICY" --listen 127.0.0.1:$SLUICE_PORT --upstream 127.0.0.1:$SINK_PORT \
-  --log-level error > "$WORK/sluice.log" 2>&1 & SLUICE=$!; PIDS+=($SLUICE)
+  --log-level error ${SLUICE_ARGS:-} > "$WORK/sluice.log" 2>&1 & SLUICE=$!; PIDS+=($SLUICE)
 wait_port $SLUICE_PORT
 
 # run PORT SIZE CONC N -> "seconds"

@@ -44,6 +44,10 @@ type Loader struct {
 	Override func(*policy.Policy)
 	// Observer is told about sessions (metrics); nil for none.
 	Observer proxy.Observer
+	// Recorder is told every finished transaction (the admin console); nil
+	// for none. If it has a PluginBreaker(plugin, open) method, it is told
+	// about circuit breakers too.
+	Recorder proxy.Recorder
 	// Resolver, if set, answers every DNS lookup instead of the policy's
 	// resolver block (`sluice test --dns-file`).
 	Resolver dns.Resolver
@@ -92,9 +96,20 @@ func (l *Loader) build(ctx context.Context, p *policy.Policy) (*proxy.Generation
 			diags = append(diags, policy.OpenRelayWarning(p.Upstream.Range.Filename, &p.Upstream.Range))
 		}
 	}
-	opts := proxy.Options{Engine: l.Engine, Logger: l.Logger, Observer: l.Observer, Resolver: l.Resolver}
+	opts := proxy.Options{Engine: l.Engine, Logger: l.Logger, Observer: l.Observer, Resolver: l.Resolver, Recorder: l.Recorder}
+	var breakers []func(string, bool)
 	if b, ok := l.Observer.(interface{ PluginBreaker(string, bool) }); ok {
-		opts.OnBreaker = b.PluginBreaker // metrics' sluice_plugin_breaker_open
+		breakers = append(breakers, b.PluginBreaker) // metrics' sluice_plugin_breaker_open
+	}
+	if b, ok := l.Recorder.(interface{ PluginBreaker(string, bool) }); ok {
+		breakers = append(breakers, b.PluginBreaker) // the console's open breakers
+	}
+	if len(breakers) > 0 {
+		opts.OnBreaker = func(plugin string, open bool) {
+			for _, f := range breakers {
+				f(plugin, open)
+			}
+		}
 	}
 	gen, more := proxy.Build(ctx, p, opts)
 	return gen, append(diags, more...)
@@ -166,6 +181,8 @@ type Options struct {
 	Parse    func(path string) (*policy.Policy, hcl.Diagnostics)
 	// Metrics, if set, observes sessions, reloads and generations.
 	Metrics *metrics.Metrics
+	// Recorder, if set, is told every finished transaction (the console).
+	Recorder proxy.Recorder
 	// Watch reloads when the policy or a file it names changes on disk.
 	Watch bool
 	// Debounce is the watcher's (0: DefaultDebounce).
@@ -185,9 +202,12 @@ type Gateway struct {
 	reloader *Reloader
 	front    *front
 
-	life    context.Context // ends at shutdown; bounds reloads
-	stop    context.CancelFunc
-	hup     chan struct{}
+	life context.Context // ends at shutdown; bounds reloads
+	stop context.CancelFunc
+	hup  chan struct{}
+
+	lastMu  sync.Mutex
+	last    Result         // the last reload's, without its generation
 	reloads sync.WaitGroup // the watcher and the queued-reload runner
 	stopped sync.Once
 }
@@ -201,9 +221,12 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{log: log, metrics: opts.Metrics, hup: make(chan struct{}, 1)}
-	g.loader = Loader{Logger: log, Override: opts.Override, Parse: opts.Parse}
+	g.loader = Loader{Logger: log, Override: opts.Override, Parse: opts.Parse, Recorder: opts.Recorder}
 	if opts.Metrics != nil {
 		g.loader.Observer = opts.Metrics
+	}
+	if u, ok := opts.Recorder.(upstreamWatcher); ok {
+		g.loader.Observer = upstreamTee{Observer: g.loader.Observer, watcher: u}
 	}
 	p, diags := g.loader.parse(opts.Path)
 	if diags.HasErrors() {
@@ -254,6 +277,10 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 			g.front.apply(gen.Policy.Listen)
 		},
 		Report: func(r Result) {
+			g.lastMu.Lock()
+			g.last = r
+			g.last.Gen = nil
+			g.lastMu.Unlock()
 			if g.metrics != nil {
 				g.metrics.Reload(r.Status, r.Generation)
 			}

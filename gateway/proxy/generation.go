@@ -42,6 +42,7 @@ type Generation struct {
 	hostname string
 	log      *slog.Logger
 	obs      Observer
+	rec      Recorder // nil: no live session gathers its transactions
 
 	refs    atomic.Int64 // 1 while current, +1 per session
 	closeMu sync.Once
@@ -56,6 +57,9 @@ type Options struct {
 	// Observer, if set, is told about sessions, plugin steps, downstream
 	// commands and transaction outcomes (metrics).
 	Observer Observer
+	// Recorder, if set, is told every finished transaction of the live
+	// sessions (not RunTest's): the admin console.
+	Recorder Recorder
 	// OnBreaker, if set, is told when a plugin's circuit breaker opens or
 	// closes (wasmhost.Spec.OnBreaker; metrics).
 	OnBreaker func(plugin string, open bool)
@@ -100,6 +104,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 		log:      log,
 		limits:   message.Limits{MaxHeaderBytes: p.Listen.MaxHeaderSize, MaxHeaderFields: p.Listen.MaxHeaderFields},
 		obs:      opts.Observer,
+		rec:      opts.Recorder,
 	}
 	if g.obs == nil {
 		g.obs = nopObserver{}

@@ -35,10 +35,15 @@ type session struct {
 
 	upstream upstream.Upstream   // gen's, or `sluice test`'s in-memory one
 	onSteps  func([]filter.Step) // if set, told every chain run's steps (`sluice test`)
+	rec      *txnRecord          // if the generation has a Recorder (record.go)
 }
 
 func newSession(ctx context.Context, gen *Generation, ci smtpd.ConnInfo) (*session, *smtp.Reply) {
-	return startSession(ctx, &session{gen: gen, log: gen.log.With("session", ci.ID), upstream: gen.upstream}, ci), nil
+	s := &session{gen: gen, log: gen.log.With("session", ci.ID), upstream: gen.upstream}
+	if gen.rec != nil {
+		s.rec = &txnRecord{rec: gen.rec}
+	}
+	return startSession(ctx, s, ci), nil
 }
 
 // startSession runs the connect phase of s, a session of a generation the
@@ -75,6 +80,9 @@ func (s *session) run(ctx context.Context, st *filter.State) filter.Outcome {
 	if s.onSteps != nil {
 		s.onSteps(out.Steps)
 	}
+	if s.rec != nil {
+		s.rec.add(st.Phase, out.Steps)
+	}
 	for _, step := range out.Steps {
 		s.gen.obs.Step(step)
 		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
@@ -108,7 +116,7 @@ func (s *session) Helo(ctx context.Context, name string, cs *tls.ConnectionState
 	return nil
 }
 
-func (s *session) Mail(ctx context.Context, from, params string) *smtp.Reply {
+func (s *session) mail(ctx context.Context, from, params string) *smtp.Reply {
 	if s.info.Refused != nil {
 		return s.info.Refused
 	}
@@ -135,7 +143,7 @@ func (s *session) Mail(ctx context.Context, from, params string) *smtp.Reply {
 	return nil
 }
 
-func (s *session) Rcpt(ctx context.Context, to, params string) *smtp.Reply {
+func (s *session) rcpt(ctx context.Context, to, params string) *smtp.Reply {
 	st := s.st
 	if s.info.Refused != nil {
 		return s.info.Refused
@@ -162,10 +170,10 @@ func (s *session) Rcpt(ctx context.Context, to, params string) *smtp.Reply {
 	return nil
 }
 
-// Data is where "never lose mail" is decided: the client gets 2xx only when
+// data is where "never lose mail" is decided: the client gets 2xx only when
 // the downstream server accepted the message (or a plugin explicitly chose
 // discard, which is logged). Every other path returns 4xx or 5xx.
-func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {
+func (s *session) data(ctx context.Context, raw []byte) *smtp.Reply {
 	st := s.st
 	if s.info.Refused != nil {
 		return s.info.Refused
@@ -308,11 +316,13 @@ func (s *session) outcome(r *smtp.Reply) {
 }
 
 func (s *session) Reset() {
+	s.endTxn()
 	s.st = nil
 	s.txnBroke = nil
 }
 
 func (s *session) Close() {
+	s.endTxn()
 	if s.up != nil {
 		s.up.Close()
 		s.up = nil

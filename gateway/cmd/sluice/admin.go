@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -85,7 +88,10 @@ func loopbackAddress(addr string) bool {
 //     against Host: net/http's CrossOriginProtection); curl sends neither
 //     header and passes;
 //   - with a token, every request but the health probes (/healthz,
-//     /readyz, which reveal nothing) must carry it, else 401;
+//     /readyz, which reveal nothing) must carry it, else 401: as a bearer
+//     token, or as the console's session cookie, which POST /login sets
+//     for the right token (a browser cannot send a bearer token on its
+//     own); GET / then answers 401 with the login form;
 //   - without one, the Host header must be an IP address or localhost, so
 //     that a web page cannot reach a loopback admin server through a DNS
 //     name it rebinds to 127.0.0.1.
@@ -95,8 +101,15 @@ func (a adminAccess) guard(h http.Handler) http.Handler {
 		case a.tokenSum == nil && !literalHost(r.Host):
 			http.Error(w, "forbidden: use the admin address by IP or localhost\n", http.StatusForbidden)
 			return
+		case r.Method == http.MethodPost && r.URL.Path == "/login":
+			a.login(w, r)
+			return
 		case a.tokenSum != nil && !healthProbe(r) && !a.authorized(r):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+			if r.Method == http.MethodGet && r.URL.Path == "/" {
+				loginPage(w, "")
+				return
+			}
 			http.Error(w, "unauthorized: send Authorization: Bearer TOKEN\n", http.StatusUnauthorized)
 			return
 		}
@@ -106,12 +119,63 @@ func (a adminAccess) guard(h http.Handler) http.Handler {
 }
 
 func (a adminAccess) authorized(r *http.Request) bool {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(a.cookieValue())) == 1
+	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return a.tokenIs(strings.TrimSpace(tok))
+}
+
+func (a adminAccess) tokenIs(tok string) bool {
+	sum := sha256.Sum256([]byte(tok))
 	return subtle.ConstantTimeCompare(sum[:], a.tokenSum) == 1
+}
+
+// sessionCookie is the console's login: HttpOnly, SameSite=Strict, valid
+// for the life of the token (changing the token file and restarting logs
+// every browser out).
+const sessionCookie = "sluice_admin"
+
+// cookieValue is derived from the token, so that the cookie is not the
+// token itself.
+func (a adminAccess) cookieValue() string {
+	m := hmac.New(sha256.New, a.tokenSum)
+	m.Write([]byte("sluice console session"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// login is POST /login, the console's login form: the right token sets
+// the session cookie. Cross-site posts never get here (guard).
+func (a adminAccess) login(w http.ResponseWriter, r *http.Request) {
+	if a.tokenSum == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenFile+64)
+	if err := r.ParseForm(); err != nil || !a.tokenIs(strings.TrimSpace(r.PostForm.Get("token"))) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+		loginPage(w, "Wrong token.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: a.cookieValue(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// loginPage answers 401 with the console's login form.
+func loginPage(w http.ResponseWriter, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sluice console: log in</title></head>
+<body><h1>Sluice console</h1><p>This admin address needs its token (the file given to --admin-token-file).</p>
+<p>%s</p><form method="post" action="/login"><input type="password" name="token" id="token" autocomplete="current-password" autofocus>
+<button type="submit" id="login">Log in</button></form></body></html>
+`, html.EscapeString(msg))
 }
 
 func healthProbe(r *http.Request) bool {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,7 +46,7 @@ func startAdmin(t *testing.T, access adminAccess) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	if err := serveAdmin(addr, access, g, metrics.New(), log); err != nil {
+	if err := serveAdmin(addr, access, g, metrics.New(), log, nil); err != nil {
 		t.Fatal(err)
 	}
 	return addr
@@ -187,5 +188,73 @@ func TestAdminAddressNeedsToken(t *testing.T) {
 	os.WriteFile(empty, []byte("\n"), 0o600)
 	if _, err := newAdminAccess(":9100", empty, false); err == nil {
 		t.Error("an empty token file was accepted")
+	}
+}
+
+// The console's login: GET / without the token is a login form (401); the
+// right token posted to /login sets a cookie that then stands for the
+// token; a wrong one, a forged cookie or a cross-site login does not.
+func TestAdminConsoleLogin(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	access, err := newAdminAccess("0.0.0.0:9", file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startAdmin(t, access)
+	noRedirect := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(token string, header ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+addr+"/login", strings.NewReader("token="+token))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	get := func(path string, cookie *http.Cookie) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/", nil); code != 401 || !strings.Contains(body, `action="/login"`) {
+		t.Fatalf("GET / without the token: %d %s", code, body)
+	}
+	if resp := login("wrong"); resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
+		t.Fatalf("wrong token: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	if resp := login("s3cret-token-0123456789", "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); resp.StatusCode != 403 || len(resp.Cookies()) != 0 {
+		t.Fatalf("cross-site login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	resp := login("s3cret-token-0123456789")
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+		t.Fatalf("login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	c := resp.Cookies()[0]
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || strings.Contains(c.Value, "s3cret") {
+		t.Fatalf("cookie %+v", c)
+	}
+	if code, _ := get("/metrics", c); code != 200 {
+		t.Fatalf("with the cookie: %d", code)
+	}
+	forged := &http.Cookie{Name: c.Name, Value: strings.Repeat("0", len(c.Value))}
+	if code, _ := get("/metrics", forged); code != 401 {
+		t.Fatalf("with a forged cookie: %d", code)
 	}
 }

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/gateway/console"
+	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
+	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -36,6 +40,46 @@ plugin "stamp" { wasm = "stamp.wasm" }
 	rec := httptest.NewRecorder()
 	met.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if want := `sluice_plugin_breaker_open{plugin="stamp"} 0`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("exposition lacks %q", want)
+	}
+}
+
+// TestBreakerReachesConsole: a plugin whose breaker opens shows in the
+// console's open breakers, and still in the metrics' gauge.
+func TestBreakerReachesConsole(t *testing.T) {
+	dir := t.TempDir()
+	wasm(t, dir, "trap")
+	p := writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+plugin "trap" {
+  wasm              = "trap.wasm"
+  on_error          = "continue"
+  breaker_threshold = 2
+}
+`)
+	ctx := context.Background()
+	eng, err := wasmhost.NewEngine(ctx, wasmhost.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	met := metrics.New()
+	rec := console.NewRecorder(console.Options{})
+	gen, diags := (&lifecycle.Loader{Engine: eng, Logger: slog.New(slog.DiscardHandler), Observer: met, Recorder: rec}).Load(ctx, p)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	defer gen.Release()
+	for i := range 5 {
+		proxy.RunTest(ctx, gen, proxy.TestInput{ClientIP: "192.0.2.1", Helo: "h", From: "a@example.org", Rcpts: []string{"b@example.net"},
+			Message: []byte(fmt.Sprintf("Message-ID: <%d@example.org>\n\nhi\n", i))})
+	}
+	if got := rec.Stats().OpenBreakers; len(got) != 1 || got[0] != "trap" {
+		t.Fatalf("console's open breakers: %v", got)
+	}
+	w := httptest.NewRecorder()
+	met.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `sluice_plugin_breaker_open{plugin="trap"} 1`; !strings.Contains(w.Body.String(), want) {
 		t.Errorf("exposition lacks %q", want)
 	}
 }

@@ -15,10 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/console"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -34,12 +36,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	adminToken := fs.String("admin-token-file", "", "file holding the bearer token the admin server requires (needed off loopback)")
 	pprofOn := fs.Bool("pprof", false, "serve Go's /debug/pprof/ profiles on the admin address")
 	watch := fs.Bool("watch", true, "reload when the policy or a file it names changes on disk")
+	conOn := fs.Bool("console", true, "serve the web console at / and its JSON API under /api/ on the admin address (docs/console.md)")
+	conSize := fs.Int("console-size", console.DefaultSize, "transactions the console keeps")
+	conHash := fs.Bool("console-hash-addresses", false, "show envelope addresses hashed in the console (domains in clear)")
+	conHeaders := fs.Bool("console-headers", false, "keep each message's header fields for the console (bodies are never kept)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
 	}
 	if *policyPath == "" || len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR [--admin-token-file FILE] [--pprof]]")
+		fmt.Fprintln(stderr, "usage: sluice serve --policy FILE [--listen ADDR] [--upstream ADDR] [--admin ADDR [--admin-token-file FILE] [--pprof] [--console=false] [--console-size N] [--console-hash-addresses] [--console-headers]]")
 		return 2
 	}
 	access, err := newAdminAccess(*admin, *adminToken, *pprofOn)
@@ -47,11 +53,22 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 2
 	}
+	if *conSize < 1 || *conSize > console.MaxSize {
+		fmt.Fprintf(stderr, "sluice: --console-size must be 1 to %d\n", console.MaxSize)
+		return 2
+	}
 	log := lf.logger(stderr)
 	ctx := context.Background()
 	met := metrics.New()
+	// The console's recorder only exists with an admin address to see it on.
+	var rec *console.Recorder
+	var recorder proxy.Recorder
+	if *admin != "" && *conOn {
+		rec = console.NewRecorder(console.Options{Size: *conSize, HashAddresses: *conHash, Headers: *conHeaders})
+		recorder = rec
+	}
 	gw, diags, err := lifecycle.Start(ctx, lifecycle.Options{
-		Path: *policyPath, Logger: log, Metrics: met, Watch: *watch,
+		Path: *policyPath, Logger: log, Metrics: met, Watch: *watch, Recorder: recorder,
 		NewEngine: func(ctx context.Context, store kv.Store) (*wasmhost.Engine, error) { return lf.engine(ctx, log, store) },
 		Override: func(p *policy.Policy) {
 			if *listen != "" {
@@ -72,7 +89,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *admin != "" {
-		if err := serveAdmin(*admin, access, gw, met, log); err != nil {
+		var con *console.Console
+		if rec != nil {
+			con = console.New(gw, rec)
+		}
+		if err := serveAdmin(*admin, access, gw, met, log, con); err != nil {
 			log.Error("cannot serve admin", "address", *admin, "err", err)
 			gw.Shutdown()
 			return 1
@@ -107,7 +128,8 @@ type adminTarget interface {
 	Reload(ctx context.Context) lifecycle.Result
 }
 
-func serveAdmin(addr string, access adminAccess, g adminTarget, met *metrics.Metrics, log *slog.Logger) error {
+// serveAdmin serves the admin endpoints, and the console if con is not nil.
+func serveAdmin(addr string, access adminAccess, g adminTarget, met *metrics.Metrics, log *slog.Logger, con *console.Console) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -135,6 +157,9 @@ func serveAdmin(addr string, access adminAccess, g adminTarget, met *metrics.Met
 	if access.pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	}
+	if con != nil {
+		con.Register(mux)
 	}
 	srv := &http.Server{Handler: access.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)

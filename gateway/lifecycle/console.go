@@ -1,0 +1,115 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/sluice-mail/sluice/gateway/dns"
+	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/policy"
+	"github.com/sluice-mail/sluice/gateway/proxy"
+)
+
+// What the admin console (gateway/console) reads of a running gateway.
+
+// Policy is the policy of the generation serving new sessions, or nil
+// after shutdown. It must not be changed.
+func (g *Gateway) Policy() *policy.Policy {
+	gen := g.backend.Current()
+	if gen == nil {
+		return nil
+	}
+	return gen.Policy
+}
+
+// Files are the files the running policy names, the policy file first.
+func (g *Gateway) Files() []string { return g.reloader.Files() }
+
+// LastReload is the result of the last reload (Status "" before the
+// first); its Gen is nil.
+func (g *Gateway) LastReload() Result {
+	g.lastMu.Lock()
+	defer g.lastMu.Unlock()
+	return g.last
+}
+
+// TestMessage runs one message offline, as `sluice test` does, against the
+// running policy: a generation is built from it beside the serving one,
+// with an in-memory downstream that accepts everything (nothing is
+// delivered) and a resolver that answers every DNS lookup NOT_FOUND (no
+// lookup leaves the machine). It is told to neither the metrics nor the
+// recorder. Plugins share the running engine, so a plugin's kv writes are
+// real.
+func (g *Gateway) TestMessage(ctx context.Context, in proxy.TestInput) (*proxy.TestResult, error) {
+	p := g.Policy()
+	if p == nil {
+		return nil, errors.New("the gateway is shutting down")
+	}
+	zone, err := dns.ParseZone(strings.NewReader(""), "empty", "")
+	if err != nil {
+		return nil, err
+	}
+	gen, diags := proxy.Build(ctx, p, proxy.Options{Engine: g.loader.Engine, Logger: g.log, Resolver: zone})
+	if diags.HasErrors() || gen == nil {
+		var b strings.Builder
+		policy.WriteDiagnostics(&b, diags)
+		if gen != nil {
+			gen.Release()
+		}
+		return nil, errors.New("cannot build the running policy: " + b.String())
+	}
+	defer gen.Release()
+	return proxy.RunTest(ctx, gen, in), nil
+}
+
+// upstreamWatcher is a Recorder that wants the downstream commands'
+// results too (the console's upstream health).
+type upstreamWatcher interface {
+	Upstream(op string, d time.Duration, err error)
+}
+
+// upstreamTee is the metrics' observer (if any) plus an upstreamWatcher.
+type upstreamTee struct {
+	proxy.Observer // nil without metrics
+	watcher        upstreamWatcher
+}
+
+func (t upstreamTee) SessionStart() {
+	if t.Observer != nil {
+		t.Observer.SessionStart()
+	}
+}
+
+func (t upstreamTee) SessionEnd() {
+	if t.Observer != nil {
+		t.Observer.SessionEnd()
+	}
+}
+
+func (t upstreamTee) Step(s filter.Step) {
+	if t.Observer != nil {
+		t.Observer.Step(s)
+	}
+}
+
+func (t upstreamTee) Transaction(outcome string) {
+	if t.Observer != nil {
+		t.Observer.Transaction(outcome)
+	}
+}
+
+func (t upstreamTee) Upstream(op string, d time.Duration, err error) {
+	if t.Observer != nil {
+		t.Observer.Upstream(op, d, err)
+	}
+	t.watcher.Upstream(op, d, err)
+}
+
+// PluginBreaker passes the metrics' breaker gauge through (Loader.build).
+func (t upstreamTee) PluginBreaker(plugin string, open bool) {
+	if b, ok := t.Observer.(interface{ PluginBreaker(string, bool) }); ok {
+		b.PluginBreaker(plugin, open)
+	}
+}
