@@ -37,6 +37,7 @@ func (c *conn) command(line []byte) bool {
 	case "NOOP":
 		c.reply(replyOK)
 	case "QUIT":
+		c.quit = true
 		c.reply(replyBye)
 		return false
 	case "VRFY":

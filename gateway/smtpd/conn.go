@@ -53,6 +53,7 @@ type conn struct {
 	rcpts    int  // RCPTs accepted in this transaction
 	excess   int  // RCPTs refused in this transaction for MaxRecipients
 	sizeHint int  // SIZE declared with MAIL, capped
+	quit     bool // the client said QUIT: it has nothing more to send
 	errors   int  // 4xx and 5xx replies since the last accepted message
 	junk     int  // junk commands since the last accepted message
 	closing  bool // a reply that ends the connection was queued
@@ -212,7 +213,7 @@ func (c *conn) finish() {
 		}()
 	}
 	c.cancel()
-	c.raw.Close()
+	c.lingerClose()
 	c.releaseBuffers()
 	c.log.Info("connection closed", "duration", time.Since(c.started).Round(time.Millisecond))
 }
@@ -375,4 +376,29 @@ func (c *conn) resetTx() {
 	c.inTx, c.rcpts, c.excess, c.sizeHint = false, 0, 0, 0
 	c.xforward = nil // Postfix forgets XFORWARD attributes with the transaction
 	c.sess.Reset()
+}
+
+// Lingering after the last reply (lingerTime at most, lingerBytes of
+// input at most).
+const (
+	lingerTime  = time.Second
+	lingerBytes = 64 << 10
+)
+
+// lingerClose closes the socket so that the last reply arrives. Closing a
+// TCP socket with unread input (a client that pipelined past a refusal, a
+// 421 or a 554 greeting) makes the kernel send a reset, and the client may
+// lose the reply still in flight. So, unless the client said QUIT, the
+// write side is shut down first (the client reads the reply and EOF) and
+// what the client still sends is read and discarded, bounded in time and
+// bytes, before the close.
+func (c *conn) lingerClose() {
+	tcp, ok := c.raw.(interface{ CloseWrite() error })
+	if c.quit || !ok || tcp.CloseWrite() != nil {
+		c.raw.Close()
+		return
+	}
+	c.raw.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.raw, lingerBytes)
+	c.raw.Close()
 }
