@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
+	"github.com/sluice-mail/sluice/gateway/wasmhost/instrument"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -87,7 +88,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(nil, "%s", msg)
 	}
 
-	p.rt = wazero.NewRuntimeWithConfig(ctx, e.rtConf.WithMemoryLimitPages(uint32(pages)))
+	p.rt = wazero.NewRuntimeWithConfig(ctx, e.runtimeConfig(uint32(pages)))
 	ok := false
 	defer func() {
 		if !ok {
@@ -107,6 +108,9 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(nil, "%s", msg)
 	}
 	if err := e.instantiateHost(ctx, p.rt); err != nil {
+		return fail(err, "cannot set up host modules: %v", err)
+	}
+	if err := instantiateYield(ctx, p.rt); err != nil {
 		return fail(err, "cannot set up host modules: %v", err)
 	}
 	// Sleeping is per instance (instance.sleep), bound to the running call.
@@ -277,6 +281,12 @@ func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string 
 			if h.grant != "" && h.grant != abi.GrantDKIMPrefix && !slices.Contains(grants, h.grant) {
 				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
 					mod, name, h.grant, h.grant)
+			}
+		case instrument.YieldModule:
+			// Only the instrumentation's own import (instrument refuses a
+			// module that imports from this module itself).
+			if e.uninstrumented || name != instrument.YieldName {
+				return fmt.Sprintf("the module imports %s.%s; %s", mod, name, allowed)
 			}
 		case wasiModule:
 			want, found = e.wasi[name]

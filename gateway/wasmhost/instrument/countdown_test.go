@@ -1,0 +1,63 @@
+package instrument
+
+import (
+	"context"
+	"testing"
+)
+
+// countdownWAT has the shapes a guest can spend time in: a loop, nested
+// loops, and a call tree that is exponential without any loop.
+const countdownWAT = `(module
+  (func (export "loop") (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 3)))
+      (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get 1))
+  (func (export "nested") (param i32) (result i32) (local i32 i32)
+    (loop $outer
+      (local.set 2 (i32.const 100))
+      (loop $inner
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (br_if $inner (local.tee 2 (i32.sub (local.get 2) (i32.const 1)))))
+      (br_if $outer (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get 1))
+  (func $tree (export "tree") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1))
+      (else (i32.add (call $tree (i32.sub (local.get 0) (i32.const 1)))
+                     (call $tree (i32.sub (local.get 0) (i32.const 1))))))))`
+
+// TestCountdownYields: every shape of guest work reaches the yield function
+// in proportion to the work, and the results do not change. Each site
+// charges at least one step, so n loop iterations or calls make at least
+// n/Fuel yields; a site charges at most its function's size, so a few
+// dozen steps each here.
+func TestCountdownYields(t *testing.T) {
+	orig := wat(t, countdownWAT)
+	res, err := Rewrite(orig, testBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := instantiate(t, orig)
+	b, yields := instantiateCounting(t, res.Wasm)
+	ctx := context.Background()
+	for _, c := range []struct {
+		fn    string
+		arg   uint64
+		sites int // loop headers or function entries it passes
+	}{
+		{"loop", 1_000_000, 1_000_000},
+		{"nested", 10_000, 10_000 * 101},
+		{"tree", 20, 1<<21 - 1},
+	} {
+		*yields = 0
+		want, werr := a.ExportedFunction(c.fn).Call(ctx, c.arg)
+		got, gerr := b.ExportedFunction(c.fn).Call(ctx, c.arg)
+		if werr != nil || gerr != nil || want[0] != got[0] {
+			t.Errorf("%s(%d): original %v %v, rewritten %v %v", c.fn, c.arg, want, werr, got, gerr)
+		}
+		if lo, hi := c.sites/Fuel, c.sites*40/Fuel+1; *yields < lo || *yields > hi {
+			t.Errorf("%s(%d): %d yields, want between %d and %d", c.fn, c.arg, *yields, lo, hi)
+		}
+		t.Logf("%s(%d): %d yields", c.fn, c.arg, *yields)
+	}
+}
