@@ -59,7 +59,7 @@ type funcType struct {
 // NewEngine creates the compilation cache and learns the WASI functions the
 // host provides.
 func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
-	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV, dns: opts.Resolver}
+	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV, dns: opts.Resolver, uninstrumented: loadUninstrumented}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
