@@ -133,7 +133,7 @@ func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 	}
 	mod, err := p.rt.InstantiateModule(cctx, p.compiled,
 		p.modConf.WithStdout(inst.stdout).WithStderr(inst.stderr).
-			WithNanosleep(inst.sleep).WithOsyield(inst.yield))
+			WithNanosleep(inst.sleep).WithOsyield(inst.yield).WithRandSource(randReader{inst}))
 	if err != nil {
 		return fail(err)
 	}

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"crypto/rand"
 	"runtime"
 
 	"github.com/sluice-mail/sluice/gateway/wasmhost/instrument"
@@ -50,4 +51,29 @@ func instantiateYield(ctx context.Context, rt wazero.Runtime) error {
 // grow to pages pages.
 func (e *Engine) runtimeConfig(pages uint32) wazero.RuntimeConfig {
 	return e.rtConf.WithMemoryLimitPages(pages).WithCloseOnContextDone(e.uninstrumented)
+}
+
+// randPiece is how much randomness randReader reads between two looks at
+// the deadline: about 4 ms of crypto/rand on the build machine.
+const randPiece = 1 << 20
+
+// randReader is an instance's WASI random source (random_get): crypto/rand,
+// read in pieces, so that one random_get of a huge buffer (260 ms for
+// 64 MiB, seconds at the largest memory limits) also ends at the call's
+// deadline.
+type randReader struct{ inst *instance }
+
+func (r randReader) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		if r.inst.running != nil {
+			stopIfDone(r.inst.running)
+		}
+		m, err := rand.Read(b[n:min(len(b), n+randPiece)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -153,3 +153,25 @@ func TestYieldImportRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeRandomGetStoppedAtDeadline: one random_get of almost 1 GiB
+// (about 4 s of crypto/rand) ends at the call's deadline too: the host
+// reads the randomness in pieces and looks at the deadline between them.
+func TestHugeRandomGetStoppedAtDeadline(t *testing.T) {
+	e, _ := newEngine(t)
+	const timeout = 100 * time.Millisecond
+	p := load(t, e, Spec{Name: "random", MemoryLimit: 1 << 30, Timeout: timeout, Wasm: watModule(t, `(module
+  (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+  (memory (export "memory") 16384)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_on_mail") (result i32)
+    (drop (call $random_get (i32.const 0) (i32.const 0x3fff0000)))
+    (i32.const 0)))`)})
+	kind, d, err := callKind(t, p, context.Background(), filter.Mail)
+	if kind != "timeout" {
+		t.Errorf("error %v (kind %q), want a timeout", err, kind)
+	}
+	if d > timeout+slack {
+		t.Errorf("call took %v, want about %v", d, timeout)
+	}
+}
