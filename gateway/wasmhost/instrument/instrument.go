@@ -1,5 +1,7 @@
 // Package instrument rewrites a plugin module at load time so that the
-// guest bounds its own call stack (sdk/ABI.md §7).
+// guest bounds its own call stack (sdk/ABI.md §7) and leaves for the host
+// regularly, so that it can be stopped at its deadline (the countdown, see
+// Fuel).
 //
 // wazero's compiler runs guest code on a Go-allocated stack that doubles
 // whenever it is full, up to a fixed ceiling of tens of megabytes, and an
@@ -9,20 +11,22 @@
 // go below zero. A second global keeps the budget's low-water mark, so the
 // host can tell how deep an instance's stack ever went.
 //
-// The rewriting is structural and keeps every index of the module: the two
-// globals are appended after the module's own, a type is appended only if a
-// function has several results, and each function body becomes
+// The rewriting is structural: the three globals are appended after the
+// module's own, a type is appended only if a function has several results
+// (or none is () -> () for the yield import), the yield import becomes
+// function 0 (every other function index moves up by one), and each
+// function body becomes
 //
 //	global.get $budget, i32.const COST, i32.sub, global.set $budget
 //	(update the low-water mark; trap if it went below zero)
+//	(countdown: subtract the entry's cost, call $yield below zero)
 //	block (result ...)        ;; takes the function label's place
-//	  BODY                    ;; each return is now br to this block
+//	  BODY                    ;; each return is now br to this block;
+//	                          ;; each loop starts with a countdown
 //	end
 //	global.get $budget, i32.const COST, i32.add, global.set $budget
 //
 // A trap needs no restore: the host discards an instance after any fault.
-// The body walk visits every instruction, so later instrumentation (such as
-// a countdown at function entries and loop headers) can hook into it.
 package instrument
 
 import (
