@@ -2,7 +2,10 @@ package instrument
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/tetratelabs/wazero/api"
 )
 
 // countdownWAT has the shapes a guest can spend time in: a loop, nested
@@ -59,5 +62,43 @@ func TestCountdownYields(t *testing.T) {
 			t.Errorf("%s(%d): %d yields, want between %d and %d", c.fn, c.arg, *yields, lo, hi)
 		}
 		t.Logf("%s(%d): %d yields", c.fn, c.arg, *yields)
+	}
+}
+
+// TestShiftedIndices: the yield import moves every function index up by
+// one; calls, ref.func in code, globals and elements, call_indirect through
+// the table, the start function, exports and the names all follow.
+func TestShiftedIndices(t *testing.T) {
+	src := `(module (table 2 funcref) (global $gf funcref (ref.func $two))
+  (global $started (export "started") (mut i32) (i32.const 0))
+  (type $t (func (result i32)))
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.add (call $one) (i32.const 1)))
+  (func $init (global.set $started (i32.const 7)))
+  (elem (i32.const 0) $one)
+  (elem (i32.const 1) funcref (ref.func $two))
+  (elem declare func $init)
+  (start $init)
+  (func (export "f") (result i32)
+    (i32.add (call_indirect (type $t) (i32.const 0))
+      (i32.add (call_indirect (type $t) (i32.const 1))
+        (i32.add (ref.is_null (ref.func $init)) (ref.is_null (global.get $gf)))))))`
+	orig := watNames(t, src)
+	res, err := Rewrite(orig, testBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := instantiate(t, orig), instantiate(t, res.Wasm)
+	for _, m := range []api.Module{a, b} {
+		got, err := m.ExportedFunction("f").Call(context.Background())
+		if err != nil || got[0] != 3 || m.ExportedGlobal("started").Get() != 7 {
+			t.Errorf("f() = %v, %v, started %d; want 3, 7", got, err, m.ExportedGlobal("started").Get())
+		}
+	}
+	names := wasm2watNames(t, res.Wasm)
+	for _, want := range []string{`(import "sluice:yield" "yield" (func (;0;)`, "(func $two (type", "call $one", "(start $init)", "(ref.func $two)"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("no %q in the rewritten module:\n%s", want, names)
+		}
 	}
 }

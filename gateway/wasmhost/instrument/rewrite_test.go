@@ -193,6 +193,16 @@ func FuzzRewrite(f *testing.F) {
 	f.Add(wat(f, recursionWAT(3)))
 	f.Add(wat(f, `(module (type (func (result i32 i32 i64))) (func (result i32 i32 i64) (i32.const 1) (i32.const 2) (i64.const 3)))`))
 	f.Add(wat(f, `(module (import "a" "b" (global i32)) (import "a" "f" (func)) (start 1) (func (call 0)))`))
+	// Every place a function index can be: ref.func in code, a global and
+	// element expressions, function elements, declarative segments, start.
+	f.Add(wat(f, `(module (import "a" "f" (func $imp)) (table 2 funcref)
+  (global funcref (ref.func $g))
+  (func $g (result i32) (ref.is_null (ref.func $h)))
+  (func $h (drop (call $g)))
+  (elem (i32.const 0) $g)
+  (elem (i32.const 1) funcref (ref.func $h))
+  (elem declare func $h)
+  (start $h) (export "g" (func $g)))`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := Rewrite(b, testBudget)
 		if err != nil {
