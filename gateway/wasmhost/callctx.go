@@ -12,8 +12,8 @@ import (
 // allocates no context or timer (context.WithTimeout costs several
 // allocations and a timer per call).
 //
-// wazero watches Done (RuntimeConfig.WithCloseOnContextDone) and closes the
-// module when it is closed, which stops the guest.
+// The guest's countdown (interrupt.go), its sleeps and the host functions
+// check Err and stop the guest once it is set.
 type callCtx struct {
 	cs       *callState
 	timer    *time.Timer // runs expire; stopped between calls

@@ -48,7 +48,8 @@ type Engine struct {
 	ownKV  *kv.Memory // the store the engine created, closed by Close
 	dns    dns.Resolver
 	// uninstrumented loads modules as they are, without the stack budget
-	// of stack.go (differential tests only).
+	// of stack.go and the countdown of interrupt.go, and stops them with
+	// WithCloseOnContextDone instead (differential tests only).
 	uninstrumented bool
 
 	modules moduleCache // runtimes shared by plugins with the same bytes (modcache.go)
@@ -62,7 +63,7 @@ type funcType struct {
 // NewEngine creates the compilation cache and learns the WASI functions the
 // host provides.
 func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
-	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV, dns: opts.Resolver}
+	e := &Engine{log: opts.Logger, host: hostFuncs(), kv: opts.KV, dns: opts.Resolver, uninstrumented: loadUninstrumented}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -75,10 +76,9 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	} else {
 		e.cache = wazero.NewCompilationCache()
 	}
-	// WithCloseOnContextDone makes a deadline really stop a looping guest
-	// (without it the calling goroutine would spin forever).
+	// A deadline stops a running guest through the countdown the
+	// instrumentation adds (interrupt.go), not WithCloseOnContextDone.
 	e.rtConf = wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
 		WithCompilationCache(e.cache)
 
 	// Learn WASI's signatures once, from a throwaway runtime, to validate

@@ -134,7 +134,7 @@ func (p *Plugin) instantiate(sc startCtx) (*instance, *CallError) {
 	mctx, mem := withLinearMemory(cctx)
 	mod, err := p.rt.InstantiateModule(mctx, p.compiled,
 		p.modConf.WithStdout(inst.stdout).WithStderr(inst.stderr).
-			WithNanosleep(inst.sleep).WithOsyield(inst.yield))
+			WithNanosleep(inst.sleep).WithOsyield(inst.yield).WithRandSource(randReader{inst}))
 	mem.done(mod)
 	if err != nil {
 		return fail(err)

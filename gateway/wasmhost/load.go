@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
+	"github.com/sluice-mail/sluice/gateway/wasmhost/instrument"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -291,6 +292,12 @@ func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string 
 			if h.grant != "" && h.grant != abi.GrantDKIMPrefix && !slices.Contains(grants, h.grant) {
 				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
 					mod, name, h.grant, h.grant)
+			}
+		case instrument.YieldModule:
+			// Only the instrumentation's own import (instrument refuses a
+			// module that imports from this module itself).
+			if e.uninstrumented || name != instrument.YieldName {
+				return fmt.Sprintf("the module imports %s.%s; %s", mod, name, allowed)
 			}
 		case wasiModule:
 			want, found = e.wasi[name]

@@ -102,13 +102,17 @@ func (e *Engine) acquireModule(ctx context.Context, wasm []byte, pages uint32) (
 // compileShared creates the runtime, compiles wasm in it and instantiates
 // the host modules.
 func (e *Engine) compileShared(ctx context.Context, wasm []byte, pages uint32) (wazero.Runtime, wazero.CompiledModule, error) {
-	rt := wazero.NewRuntimeWithConfig(ctx, e.rtConf.WithMemoryLimitPages(pages))
+	rt := wazero.NewRuntimeWithConfig(ctx, e.runtimeConfig(pages))
 	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		rt.Close(ctx)
 		return nil, nil, err
 	}
 	if err := e.instantiateHost(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, nil, &hostSetupError{err}
+	}
+	if err := instantiateYield(ctx, rt); err != nil { // interrupt.go
 		rt.Close(ctx)
 		return nil, nil, &hostSetupError{err}
 	}

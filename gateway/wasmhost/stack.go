@@ -78,8 +78,8 @@ func (g stackGuard) deepest() int64 {
 }
 
 // stackError turns a trap on the stack limit into a plugin error of kind
-// "stack" that says so. Only a trap is looked at: after a timeout the
-// runtime has closed the module.
+// "stack" that says so. Only a trap is looked at: a call stopped at its
+// deadline is a timeout, however deep it was.
 func (inst *instance) stackError(ce *CallError) {
 	trapped := ce.Kind == "trap" || ce.Kind == "" && strings.HasPrefix(ce.Reason, "trapped: ")
 	if trapped && inst.guard.exceeded() {

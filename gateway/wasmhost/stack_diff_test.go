@@ -28,12 +28,15 @@ func outcome(v filter.Verdict, err error, st *filter.State) string {
 	return fmt.Sprintf("verdict %v, error %v\n%s", v, err, stateImage(st))
 }
 
-// TestStackDifferential: the stack instrumentation changes no result. The
-// hostile plugin's misbehaviours (except recursion, which the instrumented
-// module stops earlier by design), the good plugin, the host-function fuzz
-// seeds and the example filter of every SDK language give identical
-// verdicts, errors and states through the instrumented and the original
-// module.
+// TestStackDifferential: the instrumentation (the stack budget and the
+// countdown) changes no result. The hostile plugin's misbehaviours (except
+// recursion, which the instrumented module stops earlier by design), the
+// good plugin, a plugin that computes long enough to yield hundreds of
+// times, the host-function fuzz seeds, and the example filter and the
+// conformance probe of every SDK language give identical verdicts, errors
+// and states through the instrumented and the original module. (The
+// conformance vectors run on original modules with go test -tags
+// sluice_uninstrumented ./gateway/conformance/.)
 func TestStackDifferential(t *testing.T) {
 	t.Parallel() // it compiles Go modules, which is slow under -race
 	ei, eo := twoEngines(t)
@@ -76,6 +79,14 @@ func TestStackDifferential(t *testing.T) {
 		compare("good "+ph.String(), gi, gopl, func() *filter.State { return stateAt(t, ph) })
 	}
 
+	ci, co := both(Spec{Name: "compute", Wasm: watModule(t, computeWAT), Timeout: 10 * time.Second})
+	if v, err := ci.Call(ctx, stateAt(t, filter.Data)); err != nil || v != filter.Continue {
+		t.Errorf("compute: %v, %v, want continue", v, err)
+	}
+	for _, ph := range filter.Phases {
+		compare("compute "+ph.String(), ci, co, func() *filter.State { return stateAt(t, ph) })
+	}
+
 	fi, pani := fuzzHostPlugin(t)
 	fo, pano := fuzzHostPluginWith(t, func(e *Engine) { e.uninstrumented = true })
 	for i, s := range fuzzSeeds() {
@@ -98,5 +109,37 @@ func TestStackDifferential(t *testing.T) {
 			compare(lang+" example "+ph.String(), pi, po, func() *filter.State { return stateAt(t, ph) })
 			compare(lang+" example "+ph.String()+" again", pi, po, func() *filter.State { return stateAt(t, ph) })
 		}
+		b, err = os.ReadFile(filepath.Join("..", "..", "bin", "conformance", lang+".wasm"))
+		if err != nil {
+			t.Fatalf("%v: run make probes", err)
+		}
+		pi, po = both(Spec{Name: "probe", Wasm: b, Timeout: 10 * time.Second})
+		for _, ph := range filter.Phases {
+			compare(lang+" probe "+ph.String(), pi, po, func() *filter.State { return stateAt(t, ph) })
+		}
 	}
 }
+
+// computeWAT computes, without calling the host, through loops and an
+// exponential call tree (about 10^8 instructions: hundreds of countdown
+// yields), and tempfails unless it got the expected sum.
+const computeWAT = `(module
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func $tree (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1))
+      (else (i32.add (call $tree (i32.sub (local.get 0) (i32.const 1)))
+                     (call $tree (i32.sub (local.get 0) (i32.const 1)))))))
+  (func $loops (param i32) (result i32) (local i32 i32)
+    (loop $outer
+      (local.set 2 (i32.const 1000))
+      (loop $inner
+        (local.set 1 (i32.add (local.get 1) (local.get 2)))
+        (br_if $inner (local.tee 2 (i32.sub (local.get 2) (i32.const 1)))))
+      (br_if $outer (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get 1))
+  (func (export "sluice_on_data") (result i32)
+    (if (result i32) (i32.and
+          (i32.eq (call $tree (i32.const 20)) (i32.const 1048576))
+          (i32.eq (call $loops (i32.const 2000)) (i32.const 1001000000)))
+      (then (i32.const 0)) (else (i32.const 2)))))`

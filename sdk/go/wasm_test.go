@@ -20,7 +20,7 @@ import (
 
 // buildWasm compiles the package in dir for wasip1 as a reactor, the way a
 // plugin author builds one. It skips only if this Go cannot target wasip1.
-func buildWasm(t *testing.T, dir string) []byte {
+func buildWasm(t testing.TB, dir string) []byte {
 	t.Helper()
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	list, err := exec.Command(gobin, "tool", "dist", "list").Output()

@@ -10,12 +10,14 @@ const (
 	opEnd         = 0x0b
 	opBr          = 0x0c
 	opReturn      = 0x0f
+	opCall        = 0x10
 	opGlobalGet   = 0x23
 	opGlobalSet   = 0x24
 	opI32Const    = 0x41
 	opI32LtS      = 0x48
 	opI32Add      = 0x6a
 	opI32Sub      = 0x6b
+	opRefFunc     = 0xd2
 	prefixMisc    = 0xfc
 	prefixSIMD    = 0xfd
 	blockEmpty    = 0x40
@@ -185,18 +187,22 @@ func simdInstr(r *reader) {
 }
 
 // body is a function body as rewritten: its local declarations, copied, and
-// its instructions with the final end dropped and every return turned into
-// a branch to the block that will wrap them.
+// its instructions with the final end dropped, every return turned into a
+// branch to the block that will wrap them, every function index moved up
+// by one (the countdown's import takes index 0) and the countdown after
+// each loop instruction.
 type body struct {
 	locals uint64 // how many locals it declares
 	instrs uint64 // how many instructions it has
 	simd   uint64 // how many of them are SIMD instructions
+	entry  uint32 // the countdown cost of its instructions outside loops
 	decl   []byte // the local declarations, encoded
 	code   []byte // the rewritten instructions
 }
 
-// rewriteBody decodes a function body and rewrites its returns.
-func rewriteBody(b []byte) (*body, error) {
+// rewriteBody decodes a function body and rewrites it; fuel is the index
+// of the countdown global.
+func rewriteBody(b []byte, fuel uint32) (*body, error) {
 	r := &reader{b: b}
 	out := &body{}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
@@ -208,7 +214,14 @@ func rewriteBody(b []byte) (*body, error) {
 		}
 	}
 	out.decl = b[:r.pos]
-	out.code = make([]byte, 0, len(b)-r.pos+16)
+	start := r.pos
+	costs, entry, err := loopCosts(&reader{b: b, pos: start})
+	if err != nil {
+		return nil, err
+	}
+	out.entry = entry
+	out.code = make([]byte, 0, len(b)-r.pos+16+len(costs)*countdownSize)
+	loops := 0
 	depth := uint32(0) // blocks open inside the function
 	for r.err == nil {
 		if r.pos >= len(r.b) {
@@ -224,8 +237,14 @@ func rewriteBody(b []byte) (*body, error) {
 			out.simd++
 		}
 		switch in.op {
-		case opBlock, opLoop, opIf:
+		case opBlock, opIf:
 			depth++
+		case opLoop:
+			depth++
+			out.code = append(out.code, in.raw...)
+			out.code = appendCountdown(out.code, fuel, costs[loops])
+			loops++
+			continue
 		case opEnd:
 			if depth == 0 {
 				if r.pos != len(r.b) {
@@ -240,8 +259,60 @@ func rewriteBody(b []byte) (*body, error) {
 			out.code = append(out.code, opBr)
 			out.code = appendU32(out.code, depth)
 			continue
+		case opCall, opRefFunc:
+			out.code = appendU32(append(out.code, in.op), funcIndex(in.raw[1:])+1)
+			continue
 		}
 		out.code = append(out.code, in.raw...)
 	}
 	return nil, r.err
+}
+
+// loopCosts is the first pass over a body's instructions: the countdown
+// cost of each loop, in the order the loops start, and of the function's
+// entry. A loop is charged, at its header, the instructions directly inside
+// it (those of nested loops are charged at theirs), and the entry the
+// instructions outside every loop, one more each for the site itself. Only
+// loops branch backwards, so between two countdown sites the guest runs
+// each instruction at most once: the charges bound the work it did.
+func loopCosts(r *reader) (costs []uint32, entry uint32, err error) {
+	var open []int // for each open block: the loop it is (an index of costs), or -1
+	counts := []uint64{0}
+	owner := []int{0} // counts index of the innermost open loop, 0 for the function
+	for r.err == nil && r.pos < len(r.b) {
+		in := nextInstr(r)
+		if r.err != nil {
+			break
+		}
+		counts[owner[len(owner)-1]]++
+		switch in.op {
+		case opBlock, opIf:
+			open = append(open, -1)
+		case opLoop:
+			counts = append(counts, 1) // the loop instruction and its site
+			open = append(open, len(counts)-1)
+			owner = append(owner, len(counts)-1)
+		case opEnd:
+			if len(open) == 0 {
+				costs = make([]uint32, len(counts)-1)
+				for i, c := range counts[1:] {
+					costs[i] = uint32(min(c+1, MaxCost))
+				}
+				return costs, uint32(min(counts[0]+1, MaxCost)), nil
+			}
+			if open[len(open)-1] >= 0 {
+				owner = owner[:len(owner)-1]
+			}
+			open = open[:len(open)-1]
+		}
+	}
+	if r.err == nil {
+		r.fail("function body has no end")
+	}
+	return nil, 0, r.err
+}
+
+// funcIndex decodes the function index immediate of call or ref.func.
+func funcIndex(imm []byte) uint32 {
+	return (&reader{b: imm}).u32()
 }

@@ -1,5 +1,7 @@
 // Package instrument rewrites a plugin module at load time so that the
-// guest bounds its own call stack (sdk/ABI.md §7).
+// guest bounds its own call stack (sdk/ABI.md §7) and leaves for the host
+// regularly, so that it can be stopped at its deadline (the countdown, see
+// Fuel).
 //
 // wazero's compiler runs guest code on a Go-allocated stack that doubles
 // whenever it is full, up to a fixed ceiling of tens of megabytes, and an
@@ -9,20 +11,22 @@
 // go below zero. A second global keeps the budget's low-water mark, so the
 // host can tell how deep an instance's stack ever went.
 //
-// The rewriting is structural and keeps every index of the module: the two
-// globals are appended after the module's own, a type is appended only if a
-// function has several results, and each function body becomes
+// The rewriting is structural: the three globals are appended after the
+// module's own, a type is appended only if a function has several results
+// (or none is () -> () for the yield import), the yield import becomes
+// function 0 (every other function index moves up by one), and each
+// function body becomes
 //
 //	global.get $budget, i32.const COST, i32.sub, global.set $budget
 //	(update the low-water mark; trap if it went below zero)
+//	(countdown: subtract the entry's cost, call $yield below zero)
 //	block (result ...)        ;; takes the function label's place
-//	  BODY                    ;; each return is now br to this block
+//	  BODY                    ;; each return is now br to this block;
+//	                          ;; each loop starts with a countdown
 //	end
 //	global.get $budget, i32.const COST, i32.add, global.set $budget
 //
 // A trap needs no restore: the host discards an instance after any fault.
-// The body walk visits every instruction, so later instrumentation (such as
-// a countdown at function entries and loop headers) can hook into it.
 package instrument
 
 import (
@@ -38,6 +42,23 @@ import (
 const (
 	BudgetExport = "sluice:stack_budget" // the remaining budget, in bytes
 	LowExport    = "sluice:stack_low"    // the budget's lowest value so far
+)
+
+// The countdown. A third global counts down the guest's work: every
+// function entry and every loop header subtracts its cost (the number of
+// instructions the guest can run before it reaches another site, see
+// loopCosts), and a site that takes it below zero calls the function the
+// module imports as YieldModule.YieldName, then sets it back to Fuel. The
+// host's function checks the call's deadline and lets the Go scheduler
+// run, so a guest in any shape of loop, recursion or call tree leaves for
+// the host about every Fuel instructions. The import is the module's
+// function 0: every function index of the module moves up by one.
+const (
+	YieldModule = "sluice:yield"
+	YieldName   = "yield"
+	// Fuel is the work between two calls of the yield function: 100,000
+	// instructions, tens of microseconds of compiled code.
+	Fuel = 100_000
 )
 
 // Frame cost model, in bytes of wazero's machine stack. A compiled frame
@@ -84,6 +105,7 @@ const (
 	secFunction = 3
 	secGlobal   = 6
 	secExport   = 7
+	secStart    = 8
 	secElement  = 9
 	secCode     = 10
 	secData     = 11
@@ -245,8 +267,11 @@ func (m *module) parseTypes(c []byte) error {
 func (m *module) parseImports(c []byte) error {
 	r := &reader{b: c}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		r.bytes(uint64(r.u32()))
-		r.bytes(uint64(r.u32()))
+		mod := r.bytes(uint64(r.u32()))
+		name := r.bytes(uint64(r.u32()))
+		if string(mod) == YieldModule && r.err == nil {
+			return fmt.Errorf("the module imports %s.%s; the module name %q is reserved for Sluice's own instrumentation", mod, name, YieldModule)
+		}
 		switch r.byte() {
 		case 0: // function
 			r.u32()
@@ -319,6 +344,135 @@ func (m *module) parseExports(c []byte) error {
 	return trailing(r)
 }
 
+// shiftExports moves the function index of each function export up by one.
+func shiftExports(c []byte) []byte {
+	r := &reader{b: c}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(c)+8), n)
+	for ; n > 0 && r.err == nil; n-- {
+		start := r.pos
+		r.bytes(uint64(r.u32()))
+		kind := r.byte()
+		out = append(out, c[start:r.pos]...)
+		idx := r.u32()
+		if kind == 0 {
+			idx++
+		}
+		out = appendU32(out, idx)
+	}
+	return out
+}
+
+// shiftConstExpr copies a constant expression, moving ref.func's function
+// index up by one.
+func shiftConstExpr(r *reader, out []byte) []byte {
+	for r.err == nil {
+		in := nextInstr(r)
+		if r.err != nil {
+			break
+		}
+		if in.op == opRefFunc {
+			out = appendU32(append(out, opRefFunc), funcIndex(in.raw[1:])+1)
+		} else {
+			out = append(out, in.raw...)
+		}
+		if in.op == opEnd {
+			break
+		}
+	}
+	return out
+}
+
+// shiftGlobals moves the function indices of the globals' initializers.
+func shiftGlobals(c []byte) []byte {
+	r := &reader{b: c}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(c)+8), n)
+	for ; n > 0 && r.err == nil; n-- {
+		out = append(out, r.byte(), r.byte())
+		out = shiftConstExpr(r, out)
+	}
+	return out
+}
+
+// shiftElements moves the function indices of the element segments (the
+// layout parseElements checked).
+func shiftElements(c []byte) []byte {
+	r := &reader{b: c}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(c)+8), n)
+	for ; n > 0 && r.err == nil; n-- {
+		flags := r.u32()
+		out = appendU32(out, flags)
+		if flags&3 == 2 {
+			out = appendU32(out, r.u32())
+		}
+		if flags&1 == 0 {
+			out = shiftConstExpr(r, out)
+		}
+		if flags&3 != 0 {
+			out = append(out, r.byte())
+		}
+		k := r.u32()
+		out = appendU32(out, k)
+		for ; k > 0 && r.err == nil; k-- {
+			if flags&4 == 0 {
+				out = appendU32(out, r.u32()+1)
+			} else {
+				out = shiftConstExpr(r, out)
+			}
+		}
+	}
+	return out
+}
+
+// shiftNames moves the function indices of a valid "name" section: the
+// function names, and the local and label names keyed by function.
+func shiftNames(c []byte) []byte {
+	r := &reader{b: c}
+	start := r.pos
+	r.bytes(uint64(r.u32()))
+	out := append(make([]byte, 0, len(c)+8), c[start:r.pos]...)
+	nameMap := func(r *reader, out []byte, shift bool) []byte {
+		n := r.u32()
+		out = appendU32(out, n)
+		for ; n > 0 && r.err == nil; n-- {
+			idx := r.u32()
+			if shift {
+				idx++
+			}
+			out = appendU32(out, idx)
+			name := r.bytes(uint64(r.u32()))
+			out = append(appendU32(out, uint32(len(name))), name...)
+		}
+		return out
+	}
+	for !r.done() {
+		id := r.byte()
+		content := r.bytes(uint64(r.u32()))
+		sub := &reader{b: content}
+		var nc []byte
+		switch id {
+		case 1: // function names
+			nc = nameMap(sub, nil, true)
+		case 2, 3: // local names, label names: by function
+			n := sub.u32()
+			nc = appendU32(nil, n)
+			for ; n > 0 && sub.err == nil; n-- {
+				nc = appendU32(nc, sub.u32()+1)
+				nc = nameMap(sub, nc, false)
+			}
+			if sub.err != nil || sub.pos != len(content) {
+				continue // malformed label names: dropped
+			}
+		default:
+			nc = content
+		}
+		out = append(appendU32(append(out, id), uint32(len(nc))), nc...)
+	}
+	return out
+}
+
 func trailing(r *reader) error {
 	if r.err == nil && r.pos != len(r.b) {
 		return errors.New("section has trailing bytes")
@@ -327,17 +481,37 @@ func trailing(r *reader) error {
 }
 
 func (m *module) emit() (*Result, error) {
+	if len(m.types) >= math.MaxUint32-2 {
+		return nil, errors.New("too many types")
+	}
 	for _, name := range []string{BudgetExport, LowExport} {
 		if m.exports[name] {
 			return nil, fmt.Errorf("the module exports %q, a name Sluice reserves", name)
 		}
 	}
-	if m.globals > math.MaxUint32-2 {
+	if m.globals > math.MaxUint32-3 {
 		return nil, errors.New("too many globals")
 	}
-	budgetIdx, lowIdx := m.globals, m.globals+1
+	budgetIdx, lowIdx, fuelIdx := m.globals, m.globals+1, m.globals+2
 	res := &Result{}
 	var newTypes [][]byte
+	// The type of the yield import, () -> ().
+	yieldType := -1
+	for i, t := range m.types {
+		if t.params == 0 && len(t.results) == 0 {
+			yieldType = i
+			break
+		}
+	}
+	if yieldType < 0 {
+		yieldType = len(m.types)
+		newTypes = append(newTypes, []byte{0x60, 0, 0})
+	}
+	var yieldImport []byte
+	for _, s := range []string{YieldModule, YieldName} {
+		yieldImport = append(appendU32(yieldImport, uint32(len(s))), s...)
+	}
+	yieldImport = appendU32(append(yieldImport, 0x00), uint32(yieldType))
 	blockTypes := map[string]uint32{} // result types -> type index
 	for i, t := range m.types {
 		if t.params == 0 && len(t.results) > 1 {
@@ -347,11 +521,12 @@ func (m *module) emit() (*Result, error) {
 		}
 	}
 
-	// The two globals, mutable i32 set to the budget, and their exports.
+	// The two globals of the stack budget, mutable i32 set to the budget,
+	// and their exports; the countdown, a mutable i32 set to Fuel.
 	var globals []byte
-	for range 2 {
+	for _, v := range []int64{int64(m.budget), int64(m.budget), Fuel} {
 		globals = append(globals, 0x7f, 0x01, opI32Const)
-		globals = appendS64(globals, int64(m.budget))
+		globals = appendS64(globals, v)
 		globals = append(globals, opEnd)
 	}
 	var exports []byte
@@ -371,11 +546,12 @@ func (m *module) emit() (*Result, error) {
 	}
 	// sections still to add if the module has none of their kind
 	pending := map[byte][]byte{
-		secGlobal: append(appendU32(nil, 2), globals...),
+		secImport: append(appendU32(nil, 1), yieldImport...),
+		secGlobal: append(appendU32(nil, 3), globals...),
 		secExport: append(appendU32(nil, 2), exports...),
 	}
 	flush := func(before byte) {
-		for _, id := range []byte{secGlobal, secExport} {
+		for _, id := range []byte{secImport, secGlobal, secExport} {
 			if c, ok := pending[id]; ok && (before == 0 || sectionRank[id] < sectionRank[before]) {
 				put(id, c)
 				delete(pending, id)
@@ -392,14 +568,25 @@ func (m *module) emit() (*Result, error) {
 		case secType:
 			typeAt = len(out)
 			continue
+		case secImport:
+			delete(pending, secImport)
+			s.content = prependVec(s.content, 1, yieldImport)
 		case secGlobal:
 			delete(pending, secGlobal)
-			s.content = appendVec(s.content, 2, globals)
+			s.content = appendVec(shiftGlobals(s.content), 3, globals)
 		case secExport:
 			delete(pending, secExport)
-			s.content = appendVec(s.content, 2, exports)
+			s.content = appendVec(shiftExports(s.content), 2, exports)
+		case secStart:
+			s.content = appendU32(nil, funcIndex(s.content)+1)
+		case secElement:
+			s.content = shiftElements(s.content)
+		case secCustom:
+			if customName(s.content) == "name" { // a valid one: parse checked
+				s.content = shiftNames(s.content)
+			}
 		case secCode:
-			code, err := m.rewriteCode(s.content, budgetIdx, lowIdx, blockTypes, &newTypes, res)
+			code, err := m.rewriteCode(s.content, budgetIdx, lowIdx, fuelIdx, blockTypes, &newTypes, res)
 			if err != nil {
 				return nil, err
 			}
@@ -431,6 +618,15 @@ func (m *module) emit() (*Result, error) {
 	return res, nil
 }
 
+// prependVec puts n encoded items in front of an encoded vector's.
+func prependVec(vec []byte, n uint32, items []byte) []byte {
+	r := &reader{b: vec}
+	count := r.u32()
+	out := appendU32(nil, count+n)
+	out = append(out, items...)
+	return append(out, vec[r.pos:]...)
+}
+
 // appendVec adds n encoded items to an encoded vector.
 func appendVec(vec []byte, n uint32, items []byte) []byte {
 	r := &reader{b: vec}
@@ -440,7 +636,7 @@ func appendVec(vec []byte, n uint32, items []byte) []byte {
 	return append(out, items...)
 }
 
-func (m *module) rewriteCode(c []byte, budgetIdx, lowIdx uint32, blockTypes map[string]uint32, newTypes *[][]byte, res *Result) ([]byte, error) {
+func (m *module) rewriteCode(c []byte, budgetIdx, lowIdx, fuelIdx uint32, blockTypes map[string]uint32, newTypes *[][]byte, res *Result) ([]byte, error) {
 	r := &reader{b: c}
 	n := r.u32()
 	if r.err == nil && uint64(n) != uint64(len(m.funcTypes)) {
@@ -453,7 +649,7 @@ func (m *module) rewriteCode(c []byte, budgetIdx, lowIdx uint32, blockTypes map[
 			break
 		}
 		t := m.types[m.funcTypes[i]]
-		b, err := rewriteBody(raw)
+		b, err := rewriteBody(raw, fuelIdx)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -478,9 +674,10 @@ func (m *module) rewriteCode(c []byte, budgetIdx, lowIdx uint32, blockTypes map[
 			bt = appendS64(nil, int64(idx))
 		}
 
-		f := make([]byte, 0, len(b.decl)+len(b.code)+48)
+		f := make([]byte, 0, len(b.decl)+len(b.code)+48+countdownSize)
 		f = append(f, b.decl...)
 		f = appendEnter(f, budgetIdx, lowIdx, cost)
+		f = appendCountdown(f, fuelIdx, b.entry)
 		f = append(f, opBlock)
 		f = append(f, bt...)
 		f = append(f, b.code...)
@@ -512,6 +709,24 @@ func appendEnter(f []byte, budget, low, cost uint32) []byte {
 	f = appendConst(f, 0)
 	f = append(f, opI32LtS, opIf, blockEmpty, opUnreachable, opEnd, opEnd)
 	return f
+}
+
+// countdownSize is about the size of a countdown site's code.
+const countdownSize = 32
+
+// appendCountdown takes cost from the countdown; below zero it calls the
+// yield import (function 0) and sets the countdown back to Fuel.
+func appendCountdown(f []byte, fuel, cost uint32) []byte {
+	f = appendGlobal(f, opGlobalGet, fuel)
+	f = appendConst(f, cost)
+	f = append(f, opI32Sub)
+	f = appendGlobal(f, opGlobalSet, fuel)
+	f = appendGlobal(f, opGlobalGet, fuel)
+	f = appendConst(f, 0)
+	f = append(f, opI32LtS, opIf, blockEmpty, opCall, 0)
+	f = appendConst(f, Fuel)
+	f = appendGlobal(f, opGlobalSet, fuel)
+	return append(f, opEnd)
 }
 
 // appendLeave gives cost back to the budget.

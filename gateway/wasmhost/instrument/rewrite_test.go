@@ -15,17 +15,28 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 const testBudget = 1 << 20
 
-// instantiate runs a module in wazero's compiler, as the host does.
+// instantiate runs a module in wazero's compiler, as the host does, with
+// a yield function that only counts its calls.
 func instantiate(t testing.TB, b []byte) api.Module {
+	m, _ := instantiateCounting(t, b)
+	return m
+}
+
+func instantiateCounting(t testing.TB, b []byte) (api.Module, *int) {
 	t.Helper()
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
 	t.Cleanup(func() { rt.Close(ctx) })
+	yields := new(int)
+	if _, err := rt.NewHostModuleBuilder(YieldModule).NewFunctionBuilder().
+		WithFunc(func() { *yields++ }).Export(YieldName).Instantiate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	m, err := rt.Instantiate(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return m, yields
 }
 
 // TestShapesGolden compares the rewritten shapes module with its golden
@@ -155,6 +166,8 @@ func TestRefused(t *testing.T) {
 		{"unknown opcode", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x05\x01\x03\x00\xff\x0b"), "unknown opcode 0xff"},
 		{"no end", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x05\x01\x03\x00\x01\x01"), "function body has no end"},
 		{"reserved export", wat(t, `(module (global (export "sluice:stack_budget") i32 (i32.const 0)))`), "a name Sluice reserves"},
+		{"reserved import", wat(t, `(module (import "sluice:yield" "yield" (func)) (func (export "f") (call 0)))`), `the module name "sluice:yield" is reserved`},
+		{"reserved import module", wat(t, `(module (import "sluice:yield" "other" (global i32)))`), `the module name "sluice:yield" is reserved`},
 	}
 	for _, c := range cases {
 		_, err := Rewrite(c.b, testBudget)
@@ -180,6 +193,16 @@ func FuzzRewrite(f *testing.F) {
 	f.Add(wat(f, recursionWAT(3)))
 	f.Add(wat(f, `(module (type (func (result i32 i32 i64))) (func (result i32 i32 i64) (i32.const 1) (i32.const 2) (i64.const 3)))`))
 	f.Add(wat(f, `(module (import "a" "b" (global i32)) (import "a" "f" (func)) (start 1) (func (call 0)))`))
+	// Every place a function index can be: ref.func in code, a global and
+	// element expressions, function elements, declarative segments, start.
+	f.Add(wat(f, `(module (import "a" "f" (func $imp)) (table 2 funcref)
+  (global funcref (ref.func $g))
+  (func $g (result i32) (ref.is_null (ref.func $h)))
+  (func $h (drop (call $g)))
+  (elem (i32.const 0) $g)
+  (elem (i32.const 1) funcref (ref.func $h))
+  (elem declare func $h)
+  (start $h) (export "g" (func $g)))`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := Rewrite(b, testBudget)
 		if err != nil {

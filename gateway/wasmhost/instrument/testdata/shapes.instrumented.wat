@@ -3,7 +3,9 @@
   (type (;1;) (func (param i32) (result i32)))
   (type (;2;) (func (param i32) (result i32 i64)))
   (type (;3;) (func (param i32)))
-  (func (;0;) (type 1) (param i32) (result i32)
+  (type (;4;) (func))
+  (import "sluice:yield" "yield" (func (;0;) (type 4)))
+  (func (;1;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 384
     i32.sub
@@ -20,6 +22,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 15
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block (result i32)  ;; label = @1
       block (result i32)  ;; label = @2
@@ -40,7 +54,7 @@
     i32.const 384
     i32.add
     global.set 1)
-  (func (;1;) (type 1) (param i32) (result i32)
+  (func (;2;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 400
     i32.sub
@@ -57,6 +71,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 17
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block (result i32)  ;; label = @1
       block  ;; label = @2
@@ -79,7 +105,7 @@
     i32.const 400
     i32.add
     global.set 1)
-  (func (;2;) (type 1) (param i32) (result i32)
+  (func (;3;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 336
     i32.sub
@@ -97,6 +123,18 @@
         unreachable
       end
     end
+    global.get 3
+    i32.const 9
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
+    end
     block (result i32)  ;; label = @1
       i32.const 1
       local.get 0
@@ -110,7 +148,7 @@
     i32.const 336
     i32.add
     global.set 1)
-  (func (;3;) (type 1) (param i32) (result i32)
+  (func (;4;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 376
     i32.sub
@@ -127,6 +165,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 14
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block (result i32)  ;; label = @1
       i32.const 1
@@ -146,7 +196,7 @@
     i32.const 376
     i32.add
     global.set 1)
-  (func (;4;) (type 1) (param i32) (result i32)
+  (func (;5;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 384
     i32.sub
@@ -163,6 +213,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 15
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block (result i32)  ;; label = @1
       local.get 0
@@ -183,7 +245,7 @@
     i32.const 384
     i32.add
     global.set 1)
-  (func (;5;) (type 1) (param i32) (result i32)
+  (func (;6;) (type 1) (param i32) (result i32)
     (local i32)
     global.get 1
     i32.const 416
@@ -202,8 +264,32 @@
         unreachable
       end
     end
+    global.get 3
+    i32.const 4
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
+    end
     block (result i32)  ;; label = @1
       loop  ;; label = @2
+        global.get 3
+        i32.const 15
+        i32.sub
+        global.set 3
+        global.get 3
+        i32.const 0
+        i32.lt_s
+        if  ;; label = @3
+          call 0
+          i32.const 100000
+          global.set 3
+        end
         local.get 1
         i32.const 1
         i32.add
@@ -223,7 +309,7 @@
     i32.const 416
     i32.add
     global.set 1)
-  (func (;6;) (type 2) (param i32) (result i32 i64)
+  (func (;7;) (type 2) (param i32) (result i32 i64)
     global.get 1
     i32.const 392
     i32.sub
@@ -240,6 +326,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 16
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block (result i32 i64)  ;; label = @1
       i32.const 3
@@ -261,7 +359,7 @@
     i32.const 392
     i32.add
     global.set 1)
-  (func (;7;) (type 0) (result i32 i64)
+  (func (;8;) (type 0) (result i32 i64)
     global.get 1
     i32.const 280
     i32.sub
@@ -279,15 +377,27 @@
         unreachable
       end
     end
+    global.get 3
+    i32.const 4
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
+    end
     block (result i32 i64)  ;; label = @1
       i32.const 0
-      call 6
+      call 7
     end
     global.get 1
     i32.const 280
     i32.add
     global.set 1)
-  (func (;8;) (type 1) (param i32) (result i32)
+  (func (;9;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 312
     i32.sub
@@ -305,9 +415,21 @@
         unreachable
       end
     end
+    global.get 3
+    i32.const 6
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
+    end
     block (result i32)  ;; label = @1
       local.get 0
-      call 6
+      call 7
       i32.wrap_i64
       i32.add
     end
@@ -315,7 +437,7 @@
     i32.const 312
     i32.add
     global.set 1)
-  (func (;9;) (type 3) (param i32)
+  (func (;10;) (type 3) (param i32)
     global.get 1
     i32.const 344
     i32.sub
@@ -332,6 +454,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 10
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block  ;; label = @1
       local.get 0
@@ -347,7 +481,7 @@
     i32.const 344
     i32.add
     global.set 1)
-  (func (;10;) (type 1) (param i32) (result i32)
+  (func (;11;) (type 1) (param i32) (result i32)
     global.get 1
     i32.const 304
     i32.sub
@@ -365,16 +499,28 @@
         unreachable
       end
     end
+    global.get 3
+    i32.const 5
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
+    end
     block (result i32)  ;; label = @1
       local.get 0
-      call 9
+      call 10
       global.get 0
     end
     global.get 1
     i32.const 304
     i32.add
     global.set 1)
-  (func (;11;) (type 1) (param i32) (result i32)
+  (func (;12;) (type 1) (param i32) (result i32)
     (local v128)
     global.get 1
     i32.const 600
@@ -392,6 +538,18 @@
       if  ;; label = @2
         unreachable
       end
+    end
+    global.get 3
+    i32.const 36
+    i32.sub
+    global.set 3
+    global.get 3
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+      i32.const 100000
+      global.set 3
     end
     block (result i32)  ;; label = @1
       local.get 0
@@ -438,16 +596,17 @@
   (global (;0;) (mut i32) (i32.const 7))
   (global (;1;) (mut i32) (i32.const 1048576))
   (global (;2;) (mut i32) (i32.const 1048576))
+  (global (;3;) (mut i32) (i32.const 100000))
   (export "memory" (memory 0))
-  (export "nested" (func 0))
-  (export "br_func" (func 1))
-  (export "br_if_func" (func 2))
-  (export "br_table" (func 3))
-  (export "ret_if" (func 4))
-  (export "ret_loop" (func 5))
-  (export "multi" (func 8))
-  (export "store" (func 10))
-  (export "misc" (func 11))
+  (export "nested" (func 1))
+  (export "br_func" (func 2))
+  (export "br_if_func" (func 3))
+  (export "br_table" (func 4))
+  (export "ret_if" (func 5))
+  (export "ret_loop" (func 6))
+  (export "multi" (func 9))
+  (export "store" (func 11))
+  (export "misc" (func 12))
   (export "sluice:stack_budget" (global 1))
   (export "sluice:stack_low" (global 2))
-  (elem (;0;) (i32.const 0) func 0 5))
+  (elem (;0;) (i32.const 0) func 1 6))
