@@ -14,7 +14,10 @@ import (
 // "kv" grant. The namespace is the plugin's name. Writes go straight to the
 // store and are not rolled back on a plugin error: the store is outside
 // the transaction. A write past the namespace's quota (Spec.KVQuota)
-// returns QUOTA, not a trap: a full store is the plugin's to handle.
+// returns QUOTA, not a trap: a full store is the plugin's to handle. A
+// store that cannot answer (a shared Redis that is down or slow,
+// kv.ErrUnavailable) returns TEMPORARY from every kv function: the store
+// bounds each call by its own timeout, well within the hook's deadline.
 
 // kvKey reads a key argument: 1 to abi.KVMaxKey arbitrary bytes.
 func (cs *callState) kvKey(ptr, n uint64) string {
@@ -34,10 +37,15 @@ func (cs *callState) kvTTL(v uint64) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// hostKVGet implements kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND.
+// hostKVGet implements kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND
+// | TEMPORARY.
 func hostKVGet(cs *callState, s []uint64) {
 	k := cs.kvKey(s[0], s[1])
-	v, ok := cs.p.kv.Get(cs.p.name, k)
+	v, ok, err := cs.p.kv.Get(cs.p.name, k)
+	if err != nil {
+		s[0] = cs.kvResult(err)
+		return
+	}
 	if !ok {
 		s[0] = notFound
 		return
@@ -45,17 +53,17 @@ func hostKVGet(cs *callState, s []uint64) {
 	s[0] = cs.outBytes(s[2], s[3], v)
 }
 
-// quotaResult is the ABI result of a store error: QUOTA for ErrQuota; any
-// other error is the host's and traps.
-func (cs *callState) quotaResult(err error) uint64 {
-	if !errors.Is(err, kv.ErrQuota) {
-		cs.fail("key/value store: %v", err)
+// kvResult is the ABI result of a store error: QUOTA for ErrQuota,
+// TEMPORARY for any other (the store could not answer now).
+func (cs *callState) kvResult(err error) uint64 {
+	if errors.Is(err, kv.ErrQuota) {
+		return api.EncodeI32(abi.ErrQuota)
 	}
-	return api.EncodeI32(abi.ErrQuota)
+	return api.EncodeI32(abi.ErrTemporary)
 }
 
 // hostKVSet implements kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) ->
-// 0 | QUOTA.
+// 0 | QUOTA | TEMPORARY.
 func hostKVSet(cs *callState, s []uint64) {
 	k := cs.kvKey(s[0], s[1])
 	v := cs.read(s[2], s[3], "value")
@@ -64,7 +72,7 @@ func hostKVSet(cs *callState, s []uint64) {
 	}
 	ttl := cs.kvTTL(s[4])
 	if err := cs.p.kv.Set(cs.p.name, k, v, ttl); err != nil { // the store copies v
-		s[0] = cs.quotaResult(err)
+		s[0] = cs.kvResult(err)
 		return
 	}
 	s[0] = 0
@@ -72,23 +80,29 @@ func hostKVSet(cs *callState, s []uint64) {
 
 // hostKVIncr implements kv_incr(key_ptr, key_len, delta, ttl_ms) -> new
 // value, saturated to the i32 range, or QUOTA when creating the key would
-// take the namespace past its quota.
+// take the namespace past its quota, or TEMPORARY.
 func hostKVIncr(cs *callState, s []uint64) {
 	k := cs.kvKey(s[0], s[1])
 	delta := api.DecodeI32(s[2])
 	ttl := cs.kvTTL(s[3])
 	n, err := cs.p.kv.Incr(cs.p.name, k, int64(delta), ttl)
 	if err != nil {
-		s[0] = cs.quotaResult(err)
+		s[0] = cs.kvResult(err)
 		return
 	}
 	s[0] = api.EncodeI32(int32(max(math.MinInt32, min(math.MaxInt32, n))))
 }
 
-// hostKVDelete implements kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND.
+// hostKVDelete implements kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND |
+// TEMPORARY.
 func hostKVDelete(cs *callState, s []uint64) {
 	k := cs.kvKey(s[0], s[1])
-	if !cs.p.kv.Delete(cs.p.name, k) {
+	ok, err := cs.p.kv.Delete(cs.p.name, k)
+	if err != nil {
+		s[0] = cs.kvResult(err)
+		return
+	}
+	if !ok {
 		s[0] = notFound
 		return
 	}
