@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/kv"
+	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
@@ -103,6 +104,30 @@ func openKV(path string, log *slog.Logger) (*kv.Memory, error) {
 	}
 	log.Info("key/value store loaded", "path", p.KV.Path)
 	return m, nil
+}
+
+// openRedisKV opens the shared key/value store when the policy's kv block
+// names a Redis server (read once at start-up, like openKV). It returns
+// nil without one. A server that is down is not an error: the store
+// starts down, plugins get TEMPORARY, /readyz says so, and the store
+// comes up when the server does.
+func openRedisKV(path string, log *slog.Logger, met *metrics.Metrics) (*kv.Redis, error) {
+	p, diags := policy.Load(path)
+	if diags.HasErrors() || p.KV.Redis == "" {
+		return nil, nil
+	}
+	r, err := kv.NewRedis(kv.RedisOptions{URL: p.KV.Redis, PasswordFile: p.KV.PasswordFile, Prefix: p.KV.Prefix,
+		Timeout: p.KV.Timeout, Observe: met.KVCall})
+	if err != nil {
+		return nil, fmt.Errorf("%s", policy.FormatDiagnostic(policy.Error(p.KV.URLRange.Filename, &p.KV.URLRange, "Cannot use the Redis store", err.Error())))
+	}
+	met.KVPool(r.PoolStats, func() bool { return r.Err() == nil })
+	if err := r.Err(); err != nil {
+		log.Warn("the Redis key/value store is down; plugins get TEMPORARY until it answers", "redis", p.KV.Redis, "err", err)
+	} else {
+		log.Info("key/value store on Redis", "redis", p.KV.Redis)
+	}
+	return r, nil
 }
 
 // kvDiagnostics reports, at the kv block's path attribute, a store file

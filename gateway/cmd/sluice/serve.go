@@ -70,7 +70,17 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot open the key/value store", "err", err)
 		return 1
 	}
+	met := metrics.New()
 	var kvStore kv.Store
+	shared, err := openRedisKV(*policyPath, log, met)
+	if err != nil {
+		log.Error("cannot open the key/value store", "err", err)
+		return 1
+	}
+	if shared != nil {
+		kvStore = shared
+		defer shared.Close()
+	}
 	if store != nil {
 		kvStore = store
 		defer func() { // after the engine is closed: save what plugins wrote
@@ -94,7 +104,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			p.Upstream.Address, p.Upstream.Maildir = *upAddr, ""
 		}
 	}
-	met := metrics.New()
 	buildGen := func(ctx context.Context) (*proxy.Generation, hcl.Diagnostics) {
 		return build(ctx, *policyPath, eng, log, override, met, nil)
 	}
@@ -111,6 +120,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	life, stop := context.WithCancel(ctx)
 	defer stop()
 	g := &gateway{log: log, metrics: met, life: life}
+	if shared != nil {
+		g.kvErr = shared.Err
+	}
 	g.backend = proxy.NewBackend(gen, log)
 	f := &front{g: g, log: log, failed: make(chan error, 1)}
 	g.reloader = reload.New(*policyPath, reload.Options{Build: buildGen, Swap: g.backend.Swap, Logger: log,
@@ -300,6 +312,7 @@ type gateway struct {
 	metrics  *metrics.Metrics
 	cert     atomic.Pointer[tls.Certificate] // STARTTLS certificate, replaced on reload
 	life     context.Context                 // ends at shutdown; bounds reloads
+	kvErr    func() error                    // a shared kv store's health (nil: none); /readyz
 }
 
 // loadCert loads the policy's STARTTLS certificate; a failure keeps the old
@@ -373,6 +386,12 @@ func (g *gateway) serveAdmin(addr string, access adminAccess) error {
 		if g.backend.Current() == nil {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if g.kvErr != nil {
+			if err := g.kvErr(); err != nil {
+				http.Error(w, "not ready: key/value store down: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		io.WriteString(w, "ready\n")
 	})

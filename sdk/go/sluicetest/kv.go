@@ -73,11 +73,19 @@ func kvKey(fn, key string) {
 	}
 }
 
-func (h *host) KVGet(key string) ([]byte, bool) {
+// SetKVDown makes every KV call fail with sluice.ErrTemporary while down
+// is true, as a shared store that is down does (ABI §4.8).
+func (s *Session) SetKVDown(down bool) { s.kvDown = down }
+
+func (h *host) KVGet(key string) ([]byte, bool, error) {
 	s := h.enter("kv_get")
 	h.needGrant("kv_get", sluice.GrantKV)
 	kvKey("kv_get", key)
-	return s.KV(key)
+	if s.kvDown {
+		return nil, false, sluice.ErrTemporary
+	}
+	v, ok := s.KV(key)
+	return v, ok, nil
 }
 
 // SetKVQuota sets the plugin's key/value quota in bytes, as kv_quota in
@@ -119,6 +127,9 @@ func (h *host) KVSet(key string, val []byte, ttl time.Duration) error {
 	if len(val) > abi.KVMaxValue {
 		trapf("kv_set: value of %d bytes is above the limit of %d", len(val), abi.KVMaxValue)
 	}
+	if s.kvDown {
+		return sluice.ErrTemporary
+	}
 	grow := kvCost(key, val)
 	if e := s.kvLive(key); e != nil {
 		grow -= kvCost(key, e.val)
@@ -134,6 +145,9 @@ func (h *host) KVIncr(key string, delta int32, ttl time.Duration) (int32, error)
 	s := h.enter("kv_incr")
 	h.needGrant("kv_incr", sluice.GrantKV)
 	kvKey("kv_incr", key)
+	if s.kvDown {
+		return 0, sluice.ErrTemporary
+	}
 	e := s.kvLive(key)
 	if e == nil {
 		if !s.kvFits(kvCost(key, nil)) {
@@ -154,13 +168,16 @@ func (h *host) KVIncr(key string, delta int32, ttl time.Duration) (int32, error)
 	return int32(max(math.MinInt32, min(math.MaxInt32, n))), nil
 }
 
-func (h *host) KVDelete(key string) bool {
+func (h *host) KVDelete(key string) (bool, error) {
 	s := h.enter("kv_delete")
 	h.needGrant("kv_delete", sluice.GrantKV)
 	kvKey("kv_delete", key)
+	if s.kvDown {
+		return false, sluice.ErrTemporary
+	}
 	if s.kvLive(key) == nil {
-		return false
+		return false, nil
 	}
 	delete(s.kv, key)
-	return true
+	return true, nil
 }

@@ -58,6 +58,7 @@ type Session struct {
 	effects []string
 
 	kv      map[string]*kvEntry // the plugin's key/value store (kv.go)
+	kvDown  bool                // SetKVDown: every KV call fails with ErrTemporary
 	kvQuota int64               // its quota in bytes
 	clock   time.Time           // the store's fake clock
 
