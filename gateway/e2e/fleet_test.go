@@ -88,8 +88,8 @@ func delivered(t *testing.T, gws []fleetGateway) int {
 	return n
 }
 
-func readyz(t *testing.T, g fleetGateway) (int, string) {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + g.admin + "/readyz")
+func readyz(t *testing.T, g fleetGateway, query string) (int, string) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + g.admin + "/readyz" + query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +163,12 @@ func TestFleetSharedRedis(t *testing.T) {
 		if r := transaction(t, g.Addr, "bulk@example.org", "rl@example.net"); r != "" {
 			t.Fatalf("ratelimit with Redis down: %q, want accepted (on_kv_error = continue)", r)
 		}
-		code, body := readyz(t, g)
+		code, body := readyz(t, g, "")
 		if code != http.StatusServiceUnavailable || !strings.Contains(body, "key/value store down") {
 			t.Fatalf("/readyz with Redis down: %d %q", code, body)
+		}
+		if code, body := readyz(t, g, "?kv=optional"); code != http.StatusOK {
+			t.Fatalf("/readyz?kv=optional with Redis down: %d %q", code, body)
 		}
 	}
 	if n := delivered(t, gws); n != 1+limit+2 {
@@ -177,7 +180,7 @@ func TestFleetSharedRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, g := range gws {
-		waitCond(t, "/readyz to recover", func() bool { c, _ := readyz(t, g); return c == http.StatusOK })
+		waitCond(t, "/readyz to recover", func() bool { c, _ := readyz(t, g, ""); return c == http.StatusOK })
 	}
 	if r := transaction(t, a.Addr, "new@example.org", "v@example.net"); !strings.HasPrefix(r, "451 4.7.1") {
 		t.Fatalf("greylist after Redis came back: %q, want 451 4.7.1 (greylisted)", r)

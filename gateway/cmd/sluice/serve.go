@@ -387,7 +387,9 @@ func (g *gateway) serveAdmin(addr string, access adminAccess) error {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
-		if g.kvErr != nil {
+		// ?kv=optional: a load balancer's check, which must not drain
+		// every gateway of a fleet because their shared store is down.
+		if g.kvErr != nil && r.URL.Query().Get("kv") != "optional" {
 			if err := g.kvErr(); err != nil {
 				http.Error(w, "not ready: key/value store down: "+err.Error(), http.StatusServiceUnavailable)
 				return
