@@ -25,7 +25,7 @@ var (
 // sharedRedis starts the package's redis-server on first use; it lives
 // until the test binary exits (the first test's cleanup would stop it
 // too early, so it is started from a detached testing.TB).
-func sharedRedis(t *testing.T) *redistest.Server {
+func sharedRedis(t testing.TB) *redistest.Server {
 	redisOnce.Do(func() { redisSrv = redistest.Start(&keepAlive{t}) })
 	if redisSrv == nil {
 		t.Fatal("redis-server did not start")
@@ -35,13 +35,13 @@ func sharedRedis(t *testing.T) *redistest.Server {
 
 // keepAlive is a testing.TB whose cleanups never run: the package's
 // redis-server is killed by TestMain.
-type keepAlive struct{ *testing.T }
+type keepAlive struct{ testing.TB }
 
 func (k *keepAlive) Cleanup(func()) {}
 func (k *keepAlive) TempDir() string {
 	d, err := os.MkdirTemp("", "redistest")
 	if err != nil {
-		k.T.Fatal(err)
+		k.TB.Fatal(err)
 	}
 	return d
 }
