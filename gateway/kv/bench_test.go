@@ -41,4 +41,3 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 }
-
