@@ -31,16 +31,24 @@ func kvTTL(fn string, ms int32) (time.Duration, *Misuse) {
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// quota tells a full namespace (quota true) from a store failure, which
-// is the host's and ends the call.
-func quota(fn string, err error) (bool, error) {
+// quota tells a full namespace (quota true) from a store that cannot
+// answer now (a shared Redis that is down or slow): that error is returned
+// as it is, not as misuse, and the host reports TEMPERROR (sdk/ABI.md §4.8).
+func quota(err error) (bool, error) {
 	if err == nil {
 		return false, nil
 	}
 	if errors.Is(err, kv.ErrQuota) {
 		return true, nil
 	}
-	return false, misuse(fn, "key/value store: %v", err)
+	return false, err
+}
+
+// Unavailable reports whether err, from a key/value function, is a store
+// that cannot answer now rather than misuse.
+func Unavailable(err error) bool {
+	_, misused := err.(*Misuse)
+	return err != nil && !misused
 }
 
 // KVGet returns the value of key; the slice is the caller's.
@@ -48,8 +56,7 @@ func (c *Call) KVGet(key []byte) (v []byte, found bool, err error) {
 	if m := kvKey(abi.FnKVGet, key); m != nil {
 		return nil, false, m
 	}
-	v, found = c.p.KV.Get(c.p.Name, string(key))
-	return v, found, nil
+	return c.p.KV.Get(c.p.Name, string(key))
 }
 
 // KVSet stores a copy of val under key for ttlMS milliseconds (0: no
@@ -67,7 +74,7 @@ func (c *Call) KVSet(key, val []byte, ttlMS int32) (full bool, err error) {
 	if m != nil {
 		return false, m
 	}
-	return quota(fn, c.p.KV.Set(c.p.Name, string(key), val, ttl))
+	return quota(c.p.KV.Set(c.p.Name, string(key), val, ttl))
 }
 
 // KVIncr adds delta to the counter under key and returns the new value,
@@ -83,7 +90,7 @@ func (c *Call) KVIncr(key []byte, delta, ttlMS int32) (n int32, full bool, err e
 		return 0, false, m
 	}
 	v, err := c.p.KV.Incr(c.p.Name, string(key), int64(delta), ttl)
-	if full, err := quota(fn, err); full || err != nil {
+	if full, err := quota(err); full || err != nil {
 		return 0, full, err
 	}
 	return int32(max(math.MinInt32, min(math.MaxInt32, v))), false, nil
@@ -94,5 +101,5 @@ func (c *Call) KVDelete(key []byte) (found bool, err error) {
 	if m := kvKey(abi.FnKVDelete, key); m != nil {
 		return false, m
 	}
-	return c.p.KV.Delete(c.p.Name, string(key)), nil
+	return c.p.KV.Delete(c.p.Name, string(key))
 }

@@ -45,9 +45,12 @@ func TestKV(t *testing.T) {
 	misuseOf(t, err, abi.FnKVIncr, "negative ttl_ms")
 
 	c = Begin(&Plugin{Name: "p", KV: brokenStore{store, errors.New("disk on fire")}}, nil, abi.ExportConfigure)
+	// A store that cannot answer is not misuse: the host reports TEMPERROR.
 	_, err = c.KVSet([]byte("a"), nil, 0)
-	misuseOf(t, err, abi.FnKVSet, "disk on fire")
-	if !strings.Contains(err.Error(), "kv_set: key/value store") {
-		t.Fatalf("error %v", err)
+	if !Unavailable(err) || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("store failure: %v, want it returned as unavailable", err)
+	}
+	if Unavailable(nil) || Unavailable(misuse("kv_get", "x")) {
+		t.Fatal("Unavailable of nil or misuse")
 	}
 }

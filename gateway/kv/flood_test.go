@@ -34,7 +34,7 @@ func TestFloodOfAMillionKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, ok := s.Get("greylist", triplet); !ok {
+	if _, ok, _ := s.Get("greylist", triplet); !ok {
 		t.Fatal("the flood evicted the greylist entry")
 	}
 	used, quota := s.Usage("flood")

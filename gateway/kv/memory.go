@@ -403,14 +403,14 @@ func (s *Memory) compact(sp *space) {
 }
 
 // Get implements Store.
-func (s *Memory) Get(ns, key string) ([]byte, bool) {
+func (s *Memory) Get(ns, key string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.live(entryKey{ns, key}, s.now())
 	if e == nil {
-		return nil, false
+		return nil, false, nil
 	}
-	return append([]byte(nil), e.val...), true
+	return append([]byte(nil), e.val...), true, nil
 }
 
 // Set implements Store. It returns ErrQuota, writing nothing, when the
@@ -473,15 +473,15 @@ func (s *Memory) Incr(ns, key string, delta int64, ttl time.Duration) (int64, er
 }
 
 // Delete implements Store.
-func (s *Memory) Delete(ns, key string) bool {
+func (s *Memory) Delete(ns, key string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := entryKey{ns, key}
 	e := s.live(k, s.now())
 	if e == nil {
-		return false
+		return false, nil
 	}
 	s.remove(k, e)
 	s.changes++
-	return true
+	return true, nil
 }

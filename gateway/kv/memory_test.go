@@ -25,27 +25,27 @@ func newTest(t *testing.T, maxKeys int) (*Memory, *clock) {
 
 func TestSetGetDelete(t *testing.T) {
 	s, _ := newTest(t, 0)
-	if _, ok := s.Get("p", "k"); ok {
+	if _, ok, _ := s.Get("p", "k"); ok {
 		t.Fatal("Get on empty store found a value")
 	}
 	val := []byte("v1")
 	s.Set("p", "k", val, 0)
 	val[0] = 'X' // the store must have copied it
-	got, ok := s.Get("p", "k")
+	got, ok, _ := s.Get("p", "k")
 	if !ok || string(got) != "v1" {
 		t.Fatalf("Get = %q, %v; want v1", got, ok)
 	}
 	got[0] = 'Y' // and hand out copies
-	if got, _ := s.Get("p", "k"); string(got) != "v1" {
+	if got, _, _ := s.Get("p", "k"); string(got) != "v1" {
 		t.Fatalf("Get after mutating the result = %q", got)
 	}
-	if !s.Delete("p", "k") {
+	if ok, _ := s.Delete("p", "k"); !ok {
 		t.Fatal("Delete of a present key = false")
 	}
-	if s.Delete("p", "k") {
+	if ok, _ := s.Delete("p", "k"); ok {
 		t.Fatal("second Delete = true")
 	}
-	if _, ok := s.Get("p", "k"); ok {
+	if _, ok, _ := s.Get("p", "k"); ok {
 		t.Fatal("Get after Delete found a value")
 	}
 }
@@ -55,24 +55,24 @@ func TestTTL(t *testing.T) {
 	s.Set("p", "short", []byte("x"), 10*time.Second)
 	s.Set("p", "forever", []byte("y"), 0)
 	c.add(9 * time.Second)
-	if _, ok := s.Get("p", "short"); !ok {
+	if _, ok, _ := s.Get("p", "short"); !ok {
 		t.Fatal("key expired before its TTL")
 	}
 	c.add(time.Second)
-	if _, ok := s.Get("p", "short"); ok {
+	if _, ok, _ := s.Get("p", "short"); ok {
 		t.Fatal("key still present at its TTL")
 	}
-	if s.Delete("p", "short") {
+	if ok, _ := s.Delete("p", "short"); ok {
 		t.Fatal("Delete of an expired key = true")
 	}
 	c.add(1000 * time.Hour)
-	if _, ok := s.Get("p", "forever"); !ok {
+	if _, ok, _ := s.Get("p", "forever"); !ok {
 		t.Fatal("key without TTL expired")
 	}
 	// Set replaces the expiry.
 	s.Set("p", "forever", []byte("z"), time.Second)
 	c.add(time.Second)
-	if _, ok := s.Get("p", "forever"); ok {
+	if _, ok, _ := s.Get("p", "forever"); ok {
 		t.Fatal("Set did not apply the new TTL")
 	}
 }
@@ -87,7 +87,7 @@ func TestIncrTTLOnlyOnCreate(t *testing.T) {
 	if n, _ := s.Incr("p", "n", -2, time.Hour); n != 3 {
 		t.Fatalf("second Incr = %d, want 3", n)
 	}
-	if v, _ := s.Get("p", "n"); string(v) != "3" {
+	if v, _, _ := s.Get("p", "n"); string(v) != "3" {
 		t.Fatalf("Get = %q, want 3", v)
 	}
 	c.add(10 * time.Second)
@@ -116,7 +116,7 @@ func TestIncrConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if v, _ := s.Get("p", "ctr"); string(v) != fmt.Sprint(workers*each) {
+	if v, _, _ := s.Get("p", "ctr"); string(v) != fmt.Sprint(workers*each) {
 		t.Fatalf("counter = %s, want %d", v, workers*each)
 	}
 }
@@ -126,19 +126,19 @@ func TestNamespaces(t *testing.T) {
 	s.Set("a", "k", []byte("from a"), 0)
 	s.Set("b", "k", []byte("from b"), 0)
 	s.Incr("a", "n", 7, 0)
-	if v, _ := s.Get("a", "k"); string(v) != "from a" {
+	if v, _, _ := s.Get("a", "k"); string(v) != "from a" {
 		t.Fatalf("a/k = %q", v)
 	}
-	if v, _ := s.Get("b", "k"); string(v) != "from b" {
+	if v, _, _ := s.Get("b", "k"); string(v) != "from b" {
 		t.Fatalf("b/k = %q", v)
 	}
-	if _, ok := s.Get("b", "n"); ok {
+	if _, ok, _ := s.Get("b", "n"); ok {
 		t.Fatal("b sees a's counter")
 	}
-	if s.Delete("b", "n") {
+	if ok, _ := s.Delete("b", "n"); ok {
 		t.Fatal("b deleted a's counter")
 	}
-	if v, _ := s.Get("a", "n"); string(v) != "7" {
+	if v, _, _ := s.Get("a", "n"); string(v) != "7" {
 		t.Fatalf("a/n = %q after b's delete", v)
 	}
 }
@@ -153,15 +153,15 @@ func TestEvictionPrefersExpiredThenOldest(t *testing.T) {
 	if s.Len() != 3 {
 		t.Fatalf("Len = %d, want 3", s.Len())
 	}
-	if _, ok := s.Get("p", "old"); !ok {
+	if _, ok, _ := s.Get("p", "old"); !ok {
 		t.Fatal("evicted the oldest key while an expired one was held")
 	}
 	s.Set("p", "new2", []byte("5"), 0)
-	if _, ok := s.Get("p", "old"); ok {
+	if _, ok, _ := s.Get("p", "old"); ok {
 		t.Fatal("the oldest key survived eviction")
 	}
 	for _, k := range []string{"mid", "new1", "new2"} {
-		if _, ok := s.Get("p", k); !ok {
+		if _, ok, _ := s.Get("p", k); !ok {
 			t.Fatalf("key %s was evicted", k)
 		}
 	}
@@ -169,10 +169,10 @@ func TestEvictionPrefersExpiredThenOldest(t *testing.T) {
 	s.Delete("p", "mid")
 	s.Set("p", "mid", []byte("6"), 0)
 	s.Set("p", "new3", []byte("7"), 0)
-	if _, ok := s.Get("p", "mid"); !ok {
+	if _, ok, _ := s.Get("p", "mid"); !ok {
 		t.Fatal("re-created key evicted as if it were old")
 	}
-	if _, ok := s.Get("p", "new1"); ok {
+	if _, ok, _ := s.Get("p", "new1"); ok {
 		t.Fatal("new1 should have been the oldest")
 	}
 }

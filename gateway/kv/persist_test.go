@@ -30,7 +30,7 @@ func openFile(t *testing.T, path string, c *clock, maxKeys int) *Memory {
 
 func mustGet(t *testing.T, s *Memory, ns, key, want string) {
 	t.Helper()
-	got, ok := s.Get(ns, key)
+	got, ok, _ := s.Get(ns, key)
 	if !ok || string(got) != want {
 		t.Fatalf("Get(%s, %s) = %q, %v; want %q", ns, key, got, ok, want)
 	}
@@ -38,7 +38,7 @@ func mustGet(t *testing.T, s *Memory, ns, key, want string) {
 
 func mustMiss(t *testing.T, s *Memory, ns, key string) {
 	t.Helper()
-	if got, ok := s.Get(ns, key); ok {
+	if got, ok, _ := s.Get(ns, key); ok {
 		t.Fatalf("Get(%s, %s) = %q; want absent", ns, key, got)
 	}
 }
@@ -374,7 +374,7 @@ func fileHas(path, ns, key, want string) bool {
 	if s.load(bufio.NewReader(f)) != nil {
 		return false
 	}
-	v, ok := s.Get(ns, key)
+	v, ok, _ := s.Get(ns, key)
 	return ok && string(v) == want
 }
 

@@ -35,13 +35,13 @@ func TestQuota(t *testing.T) {
 	if err := s.Set("a", "x", val, 0); !errors.Is(err, ErrQuota) {
 		t.Fatalf("11th key: %v; want ErrQuota", err)
 	}
-	if _, ok := s.Get("a", "x"); ok {
+	if _, ok, _ := s.Get("a", "x"); ok {
 		t.Fatal("a refused key was stored")
 	}
 	if err := s.Set("a", "0", append(val, 'w'), 0); !errors.Is(err, ErrQuota) {
 		t.Fatalf("growing a value past the quota: %v; want ErrQuota", err)
 	}
-	if v, _ := s.Get("a", "0"); len(v) != 100 {
+	if v, _, _ := s.Get("a", "0"); len(v) != 100 {
 		t.Fatal("a refused value replaced the old one")
 	}
 	if err := s.Set("a", "0", val[:50], 0); err != nil {
@@ -95,7 +95,7 @@ func TestEvictionStaysInNamespace(t *testing.T) {
 			t.Fatalf("flood key %d: %v", i, err)
 		}
 	}
-	if _, ok := s.Get("greylist", "192.0.2/24 a@example.org b@example.net"); !ok {
+	if _, ok, _ := s.Get("greylist", "192.0.2/24 a@example.org b@example.net"); !ok {
 		t.Fatal("the flood evicted another namespace's key")
 	}
 	if s.Len() != maxKeys {
@@ -119,7 +119,7 @@ func TestEvictionStaysInNamespace(t *testing.T) {
 	if used, q := s2.Usage("flood"); refused == 0 || used > q {
 		t.Fatalf("%d writes refused, usage %d of %d", refused, used, q)
 	}
-	if _, ok := s2.Get("greylist", "k"); !ok {
+	if _, ok, _ := s2.Get("greylist", "k"); !ok {
 		t.Fatal("greylist key lost")
 	}
 }

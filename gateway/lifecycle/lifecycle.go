@@ -168,6 +168,33 @@ func OpenKV(p *policy.Policy, log *slog.Logger) (*kv.Memory, error) {
 	return m, nil
 }
 
+// OpenRedisKV opens the shared key/value store when p's kv block names a
+// Redis server (start-up only, like OpenKV). It returns nil without one. A
+// server that is down is not an error: the store starts down, plugins get
+// TEMPERROR, /readyz says so, and the store comes up when the server does.
+func OpenRedisKV(p *policy.Policy, log *slog.Logger, met *metrics.Metrics) (*kv.Redis, error) {
+	if p == nil || p.KV.Redis == "" {
+		return nil, nil
+	}
+	opts := kv.RedisOptions{URL: p.KV.Redis, PasswordFile: p.KV.PasswordFile, Prefix: p.KV.Prefix, Timeout: p.KV.Timeout}
+	if met != nil {
+		opts.Observe = met.KVCall
+	}
+	r, err := kv.NewRedis(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s", policy.FormatDiagnostic(policy.Error(p.KV.URLRange.Filename, &p.KV.URLRange, "Cannot use the Redis store", err.Error())))
+	}
+	if met != nil {
+		met.KVPool(r.PoolStats, func() bool { return r.Err() == nil })
+	}
+	if err := r.Err(); err != nil {
+		log.Warn("the Redis key/value store is down; plugins get TEMPERROR until it answers", "redis", p.KV.Redis, "err", err)
+	} else {
+		log.Info("key/value store on Redis", "redis", p.KV.Redis)
+	}
+	return r, nil
+}
+
 // Options configure Start.
 type Options struct {
 	Path   string
@@ -198,6 +225,7 @@ type Gateway struct {
 	loader   Loader
 	metrics  *metrics.Metrics
 	store    *kv.Memory
+	shared   *kv.Redis // the kv block's Redis store, if any
 	backend  *proxy.Backend
 	reloader *Reloader
 	front    *front
@@ -243,6 +271,13 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 	var kvStore kv.Store
 	if store != nil {
 		kvStore = store
+	}
+	shared, err := OpenRedisKV(p, log, opts.Metrics)
+	if err != nil {
+		return nil, diags, err
+	}
+	if shared != nil {
+		g.shared, kvStore = shared, shared
 	}
 	eng, err := opts.NewEngine(ctx, kvStore)
 	if err != nil {
@@ -335,6 +370,15 @@ func (g *Gateway) Addr() string { return g.front.Addr() }
 // Ready reports whether a generation serves new sessions.
 func (g *Gateway) Ready() bool { return g.backend.Current() != nil }
 
+// KVErr reports why the shared key/value store (Redis) cannot answer now,
+// or nil: also nil without one.
+func (g *Gateway) KVErr() error {
+	if g.shared == nil {
+		return nil
+	}
+	return g.shared.Err()
+}
+
 // Generation is the number of the generation serving new sessions.
 func (g *Gateway) Generation() int { return g.reloader.Generation() }
 
@@ -393,6 +437,9 @@ func (g *Gateway) closeEngine() {
 
 // closeStore saves what plugins wrote; after the engine is closed.
 func (g *Gateway) closeStore() {
+	if g.shared != nil {
+		g.shared.Close()
+	}
 	if g.store != nil {
 		if err := g.store.Close(); err != nil {
 			g.log.Error("cannot save the key/value store", "err", err)

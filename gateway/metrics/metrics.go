@@ -33,6 +33,8 @@ type Metrics struct {
 	upReplies      *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	generation     prometheus.Gauge
+	kvSeconds      *prometheus.HistogramVec
+	kvErrors       *prometheus.CounterVec
 }
 
 // New creates the collectors in a new registry, with the Go and process
@@ -61,8 +63,13 @@ func New() *Metrics {
 		Help: "Policy reloads by result (ok, failed, unchanged)."}, []string{"result"})
 	m.generation = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_policy_generation",
 		Help: "The policy generation serving new sessions (1 at start, +1 per successful reload)."})
+	m.kvSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_kv_seconds",
+		Help: "Latency of one call to a shared key/value store (Redis), by operation.", Buckets: prometheus.ExponentialBuckets(5e-5, 3, 10)},
+		[]string{"op"})
+	m.kvErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_kv_errors_total",
+		Help: "Failed calls to a shared key/value store by operation and kind (timeout, network, server, unavailable, quota)."}, []string{"op", "kind"})
 	for _, c := range []prometheus.Collector{m.sessions, m.sessionsActive, m.transactions, m.verdicts, m.pluginSeconds,
-		m.faults, m.breakerOpen, m.upSeconds, m.upReplies, m.reloads, m.generation,
+		m.faults, m.breakerOpen, m.upSeconds, m.upReplies, m.reloads, m.generation, m.kvSeconds, m.kvErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -115,6 +122,35 @@ func (m *Metrics) Reload(result string, generation int) {
 	if result == "ok" {
 		m.generation.Set(float64(generation))
 	}
+}
+
+// KVCall records a call to a shared key/value store: its operation,
+// duration and error kind ("" for none).
+func (m *Metrics) KVCall(op string, d time.Duration, kind string) {
+	m.kvSeconds.WithLabelValues(op).Observe(d.Seconds())
+	if kind != "" {
+		m.kvErrors.WithLabelValues(op, kind).Inc()
+	}
+}
+
+// KVPool exports a shared key/value store's connection pool (total and
+// idle connections, waits for a free connection that timed out) and
+// whether it is up.
+func (m *Metrics) KVPool(stats func() (total, idle, timeouts uint32), up func() bool) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_kv_pool_connections",
+			Help: "Connections to the shared key/value store."}, func() float64 { t, _, _ := stats(); return float64(t) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_kv_pool_idle_connections",
+			Help: "Idle connections to the shared key/value store."}, func() float64 { _, i, _ := stats(); return float64(i) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_kv_pool_timeouts_total",
+			Help: "Waits for a free connection to the shared key/value store that timed out."}, func() float64 { _, _, n := stats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_kv_up",
+			Help: "1 while the shared key/value store answers, else 0."}, func() float64 {
+			if up() {
+				return 1
+			}
+			return 0
+		}))
 }
 
 // SetGeneration sets the current generation (at start).

@@ -104,6 +104,24 @@ plugin "r" {
 `, []string{
 		`policy.hcl:7:3: Value out of range: kv_quota must be at least 64KiB, not 1KiB.`,
 	}},
+	{"kv redis", `listen { address = "127.0.0.1:2525" }
+` + okUpstream + `kv {
+  path   = "kv.db"
+  redis  = "http://127.0.0.1:6379"
+  prefix = "x:"
+}
+`, []string{
+		`policy.hcl:7:3: Conflicting kv settings: a kv block has either path (a file) or redis (a shared server), not both.`,
+		`policy.hcl:7:3: Invalid Redis URL: redis is "http://127.0.0.1:6379"; use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:/PATH.`,
+	}},
+	{"kv empty", `listen { address = "127.0.0.1:2525" }
+` + okUpstream + `kv {
+  timeout = "1s"
+}
+`, []string{
+		`policy.hcl:5:1: Incomplete kv block: a kv block needs path (a file) or redis (a shared server).`,
+		`policy.hcl:6:3: Setting without redis: timeout applies to a Redis store only; set redis too.`,
+	}},
 	{"zero size", `listen {
   address          = "127.0.0.1:2525"
   max_message_size = 0

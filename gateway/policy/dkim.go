@@ -75,12 +75,24 @@ func isDKIMGrant(g string) (string, bool) {
 }
 
 // KV is the optional `kv` block: where the key/value store behind the "kv"
-// grant (sdk/ABI.md §4.8) is kept on disk. It is read at start-up; a
+// grant (sdk/ABI.md §4.8) is kept: on disk (path) or in a Redis or Valkey
+// server that several gateways share (redis). It is read at start-up; a
 // reload does not move the store.
 type KV struct {
 	// Path is the file the store is loaded from and saved to; "" keeps it
 	// in memory only.
 	Path string
+	// Redis is the URL of a shared store (redis://, rediss:// or unix:);
+	// exclusive with Path.
+	Redis string
+	// PasswordFile holds the Redis password, or "USER PASSWORD" for an
+	// ACL user, on its first line.
+	PasswordFile string
+	// Prefix starts every Redis key ("" means "sluice:").
+	Prefix string
+	// Timeout bounds each Redis call (0 means the store's default, 250ms).
+	Timeout  time.Duration
+	URLRange hcl.Range // the redis attribute, where a bad URL is reported
 	// SaveInterval is how often the store is saved; 0 means the store's
 	// default.
 	SaveInterval time.Duration
@@ -92,8 +104,12 @@ type KV struct {
 
 var kvSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true},
+		{Name: "path"},
 		{Name: "save_interval"},
+		{Name: "redis"},
+		{Name: "password_file"},
+		{Name: "prefix"},
+		{Name: "timeout"},
 	},
 }
 
@@ -111,5 +127,25 @@ func (d *decoder) kvBlock(blocks hcl.Blocks) KV {
 		kv.PathRange = attr.Range
 	}
 	d.duration(c.Attributes["save_interval"], &kv.SaveInterval, true, 24*time.Hour)
+	if attr := c.Attributes["redis"]; d.str(attr, &kv.Redis) {
+		kv.URLRange = attr.Range
+		if kv.Path != "" {
+			d.errorf(attr.Range, "Conflicting kv settings", "a kv block has either path (a file) or redis (a shared server), not both.")
+		}
+		if !strings.HasPrefix(kv.Redis, "redis://") && !strings.HasPrefix(kv.Redis, "rediss://") && !strings.HasPrefix(kv.Redis, "unix:") {
+			d.errorf(attr.Range, "Invalid Redis URL", "redis is %q; use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:/PATH.", kv.Redis)
+		}
+	}
+	if kv.Path == "" && kv.Redis == "" && c.Attributes["path"] == nil && c.Attributes["redis"] == nil {
+		d.errorf(b.DefRange, "Incomplete kv block", "a kv block needs path (a file) or redis (a shared server).")
+	}
+	d.path(c.Attributes["password_file"], &kv.PasswordFile)
+	d.str(c.Attributes["prefix"], &kv.Prefix)
+	d.duration(c.Attributes["timeout"], &kv.Timeout, true, time.Minute)
+	for _, n := range []string{"password_file", "prefix", "timeout"} {
+		if attr := c.Attributes[n]; attr != nil && kv.Redis == "" {
+			d.errorf(attr.Range, "Setting without redis", "%s applies to a Redis store only; set redis too.", n)
+		}
+	}
 	return kv
 }

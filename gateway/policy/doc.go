@@ -88,6 +88,11 @@
 //	  path          = "var/kv.db"           # read at start-up; a reload does not move it
 //	  save_interval = "30s"
 //	}
+//	# or, shared by several gateways (instead of path):
+//	#   redis = "redis://127.0.0.1:6379/0"  # rediss:// (TLS), unix:/path
+//	#   password_file = "secrets/redis.pw"  # "PASSWORD" or "USER PASSWORD"
+//	#   prefix = "sluice:"                  # keys are PREFIX<plugin>:<key>
+//	#   timeout = "250ms"                   # per call; then TEMPERROR (sdk/ABI.md §4.8)
 //
 // # PROXY protocol
 //

@@ -45,10 +45,10 @@ func TestKVGranted(t *testing.T) {
 	if n := callTag(t, p, filter.Connect, "n"); n != "2" {
 		t.Errorf("second kv_incr = %q, want 2", n)
 	}
-	if v, ok := store.Get("counter", "ctr"); !ok || string(v) != "2" {
+	if v, ok, _ := store.Get("counter", "ctr"); !ok || string(v) != "2" {
 		t.Errorf("store counter/ctr = %q, %v; want 2", v, ok)
 	}
-	if _, ok := store.Get("counter", "gone"); ok {
+	if _, ok, _ := store.Get("counter", "gone"); ok {
 		t.Error("kv_delete left the key in the store")
 	}
 	// Saturation to the i32 range (the hook traps otherwise).

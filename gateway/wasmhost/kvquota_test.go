@@ -55,7 +55,7 @@ func TestKVFloodCannotEvictOthers(t *testing.T) {
 	if v, err := kvFlood(t, flood, maxKeys+50); err != nil || v != filter.Continue {
 		t.Fatalf("flood past the key cap: %v, %v; want continue (own keys evicted)", v, err)
 	}
-	if _, ok := store.Get("greylist", triplet); !ok {
+	if _, ok, _ := store.Get("greylist", triplet); !ok {
 		t.Fatal("the flood evicted the greylist entry")
 	}
 	if store.Len() != maxKeys {

@@ -25,6 +25,7 @@ type config struct {
 	Code            int              `json:"code"`
 	Enhanced        string           `json:"enhanced"`
 	Message         string           `json:"message"`
+	OnKVError       string           `json:"on_kv_error"`
 }
 
 // maxTTL is the longest lifetime the key/value store keeps (ABI §4.8).
@@ -39,6 +40,7 @@ type greylist struct {
 	allowRcpts                  []*glob.Glob
 	code                        int
 	enhanced, text              string
+	onKVErrorContinue           bool // on_kv_error = "continue"
 }
 
 func (p *greylist) Configure(h sluice.Host) error {
@@ -62,6 +64,15 @@ func (p *greylist) load(c config) error {
 		return fmt.Errorf("retry_window must be at most %v, the key/value store's longest lifetime", maxTTL)
 	case p.passTTL < time.Second:
 		return errors.New("pass_ttl must be at least 1s")
+	}
+
+	switch c.OnKVError {
+	case "", "tempfail":
+		p.onKVErrorContinue = false
+	case "continue":
+		p.onKVErrorContinue = true
+	default:
+		return fmt.Errorf("on_kv_error %q is not \"tempfail\" or \"continue\"", c.OnKVError)
 	}
 
 	p.autoAllowAfter = orInt(c.AutoAllowAfter, 5)

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/sluice-mail/sluice/plugins/internal/glob"
 
+	"errors"
 	"hash/fnv"
 	"net/netip"
 	"strconv"
@@ -47,7 +48,11 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	}
 
 	network := p.network(ip)
-	if _, ok := h.KVGet(prefixAllowed + network); ok {
+	allowed, err := p.has(h, prefixAllowed+network)
+	if err != nil {
+		return p.kvError(h, err)
+	}
+	if allowed {
 		p.set(h, prefixAllowed+network, p.passTTL) // a refresh: the key stays if refused
 		return sluice.Continue
 	}
@@ -56,18 +61,37 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 		from = "<>"
 	}
 	t := tripletKey(network, glob.Lower(from), glob.Lower(rcpt))
-	if _, ok := h.KVGet(prefixPassed + t); ok {
+	passed, err := p.has(h, prefixPassed+t)
+	if err != nil {
+		return p.kvError(h, err)
+	}
+	if passed {
 		p.set(h, prefixPassed+t, p.passTTL)
 		return sluice.Continue
 	}
-	if _, ok := h.KVGet(prefixSeen + t); ok {
-		if _, wait := h.KVGet(prefixWait + t); wait {
+	seen, err := p.has(h, prefixSeen+t)
+	if err != nil {
+		return p.kvError(h, err)
+	}
+	if seen {
+		wait, err := p.has(h, prefixWait+t)
+		if err != nil {
+			return p.kvError(h, err)
+		}
+		if wait {
 			return p.deferral(h, "retried too early")
 		}
 		p.pass(h, network, t)
 		return sluice.Continue
 	}
-	if !p.set(h, prefixSeen+t, p.retryWindow) || !p.set(h, prefixWait+t, p.delay) {
+	err = p.set(h, prefixSeen+t, p.retryWindow)
+	if err == nil {
+		err = p.set(h, prefixWait+t, p.delay)
+	}
+	switch {
+	case errors.Is(err, sluice.ErrTemporary):
+		return p.kvError(h, err)
+	case err != nil:
 		// A triplet that cannot be recorded could never pass: deferring
 		// it would defer the mail until the store has room. Let it
 		// through instead, as for a client that cannot be greylisted.
@@ -77,18 +101,42 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	return p.deferral(h, "first seen")
 }
 
-// set stores key with lifetime ttl and reports whether it could: a full
-// store (sluice.ErrQuota, kv_quota in the policy) is logged, and the
-// caller decides (sdk/ABI.md §4.8).
-func (p *greylist) set(h sluice.Host, key string, ttl time.Duration) bool {
-	if err := h.KVSet(key, []byte("1"), ttl); err != nil {
-		h.Log(sluice.LevelWarn, "key/value store full (raise kv_quota): not greylisting: "+err.Error())
-		return false
-	}
-	return true
+// has reports whether key is in the store; the error is the store's
+// (sluice.ErrTemporary: it could not answer).
+func (p *greylist) has(h sluice.Host, key string) (bool, error) {
+	_, ok, err := h.KVGet(key)
+	return ok, err
 }
 
-// pass records the triplet t as passed and counts it for its network.
+// kvError is the verdict when the key/value store could not answer
+// (sdk/ABI.md §4.8): on_kv_error "tempfail" (the default) defers the
+// recipient, so that no triplet passes unchecked while a shared store is
+// down; "continue" lets the mail through ungreylisted.
+func (p *greylist) kvError(h sluice.Host, err error) sluice.Verdict {
+	if p.onKVErrorContinue {
+		h.Log(sluice.LevelWarn, "key/value store unavailable: not greylisting (on_kv_error = continue): "+err.Error())
+		return sluice.Continue
+	}
+	h.Log(sluice.LevelWarn, "key/value store unavailable: deferring (on_kv_error = tempfail): "+err.Error())
+	return sluice.Tempfail(h, 451, "4.3.0", "Temporary local problem, please try again later")
+}
+
+// set stores key with lifetime ttl. A full store (sluice.ErrQuota,
+// kv_quota in the policy) or one that cannot answer (sluice.ErrTemporary)
+// is logged, and the caller decides (sdk/ABI.md §4.8).
+func (p *greylist) set(h sluice.Host, key string, ttl time.Duration) error {
+	err := h.KVSet(key, []byte("1"), ttl)
+	switch {
+	case errors.Is(err, sluice.ErrQuota):
+		h.Log(sluice.LevelWarn, "key/value store full (raise kv_quota): not greylisting: "+err.Error())
+	case err != nil:
+		h.Log(sluice.LevelWarn, "key/value store unavailable: "+err.Error())
+	}
+	return err
+}
+
+// pass records the triplet t as passed and counts it for its network. The
+// triplet passes even if the store then fails: it was seen and waited.
 func (p *greylist) pass(h sluice.Host, network, t string) {
 	p.set(h, prefixPassed+t, p.passTTL) // refused: the triplet is greylisted again later
 	h.KVDelete(prefixSeen + t)
@@ -99,10 +147,10 @@ func (p *greylist) pass(h sluice.Host, network, t string) {
 	}
 	n, err := h.KVIncr(prefixCount+network, 1, p.passTTL)
 	if err != nil {
-		h.Log(sluice.LevelWarn, "key/value store full (raise kv_quota): passed triplets of "+network+" not counted")
+		h.Log(sluice.LevelWarn, "key/value store full or unavailable: passed triplets of "+network+" not counted: "+err.Error())
 		return
 	}
-	if int(n) >= p.autoAllowAfter && p.set(h, prefixAllowed+network, p.passTTL) {
+	if int(n) >= p.autoAllowAfter && p.set(h, prefixAllowed+network, p.passTTL) == nil {
 		h.KVDelete(prefixCount + network)
 		h.Log(sluice.LevelInfo, "client network "+network+" auto-allowed after "+strconv.Itoa(int(n))+" passed triplets")
 	}

@@ -291,3 +291,34 @@ func TestStoreFull(t *testing.T) {
 		t.Error("half a triplet left in the store")
 	}
 }
+
+// A store that cannot answer (a shared Redis that is down): by default the
+// recipient is deferred, so no triplet passes unchecked; with on_kv_error
+// = "continue" the mail goes through ungreylisted. Both recover with the
+// store.
+func TestOnKVError(t *testing.T) {
+	s, p := configured(t, `{}`)
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
+	s.Advance(5 * time.Minute)
+	s.SetKVDown(true)
+	for _, ip := range []string{"192.0.2.1", "198.51.100.1"} {
+		s.SetInfo(sluice.InfoClientIP, ip)
+		s.Mail(p, "a@example.net")
+		r := s.Rcpt(p, "b@example.org")
+		if r.Err != nil || r.Verdict != sluice.VerdictTempfail || r.Reply.String() != "451 4.3.0 Temporary local problem, please try again later" {
+			t.Fatalf("store down, %s: %v %v %q", ip, r.Err, r.Verdict, r.Reply)
+		}
+	}
+	s.SetKVDown(false)
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.Continue) // it had waited
+
+	s2, p2 := configured(t, `{"on_kv_error": "continue"}`)
+	s2.SetKVDown(true)
+	try(t, s2, p2, "192.0.2.1", "a@example.net", "b@example.org", sluice.Continue)
+	s2.SetKVDown(false)
+	try(t, s2, p2, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
+
+	if err := (&greylist{}).load(config{OnKVError: "ignore"}); err == nil || !strings.Contains(err.Error(), "on_kv_error") {
+		t.Fatalf("bad on_kv_error: %v", err)
+	}
+}

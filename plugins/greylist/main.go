@@ -21,8 +21,14 @@
 //	    code             = 451     # default 451, must be 4xx
 //	    enhanced         = "4.7.1" # default 4.7.1
 //	    message          = "Greylisted, please try again later"
+//	    on_kv_error      = "tempfail" # default; or "continue" (see below)
 //	  }
 //	}
+//
+// on_kv_error is what happens when the store cannot answer (a shared Redis
+// that is down or slow: TEMPERROR, sdk/ABI.md §4.8): "tempfail" (the
+// default) defers the recipient with 451 4.3.0, "continue" lets the mail
+// through ungreylisted. See README.md for why tempfail is the default.
 //
 // Durations are Go durations ("90s", "5m", "48h") or whole days ("35d").
 // The store's longest lifetime is 2^31-1 ms, about 24.8 days (ABI §4.8):

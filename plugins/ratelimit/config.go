@@ -23,6 +23,8 @@ type config struct {
 	Code     int          `json:"code"`
 	Enhanced string       `json:"enhanced"`
 	Message  string       `json:"message"`
+	// OnKVError is "continue" (the default) or "tempfail".
+	OnKVError string `json:"on_kv_error"`
 }
 
 // Rule key kinds.
@@ -55,6 +57,8 @@ type ratelimit struct {
 	mail, rcpt     []rule
 	code           int
 	enhanced, text string
+	// onKVErrorTempfail: on_kv_error = "tempfail"
+	onKVErrorTempfail bool
 }
 
 func (p *ratelimit) Configure(h sluice.Host) error {
@@ -73,6 +77,14 @@ func (p *ratelimit) Configure(h sluice.Host) error {
 
 func (p *ratelimit) load(c config) error {
 	p.mail, p.rcpt = nil, nil
+	switch c.OnKVError {
+	case "", "continue":
+		p.onKVErrorTempfail = false
+	case "tempfail":
+		p.onKVErrorTempfail = true
+	default:
+		return fmt.Errorf("on_kv_error %q is not \"continue\" or \"tempfail\"", c.OnKVError)
+	}
 	seen := map[string]int{}
 	for i, rc := range c.Rules {
 		r, phase, err := checkRule(rc)

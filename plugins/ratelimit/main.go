@@ -17,8 +17,14 @@
 //	    code     = 451      # default 451; a 5xx code rejects instead
 //	    enhanced = "4.7.1"  # default X.7.1, X the class of code
 //	    message  = "Rate limit exceeded, try again later"
+//	    on_kv_error = "continue" # default; or "tempfail" (see below)
 //	  }
 //	}
+//
+// on_kv_error is what happens when the store cannot answer (a shared Redis
+// that is down or slow: TEMPERROR, sdk/ABI.md §4.8): "continue" (the
+// default) lets the command through uncounted, "tempfail" defers it with
+// 451 4.3.0. See README.md for why continue is the default.
 //
 // Rule keys: "client_ip" (the client address, IPv4-mapped IPv6 as IPv4),
 // "sender" (the reverse path lower-cased for ASCII, "<>" for the null

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/sluice-mail/sluice/plugins/internal/glob"
 
+	"errors"
 	"hash/fnv"
 	"net/netip"
 	"strconv"
@@ -24,6 +25,17 @@ func (p *ratelimit) check(h sluice.Host, rules []rule) sluice.Verdict {
 			continue
 		}
 		n, err := h.KVIncr(storeKey(r.prefix, v), 1, r.window)
+		if errors.Is(err, sluice.ErrTemporary) {
+			// The store could not answer (a shared Redis that is down):
+			// on_kv_error decides; by default the mail is not limited
+			// rather than all mail deferred (README).
+			if p.onKVErrorTempfail {
+				h.Log(sluice.LevelWarn, "key/value store unavailable: deferring (on_kv_error = tempfail)")
+				return sluice.Tempfail(h, 451, "4.3.0", "Temporary local problem, please try again later")
+			}
+			h.Log(sluice.LevelWarn, "key/value store unavailable: rate limit "+r.kind+" not counted (on_kv_error = continue)")
+			continue
+		}
 		if err != nil {
 			// A new counter does not fit in the plugin's kv_quota: this
 			// value cannot be counted now. Refusing would refuse every

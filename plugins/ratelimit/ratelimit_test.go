@@ -197,3 +197,26 @@ func TestStoreFull(t *testing.T) {
 		t.Errorf("no warning about the full store: %v", s.Logs())
 	}
 }
+
+// A store that cannot answer (a shared Redis that is down): by default the
+// mail goes on uncounted; with on_kv_error = "tempfail" it is deferred.
+// Counting resumes with the store.
+func TestOnKVError(t *testing.T) {
+	s, p := configured(t, `{"rules": [{"key": "client_ip", "limit": 1, "window": "1h"}]}`)
+	s.SetInfo(sluice.InfoClientIP, "192.0.2.1")
+	s.SetKVDown(true)
+	for range 3 {
+		check(t, "MAIL, store down", s.Mail(p, "a@example.net"), sluice.Continue, "")
+	}
+	s.SetKVDown(false)
+	check(t, "MAIL 1", s.Mail(p, "a@example.net"), sluice.Continue, "")
+	check(t, "MAIL 2", s.Mail(p, "a@example.net"), sluice.VerdictTempfail, limited)
+
+	s2, p2 := configured(t, `{"rules": [{"key": "client_ip", "limit": 1, "window": "1h"}], "on_kv_error": "tempfail"}`)
+	s2.SetInfo(sluice.InfoClientIP, "192.0.2.1")
+	s2.SetKVDown(true)
+	check(t, "MAIL, store down", s2.Mail(p2, "a@example.net"), sluice.VerdictTempfail, "451 4.3.0 Temporary local problem, please try again later")
+	if err := (&ratelimit{}).load(config{OnKVError: "x"}); err == nil || !strings.Contains(err.Error(), "on_kv_error") {
+		t.Fatalf("bad on_kv_error: %v", err)
+	}
+}

@@ -64,7 +64,8 @@ func VerdictName(v int32) string {
 const (
 	ErrNotFound int32 = -1 // no such item, or not available in this phase
 	// ErrTemporary: a capability function could not answer now (DNS
-	// timeout, SERVFAIL); retrying later may succeed (sdk/ABI.md §4.9).
+	// timeout, SERVFAIL; a shared key/value store that is down or slow);
+	// retrying later may succeed (sdk/ABI.md §4.8, §4.9).
 	ErrTemporary int32 = -2
 	// ErrRefused: the host declined the operation for a reason in the
 	// plugin's control, written to the plugin's buffer (dkim_sign, §4.10).
@@ -109,10 +110,10 @@ const (
 	FnBodyAppend   = "body_append"   // (ptr, len) -> 0
 
 	// Key/value store, grant GrantKV (sdk/ABI.md §4.8).
-	FnKVGet    = "kv_get"    // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
-	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0 | ErrQuota
-	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value | ErrQuota (new key only)
-	FnKVDelete = "kv_delete" // (key_ptr, key_len) -> 0 | ErrNotFound
+	FnKVGet    = "kv_get"    // (key_ptr, key_len, buf, cap) -> len | ErrNotFound | ErrTemporary
+	FnKVSet    = "kv_set"    // (key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0 | ErrQuota | ErrTemporary
+	FnKVIncr   = "kv_incr"   // (key_ptr, key_len, delta, ttl_ms) -> new value | ErrQuota (new key only) | ErrTemporary
+	FnKVDelete = "kv_delete" // (key_ptr, key_len) -> 0 | ErrNotFound | ErrTemporary
 
 	// DNS lookups, grant GrantDNS (sdk/ABI.md §4.9).
 	FnDNSLookup = "dns_lookup" // (qtype_ptr, qtype_len, name_ptr, name_len, buf, cap) -> len | ErrNotFound | ErrTemporary

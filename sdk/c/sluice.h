@@ -68,7 +68,7 @@ extern "C" {
  * from the capability functions of sluice_caps.h. The others come from the
  * SDK's own helpers and never collide with a host result. */
 #define SLUICE_NOT_FOUND (-1)   /* no such item, or not in this phase */
-#define SLUICE_TEMPERROR (-2)   /* no answer now (DNS timeout, SERVFAIL); retry later */
+#define SLUICE_TEMPERROR (-2)   /* no answer now (DNS timeout, SERVFAIL, a shared kv store down); retry later */
 #define SLUICE_REFUSED (-3)     /* dkim_sign declined; the reason is in the buffer */
 #define SLUICE_QUOTA (-4)       /* kv_set/kv_incr past the plugin's kv_quota; nothing written */
 #define SLUICE_TOO_LONG (-16)   /* a *_str value and its NUL do not fit */

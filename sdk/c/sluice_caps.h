@@ -55,8 +55,12 @@ SLUICE_IMPORT("auth_value") int32_t sluice_raw_auth_value(const void *key, int32
  * once and are not undone when the call later fails.
  */
 
-/* sluice_kv_get returns the value of key with the (buf, cap) protocol, or
- * SLUICE_NOT_FOUND if absent or expired. */
+/* Every sluice_kv_* function returns SLUICE_TEMPERROR when the store could
+ * not answer (a shared Redis that is down or slow, ABI.md §4.8): nothing is
+ * known then, and the plugin decides whether to tempfail or go on.
+ *
+ * sluice_kv_get returns the value of key with the (buf, cap) protocol, or
+ * SLUICE_NOT_FOUND if absent or expired, or SLUICE_TEMPERROR. */
 SLUICE_INLINE int32_t sluice_kv_get_n(const char *key, size_t klen, char *buf, int32_t cap) {
     return sluice_raw_kv_get(key, (int32_t)klen, buf, cap);
 }
@@ -83,7 +87,8 @@ SLUICE_INLINE int32_t sluice_kv_set(const char *key, const char *val, int32_t tt
  * window). A value that is not a decimal integer counts as 0. Creating the
  * key past the quota returns SLUICE_QUOTA and creates nothing; since a
  * counter can be -4 too, after SLUICE_QUOTA the key exists (sluice_kv_get)
- * if and only if it was counted. */
+ * if and only if it was counted; likewise after SLUICE_TEMPERROR (-2),
+ * sluice_kv_get returns the value if and only if it was counted. */
 SLUICE_INLINE int32_t sluice_kv_incr_n(const char *key, size_t klen, int32_t delta, int32_t ttl_ms) {
     return sluice_raw_kv_incr(key, (int32_t)klen, delta, ttl_ms);
 }

@@ -195,6 +195,7 @@ struct sluice_mock {
     mk_kv *kv;
     size_t nkv;
     long long kv_quota; /* bytes; 0: the default */
+    int kv_down;        /* every kv function returns SLUICE_TEMPERROR */
     long long clock_ms;
     mk_dns *dns;
     size_t ndns;
@@ -1055,6 +1056,7 @@ static void mk_kv_ttl(sluice_mock *m, const char *fn, int32_t ttl_ms) {
 int32_t sluice_raw_kv_get(const void *key, int32_t key_len, void *buf, int32_t cap) {
     sluice_mock *m = mk_cur("kv_get");
     mk_kv_key(m, "kv_get", key, key_len);
+    if (m->kv_down) return SLUICE_TEMPERROR;
     mk_kv *e = mk_kv_live(m, (const char *)key, (size_t)key_len);
     return e ? mk_out(m, "kv_get", buf, cap, e->val.p, e->val.n) : SLUICE_NOT_FOUND;
 }
@@ -1063,6 +1065,7 @@ int32_t sluice_raw_kv_get(const void *key, int32_t key_len, void *buf, int32_t c
 static long long mk_kv_cost(size_t kn, size_t vn) { return 128 + (long long)kn + (long long)(vn < 20 ? 20 : vn); }
 
 void sluice_mock_set_kv_quota(sluice_mock *m, long long bytes) { m->kv_quota = bytes; }
+void sluice_mock_set_kv_down(sluice_mock *m, int down) { m->kv_down = down; }
 
 long long sluice_mock_kv_usage(sluice_mock *m) {
     long long n = 0;
@@ -1096,6 +1099,7 @@ int32_t sluice_raw_kv_set(const void *key, int32_t key_len, const void *val, int
     mk_kv_ttl(m, "kv_set", ttl_ms);
     if (val_len > 65536)
         mk_fail(m, "kv_set", "value of %d bytes is above the limit of 65536", val_len);
+    if (m->kv_down) return SLUICE_TEMPERROR;
     mk_kv *old = mk_kv_live(m, (const char *)key, (size_t)key_len);
     long long grow = mk_kv_cost((size_t)key_len, (size_t)val_len) - (old ? mk_kv_cost(old->key.n, old->val.n) : 0);
     if (!mk_kv_fits(m, grow))
@@ -1108,6 +1112,7 @@ int32_t sluice_raw_kv_incr(const void *key, int32_t key_len, int32_t delta, int3
     sluice_mock *m = mk_cur("kv_incr");
     mk_kv_key(m, "kv_incr", key, key_len);
     mk_kv_ttl(m, "kv_incr", ttl_ms);
+    if (m->kv_down) return SLUICE_TEMPERROR;
     mk_kv *e = mk_kv_live(m, (const char *)key, (size_t)key_len);
     if (e == NULL) {
         if (!mk_kv_fits(m, mk_kv_cost((size_t)key_len, 0)))
@@ -1139,6 +1144,7 @@ int32_t sluice_raw_kv_incr(const void *key, int32_t key_len, int32_t delta, int3
 int32_t sluice_raw_kv_delete(const void *key, int32_t key_len) {
     sluice_mock *m = mk_cur("kv_delete");
     mk_kv_key(m, "kv_delete", key, key_len);
+    if (m->kv_down) return SLUICE_TEMPERROR;
     mk_kv *e = mk_kv_live(m, (const char *)key, (size_t)key_len);
     if (e == NULL)
         return SLUICE_NOT_FOUND;

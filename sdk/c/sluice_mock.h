@@ -90,6 +90,9 @@ const char *sluice_mock_kv(sluice_mock *m, const char *key);
  * the value at least 20 (ABI.md §4.8); sluice_mock_kv_usage sums that. */
 void sluice_mock_set_kv_quota(sluice_mock *m, long long bytes);
 long long sluice_mock_kv_usage(sluice_mock *m);
+/* sluice_mock_set_kv_down makes every kv function return SLUICE_TEMPERROR
+ * while down is nonzero, as a shared store that is down does (ABI.md §4.8). */
+void sluice_mock_set_kv_down(sluice_mock *m, int down);
 /* sluice_mock_advance_ms moves the store's clock, which starts at 0 and
  * moves only when a test calls this: keys whose lifetime passed are gone. */
 void sluice_mock_advance_ms(sluice_mock *m, long long ms);

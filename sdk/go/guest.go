@@ -117,36 +117,63 @@ func (g *guestHost) Tag(key string) (string, bool) {
 
 func (g *guestHost) SetTag(key, value string) { g.raw.tagSet(key, value) }
 
-func (g *guestHost) KVGet(key string) ([]byte, bool) {
-	b, ok := g.fetch(func(buf []byte) int32 { return g.raw.kvGet(key, buf) })
-	if !ok {
-		return nil, false
+func (g *guestHost) KVGet(key string) ([]byte, bool, error) {
+	var n int32
+	b, ok := g.fetch(func(buf []byte) int32 {
+		n = g.raw.kvGet(key, buf)
+		return n
+	})
+	switch {
+	case ok:
+		return append([]byte{}, b...), true, nil
+	case n == abi.ErrTemporary:
+		return nil, false, ErrTemporary
 	}
-	return append([]byte{}, b...), true
+	return nil, false, nil
 }
 
-func (g *guestHost) KVSet(key string, val []byte, ttl time.Duration) error {
-	if g.raw.kvSet(key, val, TTLMillis(ttl)) == abi.ErrQuota {
+// kvErr is the error of a kv_set or kv_delete result.
+func kvErr(n int32) error {
+	switch n {
+	case abi.ErrQuota:
 		return ErrQuota
+	case abi.ErrTemporary:
+		return ErrTemporary
 	}
 	return nil
 }
 
-func (g *guestHost) KVIncr(key string, delta int32, ttl time.Duration) (int32, error) {
-	n := g.raw.kvIncr(key, delta, TTLMillis(ttl))
-	if n != abi.ErrQuota {
-		return n, nil
-	}
-	// -4 is also a counter's value. QUOTA is returned only instead of
-	// creating the key, so the key exists now if and only if it counted
-	// (sdk/ABI.md §4.8).
-	if _, ok := g.KVGet(key); ok {
-		return n, nil
-	}
-	return 0, ErrQuota
+func (g *guestHost) KVSet(key string, val []byte, ttl time.Duration) error {
+	return kvErr(g.raw.kvSet(key, val, TTLMillis(ttl)))
 }
 
-func (g *guestHost) KVDelete(key string) bool { return g.raw.kvDelete(key) == 0 }
+func (g *guestHost) KVIncr(key string, delta int32, ttl time.Duration) (int32, error) {
+	n := g.raw.kvIncr(key, delta, TTLMillis(ttl))
+	if n != abi.ErrQuota && n != abi.ErrTemporary {
+		return n, nil
+	}
+	// -4 and -2 are also a counter's values. QUOTA is returned only
+	// instead of creating the key, so the key exists now if and only if
+	// it counted; TEMPORARY means the store could not answer, and then
+	// it cannot answer kv_get either, or has no such key (sdk/ABI.md
+	// §4.8).
+	_, ok, err := g.KVGet(key)
+	switch {
+	case ok:
+		return n, nil
+	case err != nil:
+		return 0, err
+	}
+	return 0, kvErr(n)
+}
+
+func (g *guestHost) KVDelete(key string) (bool, error) {
+	n := g.raw.kvDelete(key)
+	if n == abi.ErrTemporary {
+		return false, ErrTemporary
+	}
+	return n == 0, nil
+}
 
 func (g *guestHost) RcptCount() int { return max(int(g.raw.rcptCount()), 0) }
 

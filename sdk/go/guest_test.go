@@ -26,6 +26,7 @@ type fakeRaw struct {
 	calls   map[string]int
 	kv      string            // the value of key "k"
 	quota   bool              // kv_set and kv_incr return QUOTA
+	down    bool              // every kv function returns TEMPORARY
 	dns     map[string]string // "QTYPE name" -> joined records
 	signed  []string          // dkim_sign calls: "name opts"
 	checked bool              // auth_check was called
@@ -56,12 +57,18 @@ func (f *fakeRaw) info(key string, buf []byte) int32 {
 func (f *fakeRaw) tagGet(key string, buf []byte) int32 { return -1 }
 func (f *fakeRaw) tagSet(key, val string) int32        { return 0 }
 func (f *fakeRaw) kvGet(key string, buf []byte) int32 {
+	if f.down {
+		return abi.ErrTemporary
+	}
 	if key != "k" {
 		return -1
 	}
 	return f.put("kv_get", buf, f.kv)
 }
 func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 {
+	if f.down {
+		return abi.ErrTemporary
+	}
 	if f.quota {
 		return abi.ErrQuota
 	}
@@ -69,12 +76,20 @@ func (f *fakeRaw) kvSet(key string, val []byte, ttlMs int32) int32 {
 	return 0
 }
 func (f *fakeRaw) kvIncr(key string, delta, ttlMs int32) int32 {
+	if f.down {
+		return abi.ErrTemporary
+	}
 	if f.quota {
 		return abi.ErrQuota
 	}
 	return delta
 }
-func (f *fakeRaw) kvDelete(key string) int32 { return -1 }
+func (f *fakeRaw) kvDelete(key string) int32 {
+	if f.down {
+		return abi.ErrTemporary
+	}
+	return -1
+}
 func (f *fakeRaw) dkimSign(name string, opts []byte, buf []byte) int32 {
 	if name == "refuse" {
 		copy(buf, "no From field")
@@ -351,12 +366,12 @@ func TestHotPathAllocations(t *testing.T) {
 func TestGuestKV(t *testing.T) {
 	f := &fakeRaw{calls: map[string]int{}}
 	g := newGuestHost(f)
-	if _, ok := g.KVGet("absent"); ok {
+	if _, ok, err := g.KVGet("absent"); ok || err != nil {
 		t.Fatal("KVGet of an absent key = ok")
 	}
 	big := strings.Repeat("v", 3*scratchSize)
 	g.KVSet("k", []byte(big), 0)
-	v, ok := g.KVGet("k")
+	v, ok, _ := g.KVGet("k")
 	if !ok || string(v) != big {
 		t.Fatalf("KVGet = %d bytes, %v; want %d bytes", len(v), ok, len(big))
 	}
@@ -365,7 +380,7 @@ func TestGuestKV(t *testing.T) {
 	}
 	g.KVGet("k")
 	v[0] = 'X' // the result must not alias the scratch buffer
-	if w, _ := g.KVGet("k"); w[0] != 'v' {
+	if w, _, _ := g.KVGet("k"); w[0] != 'v' {
 		t.Error("KVGet result aliases the scratch buffer")
 	}
 	if n, err := g.KVIncr("k", 7, time.Second); n != 7 || err != nil {
@@ -384,8 +399,27 @@ func TestGuestKV(t *testing.T) {
 	if n, err := g.KVIncr("k", -4, 0); n != -4 || err != nil {
 		t.Errorf("KVIncr to -4 of a key that exists = %d, %v; want -4", n, err)
 	}
-	if g.KVDelete("k") {
+	if ok, err := g.KVDelete("k"); ok || err != nil {
 		t.Error("KVDelete = true for NOT_FOUND")
+	}
+	// TEMPORARY (-2): a shared store that is down (sdk/ABI.md §4.8).
+	f.down = true
+	if _, ok, err := g.KVGet("k"); ok || err != ErrTemporary {
+		t.Errorf("KVGet on TEMPORARY = %v, %v", ok, err)
+	}
+	if err := g.KVSet("k", []byte("v"), 0); err != ErrTemporary {
+		t.Errorf("KVSet on TEMPORARY = %v", err)
+	}
+	if n, err := g.KVIncr("k", 1, 0); err != ErrTemporary {
+		t.Errorf("KVIncr on TEMPORARY = %d, %v", n, err)
+	}
+	if _, err := g.KVDelete("k"); err != ErrTemporary {
+		t.Errorf("KVDelete on TEMPORARY = %v", err)
+	}
+	f.down = false
+	// A counter at -2 is a value: the store answers kv_get.
+	if n, err := g.KVIncr("k", -2, 0); n != -2 || err != nil {
+		t.Errorf("KVIncr to -2 of a key that exists = %d, %v; want -2", n, err)
 	}
 }
 

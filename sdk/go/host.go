@@ -38,21 +38,24 @@ type Host interface {
 	// §4.8). The KV methods need grants = ["kv"] in the plugin's policy
 	// block; they work in every phase and in Configure. Keys are 1 to 256
 	// bytes, values at most 64 KiB. Writes are not undone when the hook
-	// later fails.
-	KVGet(key string) ([]byte, bool)
+	// later fails. Every KV method returns ErrTemporary when the store
+	// could not answer now (a shared Redis that is down or slow, ABI
+	// §4.8): nothing is known, and the plugin decides (tempfail or go on).
+	KVGet(key string) ([]byte, bool, error)
 	// KVSet stores val under key for ttl (0: no expiry; see TTLMillis).
 	// The error is ErrQuota when that would take the plugin's store past
 	// its quota (kv_quota in the policy, default 64 MiB, ABI §4.8); nothing
-	// was written.
+	// was written. Or ErrTemporary.
 	KVSet(key string, val []byte, ttl time.Duration) error
 	// KVIncr atomically adds delta to the decimal counter under key and
 	// returns the new value, saturated to the int32 range. A missing key
 	// starts at 0 and expires after ttl; an existing key keeps its expiry.
 	// The error is ErrQuota when a missing key cannot be created within
-	// the quota; incrementing an existing key never fails.
+	// the quota; incrementing an existing key fails only with
+	// ErrTemporary.
 	KVIncr(key string, delta int32, ttl time.Duration) (int32, error)
 	// KVDelete removes key and reports whether it was present.
-	KVDelete(key string) bool
+	KVDelete(key string) (bool, error)
 
 	// DNSLookup returns the records of type qtype (A, AAAA, TXT, MX, PTR,
 	// NS or CNAME, case-insensitive; any other stops the hook) for name

@@ -55,7 +55,8 @@ func startAdmin(t *testing.T, access adminAccess) string {
 // fakeTarget is a gateway whose generation is never built.
 type fakeTarget struct{ r *lifecycle.Reloader }
 
-func (fakeTarget) Ready() bool { return false }
+func (fakeTarget) Ready() bool  { return false }
+func (fakeTarget) KVErr() error { return nil }
 func (f fakeTarget) Reload(ctx context.Context) lifecycle.Result {
 	return f.r.Reload(ctx)
 }

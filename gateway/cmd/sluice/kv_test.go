@@ -39,7 +39,7 @@ kv { path = "state/kv.db" }
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if v, ok := m.Get("greylist", "k"); !ok || string(v) != "v" {
+	if v, ok, _ := m.Get("greylist", "k"); !ok || string(v) != "v" {
 		t.Errorf("after a restart Get = %q, %v; want the saved value", v, ok)
 	}
 

@@ -15,6 +15,7 @@ const usage = `usage:
   sluice check FILE
   sluice test --policy FILE [--from ADDR] [--rcpt ADDR]... [--client-ip IP] [--helo NAME] [--dns-file ZONE] [--json] MESSAGE.eml
   sluice dkim-keygen [--algorithm ed25519|rsa] [--selector S --domain D] --out KEY.pem
+  sluice kv export|import --policy FILE [--out|--in FILE]
 `
 
 func main() {
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdTest(args[1:], stdout, stderr)
 	case "dkim-keygen":
 		return cmdKeygen(args[1:], stdout, stderr)
+	case "kv":
+		return cmdKV(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

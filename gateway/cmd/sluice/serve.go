@@ -125,6 +125,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // adminTarget is what the admin server acts on (lifecycle.Gateway).
 type adminTarget interface {
 	Ready() bool
+	KVErr() error // a shared key/value store that is down, or nil
 	Reload(ctx context.Context) lifecycle.Result
 }
 
@@ -140,6 +141,14 @@ func serveAdmin(addr string, access adminAccess, g adminTarget, met *metrics.Met
 		if !g.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		// ?kv=optional: a load balancer's check, which must not drain
+		// every gateway of a fleet because their shared store is down.
+		if r.URL.Query().Get("kv") != "optional" {
+			if err := g.KVErr(); err != nil {
+				http.Error(w, "not ready: key/value store down: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		io.WriteString(w, "ready\n")
 	})

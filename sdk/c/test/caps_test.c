@@ -130,6 +130,29 @@ static void test_kv_quota(void) {
     sluice_mock_free(m);
 }
 
+/* ---- key/value store down (ABI.md §4.8) ---- */
+
+static int32_t kv_down_hook(void) {
+    char buf[16];
+    rc[0] = sluice_kv_get("a", buf, sizeof buf);
+    rc[1] = sluice_kv_set("a", "v", 0);
+    rc[2] = sluice_kv_incr("n", 1, 0);
+    rc[3] = sluice_kv_delete("a");
+    return SLUICE_CONTINUE;
+}
+
+static void test_kv_down(void) {
+    sluice_mock *m = sluice_mock_new();
+    sluice_mock_set_kv(m, "a", "1", 0);
+    sluice_mock_set_kv_down(m, 1);
+    sluice_mock_result r = sluice_mock_connect(m, kv_down_hook);
+    SLUICE_EXPECT(!r.error);
+    for (int i = 0; i < 4; i++)
+        SLUICE_EXPECT_INT(rc[i], SLUICE_TEMPERROR);
+    SLUICE_EXPECT_STR(sluice_mock_kv(m, "a"), "1");
+    sluice_mock_free(m);
+}
+
 /* ---- DNS ---- */
 
 static int32_t dns_hook(void) {
@@ -334,6 +357,7 @@ static void test_dkim(void) {
 int main(void) {
     test_kv();
     test_kv_quota();
+    test_kv_down();
     test_dns();
     test_auth();
     test_dkim();

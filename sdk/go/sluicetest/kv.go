@@ -3,6 +3,7 @@ package sluicetest
 import (
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
@@ -32,7 +33,24 @@ func (s *Session) newKV() *kv.Memory {
 
 // KV returns a key of the plugin's key/value store as the plugin would
 // see it now, for assertions.
-func (s *Session) KV(key string) ([]byte, bool) { return s.kv.Get(s.pluginName, key) }
+func (s *Session) KV(key string) ([]byte, bool) {
+	v, ok, _ := s.kv.Get(s.pluginName, key)
+	return v, ok
+}
+
+// SetKVDown makes every KV call fail with sluice.ErrTemporary while down
+// is true, as a shared store that is down does (sdk/ABI.md §4.8).
+func (s *Session) SetKVDown(down bool) { s.kvDown = down }
+
+// kvErr is the SDK's error for what the contract returned: a trap for
+// misuse, sluice.ErrTemporary for a store that cannot answer.
+func kvErr(err error) error {
+	if contract.Unavailable(err) {
+		return sluice.ErrTemporary
+	}
+	check(err)
+	return nil
+}
 
 // SetKV stores a key as KVSet would, to prepare a test (the quota is not
 // checked).
@@ -60,11 +78,16 @@ func (s *Session) KVUsage() int64 {
 	return used
 }
 
-func (h *host) KVGet(key string) ([]byte, bool) {
+func (h *host) KVGet(key string) ([]byte, bool, error) {
 	h.needGrant(abi.FnKVGet, sluice.GrantKV)
 	v, ok, err := h.c.KVGet([]byte(key))
-	check(err)
-	return v, ok
+	if err == nil && h.s.kvDown {
+		err = kv.ErrUnavailable
+	}
+	if err := kvErr(err); err != nil {
+		return nil, false, err
+	}
+	return v, ok, nil
 }
 
 // errQuota is the SDK's error for a full namespace.
@@ -77,19 +100,39 @@ func errQuota(full bool) error {
 
 func (h *host) KVSet(key string, val []byte, ttl time.Duration) error {
 	h.needGrant(abi.FnKVSet, sluice.GrantKV)
+	if h.s.kvDown {
+		h.c.KVGet([]byte(key)) // argument checks only
+		return sluice.ErrTemporary
+	}
 	full, err := h.c.KVSet([]byte(key), val, sluice.TTLMillis(ttl))
-	check(err)
+	if err := kvErr(err); err != nil {
+		return err
+	}
 	return errQuota(full)
 }
 
 func (h *host) KVIncr(key string, delta int32, ttl time.Duration) (int32, error) {
 	h.needGrant(abi.FnKVIncr, sluice.GrantKV)
+	if h.s.kvDown {
+		h.c.KVGet([]byte(key)) // argument checks only
+		return 0, sluice.ErrTemporary
+	}
 	n, full, err := h.c.KVIncr([]byte(key), delta, sluice.TTLMillis(ttl))
-	check(err)
+	if err := kvErr(err); err != nil {
+		return 0, err
+	}
 	return n, errQuota(full)
 }
 
-func (h *host) KVDelete(key string) bool {
+func (h *host) KVDelete(key string) (bool, error) {
 	h.needGrant(abi.FnKVDelete, sluice.GrantKV)
-	return found(h.c.KVDelete([]byte(key)))
+	if h.s.kvDown {
+		h.c.KVGet([]byte(key)) // argument checks only
+		return false, sluice.ErrTemporary
+	}
+	ok, err := h.c.KVDelete([]byte(key))
+	if err := kvErr(err); err != nil {
+		return false, err
+	}
+	return ok, nil
 }

@@ -35,10 +35,11 @@ func TestKVEmulation(t *testing.T) {
 
 	r := s.Run(sluicetest.PhaseConfigure, func(h sluice.Host) sluice.Verdict {
 		h.KVSet("k", []byte("v"), time.Second)
-		if v, ok := h.KVGet("k"); !ok || string(v) != "v" {
+		if v, ok, _ := h.KVGet("k"); !ok || string(v) != "v" {
 			t.Errorf("KVGet = %q, %v", v, ok)
 		}
-		if h.KVDelete("nope") || !h.KVDelete("k") || h.KVDelete("k") {
+		del := func(k string) bool { ok, err := h.KVDelete(k); return ok && err == nil }
+		if del("nope") || !del("k") || del("k") {
 			t.Error("KVDelete results wrong")
 		}
 		h.KVSet("k2", []byte("w"), 0)

@@ -67,6 +67,7 @@ type Session struct {
 
 	kv      *kv.Memory // the key/value store (kv.go), namespace pluginName
 	kvQuota int64      // the plugin's quota in bytes
+	kvDown  bool       // SetKVDown: every KV call fails with ErrTemporary
 	clock   time.Time  // the store's fake clock
 
 	dns     map[string]map[string][]string // name -> type -> records (dns.go)

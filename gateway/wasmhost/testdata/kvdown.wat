@@ -1,0 +1,25 @@
+;; kvdown.wat: calls kv_get, kv_set, kv_incr and kv_delete on key "k"
+;; (sdk/ABI.md §4.8). The data hook returns tempfail (3) when every call
+;; returned TEMPERROR (-2), continue (0) when none did, and traps on a mix.
+(module
+  (import "sluice" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
+  (import "sluice" "kv_set" (func $kv_set (param i32 i32 i32 i32 i32) (result i32)))
+  (import "sluice" "kv_incr" (func $kv_incr (param i32 i32 i32 i32) (result i32)))
+  (import "sluice" "kv_delete" (func $kv_delete (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "k")
+  (data (i32.const 8) "v")
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_on_data") (result i32)
+    (local $temp i32)
+    (if (i32.eq (call $kv_get (i32.const 0) (i32.const 1) (i32.const 64) (i32.const 16)) (i32.const -2))
+      (then (local.set $temp (i32.add (local.get $temp) (i32.const 1)))))
+    (if (i32.eq (call $kv_set (i32.const 0) (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 1000)) (i32.const -2))
+      (then (local.set $temp (i32.add (local.get $temp) (i32.const 1)))))
+    (if (i32.eq (call $kv_incr (i32.const 16) (i32.const 1) (i32.const 1) (i32.const 1000)) (i32.const -2))
+      (then (local.set $temp (i32.add (local.get $temp) (i32.const 1)))))
+    (if (i32.eq (call $kv_delete (i32.const 0) (i32.const 1)) (i32.const -2))
+      (then (local.set $temp (i32.add (local.get $temp) (i32.const 1)))))
+    (if (i32.eq (local.get $temp) (i32.const 4)) (then (return (i32.const 3))))
+    (if (i32.eq (local.get $temp) (i32.const 0)) (then (return (i32.const 0))))
+    unreachable))
