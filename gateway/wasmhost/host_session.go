@@ -158,6 +158,10 @@ func hostInfo(cs *callState, s []uint64) {
 		v, ok = st.Rcpt, st.Phase == filter.Rcpt
 	case abi.InfoRcptParams:
 		v, ok = st.RcptParams, st.Phase == filter.Rcpt
+	case abi.InfoQueueID:
+		v, ok = st.QueueID, st.Phase >= filter.Mail && st.QueueID != ""
+	case abi.InfoAuthUser:
+		v, ok = sess.AuthUser, sess.AuthUser != ""
 	default:
 		ok = false
 	}

@@ -163,4 +163,6 @@ const (
 	InfoDKIMKeys   = "dkim.keys"
 	InfoRcpt       = "rcpt"
 	InfoRcptParams = "rcpt.params"
+	InfoQueueID    = "queue_id"
+	InfoAuthUser   = "auth.user"
 )
