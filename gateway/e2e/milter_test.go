@@ -208,5 +208,196 @@ func TestMilterShippedPolicy(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
-var _ = regexp.MustCompile
+// wasm compiles a WAT module of testdata into the test's directory.
+func wasm(t *testing.T, name string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	if msg, err := exec.Command("wat2wasm", filepath.Join("testdata", name+".wat"), "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// Header edits on repeated fields keep their index semantics in Postfix:
+// the first X-Dup is deleted, the one that is then second changed, and a
+// field inserted at the top lands above every field the client sent.
+func TestMilterHeaderIndexes(t *testing.T) {
+	g := milterGateway(t, fmt.Sprintf(`
+milter { address = "%%MILTER%%" }
+plugin "edit" { wasm = %q }
+`, wasm(t, "headeredit")))
+	pf := milterPostfix(t, g.Addr)
+	out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain,
+		"--header", "Subject: indexes", "--add-header", "X-Dup: one", "--add-header", "X-Dup: two", "--add-header", "X-Dup: three")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, g.Log())
+	}
+	msg := deliveredWith(t, pf, 1, "indexes", g)
+	dups := regexp.MustCompile(`(?m)^X-Dup: .*$`).FindAllString(msg, -1)
+	if strings.Join(dups, "|") != "X-Dup: two|X-Dup: changed three" {
+		t.Errorf("X-Dup fields are %q, want [X-Dup: two, X-Dup: changed three]:\n%s", dups, msg)
+	}
+	top, date := strings.Index(msg, "X-Top: inserted"), strings.Index(msg, "\nDate:")
+	if top < 0 || date < 0 || top > date {
+		t.Errorf("X-Top not inserted above the client's fields:\n%s", msg)
+	}
+}
+
+// dkim-sign in milter mode: the signature is made over the message as
+// Postfix has it (the chain's other changes included) and dkimpy verifies
+// it on the delivered message.
+func TestMilterDKIM(t *testing.T) {
+	keyFile, record := keygen(t, "ed25519")
+	g := milterGateway(t, fmt.Sprintf(`
+milter { address = "%%MILTER%%" }
+dkim_key "main" {
+  domain           = "sluice.test"
+  selector         = "s1"
+  private_key_file = %q
+}
+plugin "tag" {
+  wasm   = "%%BIN%%/plugins/tag.wasm"
+  config = { headers = { "X-Sluice" = "scanned" }, subject_prefix = "[milter] " }
+}
+plugin "footer" {
+  wasm   = "%%BIN%%/plugins/footer.wasm"
+  config = { text = "-- signed footer" }
+}
+plugin "dkim-sign" {
+  wasm   = "%%BIN%%/plugins/dkim-sign.wasm"
+  grants = ["dkim:main"]
+}
+`, keyFile))
+	pf := milterPostfix(t, g.Addr)
+	out, err := swaks(t, pf.Addr, "--from", "carol@sluice.test", "--to", "bob@"+postfixtest.Domain,
+		"--header", "Subject: signed in milter mode", "--body", "line one\n.leading dot\n\nlast line")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, g.Log())
+	}
+	msg := deliveredWith(t, pf, 1, "signed in milter mode", g)
+	if !strings.Contains(msg, "DKIM-Signature:") || !strings.Contains(msg, "-- signed footer") {
+		t.Fatalf("not signed or footer missing:\n%s\nsluice log:\n%s", msg, g.Log())
+	}
+	if err := dkimpyVerify(t, []byte(msg), record); err != nil {
+		t.Errorf("%v\nmessage:\n%s", err, msg)
+	}
+	if err := dkimpyVerify(t, []byte(strings.Replace(msg, "last line", "last lime", 1)), record); err == nil {
+		t.Error("dkimpy accepted a changed body: the check is not real")
+	}
+}
+
+func verdictPolicy(t *testing.T, v int, timeout, onError string) string {
+	return fmt.Sprintf(`
+milter { address = "%%MILTER%%" }
+plugin "verdict" {
+  wasm     = %q
+  timeout  = %q
+  on_error = %q
+  config   = { v = %d }
+}
+`, wasm(t, "verdict"), timeout, onError, v)
+}
+
+// Discard: Postfix accepts the message (250) and drops it. Quarantine:
+// Postfix accepts it and puts it on hold (postqueue shows it with "!"),
+// with the X-Sluice-Quarantine field (Postfix does not record the
+// SMFIR_QUARANTINE reason itself, only "milter triggers HOLD action").
+func TestMilterDiscardQuarantine(t *testing.T) {
+	t.Run("discard", func(t *testing.T) {
+		g := milterGateway(t, verdictPolicy(t, 4, "5s", "tempfail"))
+		pf := milterPostfix(t, g.Addr)
+		out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain)
+		if err != nil || !strings.Contains(out, "<-  250") {
+			t.Fatalf("want 250 for a discarded message: %v\n%s", err, out)
+		}
+		if !waitFor(20*time.Second, func() bool { return strings.Contains(pf.Log(), "milter-discard") }) {
+			t.Fatalf("Postfix did not log the discard:\n%s", pf.Log())
+		}
+		if n := len(pf.Delivered()); n != 0 {
+			t.Errorf("%d messages delivered; the discarded one must not be", n)
+		}
+	})
+	t.Run("quarantine", func(t *testing.T) {
+		g := milterGateway(t, verdictPolicy(t, 5, "5s", "tempfail"))
+		pf := milterPostfix(t, g.Addr)
+		out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain, "--header", "Subject: to hold")
+		if err != nil || !strings.Contains(out, "<-  250") {
+			t.Fatalf("want 250 for a quarantined message: %v\n%s", err, out)
+		}
+		var id string
+		if !waitFor(20*time.Second, func() bool {
+			q, _ := exec.Command("postqueue", "-c", pf.ConfDir, "-p").CombinedOutput()
+			m := regexp.MustCompile(`(?m)^([0-9A-F]+)!`).FindStringSubmatch(string(q))
+			if m != nil {
+				id = m[1]
+			}
+			return m != nil
+		}) {
+			q, _ := exec.Command("postqueue", "-c", pf.ConfDir, "-p").CombinedOutput()
+			t.Fatalf("no message on hold; postqueue -p:\n%s\npostfix log:\n%s\nsluice log:\n%s", q, pf.Log(), g.Log())
+		}
+		// Postfix logs the hold, not the reason; the reason is in the field.
+		if !strings.Contains(pf.Log(), "milter triggers HOLD action") {
+			t.Errorf("Postfix did not log the hold:\n%s", pf.Log())
+		}
+		body, err := exec.Command("postcat", "-c", pf.ConfDir, "-q", id).CombinedOutput()
+		if err != nil || !strings.Contains(string(body), "X-Sluice-Quarantine: verdict: held for review") {
+			t.Errorf("held message lacks X-Sluice-Quarantine: %v\n%s", err, body)
+		}
+		if n := len(pf.Delivered()); n != 0 {
+			t.Errorf("%d messages delivered; the quarantined one must be held", n)
+		}
+	})
+}
+
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A plugin that spins past its timeout: the message gets on_error's reply
+// through Postfix (tempfail: 451 4.3.0; reject: 550 5.7.1), never a 250.
+func TestMilterPluginTimeout(t *testing.T) {
+	for _, tc := range []struct{ onError, want string }{
+		{"tempfail", "<** 451 4.3.0"},
+		{"reject", "<** 550 5.7.1"},
+	} {
+		t.Run(tc.onError, func(t *testing.T) {
+			g := milterGateway(t, verdictPolicy(t, 9, "500ms", tc.onError))
+			pf := milterPostfix(t, g.Addr)
+			start := time.Now()
+			out, _ := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain)
+			if !strings.Contains(out, tc.want) {
+				t.Fatalf("want %q:\n%s\nsluice log:\n%s", tc.want, out, g.Log())
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if n := len(pf.Delivered()); n != 0 {
+				t.Errorf("%d delivered", n)
+			}
+		})
+	}
+}
+
+// Sluice down: Postfix's milter_default_action = tempfail (the example
+// main.cf) answers 451 and queues nothing.
+func TestMilterSluiceDown(t *testing.T) {
+	addr := loopback(t) // nothing listens there
+	pf := milterPostfix(t, addr)
+	out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain)
+	if err == nil || !regexp.MustCompile(`<\*\* 451 `).MatchString(out) {
+		t.Fatalf("want 451 from Postfix with Sluice down: %v\n%s", err, out)
+	}
+	if pf.Queued() != 0 || len(pf.Delivered()) != 0 {
+		t.Errorf("mail was accepted with Sluice down")
+	}
+}
