@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,5 +400,91 @@ func TestMilterSluiceDown(t *testing.T) {
 	}
 	if pf.Queued() != 0 || len(pf.Delivered()) != 0 {
 		t.Errorf("mail was accepted with Sluice down")
+	}
+}
+
+func genPolicyMilter(gen string) string {
+	return `
+milter { address = "%MILTER%" }
+plugin "tag" {
+  wasm   = "%BIN%/plugins/tag.wasm"
+  config = { headers = { "X-Gen" = "` + gen + `" }, subject_prefix = "" }
+}
+`
+}
+
+// Reload under milter traffic loses nothing: clients keep sending through
+// Postfix while the policy is reloaded three times; every message is
+// accepted and delivered with exactly one X-Gen field, and a session open
+// across a reload finishes on the generation it started on.
+func TestMilterReloadUnderTraffic(t *testing.T) {
+	g := milterGateway(t, genPolicyMilter("g1"))
+	pf := milterPostfix(t, g.Addr)
+
+	// A session pinned to generation 1: MAIL and RCPT before the reloads,
+	// DATA after them.
+	pinned := dialSMTP(t, pf.Addr)
+	pinned.cmd("MAIL FROM:<pinned@sender.test>", "250")
+	pinned.cmd("RCPT TO:<bob@"+postfixtest.Domain+">", "250")
+
+	const clients, each = 3, 8
+	errs := make(chan error, clients*each)
+	done := make(chan struct{})
+	for c := 0; c < clients; c++ {
+		go func(c int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < each; i++ {
+				out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain,
+					"--header", fmt.Sprintf("Subject: load %d-%d", c, i))
+				if err != nil {
+					errs <- fmt.Errorf("client %d message %d: %v\n%s", c, i, err, out)
+				}
+			}
+		}(c)
+	}
+	for i, gen := range []string{"g2", "g3", "g4"} {
+		writePolicy(t, g.policy, genPolicyMilter(gen), g)
+		g.cmd.Process.Signal(syscall.SIGHUP)
+		want := fmt.Sprintf("generation=%d", i+2)
+		if !waitFor(60*time.Second, func() bool { return strings.Contains(g.Log(), "policy reloaded") && strings.Contains(g.Log(), want) }) {
+			t.Fatalf("reload to %s not seen; log:\n%s", gen, g.Log())
+		}
+	}
+	for c := 0; c < clients; c++ {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	pinned.cmd("DATA", "354")
+	fmt.Fprintf(pinned.c, "Subject: pinned\r\n\r\nbody\r\n.\r\n")
+	pinned.expect("250")
+	pinned.cmd("QUIT", "221")
+
+	total := clients*each + 1
+	got := pf.WaitDelivered(total, 60*time.Second)
+	if len(got) != total {
+		t.Fatalf("delivered %d of %d; sluice log:\n%s", len(got), total, g.Log())
+	}
+	gens := map[string]int{}
+	for _, m := range got {
+		f := regexp.MustCompile(`(?m)^X-Gen: (\S+)`).FindAllStringSubmatch(string(m), -1)
+		if len(f) != 1 {
+			t.Errorf("want one X-Gen field, got %d:\n%s", len(f), m)
+			continue
+		}
+		gens[f[0][1]]++
+		if bytes.Contains(m, []byte("Subject: pinned")) && f[0][1] != "g1" {
+			t.Errorf("the session open across the reloads finished on %s, want g1", f[0][1])
+		}
+	}
+	t.Logf("messages per generation: %v", gens)
+	// A session started after the last reload runs on it.
+	if out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain, "--header", "Subject: after"); err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	if m := deliveredWith(t, pf, total+1, "Subject: after", g); !strings.Contains(m, "X-Gen: g4") {
+		t.Errorf("new session not on the last generation:\n%s", m)
 	}
 }
