@@ -35,10 +35,11 @@ func rawValue(f message.Field) string {
 // HeaderEdits returns the edits that turn header before into header after,
 // in the order they must be sent: each index refers to the header as the
 // edits before it left it, which is how the MTA applies them. A field kept
-// in place is never touched; a field replaced in place (same name) becomes
-// a Change; deleted fields become a Change with an empty value, which
-// removes the field from the MTA's count; new fields at the end are Adds,
-// elsewhere Inserts.
+// in place is never touched; within a run of changed fields, a removed
+// field and a new one of the same name (paired in order) become a Change
+// in place; other removed fields a Change with an empty value, which
+// removes the field from the MTA's count; other new fields an Add at the
+// end, an Insert elsewhere.
 func HeaderEdits(before, after []message.Field) []Edit {
 	ops := align(before, after)
 	// work is the header as the MTA sees it after the edits so far.
@@ -57,30 +58,58 @@ func HeaderEdits(before, after []message.Field) []Edit {
 	}
 	var edits []Edit
 	pos := 0
-	for i := 0; i < len(ops); i++ {
-		o := ops[i]
-		switch {
-		case o.keep:
-			pos++
-		case o.del && i+1 < len(ops) && ops[i+1].ins && strings.EqualFold(before[o.b].Name, after[ops[i+1].a].Name):
-			a := after[ops[i+1].a]
-			edits = append(edits, Edit{Op: Change, Index: nth(pos), Name: a.Name, Value: rawValue(a)})
-			work[pos] = strings.ToLower(a.Name)
+	for i := 0; i < len(ops); {
+		if ops[i].keep {
 			pos++
 			i++
-		case o.del:
-			f := before[o.b]
-			edits = append(edits, Edit{Op: Change, Index: nth(pos), Name: f.Name, Value: ""})
-			work = append(work[:pos], work[pos+1:]...)
-		case o.ins:
-			a := after[o.a]
-			if pos == len(work) {
-				edits = append(edits, Edit{Op: Add, Name: a.Name, Value: rawValue(a)})
+			continue
+		}
+		// A hunk: the deleted fields dels (consecutive at pos) become the
+		// inserted fields ins. A deleted field paired, in order, with an
+		// inserted one of the same name is changed in place.
+		var dels, ins []int
+		for ; i < len(ops) && !ops[i].keep; i++ {
+			if ops[i].del {
+				dels = append(dels, ops[i].b)
 			} else {
-				edits = append(edits, Edit{Op: Insert, Index: pos, Name: a.Name, Value: rawValue(a)})
+				ins = append(ins, ops[i].a)
 			}
-			work = append(work[:pos], append([]string{strings.ToLower(a.Name)}, work[pos:]...)...)
+		}
+		pair := make(map[int]int) // ins index -> dels index
+		k := 0
+		for j, a := range ins {
+			for m := k; m < len(dels); m++ {
+				if strings.EqualFold(before[dels[m]].Name, after[a].Name) {
+					pair[j], k = m, m+1
+					break
+				}
+			}
+		}
+		d := 0 // next deleted field still in work, at pos
+		for j, a := range ins {
+			f := after[a]
+			if m, ok := pair[j]; ok {
+				for ; d < m; d++ {
+					edits = append(edits, Edit{Op: Change, Index: nth(pos), Name: before[dels[d]].Name, Value: ""})
+					work = append(work[:pos], work[pos+1:]...)
+				}
+				edits = append(edits, Edit{Op: Change, Index: nth(pos), Name: f.Name, Value: rawValue(f)})
+				work[pos] = strings.ToLower(f.Name)
+				d++
+				pos++
+				continue
+			}
+			if pos == len(work) {
+				edits = append(edits, Edit{Op: Add, Name: f.Name, Value: rawValue(f)})
+			} else {
+				edits = append(edits, Edit{Op: Insert, Index: pos, Name: f.Name, Value: rawValue(f)})
+			}
+			work = append(work[:pos], append([]string{strings.ToLower(f.Name)}, work[pos:]...)...)
 			pos++
+		}
+		for ; d < len(dels); d++ {
+			edits = append(edits, Edit{Op: Change, Index: nth(pos), Name: before[dels[d]].Name, Value: ""})
+			work = append(work[:pos], work[pos+1:]...)
 		}
 	}
 	return edits
