@@ -221,27 +221,43 @@ func wasm(t *testing.T, name string) string {
 
 // Header edits on repeated fields keep their index semantics in Postfix:
 // the first X-Dup is deleted, the one that is then second changed, and a
-// field inserted at the top lands above every field the client sent.
+// field inserted at the top lands above every field the client sent, one
+// inserted at Subject's index just above Subject.
 func TestMilterHeaderIndexes(t *testing.T) {
 	g := milterGateway(t, fmt.Sprintf(`
 milter { address = "%%MILTER%%" }
 plugin "edit" { wasm = %q }
 `, wasm(t, "headeredit")))
 	pf := milterPostfix(t, g.Addr)
+	check := func(msg string) {
+		t.Helper()
+		dups := regexp.MustCompile(`(?m)^X-Dup: .*$`).FindAllString(msg, -1)
+		if strings.Join(dups, "|") != "X-Dup: two|X-Dup: changed three" {
+			t.Errorf("X-Dup fields are %q, want [X-Dup: two, X-Dup: changed three]:\n%s", dups, msg)
+		}
+		top, date := strings.Index(msg, "X-Top: inserted"), strings.Index(msg, "\nDate:")
+		if top < 0 || date < 0 || top > date {
+			t.Errorf("X-Top not inserted above the client's fields:\n%s", msg)
+		}
+		if !regexp.MustCompile(`X-Mid: middle\nSubject: indexes`).MatchString(msg) {
+			t.Errorf("X-Mid not inserted just above Subject:\n%s", msg)
+		}
+	}
+	// SMTP (smtpd_milters).
 	out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain,
 		"--header", "Subject: indexes", "--add-header", "X-Dup: one", "--add-header", "X-Dup: two", "--add-header", "X-Dup: three")
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, g.Log())
 	}
-	msg := deliveredWith(t, pf, 1, "indexes", g)
-	dups := regexp.MustCompile(`(?m)^X-Dup: .*$`).FindAllString(msg, -1)
-	if strings.Join(dups, "|") != "X-Dup: two|X-Dup: changed three" {
-		t.Errorf("X-Dup fields are %q, want [X-Dup: two, X-Dup: changed three]:\n%s", dups, msg)
+	check(deliveredWith(t, pf, 1, "indexes", g))
+	// sendmail(1) (non_smtpd_milters): pickup's Received field is hidden
+	// the same way.
+	cmd := exec.Command("sendmail", "-C", pf.ConfDir, "-f", "local@sender.test", "bob@"+postfixtest.Domain)
+	cmd.Stdin = strings.NewReader("Date: Mon, 7 Dec 2026 00:00:00 +0000\nFrom: local@sender.test\nSubject: indexes local\nX-Dup: one\nX-Dup: two\nX-Dup: three\n\nbody\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sendmail: %v\n%s", err, out)
 	}
-	top, date := strings.Index(msg, "X-Top: inserted"), strings.Index(msg, "\nDate:")
-	if top < 0 || date < 0 || top > date {
-		t.Errorf("X-Top not inserted above the client's fields:\n%s", msg)
-	}
+	check(deliveredWith(t, pf, 2, "indexes local", g))
 }
 
 // dkim-sign in milter mode: the signature is made over the message as

@@ -40,7 +40,7 @@ var macros = []struct {
 	stage gomilter.MacroStage
 	names []string
 }{
-	{gomilter.StageConnect, []string{"j", "{daemon_name}", "{client_addr}", "{client_name}", "{client_port}"}},
+	{gomilter.StageConnect, []string{"v", "j", "{daemon_name}", "{client_addr}", "{client_name}", "{client_port}"}},
 	{gomilter.StageHelo, []string{"{tls_version}", "{cipher}"}},
 	{gomilter.StageMail, []string{"i", "{auth_authen}", "{tls_version}", "{cipher}"}},
 	{gomilter.StageEOM, []string{"i"}},

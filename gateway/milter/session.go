@@ -38,6 +38,11 @@ type session struct {
 	mtaFrom  string
 	mtaRcpts []string
 
+	// hidden is how many header fields the MTA has above those it sends:
+	// Postfix does not send the Received: field it prepends, yet counts it
+	// in SMFIR_INSHEADER's index (gateway/e2e TestMilterHeaderIndexes).
+	hidden int
+
 	raw     bytes.Buffer // header fields then body, as collected
 	inBody  bool
 	tooBig  bool
@@ -131,6 +136,9 @@ func (s *session) Connect(host, family string, port uint16, addr string, m gomil
 	}
 	if name != "unknown" && !strings.HasPrefix(name, "[") {
 		s.info.ClientName = name
+	}
+	if strings.Contains(m.Get("v"), "Postfix") {
+		s.hidden = 1
 	}
 	if j := m.Get("j"); j != "" {
 		s.info.Hostname = j
@@ -345,7 +353,11 @@ func (s *session) apply(m gomilter.Modifier, st *filter.State, before []message.
 		case Change:
 			err = m.ChangeHeader(e.Index, e.Name, e.Value)
 		case Insert:
-			err = m.InsertHeader(e.Index, e.Name, e.Value)
+			i := e.Index
+			if i > 0 { // 0 stays the very top, above the hidden fields
+				i += s.hidden
+			}
+			err = m.InsertHeader(i, e.Name, e.Value)
 		}
 		if err != nil {
 			return err

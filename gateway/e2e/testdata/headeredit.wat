@@ -1,6 +1,7 @@
 ;; Milter-mode header index test (gateway/e2e/milter_test.go): in the data
 ;; phase, deletes the first X-Dup field, changes the value of the X-Dup
-;; field that is then second, and inserts X-Top at the top of the header.
+;; field that is then second, inserts X-Mid just above Subject and X-Top at
+;; the top of the header.
 (module
   (import "sluice" "header_find" (func $find (param i32 i32 i32) (result i32)))
   (import "sluice" "header_change" (func $change (param i32 i32 i32) (result i32)))
@@ -11,6 +12,9 @@
   (data (i32.const 16) "changed three")
   (data (i32.const 32) "X-Top")
   (data (i32.const 48) "inserted")
+  (data (i32.const 64) "Subject")
+  (data (i32.const 80) "X-Mid")
+  (data (i32.const 96) "middle")
   (func (export "sluice_abi_version") (result i32) (i32.const 1))
   (func (export "sluice_on_data") (result i32)
     (local $i i32)
@@ -20,5 +24,8 @@
     (local.set $i (call $find (i32.const 0) (i32.const 5) (i32.const 1)))
     (if (i32.ge_s (local.get $i) (i32.const 0))
       (then (drop (call $change (local.get $i) (i32.const 16) (i32.const 13)))))
+    (local.set $i (call $find (i32.const 64) (i32.const 7) (i32.const 0)))
+    (if (i32.ge_s (local.get $i) (i32.const 0))
+      (then (drop (call $insert (local.get $i) (i32.const 80) (i32.const 5) (i32.const 96) (i32.const 6)))))
     (drop (call $insert (i32.const 0) (i32.const 32) (i32.const 5) (i32.const 48) (i32.const 8)))
     (i32.const 0)))
