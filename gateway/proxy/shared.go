@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/policy"
 )
 
 // What other front ends (gateway/milter) share with the SMTP sessions: the
@@ -40,3 +41,18 @@ const QuarantineHeader = quarantineHeader
 // MarkQuarantined puts one X-Sluice-Quarantine field per quarantine
 // verdict of st at the top of its message (sdk/ABI.md §2.1).
 func MarkQuarantined(st *filter.State) { markQuarantined(st) }
+
+// NewGeneration is a generation of an in-process chain, without compiled
+// plugins or upstream, serving p's settings (tests of other front ends).
+func NewGeneration(p *policy.Policy, chain *filter.Chain, log *slog.Logger, obs Observer) *Generation {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	g := &Generation{Policy: p, chain: chain, hostname: p.Listen.Hostname, log: log, obs: obs,
+		limits: message.Limits{MaxHeaderBytes: p.Listen.MaxHeaderSize, MaxHeaderFields: p.Listen.MaxHeaderFields}}
+	g.refs.Store(1)
+	return g
+}
