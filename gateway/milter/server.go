@@ -81,7 +81,11 @@ func Listen(network, address string) (net.Listener, error) {
 		_ = os.Chmod(address, 0o666)
 		return ln, nil
 	}
-	return net.Listen("tcp", address)
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, err
+	}
+	return tuneTCP(ln), nil
 }
 
 // Serve serves ln until Shutdown.
