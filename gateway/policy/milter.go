@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -62,6 +65,14 @@ func (d *decoder) milterBlock(blocks hcl.Blocks) *Milter {
 	if !validHostPort(m.Address, true) {
 		d.errorf(attr.Range, "Invalid milter address",
 			"address is %q, which is neither host:port (for example \"127.0.0.1:11332\") nor unix:PATH.", m.Address)
+		return m
+	}
+	// The milter protocol has no authentication: whoever connects can have
+	// the plugins judge and sign (dkim-sign) any message.
+	host, _, _ := net.SplitHostPort(m.Address)
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.Unmap().IsLoopback() {
+		d.diags = append(d.diags, Warning(d.file, &attr.Range, "Milter address not on loopback",
+			fmt.Sprintf("%q accepts milter connections from other hosts; the milter protocol has no authentication, so any host that reaches it can have messages judged and signed. Use 127.0.0.1, ::1 or a unix socket, or firewall the port to the MTA.", m.Address)))
 	}
 	return m
 }

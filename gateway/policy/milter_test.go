@@ -25,6 +25,7 @@ func TestMilterBlock(t *testing.T) {
 		{"bad address", `milter { address = "nowhere" }`, []string{`policy.hcl:1:10: Invalid milter address: address is "nowhere"`}, "", ""},
 		{"empty socket", `milter { address = "unix:" }`, []string{"policy.hcl:1:10: Invalid milter address: unix: needs a socket path"}, "", ""},
 		{"missing address", `milter { }`, []string{`policy.hcl:1:8: Missing required argument: The argument "address" is required`}, "", ""},
+		{"not loopback", `milter { address = "0.0.0.0:11332" }`, nil, "milter 0.0.0.0:11332", "tcp"},
 		{"two blocks", "milter { address = \"127.0.0.1:1\" }\nmilter { address = \"127.0.0.1:2\" }", []string{"policy.hcl:2:1: Duplicate milter block"}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +54,13 @@ func TestMilterBlock(t *testing.T) {
 			}
 			if p.Milter == nil || p.Milter.Network != tc.network {
 				t.Errorf("milter %+v, want network %s", p.Milter, tc.network)
+			}
+			warned := false
+			for _, d := range diags {
+				warned = warned || strings.Contains(FormatDiagnostic(d), "Milter address not on loopback")
+			}
+			if want := strings.HasPrefix(tc.name, "not loopback"); warned != want {
+				t.Errorf("loopback warning %v, want %v", warned, want)
 			}
 			if tc.network == "unix" && !strings.HasPrefix(p.Milter.Address, "/") {
 				t.Errorf("socket path %q not absolute", p.Milter.Address)
