@@ -132,17 +132,20 @@ func needsOf(gen *proxy.Generation) needs {
 			gomilter.OptNoDataReply | gomilter.OptNoUnknownReply | gomilter.OptHeaderLeadingSpace}
 	// connect, HELO, MAIL and RCPT are always sent (they carry what later
 	// phases read: client, HELO name, envelope); only their replies are
-	// skipped when no plugin decides there.
+	// skipped when no plugin decides there. A connect or HELO refusal or
+	// discard is answered again at MAIL and RCPT, as in proxy mode, so
+	// those replies stay on when a plugin has a connect or helo hook.
+	early := has(filter.Connect) || has(filter.Helo)
 	if !has(filter.Connect) {
 		n.protocol |= gomilter.OptNoConnReply
 	}
 	if !has(filter.Helo) {
 		n.protocol |= gomilter.OptNoHeloReply
 	}
-	if !has(filter.Mail) {
+	if !has(filter.Mail) && !early {
 		n.protocol |= gomilter.OptNoMailReply
 	}
-	if !has(filter.Rcpt) {
+	if !has(filter.Rcpt) && !early {
 		n.protocol |= gomilter.OptNoRcptReply
 	}
 	if !has(filter.Data) {

@@ -153,6 +153,13 @@ func TestNegotiationAsksOnlyForNeeds(t *testing.T) {
 		}
 	}
 
+	// A HELO refusal must be repeated at MAIL: the MAIL reply is awaited.
+	helo := &hook{phase: filter.Helo, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }}
+	s = openMTA(t, serve(t, proxy.NewBackend(gen(testPolicy(), entry("h", helo)), nil)))
+	if s.ProtocolOption(gomilter.OptNoMailReply) || s.ProtocolOption(gomilter.OptNoRcptReply) || !s.ProtocolOption(gomilter.OptNoConnReply) {
+		t.Error("helo chain: MAIL and RCPT replies must be awaited, the connect reply not")
+	}
+
 	data := &hook{phase: filter.Data, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }}
 	p := testPolicy()
 	g := gen(p, entry("d", data))
@@ -302,6 +309,30 @@ func TestDiscardAndSizeBound(t *testing.T) {
 	_, act := send(t, s, "a@sender.test", []string{"bob@example.test"}, []string{"Subject: x"}, strings.Repeat("x", 100<<10))
 	if act.Type != gomilter.ActionRejectWithCode || !strings.HasPrefix(act.SMTPReply, "552 5.3.4") {
 		t.Errorf("oversized message: got %v", act)
+	}
+}
+
+// A HELO rejection refuses every later MAIL of the session with the same
+// reply, as in proxy mode.
+func TestHeloRefusalRepeated(t *testing.T) {
+	helo := &hook{phase: filter.Helo, fn: func(st *filter.State) (filter.Verdict, error) {
+		st.Reply = smtp.NewReply(550, "5.7.1", "bad HELO")
+		return filter.Reject, nil
+	}}
+	c := gomilter.NewClient("tcp", serve(t, proxy.NewBackend(gen(testPolicy(), entry("h", helo)), nil)))
+	s, err := c.Session(gomilter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Conn("client.example", gomilter.FamilyInet, 4321, "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	if act, err := s.Helo("bad.example"); err != nil || !strings.HasPrefix(act.SMTPReply, "550 5.7.1 bad HELO") {
+		t.Fatalf("helo: %v %v", act, err)
+	}
+	if act, err := s.Mail("a@sender.test", ""); err != nil || !strings.HasPrefix(act.SMTPReply, "550 5.7.1 bad HELO") {
+		t.Errorf("mail after a refused HELO: %v %v", act, err)
 	}
 }
 
