@@ -222,7 +222,8 @@ func wasm(t *testing.T, name string) string {
 // Header edits on repeated fields keep their index semantics in Postfix:
 // the first X-Dup is deleted, the one that is then second changed, and a
 // field inserted at the top lands above every field the client sent, one
-// inserted at Subject's index just above Subject.
+// inserted at Subject's index just above Subject. The queue_id info key is
+// Postfix's queue id.
 func TestMilterHeaderIndexes(t *testing.T) {
 	g := milterGateway(t, fmt.Sprintf(`
 milter { address = "%%MILTER%%" }
@@ -241,6 +242,12 @@ plugin "edit" { wasm = %q }
 		}
 		if !regexp.MustCompile(`X-Mid: middle\nSubject: indexes`).MatchString(msg) {
 			t.Errorf("X-Mid not inserted just above Subject:\n%s", msg)
+		}
+		// info("queue_id") is Postfix's queue id (macro i), the one in
+		// Postfix's Received field.
+		id := regexp.MustCompile(`by postfix\.sluice\.test \(Postfix[^)]*\)(?:\s+with \S+)?\s+id ([0-9A-F]+)`).FindStringSubmatch(msg)
+		if id == nil || !strings.Contains(msg, "X-Queue-Id: "+id[1]+"\n") {
+			t.Errorf("X-Queue-Id is not Postfix's queue id %v:\n%s", id, msg)
 		}
 	}
 	// SMTP (smtpd_milters).

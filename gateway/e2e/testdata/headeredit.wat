@@ -1,12 +1,14 @@
 ;; Milter-mode header index test (gateway/e2e/milter_test.go): in the data
 ;; phase, deletes the first X-Dup field, changes the value of the X-Dup
 ;; field that is then second, inserts X-Mid just above Subject and X-Top at
-;; the top of the header.
+;; the top of the header; appends X-Queue-Id with info("queue_id").
 (module
   (import "sluice" "header_find" (func $find (param i32 i32 i32) (result i32)))
   (import "sluice" "header_change" (func $change (param i32 i32 i32) (result i32)))
   (import "sluice" "header_delete" (func $delete (param i32) (result i32)))
   (import "sluice" "header_insert" (func $insert (param i32 i32 i32 i32 i32) (result i32)))
+  (import "sluice" "header_add" (func $add (param i32 i32 i32 i32) (result i32)))
+  (import "sluice" "info" (func $info (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) "X-Dup")
   (data (i32.const 16) "changed three")
@@ -15,6 +17,8 @@
   (data (i32.const 64) "Subject")
   (data (i32.const 80) "X-Mid")
   (data (i32.const 96) "middle")
+  (data (i32.const 112) "queue_id")
+  (data (i32.const 128) "X-Queue-Id")
   (func (export "sluice_abi_version") (result i32) (i32.const 1))
   (func (export "sluice_on_data") (result i32)
     (local $i i32)
@@ -28,4 +32,7 @@
     (if (i32.ge_s (local.get $i) (i32.const 0))
       (then (drop (call $insert (local.get $i) (i32.const 80) (i32.const 5) (i32.const 96) (i32.const 6)))))
     (drop (call $insert (i32.const 0) (i32.const 32) (i32.const 5) (i32.const 48) (i32.const 8)))
+    (local.set $i (call $info (i32.const 112) (i32.const 8) (i32.const 1024) (i32.const 256)))
+    (if (i32.gt_s (local.get $i) (i32.const 0))
+      (then (drop (call $add (i32.const 128) (i32.const 10) (i32.const 1024) (local.get $i)))))
     (i32.const 0)))
