@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/internal/docsnippet"
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/testcert"
 )
 
 // Milter mode against Debian's Postfix: Postfix is configured from
@@ -265,6 +266,40 @@ plugin "edit" { wasm = %q }
 		t.Fatalf("sendmail: %v\n%s", err, out)
 	}
 	check(deliveredWith(t, pf, 2, "indexes local", g))
+}
+
+// Postfix's TLS macros become the tls and tls.cipher info keys: a client
+// that used STARTTLS with Postfix gets a message whose X-TLS and X-Cipher
+// (copied by the plugin) name the protocol and cipher Postfix logged.
+func TestMilterTLSInfo(t *testing.T) {
+	g := milterGateway(t, fmt.Sprintf(`
+milter { address = "%%MILTER%%" }
+plugin "edit" { wasm = %q }
+`, wasm(t, "headeredit")))
+	srv := testcert.NewCA(t, "Postfix CA").Issue("postfix.sluice.test")
+	pf := postfixtest.Start(t, postfixtest.Options{
+		Files: map[string][]byte{"tls.pem": srv.CertPEM, "tls.key": srv.KeyPEM},
+		MainCF: append(postfixtest.Snippet(t, "milter/main.cf", map[string]string{"MILTER": "inet:" + g.Addr}),
+			"smtpd_tls_security_level = may",
+			"smtpd_tls_cert_file = $config_directory/tls.pem",
+			"smtpd_tls_key_file = $config_directory/tls.key",
+			"smtpd_tls_loglevel = 1"),
+	})
+	out, err := swaks(t, pf.Addr, "--tls", "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain, "--header", "Subject: over tls")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, g.Log())
+	}
+	msg := deliveredWith(t, pf, 1, "over tls", g)
+	m := regexp.MustCompile(`Anonymous TLS connection established from \S+: (TLSv[0-9.]+) with cipher (\S+)`).FindStringSubmatch(pf.Log())
+	if m == nil {
+		t.Fatalf("Postfix logged no TLS session:\n%s", pf.Log())
+	}
+	if want := "X-TLS: " + strings.ReplaceAll(m[1], "v", "") + "\n"; !strings.Contains(msg, want) {
+		t.Errorf("want %q:\n%s", want, msg)
+	}
+	if want := "X-Cipher: " + m[2] + "\n"; !strings.Contains(msg, want) {
+		t.Errorf("want %q:\n%s", want, msg)
+	}
 }
 
 // dkim-sign in milter mode: the signature is made over the message as

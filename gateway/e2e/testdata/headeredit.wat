@@ -1,7 +1,8 @@
 ;; Milter-mode header index test (gateway/e2e/milter_test.go): in the data
 ;; phase, deletes the first X-Dup field, changes the value of the X-Dup
 ;; field that is then second, inserts X-Mid just above Subject and X-Top at
-;; the top of the header; appends X-Queue-Id with info("queue_id").
+;; the top of the header; appends X-Queue-Id with info("queue_id"), and
+;; X-TLS and X-Cipher with info("tls") and info("tls.cipher") when found.
 (module
   (import "sluice" "header_find" (func $find (param i32 i32 i32) (result i32)))
   (import "sluice" "header_change" (func $change (param i32 i32 i32) (result i32)))
@@ -19,6 +20,10 @@
   (data (i32.const 96) "middle")
   (data (i32.const 112) "queue_id")
   (data (i32.const 128) "X-Queue-Id")
+  (data (i32.const 144) "tls")
+  (data (i32.const 152) "X-TLS")
+  (data (i32.const 160) "tls.cipher")
+  (data (i32.const 176) "X-Cipher")
   (func (export "sluice_abi_version") (result i32) (i32.const 1))
   (func (export "sluice_on_data") (result i32)
     (local $i i32)
@@ -35,4 +40,10 @@
     (local.set $i (call $info (i32.const 112) (i32.const 8) (i32.const 1024) (i32.const 256)))
     (if (i32.gt_s (local.get $i) (i32.const 0))
       (then (drop (call $add (i32.const 128) (i32.const 10) (i32.const 1024) (local.get $i)))))
+    (local.set $i (call $info (i32.const 144) (i32.const 3) (i32.const 1024) (i32.const 256)))
+    (if (i32.gt_s (local.get $i) (i32.const 0))
+      (then (drop (call $add (i32.const 152) (i32.const 5) (i32.const 1024) (local.get $i)))))
+    (local.set $i (call $info (i32.const 160) (i32.const 10) (i32.const 1024) (i32.const 256)))
+    (if (i32.gt_s (local.get $i) (i32.const 0))
+      (then (drop (call $add (i32.const 176) (i32.const 8) (i32.const 1024) (local.get $i)))))
     (i32.const 0)))
