@@ -156,6 +156,10 @@ func (c *Call) Info(key string) (v string, ok bool) {
 		return st.Rcpt, st.Phase == filter.Rcpt
 	case abi.InfoRcptParams:
 		return st.RcptParams, st.Phase == filter.Rcpt
+	case abi.InfoQueueID:
+		return st.QueueID, st.Phase >= filter.Mail && st.QueueID != ""
+	case abi.InfoAuthUser:
+		return sess.AuthUser, sess.AuthUser != ""
 	}
 	return "", false
 }

@@ -49,7 +49,7 @@ plugin "dkim-sign" {
 
 // keygen makes a DKIM key with `sluice dkim-keygen` and returns its file
 // and the TXT record value it printed.
-func keygen(t *testing.T, alg string) (string, string) {
+func keygen(t testing.TB, alg string) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dkim.pem")
 	out, err := exec.Command(filepath.Join(binDir, "sluice"), "dkim-keygen", "--algorithm", alg,

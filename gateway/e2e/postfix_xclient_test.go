@@ -22,7 +22,7 @@ import (
 
 const clientIP = "127.0.0.2"
 
-func loopback(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t)) }
+func loopback(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t)) }
 
 // unitCommand returns a command line of examples/postfix/sluice.service
 // (key "ExecStart" or "ExecStartPre") with the installed paths replaced by

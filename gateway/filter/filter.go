@@ -71,6 +71,7 @@ type Session struct {
 	Helo       string
 	TLSVersion string // "" when not encrypted, else "TLS1.3" etc.
 	TLSCipher  string
+	AuthUser   string // the SASL login name, if the client authenticated (milter mode: {auth_authen})
 	Hostname   string // the listener's hostname
 	Tags       Tags   // session tags (set in connect/helo)
 
@@ -107,6 +108,7 @@ type State struct {
 	Rcpts      []string // recipients accepted so far
 	Rcpt       string   // rcpt phase: the recipient being checked
 	RcptParams string   // rcpt phase: its ESMTP parameters
+	QueueID    string   // the MTA's queue id (milter mode: macro i); "" if unknown
 	Msg        *message.Message
 	Tags       Tags // transaction tags
 

@@ -229,6 +229,7 @@ type Gateway struct {
 	backend  *proxy.Backend
 	reloader *Reloader
 	front    *front
+	milter   milterFront
 
 	life context.Context // ends at shutdown; bounds reloads
 	stop context.CancelFunc
@@ -302,14 +303,21 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 		Build: func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
 			gen, diags := g.loader.build(ctx, p)
 			if gen != nil {
-				diags = append(diags, g.front.changes(p.Listen)...)
+				diags = append(diags, g.front.changesOf(p)...)
+				diags = append(diags, g.milter.changes(p.Milter)...)
+				if diags.HasErrors() {
+					gen.Release()
+					return nil, diags
+				}
 				diags = append(diags, kvChanges(started.KV, p.KV)...)
 			}
 			return gen, diags
 		},
 		Swap: func(gen *proxy.Generation) {
 			g.backend.Swap(gen)
-			g.front.apply(gen.Policy.Listen)
+			if g.front.serving() && !gen.Policy.NoListen {
+				g.front.apply(gen.Policy.Listen)
+			}
 		},
 		Report: func(r Result) {
 			g.lastMu.Lock()
@@ -320,14 +328,28 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 				g.metrics.Reload(r.Status, r.Generation)
 			}
 		}})
-	if err := g.front.start(gen.Policy.Listen); err != nil {
-		g.stop()
-		g.backend.Close()
-		g.closeEngine()
-		return nil, diags, fmt.Errorf("cannot listen on %s: %w", gen.Policy.Listen.Address, err)
+	if !gen.Policy.NoListen {
+		if err := g.front.start(gen.Policy.Listen); err != nil {
+			g.stop()
+			g.backend.Close()
+			g.closeEngine()
+			return nil, diags, fmt.Errorf("cannot listen on %s: %w", gen.Policy.Listen.Address, err)
+		}
+		log.Info("sluice listening", "address", g.front.Addr(), "policy", opts.Path, "plugins", len(gen.Policy.Plugins),
+			"upstream", upstreamName(gen.Policy), "proxy_protocol", gen.Policy.Listen.ProxyProtocol, "upstream_tls", gen.Policy.Upstream.TLS)
 	}
-	log.Info("sluice listening", "address", g.front.Addr(), "policy", opts.Path, "plugins", len(gen.Policy.Plugins),
-		"upstream", upstreamName(gen.Policy), "proxy_protocol", gen.Policy.Listen.ProxyProtocol, "upstream_tls", gen.Policy.Upstream.TLS)
+	if m := gen.Policy.Milter; m != nil {
+		if err := g.milter.start(g.backend, m, log, g.front.failed); err != nil {
+			g.stop()
+			if g.front.serving() {
+				_ = g.front.shutdown(context.Background())
+			}
+			g.backend.Close()
+			g.closeEngine()
+			return nil, diags, fmt.Errorf("cannot listen for milter connections on %s: %w", m.String(), err)
+		}
+		log.Info("sluice serving milter", "address", g.milter.Addr(), "policy", opts.Path, "plugins", len(gen.Policy.Plugins))
+	}
 
 	if opts.Watch {
 		g.reloader.watching = make(chan struct{})
@@ -364,8 +386,13 @@ func upstreamName(p *policy.Policy) string {
 	return "smtp:" + p.Upstream.Address
 }
 
-// Addr is the address the SMTP listener is bound to.
+// Addr is the address the SMTP listener is bound to ("" in milter-only
+// mode).
 func (g *Gateway) Addr() string { return g.front.Addr() }
+
+// MilterAddr is the address the milter listener is bound to ("" without a
+// milter block).
+func (g *Gateway) MilterAddr() string { return g.milter.Addr() }
 
 // Ready reports whether a generation serves new sessions.
 func (g *Gateway) Ready() bool { return g.backend.Current() != nil }
@@ -414,7 +441,19 @@ func (g *Gateway) shutdown() {
 	stopped := make(chan struct{})
 	go func() { g.reloads.Wait(); close(stopped) }()
 	sctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
-	err := g.front.shutdown(sctx)
+	var err error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // both front ends drain at once, within the same bound
+		defer wg.Done()
+		if merr := g.milter.shutdown(sctx); merr != nil && !errors.Is(merr, context.DeadlineExceeded) {
+			g.log.Warn("milter shutdown", "err", merr)
+		}
+	}()
+	if g.front.serving() {
+		err = g.front.shutdown(sctx)
+	}
+	wg.Wait()
 	cancel()
 	select {
 	case <-stopped:

@@ -177,6 +177,32 @@ var restartSettings = []struct {
 	{"tls", func(l policy.Listen) any { return l.TLS != nil }, ""},
 }
 
+// serving reports whether the SMTP listener was started (a milter-only
+// policy has none).
+func (f *front) serving() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.srv != nil
+}
+
+// changesOf is changes for a policy that may have no listen block: adding
+// one to a running milter-only gateway needs a restart, removing it from
+// a running SMTP gateway is refused (its sessions would have no upstream).
+func (f *front) changesOf(p *policy.Policy) hcl.Diagnostics {
+	switch {
+	case !f.serving() && p.NoListen:
+		return nil
+	case !f.serving():
+		return hcl.Diagnostics{policy.Warning(p.Listen.Range.Filename, &p.Listen.Range, "SMTP listener needs a restart",
+			"The listen block was added; the SMTP listener is opened at start-up, so it serves after sluice restarts.")}
+	case p.NoListen:
+		// Its sessions would have no upstream: refuse the reload.
+		return hcl.Diagnostics{policy.Error(p.File, nil, "SMTP listener needs a restart",
+			"The listen block was removed while the SMTP listener is running; restart sluice to serve milter only.")}
+	}
+	return f.changes(p.Listen)
+}
+
 // changes are warnings for the settings of l that differ from the running
 // server's and that a reload to l would not apply: none when the address
 // changes (the new server gets them all). Each is reported at its

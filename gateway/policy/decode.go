@@ -17,6 +17,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "dkim_key", LabelNames: []string{"name"}},
 		{Type: "scanner", LabelNames: []string{"name"}},
 		{Type: "kv"},
+		{Type: "milter"},
 	},
 }
 
@@ -34,7 +35,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	content, cdiags := f.Body.Content(fileSchema)
 	d.diags = append(d.diags, cdiags...)
 
-	var locals, listens, upstreams, resolvers, plugins, dkimKeys, scanners, kvs hcl.Blocks
+	var locals, listens, upstreams, resolvers, plugins, dkimKeys, scanners, kvs, milters hcl.Blocks
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "locals":
@@ -53,17 +54,27 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			scanners = append(scanners, b)
 		case "kv":
 			kvs = append(kvs, b)
+		case "milter":
+			milters = append(milters, b)
 		}
 	}
 	d.ctx = d.evalContext(locals)
 
 	start := hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
-	if b := d.single(listens, start, "listen", "A policy needs a listen block saying where to accept mail."); b != nil {
+	p.Milter = d.milterBlock(milters)
+	// A policy serves SMTP (listen), milter, or both; only the SMTP front
+	// end forwards mail, so only it needs an upstream.
+	if len(listens) == 0 && p.Milter != nil {
+		p.NoListen = true
+		p.Listen = defaultListen()
+	} else if b := d.single(listens, start, "listen", "A policy needs a listen block saying where to accept mail (or a milter block, for milter mode)."); b != nil {
 		p.Listen = d.listen(b)
 	} else {
 		p.Listen = defaultListen()
 	}
-	if b := d.single(upstreams, start, "upstream", "A policy needs an upstream block saying where to forward accepted mail (address) or where to store it (maildir)."); b != nil {
+	if len(upstreams) == 0 && p.NoListen {
+		p.Upstream = defaultUpstream(p.Listen.Hostname)
+	} else if b := d.single(upstreams, start, "upstream", "A policy needs an upstream block saying where to forward accepted mail (address) or where to store it (maildir)."); b != nil {
 		p.Upstream = d.upstream(b, &p.Listen)
 	} else {
 		p.Upstream = defaultUpstream(p.Listen.Hostname)

@@ -65,7 +65,7 @@ plugin "r" {
 	{"unknown block", okBoth + `filter "spam" {
 }
 `, []string{
-		`policy.hcl:7:1: Unsupported block type: Blocks of type "filter" are not expected here.`,
+		`policy.hcl:7:1: Unsupported block type: Blocks of type "filter" are not expected here. Did you mean "milter"?`,
 	}},
 	{"unknown top-level attribute", okBoth + `debug = true
 `, []string{
@@ -222,7 +222,7 @@ plugin "slow" {
 		`policy.hcl:7:1: Missing required argument: The argument "wasm" is required, but no definition was found.`,
 	}},
 	{"missing blocks", "# nothing here\n", []string{
-		`policy.hcl:1:1: Missing listen block: A policy needs a listen block saying where to accept mail.`,
+		`policy.hcl:1:1: Missing listen block: A policy needs a listen block saying where to accept mail (or a milter block, for milter mode).`,
 		`policy.hcl:1:1: Missing upstream block: A policy needs an upstream block saying where to forward accepted mail (address) or where to store it (maildir).`,
 	}},
 	{"missing listen address", `listen {

@@ -17,6 +17,12 @@ type Policy struct {
 	File     string
 	Listen   Listen
 	Upstream Upstream
+	// Milter is the optional `milter` block (milter mode); nil when absent.
+	Milter *Milter
+	// NoListen is set for a policy with a milter block and no listen
+	// block: no SMTP listener is opened and no upstream is needed; Listen
+	// then holds the defaults, whose message limits milter mode applies.
+	NoListen bool
 	// Resolver is the optional `resolver` block: the DNS servers behind
 	// the plugins' "dns" grant.
 	Resolver Resolver

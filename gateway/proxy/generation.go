@@ -157,6 +157,8 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	switch {
 	case opts.Upstream != nil:
 		g.upstream = opts.Upstream
+	case p.NoListen:
+		// Milter mode only: the MTA delivers, there is no upstream.
 	case p.Upstream.Maildir != "":
 		md, err := upstream.NewMaildir(p.Upstream.Maildir)
 		if err != nil {

@@ -19,7 +19,7 @@ func TestInfoKeysByPhase(t *testing.T) {
 		"helo": nf, "tls": "TLS1.3", "tls.cipher": "TLS_AES_128_GCM_SHA256",
 		"server.hostname": "mx.example", "plugin.name": "info",
 		"mail.from": nf, "mail.params": nf, "rcpt": nf, "rcpt.params": nf, "unknown": nf,
-		"nohdr": "1",
+		"nohdr": "1", "queue_id": nf, "auth.user": "alice",
 	}
 	with := func(phase string, changes map[string]string) map[string]string {
 		m := map[string]string{"phase": phase}
@@ -31,7 +31,7 @@ func TestInfoKeysByPhase(t *testing.T) {
 		}
 		return m
 	}
-	mail := map[string]string{"helo": "client.example", "mail.from": "alice@example.org", "mail.params": "SIZE=100"}
+	mail := map[string]string{"helo": "client.example", "mail.from": "alice@example.org", "mail.params": "SIZE=100", "queue_id": "4ABCDEF"}
 	rcpt := map[string]string{"rcpt": "carol@example.com", "rcpt.params": "NOTIFY=NEVER", "rcpt0": "bob@example.com"}
 	for k, v := range mail {
 		rcpt[k] = v
@@ -51,6 +51,7 @@ func TestInfoKeysByPhase(t *testing.T) {
 		st := stateAt(t, ph)
 		st.Session.TLSVersion, st.Session.TLSCipher = "TLS1.3", "TLS_AES_128_GCM_SHA256"
 		st.MailParams = "SIZE=100"
+		st.QueueID, st.Session.AuthUser = "4ABCDEF", "alice" // milter mode's macros i and {auth_authen}
 		if ph == filter.Rcpt {
 			st.Rcpt, st.RcptParams = "carol@example.com", "NOTIFY=NEVER"
 		}

@@ -175,6 +175,8 @@ const (
 	InfoDKIMKeys   = "dkim.keys"
 	InfoRcpt       = "rcpt"
 	InfoRcptParams = "rcpt.params"
+	InfoQueueID    = "queue_id"
+	InfoAuthUser   = "auth.user"
 )
 
 // Limits of the plugin contract (sdk/ABI.md §4.1-§4.7, §7), enforced by

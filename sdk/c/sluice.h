@@ -104,6 +104,8 @@ extern "C" {
 #define SLUICE_INFO_MAIL_PARAMS "mail.params"     /* mail */
 #define SLUICE_INFO_RCPT "rcpt"                   /* rcpt only */
 #define SLUICE_INFO_RCPT_PARAMS "rcpt.params"     /* rcpt only */
+#define SLUICE_INFO_QUEUE_ID "queue_id"           /* mail; milter mode only */
+#define SLUICE_INFO_AUTH_USER "auth.user"         /* mail; milter mode, after AUTH */
 #define SLUICE_INFO_DKIM_KEYS "dkim.keys"         /* connect; see sluice_caps.h */
 
 /* Sizes that bound what the host accepts; handy for buffers. */

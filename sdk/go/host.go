@@ -166,6 +166,8 @@ const (
 	InfoRcpt       = abi.InfoRcpt       // rcpt only: the recipient being checked
 	InfoRcptParams = abi.InfoRcptParams // rcpt only: ESMTP parameters of RCPT
 	InfoDKIMKeys   = abi.InfoDKIMKeys   // connect: granted DKIM keys, see Host.DKIMKeys
+	InfoQueueID    = abi.InfoQueueID    // mail: the MTA's queue id (milter mode only)
+	InfoAuthUser   = abi.InfoAuthUser   // mail: SASL login name when the client authenticated (milter mode)
 )
 
 // Grants a policy gives a plugin with grants = [...] (ABI §4.6, §4.8,

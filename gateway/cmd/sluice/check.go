@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
@@ -40,8 +41,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: policy has errors\n", path)
 		return 1
 	}
-	n := len(gen.Policy.Plugins)
+	n, fronts := len(gen.Policy.Plugins), gen.Policy.Fronts()
 	gen.Release()
-	fmt.Fprintf(stdout, "%s: ok (%d plugins)\n", path, n)
+	fmt.Fprintf(stdout, "%s: ok (%d plugins); serves %s\n", path, n, strings.Join(fronts, " and "))
 	return 0
 }

@@ -8,7 +8,7 @@
   (import "sluice" "body_size" (func $body_size (result i32)))
   (memory (export "memory") 1)
   ;; length-prefixed keys, 0-terminated
-  (data (i32.const 0) "\0asession.id\09client.ip\0bclient.port\0bclient.name\04helo\03tls\0atls.cipher\0fserver.hostname\05phase\0bplugin.name\09mail.from\0bmail.params\04rcpt\0brcpt.params\07unknown\00")
+  (data (i32.const 0) "\0asession.id\09client.ip\0bclient.port\0bclient.name\04helo\03tls\0atls.cipher\0fserver.hostname\05phase\0bplugin.name\09mail.from\0bmail.params\04rcpt\0brcpt.params\07unknown\08queue_id\09auth.user\00")
   (data (i32.const 512) "NOTFOUND")
   (data (i32.const 528) "rcpt0")
   (data (i32.const 544) "nohdr")

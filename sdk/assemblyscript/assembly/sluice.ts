@@ -97,6 +97,10 @@ export namespace InfoKey {
   export const Rcpt = "rcpt";
   /** rcpt only: ESMTP parameters of this RCPT. */
   export const RcptParams = "rcpt.params";
+  /** mail: the MTA's queue id (milter mode only; Postfix's macro i). */
+  export const QueueID = "queue_id";
+  /** mail: the SASL login name when the client authenticated (milter mode). */
+  export const AuthUser = "auth.user";
   /** connect: the DKIM keys this plugin may sign with, one per line (see capabilities.ts). */
   export const DKIMKeys = "dkim.keys";
 }

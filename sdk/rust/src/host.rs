@@ -59,6 +59,10 @@ pub mod info {
     pub const RCPT: &str = "rcpt";
     /// ESMTP parameters of this RCPT (rcpt only).
     pub const RCPT_PARAMS: &str = "rcpt.params";
+    /// The MTA's queue id (from mail; milter mode only, Postfix's macro `i`).
+    pub const QUEUE_ID: &str = "queue_id";
+    /// The SASL login name when the client authenticated (from mail; milter mode).
+    pub const AUTH_USER: &str = "auth.user";
     /// The DKIM keys this plugin may sign with, one per line: `name domain
     /// selector algorithm`; absent if none (from connect). See
     /// [`Host::dkim_keys`](crate::Host::dkim_keys).
