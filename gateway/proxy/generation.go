@@ -104,7 +104,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	if g.obs == nil {
 		g.obs = nopObserver{}
 	}
-	g.chain = &filter.Chain{Fault: func(name string, ph filter.Phase, err error) {}}
+	g.chain = &filter.Chain{}
 	var diags hcl.Diagnostics
 	// The policy's resolver block, if any, answers the "dns" grant's lookups.
 	var resolver dns.Resolver
@@ -207,9 +207,6 @@ func onError(s string) filter.OnError {
 
 // Scanner returns the policy's scanner named name, or nil.
 func (g *Generation) Scanner(name string) scan.Scanner { return g.scanners[name] }
-
-// Chain is the generation's plugin chain.
-func (g *Generation) Chain() *filter.Chain { return g.chain }
 
 func (g *Generation) acquire() bool {
 	for {

@@ -151,14 +151,8 @@ func TestBreakerOpens(t *testing.T) {
 	for _, pol := range policies {
 		st := hostileState(t, hostileCase{mode: "a", phase: filter.Data})
 		chain := &filter.Chain{Entries: []filter.Entry{{Name: "flaky", Plugin: p, OnError: pol.onError}}}
-		var faults []string
-		chain.Fault = func(_ string, _ filter.Phase, err error) {
-			var ce *CallError
-			if errors.As(err, &ce) {
-				faults = append(faults, ce.Kind)
-			}
-		}
 		out := chain.Run(context.Background(), st)
+		faults := callErrorKinds(out)
 		if out.Verdict != pol.verdict || out.Reply != pol.reply {
 			t.Errorf("on_error %d: outcome %v %v, want %v %v", pol.onError, out.Verdict, out.Reply, pol.verdict, pol.reply)
 		}

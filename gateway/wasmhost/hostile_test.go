@@ -85,14 +85,14 @@ func TestHostilePlugins(t *testing.T) {
 			for _, pol := range policies {
 				st := hostileState(t, tc)
 				chain := &filter.Chain{Entries: []filter.Entry{{Name: "hostile", Plugin: hostile, OnError: pol.onError}}}
-				var faults int
-				chain.Fault = func(_ string, _ filter.Phase, err error) {
-					faults++
+				out := chain.Run(context.Background(), st)
+				errs := stepErrors(out)
+				faults := len(errs)
+				for _, err := range errs {
 					if !containsAny(err.Error(), tc.want) {
 						t.Errorf("chain fault %q, want it to contain %q", err, tc.want)
 					}
 				}
-				out := chain.Run(context.Background(), st)
 				if out.Verdict != pol.verdict || out.Reply != pol.reply || faults != 1 {
 					t.Errorf("on_error %d: outcome %v %v (faults %d), want %v %v", pol.onError, out.Verdict, out.Reply, faults, pol.verdict, pol.reply)
 				}
@@ -120,6 +120,29 @@ func containsAny(s, alternatives string) bool {
 		}
 	}
 	return false
+}
+
+// stepErrors is every plugin error of a chain run, in order.
+func stepErrors(out filter.Outcome) []error {
+	var errs []error
+	for _, s := range out.Steps {
+		if s.Err != nil {
+			errs = append(errs, s.Err)
+		}
+	}
+	return errs
+}
+
+// callErrorKinds is the Kind of every *CallError of a chain run, in order.
+func callErrorKinds(out filter.Outcome) []string {
+	var kinds []string
+	for _, err := range stepErrors(out) {
+		var ce *CallError
+		if errors.As(err, &ce) {
+			kinds = append(kinds, ce.Kind)
+		}
+	}
+	return kinds
 }
 
 func hostileState(t *testing.T, tc hostileCase) *filter.State {

@@ -30,14 +30,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	}
 	wasm := s.Wasm
 	if wasm == nil {
-		if s.Path == "" {
-			return fail(nil, "no module given")
-		}
-		b, err := ReadModule(s.Path)
-		if err != nil {
-			return fail(err, "cannot read the module: %v", err)
-		}
-		wasm = b
+		return fail(nil, "no module given")
 	}
 	if len(wasm) > MaxModuleSize {
 		return fail(nil, "the module is %d bytes, above the limit of %d MiB", len(wasm), MaxModuleSize>>20)

@@ -58,8 +58,7 @@ type Spec struct {
 	// Resolver, if set, answers this plugin's DNS lookups (the policy's
 	// resolver block) instead of EngineOptions.Resolver.
 	Resolver dns.Resolver
-	Wasm     []byte // the module; if nil, it is read from Path
-	Path     string
+	Wasm     []byte // the module (ReadModule reads one from a file)
 	// Config is the plugin's configuration as JSON; nil means {}.
 	Config []byte
 	// Timeout bounds each hook call, including the start of a new instance
