@@ -141,6 +141,13 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			var le *wasmhost.LoadError
 			if errors.As(err, &le) {
 				msg = le.Msg // without its own "plugin NAME: "
+				// At the attribute at fault, when the block has it.
+				switch {
+				case le.Attr == wasmhost.AttrConfig && pl.ConfigRange.Filename != "":
+					rng = pl.ConfigRange
+				case le.Attr == wasmhost.AttrGrants && pl.GrantsRange.Filename != "":
+					rng = pl.GrantsRange
+				}
 			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to load",
 				Detail: fmt.Sprintf("plugin %q (%s): %s", pl.Name, pl.Wasm, msg), Subject: &rng})

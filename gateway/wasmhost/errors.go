@@ -14,7 +14,17 @@ type LoadError struct {
 	Plugin string // the plugin's name in the policy
 	Msg    string // what is wrong and how to fix it
 	Err    error  // the underlying error, if any
+	// Attr is the plugin block's attribute at fault: AttrConfig when the
+	// config is not JSON or the plugin refused it, AttrGrants when the
+	// module needs a grant the block does not list, "" for the module.
+	Attr string
 }
+
+// The plugin block attributes a LoadError can point at.
+const (
+	AttrConfig = "config"
+	AttrGrants = "grants"
+)
 
 func (e *LoadError) Error() string { return "plugin " + e.Plugin + ": " + e.Msg }
 
