@@ -134,8 +134,8 @@ func stepErrors(out filter.Outcome) []error {
 }
 
 // callErrorKinds is the Kind of every *CallError of a chain run, in order.
-func callErrorKinds(out filter.Outcome) []string {
-	var kinds []string
+func callErrorKinds(out filter.Outcome) []ErrorKind {
+	var kinds []ErrorKind
 	for _, err := range stepErrors(out) {
 		var ce *CallError
 		if errors.As(err, &ce) {

@@ -64,7 +64,7 @@ func TestKVMisuseTraps(t *testing.T) {
 	} {
 		_, err := p.Call(context.Background(), stateAt(t, ph))
 		var ce *CallError
-		if !errors.As(err, &ce) || ce.Kind != "abi" || !strings.Contains(ce.Reason, want) {
+		if !errors.As(err, &ce) || ce.Kind != KindABI || !strings.Contains(ce.Reason, want) {
 			t.Errorf("%v: Call error = %v; want ABI misuse %q", ph, err, want)
 		}
 	}

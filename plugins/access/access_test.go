@@ -65,9 +65,9 @@ func TestOnMail(t *testing.T) {
 		{"Bob@SPAM.EXAMPLE", sluice.VerdictReject, "550 5.7.1 Access denied"},
 		{"", sluice.VerdictReject, "550 5.7.1 Access denied"},
 		{"bad1@example.com", sluice.VerdictReject, "550 5.7.1 Access denied"},
-		{"bad12@example.com", sluice.Continue, ""},
-		{"alice@example.net", sluice.Continue, ""},
-		{"bob@spam.example.net", sluice.Continue, ""},
+		{"bad12@example.com", sluice.VerdictContinue, ""},
+		{"alice@example.net", sluice.VerdictContinue, ""},
+		{"bob@spam.example.net", sluice.VerdictContinue, ""},
 	}
 	for _, tt := range tests {
 		s := sluicetest.New()
@@ -96,15 +96,15 @@ func TestOnRcpt(t *testing.T) {
 		rcpt string
 		want sluice.Verdict
 	}{
-		{"alice@example.org", sluice.Continue},
-		{"alice@EXAMPLE.ORG", sluice.Continue},
-		{"alice@example.org.", sluice.Continue},
-		{"alice@sub.example.org", sluice.Continue},
+		{"alice@example.org", sluice.VerdictContinue},
+		{"alice@EXAMPLE.ORG", sluice.VerdictContinue},
+		{"alice@example.org.", sluice.VerdictContinue},
+		{"alice@sub.example.org", sluice.VerdictContinue},
 		{"alice@example.net", sluice.VerdictReject},
 		{"alice@notexample.org", sluice.VerdictReject},
 		{"blocked@example.org", sluice.VerdictReject},
 		{"BLOCKED@example.org", sluice.VerdictReject},
-		{"Postmaster", sluice.Continue},
+		{"Postmaster", sluice.VerdictContinue},
 		{"someone", sluice.VerdictReject},
 	}
 	for _, tt := range tests {
@@ -136,7 +136,7 @@ func TestTempfailCode(t *testing.T) {
 		t.Fatalf("tempfailed recipient accepted: %q", got)
 	}
 	// Hooks without rules return at once and read nothing.
-	if r := s.Mail(p, "anyone@spam.example"); r.Verdict != sluice.Continue {
+	if r := s.Mail(p, "anyone@spam.example"); r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("MAIL with no sender rules = %v", r.Verdict)
 	}
 }

@@ -272,7 +272,7 @@ func TestNoBlockListStillChecksLimits(t *testing.T) {
 	}
 	s.SetEnvelope("a@example.org", "b@example.net")
 	s.SetMessage([]byte("Content-Disposition: attachment; filename=a.exe\r\n\r\nx\r\n"))
-	if r := s.Data(p); r.Verdict != sluice.Continue || r.Err != nil {
+	if r := s.Data(p); r.Verdict != sluice.VerdictContinue || r.Err != nil {
 		t.Fatalf("%v %v", r.Verdict, r.Err)
 	}
 }

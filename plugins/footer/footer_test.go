@@ -46,7 +46,7 @@ func run(t *testing.T, cfg string, raw []byte) (*sluicetest.Session, sluicetest.
 		t.Fatal(err)
 	}
 	r := s.Data(p)
-	if r.Err != nil || r.Verdict != sluice.Continue {
+	if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 	return s, r

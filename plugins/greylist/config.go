@@ -37,8 +37,7 @@ type greylist struct {
 	v4bits, v6bits              int
 	allowClients                []netip.Prefix
 	allowRcpts                  []*glob.Glob
-	code                        int
-	enhanced, text              string
+	reply                       sluice.Reply // the reject or tempfail reply
 }
 
 func (p *greylist) Configure(h sluice.Host) error {
@@ -97,7 +96,8 @@ func (p *greylist) load(c config) error {
 		return fmt.Errorf("code %d is not a 4xx reply code (greylisting only defers)", c.Code)
 	}
 	var err error
-	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 451, "7.1", "Greylisted, please try again later", 400)
+	p.reply, err = sluice.ConfigReply(sluice.Reply{Code: c.Code, Enhanced: c.Enhanced, Text: c.Message},
+		sluice.Reply{Code: 451, Enhanced: "4.7.1", Text: "Greylisted, please try again later"}, 0)
 	if err != nil {
 		return err
 	}

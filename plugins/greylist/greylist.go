@@ -30,26 +30,26 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	rcpt, _ := h.Info(sluice.InfoRcpt)
 	for _, g := range p.allowRcpts {
 		if g.Match(rcpt) {
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 	}
 	ipText, _ := h.Info(sluice.InfoClientIP)
 	ip, err := netip.ParseAddr(ipText)
 	if err != nil {
 		h.Log(sluice.LevelWarn, "client address "+strconv.Quote(ipText)+" is not an IP address: not greylisting")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	ip = ip.Unmap().WithZone("")
 	for _, pfx := range p.allowClients {
 		if pfx.Contains(ip) {
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 	}
 
 	network := p.network(ip)
 	if _, ok := h.KVGet(prefixAllowed + network); ok {
 		p.set(h, prefixAllowed+network, p.passTTL) // a refresh: the key stays if refused
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	from, _ := h.Info(sluice.InfoMailFrom)
 	if from == "" {
@@ -58,21 +58,21 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	t := tripletKey(network, glob.Lower(from), glob.Lower(rcpt))
 	if _, ok := h.KVGet(prefixPassed + t); ok {
 		p.set(h, prefixPassed+t, p.passTTL)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if _, ok := h.KVGet(prefixSeen + t); ok {
 		if _, wait := h.KVGet(prefixWait + t); wait {
 			return p.deferral(h, "retried too early")
 		}
 		p.pass(h, network, t)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if !p.set(h, prefixSeen+t, p.retryWindow) || !p.set(h, prefixWait+t, p.delay) {
 		// A triplet that cannot be recorded could never pass: deferring
 		// it would defer the mail until the store has room. Let it
 		// through instead, as for a client that cannot be greylisted.
 		h.KVDelete(prefixSeen + t)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	return p.deferral(h, "first seen")
 }
@@ -110,7 +110,7 @@ func (p *greylist) pass(h sluice.Host, network, t string) {
 
 func (p *greylist) deferral(h sluice.Host, why string) sluice.Verdict {
 	h.Log(sluice.LevelDebug, "greylisted: "+why)
-	return sluice.Tempfail(h, p.code, p.enhanced, p.text)
+	return sluice.Tempfail(h, p.reply.Code, p.reply.Enhanced, p.reply.Text)
 }
 
 // network returns the client network of ip as a masked CIDR prefix.

@@ -48,10 +48,10 @@ func TestRetryTiming(t *testing.T) {
 	s.Advance(4*time.Minute + 59*time.Second)
 	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail) // too early
 	s.Advance(time.Second)                                                              // exactly delay
-	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictContinue)
 	// Passed: later mail passes at once, long after retry_window.
 	s.Advance(20 * 24 * time.Hour)
-	try(t, s, p, "192.0.2.77", "A@Example.NET", "B@example.org", sluice.Continue) // same /24, case-folded
+	try(t, s, p, "192.0.2.77", "A@Example.NET", "B@example.org", sluice.VerdictContinue) // same /24, case-folded
 	// A triplet differing in one part is new.
 	try(t, s, p, "192.0.2.1", "a@example.net", "c@example.org", sluice.VerdictTempfail)
 	try(t, s, p, "192.0.3.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
@@ -67,7 +67,7 @@ func TestRetryWindowExpires(t *testing.T) {
 	s.Advance(9 * time.Minute)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(time.Minute)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 }
 
 // The store caps lifetimes near 24.8 days, so the default 35d acts as the cap.
@@ -75,9 +75,9 @@ func TestPassTTLCapped(t *testing.T) {
 	s, p := configured(t, `{"auto_allow_after": 0}`)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(maxTTL - time.Second)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(maxTTL)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 }
@@ -86,11 +86,11 @@ func TestPassTTLRefreshedByUse(t *testing.T) {
 	s, p := configured(t, `{"pass_ttl": "10d", "auto_allow_after": 0}`)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(9 * 24 * time.Hour)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue) // refreshes
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue) // refreshes
 	s.Advance(9 * 24 * time.Hour)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(10 * 24 * time.Hour) // unused for pass_ttl: forgotten
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 }
@@ -101,14 +101,14 @@ func TestAutoAllow(t *testing.T) {
 		to := "r" + string(rune('0'+i)) + "@example.org"
 		try(t, s, p, "198.51.100.9", "a@x", to, sluice.VerdictTempfail)
 		s.Advance(5 * time.Minute)
-		try(t, s, p, "198.51.100.9", "a@x", to, sluice.Continue)
+		try(t, s, p, "198.51.100.9", "a@x", to, sluice.VerdictContinue)
 	}
 	passTriplet(1)
 	passTriplet(2)
 	// Not yet allowed: a new triplet is greylisted, from another network too.
 	try(t, s, p, "198.51.100.9", "new@x", "n@example.org", sluice.VerdictTempfail)
 	passTriplet(3)
-	try(t, s, p, "198.51.100.200", "other@x", "z@example.org", sluice.Continue)
+	try(t, s, p, "198.51.100.200", "other@x", "z@example.org", sluice.VerdictContinue)
 	try(t, s, p, "198.51.101.1", "other@x", "z@example.org", sluice.VerdictTempfail)
 	if _, ok := s.KV(prefixAllowed + "198.51.100.0/24"); !ok {
 		t.Error("network key not stored")
@@ -121,7 +121,7 @@ func TestAutoAllowOff(t *testing.T) {
 		to := strings.Repeat("r", i+1) + "@y"
 		try(t, s, p, "192.0.2.1", "a@x", to, sluice.VerdictTempfail)
 		s.Advance(time.Second)
-		try(t, s, p, "192.0.2.1", "a@x", to, sluice.Continue)
+		try(t, s, p, "192.0.2.1", "a@x", to, sluice.VerdictContinue)
 	}
 	try(t, s, p, "192.0.2.1", "a@x", "new@y", sluice.VerdictTempfail)
 }
@@ -129,14 +129,14 @@ func TestAutoAllowOff(t *testing.T) {
 func TestAllowLists(t *testing.T) {
 	s, p := configured(t, `{"allow_clients": ["203.0.113.0/25", "2001:db8::1", "::ffff:10.0.0.0/104"],
 		"allow_recipients": ["postmaster@*", "abuse@example.org"]}`)
-	try(t, s, p, "203.0.113.5", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "203.0.113.5", "a@x", "b@y", sluice.VerdictContinue)
 	try(t, s, p, "203.0.113.200", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.VerdictContinue)
 	try(t, s, p, "2001:db8::2", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "10.1.2.3", "a@x", "b@y", sluice.Continue)
-	try(t, s, p, "::ffff:10.1.2.3", "a@x", "b@y", sluice.Continue)
-	try(t, s, p, "192.0.2.1", "a@x", "PostMaster@Example.ORG", sluice.Continue)
-	try(t, s, p, "192.0.2.1", "a@x", "abuse@example.org", sluice.Continue)
+	try(t, s, p, "10.1.2.3", "a@x", "b@y", sluice.VerdictContinue)
+	try(t, s, p, "::ffff:10.1.2.3", "a@x", "b@y", sluice.VerdictContinue)
+	try(t, s, p, "192.0.2.1", "a@x", "PostMaster@Example.ORG", sluice.VerdictContinue)
+	try(t, s, p, "192.0.2.1", "a@x", "abuse@example.org", sluice.VerdictContinue)
 	try(t, s, p, "192.0.2.1", "a@x", "abuse@example.org.evil", sluice.VerdictTempfail)
 	// Allowed mail leaves no state behind.
 	if _, ok := s.KV(prefixSeen + "10.1.2.0/24\x00a@x\x00b@y"); ok {
@@ -148,25 +148,25 @@ func TestIPv6Prefix(t *testing.T) {
 	s, p := configured(t, `{}`)
 	try(t, s, p, "2001:db8:1:2::1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "2001:db8:1:2:ffff::9", "a@x", "b@y", sluice.Continue) // same /64
+	try(t, s, p, "2001:db8:1:2:ffff::9", "a@x", "b@y", sluice.VerdictContinue) // same /64
 	try(t, s, p, "2001:db8:1:3::1", "a@x", "b@y", sluice.VerdictTempfail)
 
 	s, p = configured(t, `{"ipv6_prefix": 128, "ipv4_prefix": 32}`)
 	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
 	try(t, s, p, "2001:db8::2", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.VerdictContinue)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
 	try(t, s, p, "192.0.2.2", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "::ffff:192.0.2.1", "a@x", "b@y", sluice.Continue) // mapped = same client
+	try(t, s, p, "::ffff:192.0.2.1", "a@x", "b@y", sluice.VerdictContinue) // mapped = same client
 }
 
 func TestNullSender(t *testing.T) {
 	s, p := configured(t, `{}`)
 	try(t, s, p, "192.0.2.1", "", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "192.0.2.1", "", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "", "b@y", sluice.VerdictContinue)
 	if _, ok := s.KV(prefixPassed + "192.0.2.0/24\x00<>\x00b@y"); !ok {
 		t.Error("null sender not stored as <>")
 	}
@@ -179,7 +179,7 @@ func TestLongAddressesHashed(t *testing.T) {
 	try(t, s, p, "2001:db8::1", from, to, sluice.VerdictTempfail)
 	try(t, s, p, "2001:db8::1", from, "x"+to, sluice.VerdictTempfail) // a different hash
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "2001:db8::1", from, to, sluice.Continue)
+	try(t, s, p, "2001:db8::1", from, to, sluice.VerdictContinue)
 	if k := tripletKey("2001:db8::/64", from, to); len(prefixPassed)+len(k) > 256 || strings.Contains(k, "fff") {
 		t.Errorf("long key not hashed: %d bytes", len(k))
 	}
@@ -187,7 +187,7 @@ func TestLongAddressesHashed(t *testing.T) {
 
 func TestBadClientAddressPasses(t *testing.T) {
 	s, p := configured(t, `{}`)
-	try(t, s, p, "", "a@x", "b@y", sluice.Continue) // info client.ip not found
+	try(t, s, p, "", "a@x", "b@y", sluice.VerdictContinue) // info client.ip not found
 	if logs := s.Logs(); len(logs) != 1 || logs[0].Level != sluice.LevelWarn {
 		t.Errorf("logs = %v", logs)
 	}
@@ -279,7 +279,7 @@ func TestStoreFull(t *testing.T) {
 	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
 	s.SetKVQuota(s.KVUsage()) // full: nothing more fits
 	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
-	try(t, s, p, "198.51.100.1", "c@example.net", "d@example.org", sluice.Continue)
+	try(t, s, p, "198.51.100.1", "c@example.net", "d@example.org", sluice.VerdictContinue)
 	warned := false
 	for _, l := range s.Logs() {
 		warned = warned || l.Level == sluice.LevelWarn && strings.Contains(l.Text, "raise kv_quota")

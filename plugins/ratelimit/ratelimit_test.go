@@ -40,22 +40,22 @@ func TestWindowBoundaries(t *testing.T) {
 		t.Helper()
 		check(t, "MAIL", s.Mail(p, "a@example.net"), want, "")
 	}
-	mail(sluice.Continue)
+	mail(sluice.VerdictContinue)
 	s.Advance(10 * time.Minute)
-	mail(sluice.Continue)
-	mail(sluice.Continue) // exactly the limit
+	mail(sluice.VerdictContinue)
+	mail(sluice.VerdictContinue) // exactly the limit
 	r := s.Mail(p, "a@example.net")
 	check(t, "MAIL limit+1", r, sluice.VerdictTempfail, limited)
 	s.Advance(50*time.Minute - time.Millisecond) // just before the window ends
 	mail(sluice.VerdictTempfail)
 	s.Advance(time.Millisecond) // the window opened by the first MAIL ends
-	mail(sluice.Continue)
-	mail(sluice.Continue)
-	mail(sluice.Continue)
+	mail(sluice.VerdictContinue)
+	mail(sluice.VerdictContinue)
+	mail(sluice.VerdictContinue)
 	mail(sluice.VerdictTempfail)
 	// Another client has its own counter.
 	s.SetInfo(sluice.InfoClientIP, "192.0.2.2")
-	mail(sluice.Continue)
+	mail(sluice.VerdictContinue)
 	// IPv4-mapped IPv6 is the same client as IPv4.
 	s.SetInfo(sluice.InfoClientIP, "::ffff:192.0.2.1")
 	mail(sluice.VerdictTempfail)
@@ -63,10 +63,10 @@ func TestWindowBoundaries(t *testing.T) {
 
 func TestSender(t *testing.T) {
 	s, p := configured(t, `{"rules": [{"key": "sender", "limit": 1, "window": "1m"}]}`)
-	check(t, "1", s.Mail(p, "Alice@Example.net"), sluice.Continue, "")
+	check(t, "1", s.Mail(p, "Alice@Example.net"), sluice.VerdictContinue, "")
 	check(t, "2", s.Mail(p, "alice@example.NET"), sluice.VerdictTempfail, limited)
-	check(t, "other", s.Mail(p, "bob@example.net"), sluice.Continue, "")
-	check(t, "null 1", s.Mail(p, ""), sluice.Continue, "")
+	check(t, "other", s.Mail(p, "bob@example.net"), sluice.VerdictContinue, "")
+	check(t, "null 1", s.Mail(p, ""), sluice.VerdictContinue, "")
 	check(t, "null 2", s.Mail(p, ""), sluice.VerdictTempfail, limited)
 	if v, ok := s.KV("rl1:sender:mail:60000:=<>"); !ok || string(v) != "2" {
 		t.Errorf("null sender counter = %q, %v", v, ok)
@@ -75,27 +75,27 @@ func TestSender(t *testing.T) {
 
 func TestSenderDomain(t *testing.T) {
 	s, p := configured(t, `{"rules": [{"key": "sender_domain", "limit": 2, "window": "1d"}], "code": 550}`)
-	check(t, "1", s.Mail(p, "a@Example.net"), sluice.Continue, "")
-	check(t, "2", s.Mail(p, "b@example.net."), sluice.Continue, "")
+	check(t, "1", s.Mail(p, "a@Example.net"), sluice.VerdictContinue, "")
+	check(t, "2", s.Mail(p, "b@example.net."), sluice.VerdictContinue, "")
 	check(t, "3", s.Mail(p, "c@EXAMPLE.NET"), sluice.VerdictReject, "550 5.7.1 Rate limit exceeded, try again later")
-	check(t, "other domain", s.Mail(p, "c@example.org"), sluice.Continue, "")
+	check(t, "other domain", s.Mail(p, "c@example.org"), sluice.VerdictContinue, "")
 	for range 5 { // not counted: no domain
-		check(t, "null", s.Mail(p, ""), sluice.Continue, "")
+		check(t, "null", s.Mail(p, ""), sluice.VerdictContinue, "")
 	}
 	s.Advance(24 * time.Hour)
-	check(t, "next day", s.Mail(p, "c@example.net"), sluice.Continue, "")
+	check(t, "next day", s.Mail(p, "c@example.net"), sluice.VerdictContinue, "")
 }
 
 func TestRecipient(t *testing.T) {
 	s, p := configured(t, `{"rules": [{"key": "recipient", "limit": 2, "window": "10m"}]}`)
 	s.Mail(p, "a@x")
-	check(t, "1", s.Rcpt(p, "Bob@example.org"), sluice.Continue, "")
-	check(t, "other", s.Rcpt(p, "carol@example.org"), sluice.Continue, "")
+	check(t, "1", s.Rcpt(p, "Bob@example.org"), sluice.VerdictContinue, "")
+	check(t, "other", s.Rcpt(p, "carol@example.org"), sluice.VerdictContinue, "")
 	s.Mail(p, "z@x")
-	check(t, "2", s.Rcpt(p, "bob@example.org"), sluice.Continue, "")
+	check(t, "2", s.Rcpt(p, "bob@example.org"), sluice.VerdictContinue, "")
 	check(t, "3", s.Rcpt(p, "BOB@example.org"), sluice.VerdictTempfail, limited)
 	s.Advance(10 * time.Minute)
-	check(t, "reset", s.Rcpt(p, "bob@example.org"), sluice.Continue, "")
+	check(t, "reset", s.Rcpt(p, "bob@example.org"), sluice.VerdictContinue, "")
 }
 
 func TestClientIPAtRcptAndRuleOrder(t *testing.T) {
@@ -103,12 +103,12 @@ func TestClientIPAtRcptAndRuleOrder(t *testing.T) {
 		{"key": "client_ip", "limit": 3, "window": "1h", "phase": "rcpt"},
 		{"key": "recipient", "limit": 1, "window": "1h"},
 		{"key": "sender", "limit": 2, "window": "1h"}]}`)
-	check(t, "MAIL", s.Mail(p, "a@x"), sluice.Continue, "")
-	check(t, "MAIL again", s.Mail(p, "a@x"), sluice.Continue, "") // sender rule counts at mail
+	check(t, "MAIL", s.Mail(p, "a@x"), sluice.VerdictContinue, "")
+	check(t, "MAIL again", s.Mail(p, "a@x"), sluice.VerdictContinue, "") // sender rule counts at mail
 	check(t, "MAIL third", s.Mail(p, "a@x"), sluice.VerdictTempfail, limited)
-	check(t, "r1", s.Rcpt(p, "r1@y"), sluice.Continue, "")
+	check(t, "r1", s.Rcpt(p, "r1@y"), sluice.VerdictContinue, "")
 	check(t, "r1 again", s.Rcpt(p, "r1@y"), sluice.VerdictTempfail, limited)
-	check(t, "r2", s.Rcpt(p, "r2@y"), sluice.Continue, "")
+	check(t, "r2", s.Rcpt(p, "r2@y"), sluice.VerdictContinue, "")
 	check(t, "r3: client over", s.Rcpt(p, "r3@y"), sluice.VerdictTempfail, limited)
 	// The refused r3 was not counted by the recipient rule after the client rule.
 	if _, ok := s.KV("rl1:recipient:rcpt:3600000:=r3@y"); ok {
@@ -120,8 +120,8 @@ func TestLongValueHashed(t *testing.T) {
 	s, p := configured(t, `{"rules": [{"key": "recipient", "limit": 1, "window": "1h"}]}`)
 	long := strings.Repeat("r", 240) + "@example.org"
 	s.Mail(p, "a@x")
-	check(t, "1", s.Rcpt(p, long), sluice.Continue, "")
-	check(t, "other", s.Rcpt(p, "x"+long), sluice.Continue, "")
+	check(t, "1", s.Rcpt(p, long), sluice.VerdictContinue, "")
+	check(t, "other", s.Rcpt(p, "x"+long), sluice.VerdictContinue, "")
 	check(t, "2", s.Rcpt(p, long), sluice.VerdictTempfail, limited)
 	if k := storeKey("rl1:recipient:rcpt:3600000:", long); len(k) > 256 || !strings.Contains(k, ":#") {
 		t.Errorf("key %q not hashed", k)
@@ -131,7 +131,7 @@ func TestLongValueHashed(t *testing.T) {
 func TestNoRulesForPhase(t *testing.T) {
 	s, p := configured(t, `{"rules": [{"key": "recipient", "limit": 1, "window": "1h"}]}`)
 	for range 3 {
-		check(t, "MAIL", s.Mail(p, "a@x"), sluice.Continue, "")
+		check(t, "MAIL", s.Mail(p, "a@x"), sluice.VerdictContinue, "")
 	}
 }
 
@@ -184,11 +184,11 @@ func TestConfigure(t *testing.T) {
 // keep counting and limiting.
 func TestStoreFull(t *testing.T) {
 	s, p := configured(t, `{"rules": [{"key": "sender", "limit": 1, "window": "1m"}]}`)
-	check(t, "1", s.Mail(p, "alice@example.net"), sluice.Continue, "")
+	check(t, "1", s.Mail(p, "alice@example.net"), sluice.VerdictContinue, "")
 	s.SetKVQuota(s.KVUsage())
 	check(t, "2", s.Mail(p, "alice@example.net"), sluice.VerdictTempfail, limited)
-	check(t, "new sender", s.Mail(p, "bob@example.net"), sluice.Continue, "")
-	check(t, "new sender again", s.Mail(p, "bob@example.net"), sluice.Continue, "")
+	check(t, "new sender", s.Mail(p, "bob@example.net"), sluice.VerdictContinue, "")
+	check(t, "new sender again", s.Mail(p, "bob@example.net"), sluice.VerdictContinue, "")
 	warned := false
 	for _, l := range s.Logs() {
 		warned = warned || l.Level == sluice.LevelWarn && strings.Contains(l.Text, "raise kv_quota")

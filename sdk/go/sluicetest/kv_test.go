@@ -18,7 +18,7 @@ func TestKVEmulation(t *testing.T) {
 			t.Error(err)
 		}
 		got = append(got, n)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	for range 3 {
 		if r := s.Run(sluicetest.PhaseConnect, incr); r.Err != nil {
@@ -42,7 +42,7 @@ func TestKVEmulation(t *testing.T) {
 			t.Error("KVDelete results wrong")
 		}
 		h.KVSet("k2", []byte("w"), 0)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)
@@ -51,7 +51,7 @@ func TestKVEmulation(t *testing.T) {
 	r = s.Run(sluicetest.PhaseMail, func(h sluice.Host) sluice.Verdict {
 		h.KVSet("k3", []byte("x"), 0)
 		h.KVGet("")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "key length 0") {
 		t.Fatalf("empty key: Err = %v", r.Err)
@@ -65,7 +65,7 @@ func TestKVEmulation(t *testing.T) {
 	}
 	r = s.Run(sluicetest.PhaseMail, func(h sluice.Host) sluice.Verdict {
 		h.KVSet("k", make([]byte, 64<<10+1), 0)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "above the limit") {
 		t.Fatalf("big value: Err = %v", r.Err)
@@ -93,7 +93,7 @@ func TestKVQuotaEmulation(t *testing.T) {
 		if n, err := h.KVIncr("a", 1, 0); n != 1 || err != nil {
 			t.Errorf("KVIncr of an existing key = %d, %v", n, err)
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)
