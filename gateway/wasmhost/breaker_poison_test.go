@@ -16,9 +16,9 @@ import (
 // soakResult is what mtaSoak saw.
 type soakResult struct {
 	calls, poisonCalls int
-	opened             int            // distinct messages sent when the breaker first opened, -1 if never
-	innocentRefused    int            // calls of innocent messages that failed
-	maxDelay           int            // ticks from an innocent message's first try to its delivery
+	opened             int               // distinct messages sent when the breaker first opened, -1 if never
+	innocentRefused    int               // calls of innocent messages that failed
+	maxDelay           int               // ticks from an innocent message's first try to its delivery
 	poisonKinds        map[ErrorKind]int // error kinds of poison calls
 }
 
