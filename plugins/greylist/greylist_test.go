@@ -203,45 +203,31 @@ func TestConfiguredReply(t *testing.T) {
 }
 
 func TestConfigure(t *testing.T) {
-	tests := []struct{ name, json, wantErr string }{
-		{"empty", `{}`, ""},
-		{"all", `{"delay": "90s", "retry_window": "2d", "pass_ttl": "35d", "auto_allow_after": 0,
+	sluicetest.ConfigCases(t, func() any { return &greylist{} }, []sluicetest.ConfigCase{
+		{Name: "empty", JSON: `{}`},
+		{Name: "all", JSON: `{"delay": "90s", "retry_window": "2d", "pass_ttl": "35d", "auto_allow_after": 0,
 			"ipv4_prefix": 32, "ipv6_prefix": 48, "allow_clients": ["10.0.0.0/8", "::1"],
-			"allow_recipients": ["postmaster@*"], "code": 450, "enhanced": "4.7.26", "message": "Later"}`, ""},
-		{"typo", `{"dealy": "5m"}`, `config.dealy: unknown key`},
-		{"delay number", `{"delay": 300}`, "must be a string"},
-		{"delay bad", `{"delay": "5 minutes"}`, "not a duration"},
-		{"days bad", `{"pass_ttl": "1.5d"}`, "whole number"},
-		{"delay too short", `{"delay": "500ms"}`, "at least 1s"},
-		{"window not after delay", `{"delay": "1h", "retry_window": "1h"}`, "longer than delay"},
-		{"window above store", `{"retry_window": "25d"}`, "at most"},
-		{"pass_ttl zero", `{"pass_ttl": "0s"}`, "at least 1s"},
-		{"auto negative", `{"auto_allow_after": -1}`, "0 (off) or more"},
-		{"v4 prefix", `{"ipv4_prefix": 33}`, "outside 1 to 32"},
-		{"v4 prefix zero", `{"ipv4_prefix": 0}`, "outside 1 to 32"},
-		{"v6 prefix", `{"ipv6_prefix": 129}`, "outside 1 to 128"},
-		{"bad cidr", `{"allow_clients": ["10.0.0.0/33"]}`, "not a CIDR"},
-		{"bad ip", `{"allow_clients": ["example.org"]}`, "not an IP address"},
-		{"empty glob", `{"allow_recipients": [""]}`, "empty pattern"},
-		{"5xx code", `{"code": 550}`, "not a 4xx"},
-		{"class mismatch", `{"enhanced": "5.7.1"}`, "does not match"},
-		{"bad enhanced", `{"enhanced": "4.7"}`, "class.subject.detail"},
-		{"message CRLF", `{"message": "a\r\n250 ok"}`, "0x0d"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&greylist{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+			"allow_recipients": ["postmaster@*"], "code": 450, "enhanced": "4.7.26", "message": "Later"}`},
+		{Name: "typo", JSON: `{"dealy": "5m"}`, WantErr: `config.dealy: unknown key`},
+		{Name: "delay number", JSON: `{"delay": 300}`, WantErr: "must be a string"},
+		{Name: "delay bad", JSON: `{"delay": "5 minutes"}`, WantErr: "not a duration"},
+		{Name: "days bad", JSON: `{"pass_ttl": "1.5d"}`, WantErr: "whole number"},
+		{Name: "delay too short", JSON: `{"delay": "500ms"}`, WantErr: "at least 1s"},
+		{Name: "window not after delay", JSON: `{"delay": "1h", "retry_window": "1h"}`, WantErr: "longer than delay"},
+		{Name: "window above store", JSON: `{"retry_window": "25d"}`, WantErr: "at most"},
+		{Name: "pass_ttl zero", JSON: `{"pass_ttl": "0s"}`, WantErr: "at least 1s"},
+		{Name: "auto negative", JSON: `{"auto_allow_after": -1}`, WantErr: "0 (off) or more"},
+		{Name: "v4 prefix", JSON: `{"ipv4_prefix": 33}`, WantErr: "outside 1 to 32"},
+		{Name: "v4 prefix zero", JSON: `{"ipv4_prefix": 0}`, WantErr: "outside 1 to 32"},
+		{Name: "v6 prefix", JSON: `{"ipv6_prefix": 129}`, WantErr: "outside 1 to 128"},
+		{Name: "bad cidr", JSON: `{"allow_clients": ["10.0.0.0/33"]}`, WantErr: "not a CIDR"},
+		{Name: "bad ip", JSON: `{"allow_clients": ["example.org"]}`, WantErr: "not an IP address"},
+		{Name: "empty glob", JSON: `{"allow_recipients": [""]}`, WantErr: "empty pattern"},
+		{Name: "5xx code", JSON: `{"code": 550}`, WantErr: "not a 4xx"},
+		{Name: "class mismatch", JSON: `{"enhanced": "5.7.1"}`, WantErr: "does not match"},
+		{Name: "bad enhanced", JSON: `{"enhanced": "4.7"}`, WantErr: "class.subject.detail"},
+		{Name: "message CRLF", JSON: `{"message": "a\r\n250 ok"}`, WantErr: "0x0d"},
+	})
 }
 
 func TestGlob(t *testing.T) {

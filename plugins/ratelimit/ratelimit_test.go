@@ -136,47 +136,33 @@ func TestNoRulesForPhase(t *testing.T) {
 }
 
 func TestConfigure(t *testing.T) {
-	tests := []struct{ name, json, wantErr string }{
-		{"empty", `{}`, ""},
-		{"all", `{"rules": [{"key": "client_ip", "limit": 100, "window": "1h", "phase": "mail"},
+	sluicetest.ConfigCases(t, func() any { return &ratelimit{} }, []sluicetest.ConfigCase{
+		{Name: "empty", JSON: `{}`},
+		{Name: "all", JSON: `{"rules": [{"key": "client_ip", "limit": 100, "window": "1h", "phase": "mail"},
 			{"key": "sender", "limit": 10, "window": "90s", "phase": "rcpt"},
 			{"key": "sender_domain", "limit": 1000, "window": "1d"},
 			{"key": "recipient", "limit": 50, "window": "24d", "phase": "rcpt"}],
-			"code": 450, "enhanced": "4.7.28", "message": "Slow down"}`, ""},
-		{"typo", `{"rule": []}`, `config.rule: unknown key`},
-		{"rule typo", `{"rules": [{"key": "sender", "limit": 1, "window": "1h", "phsae": "mail"}]}`, `config.rules[0].phsae: unknown key`},
-		{"unknown key", `{"rules": [{"key": "helo", "limit": 1, "window": "1h"}]}`, "unknown key"},
-		{"missing key", `{"rules": [{"limit": 1, "window": "1h"}]}`, "key is missing"},
-		{"unknown phase", `{"rules": [{"key": "sender", "limit": 1, "window": "1h", "phase": "data"}]}`, "unknown phase"},
-		{"recipient at mail", `{"rules": [{"key": "recipient", "limit": 1, "window": "1h", "phase": "mail"}]}`, `only known in phase "rcpt"`},
-		{"limit 0", `{"rules": [{"key": "sender", "limit": 0, "window": "1h"}]}`, "below 1"},
-		{"limit missing", `{"rules": [{"key": "sender", "window": "1h"}]}`, "below 1"},
-		{"window missing", `{"rules": [{"key": "sender", "limit": 1}]}`, "window is missing"},
-		{"window short", `{"rules": [{"key": "sender", "limit": 1, "window": "999ms"}]}`, "at least 1s"},
-		{"window long", `{"rules": [{"key": "sender", "limit": 1, "window": "25d"}]}`, "at most"},
-		{"window number", `{"rules": [{"key": "sender", "limit": 1, "window": 60}]}`, "must be a string"},
-		{"window bad", `{"rules": [{"key": "sender", "limit": 1, "window": "hour"}]}`, "not a duration"},
-		{"duplicate", `{"rules": [{"key": "sender", "limit": 1, "window": "1h"}, {"key": "sender", "limit": 5, "window": "60m"}]}`, "same key, phase and window as rules[0]"},
-		{"code 250", `{"code": 250}`, "not a 4xx or 5xx"},
-		{"class mismatch", `{"code": 550, "enhanced": "4.7.1"}`, "does not match"},
-		{"bad enhanced", `{"enhanced": "4.7"}`, "class.subject.detail"},
-		{"message CRLF", `{"message": "x\r\n250 ok"}`, "0x0d"},
-		{"message long", `{"message": "` + strings.Repeat("m", 401) + `"}`, "400"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&ratelimit{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+			"code": 450, "enhanced": "4.7.28", "message": "Slow down"}`},
+		{Name: "typo", JSON: `{"rule": []}`, WantErr: `config.rule: unknown key`},
+		{Name: "rule typo", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": "1h", "phsae": "mail"}]}`, WantErr: `config.rules[0].phsae: unknown key`},
+		{Name: "unknown key", JSON: `{"rules": [{"key": "helo", "limit": 1, "window": "1h"}]}`, WantErr: "unknown key"},
+		{Name: "missing key", JSON: `{"rules": [{"limit": 1, "window": "1h"}]}`, WantErr: "key is missing"},
+		{Name: "unknown phase", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": "1h", "phase": "data"}]}`, WantErr: "unknown phase"},
+		{Name: "recipient at mail", JSON: `{"rules": [{"key": "recipient", "limit": 1, "window": "1h", "phase": "mail"}]}`, WantErr: `only known in phase "rcpt"`},
+		{Name: "limit 0", JSON: `{"rules": [{"key": "sender", "limit": 0, "window": "1h"}]}`, WantErr: "below 1"},
+		{Name: "limit missing", JSON: `{"rules": [{"key": "sender", "window": "1h"}]}`, WantErr: "below 1"},
+		{Name: "window missing", JSON: `{"rules": [{"key": "sender", "limit": 1}]}`, WantErr: "window is missing"},
+		{Name: "window short", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": "999ms"}]}`, WantErr: "at least 1s"},
+		{Name: "window long", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": "25d"}]}`, WantErr: "at most"},
+		{Name: "window number", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": 60}]}`, WantErr: "must be a string"},
+		{Name: "window bad", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": "hour"}]}`, WantErr: "not a duration"},
+		{Name: "duplicate", JSON: `{"rules": [{"key": "sender", "limit": 1, "window": "1h"}, {"key": "sender", "limit": 5, "window": "60m"}]}`, WantErr: "same key, phase and window as rules[0]"},
+		{Name: "code 250", JSON: `{"code": 250}`, WantErr: "not a 4xx or 5xx"},
+		{Name: "class mismatch", JSON: `{"code": 550, "enhanced": "4.7.1"}`, WantErr: "does not match"},
+		{Name: "bad enhanced", JSON: `{"enhanced": "4.7"}`, WantErr: "class.subject.detail"},
+		{Name: "message CRLF", JSON: `{"message": "x\r\n250 ok"}`, WantErr: "0x0d"},
+		{Name: "message long", JSON: `{"message": "` + strings.Repeat("m", 401) + `"}`, WantErr: "400"},
+	})
 }
 
 // TestStoreFull: a counter that does not fit in the plugin's kv_quota
