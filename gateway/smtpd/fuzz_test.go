@@ -45,43 +45,52 @@ func FuzzSession(f *testing.F) {
 			Logger:         slog.New(logs),
 		}, b)
 		srv, cli := net.Pipe()
-		if !s.admit(srv) {
-			t.Fatal("not admitted")
-		}
-		drained := make(chan struct{})
-		go func() {
-			io.Copy(io.Discard, cli)
-			close(drained)
-		}()
-		cli.SetWriteDeadline(time.Now().Add(3 * time.Second))
-		cli.Write([]byte(prefixes[int(state)%len(prefixes)]))
-		cli.Write(in)
-		cli.Close()
-		select {
-		case <-drained:
-		case <-time.After(5 * time.Second):
-			t.Fatal("client side not released")
-		}
-		done := make(chan struct{})
-		go func() {
-			s.wg.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("session hangs")
-		}
-		if logs.has("panic in session") || logs.has("panic in Session.Close") {
-			t.Fatal("panic recovered")
-		}
-		if b.sessions != b.closes {
-			t.Fatalf("%d sessions, %d closed", b.sessions, b.closes)
-		}
+		fuzzSession(t, s, srv, cli, logs, b, []byte(prefixes[int(state)%len(prefixes)]), in)
 		for _, m := range b.Messages() {
 			checkStored(t, m)
 		}
 	})
+}
+
+// fuzzSession admits conn into s and writes in from cli, the other end
+// of its pipe, then closes cli: the session must release the client, end
+// without a recovered panic, and close every session it opened on b.
+func fuzzSession(t *testing.T, s *Server, conn net.Conn, cli net.Conn, logs logRecorder, b *fakeBackend, in ...[]byte) {
+	t.Helper()
+	if !s.admit(conn) {
+		t.Fatal("not admitted")
+	}
+	drained := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, cli)
+		close(drained)
+	}()
+	cli.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	for _, b := range in {
+		cli.Write(b)
+	}
+	cli.Close()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client side not released")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("session hangs")
+	}
+	if logs.has("panic in session") || logs.has("panic in Session.Close") {
+		t.Fatal("panic recovered")
+	}
+	if b.sessions != b.closes {
+		t.Fatalf("%d sessions, %d closed", b.sessions, b.closes)
+	}
 }
 
 // checkStored asserts a message handed to Data has only CRLF line endings

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -201,39 +200,7 @@ func FuzzXForwardSession(f *testing.F) {
 			Logger:         slog.New(logs),
 		}, b)
 		srv, cli := net.Pipe()
-		if !s.admit(trustedPipe{srv}) {
-			t.Fatal("not admitted")
-		}
-		drained := make(chan struct{})
-		go func() {
-			io.Copy(io.Discard, cli)
-			close(drained)
-		}()
-		cli.SetWriteDeadline(time.Now().Add(3 * time.Second))
-		cli.Write([]byte(prefixes[int(state)%len(prefixes)]))
-		cli.Write(in)
-		cli.Close()
-		select {
-		case <-drained:
-		case <-time.After(5 * time.Second):
-			t.Fatal("client side not released")
-		}
-		done := make(chan struct{})
-		go func() {
-			s.wg.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("session hangs")
-		}
-		if logs.has("panic in session") || logs.has("panic in Session.Close") {
-			t.Fatal("panic recovered")
-		}
-		if b.sessions != b.closes {
-			t.Fatalf("%d sessions, %d closed", b.sessions, b.closes)
-		}
+		fuzzSession(t, s, trustedPipe{srv}, cli, logs, b.fakeBackend, []byte(prefixes[int(state)%len(prefixes)]), in)
 		for _, o := range b.Origins() {
 			checkXForwardAttrs(t, o.XForward)
 		}
