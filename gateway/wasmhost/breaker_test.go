@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
-	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // fakeClock is the breaker's clock in tests.
@@ -139,16 +138,7 @@ func TestBreakerOpens(t *testing.T) {
 		}
 	}
 
-	policies := []struct {
-		onError filter.OnError
-		verdict filter.Verdict
-		reply   *smtp.Reply
-	}{
-		{filter.OnErrorTempfail, filter.Tempfail, smtp.ReplyInternal},
-		{filter.OnErrorContinue, filter.Continue, nil},
-		{filter.OnErrorReject, filter.Reject, smtp.ReplyPolicyReject},
-	}
-	for _, pol := range policies {
+	for _, pol := range onErrorOutcomes {
 		st := hostileState(t, hostileCase{mode: "a", phase: filter.Data})
 		chain := &filter.Chain{Entries: []filter.Entry{{Name: "flaky", Plugin: p, OnError: pol.onError}}}
 		out := chain.Run(context.Background(), st)

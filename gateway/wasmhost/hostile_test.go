@@ -53,15 +53,6 @@ func TestHostilePlugins(t *testing.T) {
 	e, _ := newEngine(t)
 	hostile := load(t, e, Spec{Name: "hostile", Wasm: module(t, "hostile"), Grants: hostileGrants, Timeout: 500 * time.Millisecond})
 	good := load(t, e, Spec{Name: "good", Wasm: module(t, "good")})
-	policies := []struct {
-		onError filter.OnError
-		verdict filter.Verdict
-		reply   *smtp.Reply
-	}{
-		{filter.OnErrorTempfail, filter.Tempfail, smtp.ReplyInternal},
-		{filter.OnErrorContinue, filter.Continue, nil},
-		{filter.OnErrorReject, filter.Reject, smtp.ReplyPolicyReject},
-	}
 	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
 			// Directly: the error names the cause.
@@ -82,7 +73,7 @@ func TestHostilePlugins(t *testing.T) {
 			}
 
 			// Through the chain, under every on_error policy.
-			for _, pol := range policies {
+			for _, pol := range onErrorOutcomes {
 				st := hostileState(t, tc)
 				chain := &filter.Chain{Entries: []filter.Entry{{Name: "hostile", Plugin: hostile, OnError: pol.onError}}}
 				out := chain.Run(context.Background(), st)
@@ -120,6 +111,18 @@ func containsAny(s, alternatives string) bool {
 		}
 	}
 	return false
+}
+
+// onErrorOutcomes is the chain's outcome of a plugin error under each
+// on_error policy.
+var onErrorOutcomes = []struct {
+	onError filter.OnError
+	verdict filter.Verdict
+	reply   *smtp.Reply
+}{
+	{filter.OnErrorTempfail, filter.Tempfail, smtp.ReplyInternal},
+	{filter.OnErrorContinue, filter.Continue, nil},
+	{filter.OnErrorReject, filter.Reject, smtp.ReplyPolicyReject},
 }
 
 // stepErrors is every plugin error of a chain run, in order.
