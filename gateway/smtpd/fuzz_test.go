@@ -19,7 +19,7 @@ func FuzzSession(f *testing.F) {
 		"EHLO c.test\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
 		"EHLO c.test\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n",
 	}
-	for _, s := range []string{
+	addSeeds(f, len(prefixes), []string{
 		"QUIT\r\n",
 		"x\r\n.\r\nQUIT\r\n",
 		"a\n.\nMAIL FROM:<e@f.example>\r\n.\r\n",
@@ -27,29 +27,39 @@ func FuzzSession(f *testing.F) {
 		"BDAT 5 LAST\r\nhello",
 		"STARTTLS\r\nMAIL FROM:<x@y.example>\r\n",
 		"RCPT TO:<a@b.example> NOTIFY=NEVER\r\nDATA\r\n",
-	} {
-		for i := range prefixes {
-			f.Add(uint8(i), []byte(s))
-		}
-	}
+	})
 	f.Fuzz(func(t *testing.T, state uint8, in []byte) {
 		b := newFakeBackend()
 		b.data = accept250
 		logs := newLogRecorder()
-		s := New(Config{
-			Hostname:       "mx.test",
-			MaxMessageSize: 4096,
-			MaxRecipients:  5,
-			CommandTimeout: time.Second,
-			DataTimeout:    2 * time.Second,
-			Logger:         slog.New(logs),
-		}, b)
+		s := New(fuzzConfig(logs), b)
 		srv, cli := net.Pipe()
 		fuzzSession(t, s, srv, cli, logs, b, []byte(prefixes[int(state)%len(prefixes)]), in)
 		for _, m := range b.Messages() {
 			checkStored(t, m)
 		}
 	})
+}
+
+// addSeeds adds each seed after each of the n state prefixes.
+func addSeeds(f *testing.F, n int, seeds []string) {
+	for _, s := range seeds {
+		for i := range n {
+			f.Add(uint8(i), []byte(s))
+		}
+	}
+}
+
+// fuzzConfig is the small server the session fuzzers drive.
+func fuzzConfig(logs logRecorder) Config {
+	return Config{
+		Hostname:       "mx.test",
+		MaxMessageSize: 4096,
+		MaxRecipients:  5,
+		CommandTimeout: time.Second,
+		DataTimeout:    2 * time.Second,
+		Logger:         slog.New(logs),
+	}
 }
 
 // fuzzSession admits conn into s and writes in from cli, the other end
