@@ -28,11 +28,7 @@ type access struct {
 }
 
 func (p *access) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if len(p.denySenders)+len(p.denyRcpts)+len(p.allowDomains) == 0 {

@@ -38,11 +38,7 @@ type attachments struct {
 }
 
 func (p *attachments) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if len(p.exts)+len(p.types) == 0 {

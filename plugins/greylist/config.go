@@ -41,11 +41,7 @@ type greylist struct {
 }
 
 func (p *greylist) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *greylist) load(c config) error {
