@@ -16,11 +16,11 @@ func BenchmarkTransaction(b *testing.B) {
 	body := strings.Repeat(strings.Repeat("x", 70)+"\r\n", 10<<10/72) + ".\r\n"
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		c.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+		c.Write("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
 		c.expect(250, "")
 		c.expect(250, "")
 		c.expect(354, "")
-		c.send(body)
+		c.Write(body)
 		c.expect(250, "")
 		fb.mu.Lock()
 		fb.msgs, fb.calls = nil, nil
