@@ -3,13 +3,14 @@ package dns
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/sluice-mail/sluice/gateway/internal/dnstest"
 )
 
 // testServer answers from a fixed zone on 127.0.0.1 and counts queries.
@@ -20,12 +21,8 @@ type testServer struct {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{addr: pc.LocalAddr().String()}
-	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
+	ts := &testServer{}
+	ts.addr = dnstest.Serve(t, mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
 		ts.queries.Add(1)
 		name := q.Question[0].Name
 		if name == "slow.test." {
@@ -55,17 +52,7 @@ func startServer(t *testing.T) *testServer {
 			m.Rcode = mdns.RcodeNameError
 		}
 		_ = w.WriteMsg(m)
-	})
-	srv := &mdns.Server{PacketConn: pc, Handler: h}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	select {
-	case <-started:
-	case <-time.After(5 * time.Second):
-		t.Fatal("dns server did not start")
-	}
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	}))
 	return ts
 }
 

@@ -70,12 +70,12 @@ func TestReloadOfSleepingPluginIsBounded(t *testing.T) {
 
 	// The first policy still delivers.
 	c := dialSMTP(t, gw.Addr)
-	c.cmd("MAIL FROM:<a@example.org>", "250")
-	c.cmd("RCPT TO:<b@example.net>", "250")
-	c.cmd("DATA", "354")
-	fmt.Fprintf(c.c, "Subject: still here\r\n\r\nbody\r\n.\r\n")
-	c.expect("250")
-	c.cmd("QUIT", "221")
+	c.Cmd("MAIL FROM:<a@example.org>", "250")
+	c.Cmd("RCPT TO:<b@example.net>", "250")
+	c.Cmd("DATA", "354")
+	c.Write("Subject: still here\r\n\r\nbody\r\n.\r\n")
+	c.Expect("250")
+	c.Cmd("QUIT", "221")
 	if msgs := waitMaildir(t, md, 1); len(msgs) != 1 || !strings.Contains(msgs[0], "X-Gen: one") {
 		t.Fatalf("delivery after failed reloads: %q", msgs)
 	}

@@ -58,10 +58,10 @@ func startFleet(t *testing.T, srv *redistest.Server, n, limit int) []fleetGatewa
 func transaction(t *testing.T, addr, from, to string) string {
 	t.Helper()
 	c := dialSMTP(t, addr)
-	defer c.c.Close()
+	defer c.Conn.Close()
 	step := func(line string) string {
-		fmt.Fprintf(c.c, "%s\r\n", line)
-		return c.expect("")
+		c.Write(line + "\r\n")
+		return c.Expect("")
 	}
 	for _, l := range []string{"MAIL FROM:<" + from + ">", "RCPT TO:<" + to + ">"} {
 		if r := step(l); !strings.HasPrefix(r, "250") {

@@ -476,8 +476,8 @@ func TestMilterReloadUnderTraffic(t *testing.T) {
 	// A session pinned to generation 1: MAIL and RCPT before the reloads,
 	// DATA after them.
 	pinned := dialSMTP(t, pf.Addr)
-	pinned.cmd("MAIL FROM:<pinned@sender.test>", "250")
-	pinned.cmd("RCPT TO:<bob@"+postfixtest.Domain+">", "250")
+	pinned.Cmd("MAIL FROM:<pinned@sender.test>", "250")
+	pinned.Cmd("RCPT TO:<bob@"+postfixtest.Domain+">", "250")
 
 	const clients, each = 3, 8
 	errs := make(chan error, clients*each)
@@ -509,10 +509,10 @@ func TestMilterReloadUnderTraffic(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	pinned.cmd("DATA", "354")
-	fmt.Fprintf(pinned.c, "Subject: pinned\r\n\r\nbody\r\n.\r\n")
-	pinned.expect("250")
-	pinned.cmd("QUIT", "221")
+	pinned.Cmd("DATA", "354")
+	fmt.Fprintf(pinned.Conn, "Subject: pinned\r\n\r\nbody\r\n.\r\n")
+	pinned.Expect("250")
+	pinned.Cmd("QUIT", "221")
 
 	total := clients*each + 1
 	got := pf.WaitDelivered(total, 60*time.Second)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -14,50 +13,13 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 )
 
-// smtpClient is a minimal scripted client for dialogues that span a reload
-// or a shutdown.
-type smtpClient struct {
-	t *testing.T
-	c net.Conn
-	r *bufio.Reader
-}
-
-func dialSMTP(t *testing.T, addr string) *smtpClient {
+// dialSMTP connects to addr, reads the greeting and says EHLO.
+func dialSMTP(t *testing.T, addr string) *smtptest.Client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	s := &smtpClient{t: t, c: c, r: bufio.NewReader(c)}
-	s.expect("220")
-	s.cmd("EHLO ops.test", "250")
-	return s
-}
-
-func (s *smtpClient) expect(code string) string {
-	s.t.Helper()
-	s.c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		line, err := s.r.ReadString('\n')
-		if err != nil {
-			s.t.Fatalf("read: %v", err)
-		}
-		if len(line) < 4 || line[3] != '-' {
-			if !strings.HasPrefix(line, code) {
-				s.t.Fatalf("got %q, want %s", line, code)
-			}
-			return line
-		}
-	}
-}
-
-func (s *smtpClient) cmd(line, code string) string {
-	s.t.Helper()
-	fmt.Fprintf(s.c, "%s\r\n", line)
-	return s.expect(code)
+	return smtptest.Dial(t, addr).Hello("ops.test")
 }
 
 func maildirMessages(t *testing.T, dir string) []string {
@@ -116,22 +78,22 @@ func TestReloadKeepsSessionsOnTheirGeneration(t *testing.T) {
 	policyFile := policyPath(gw)
 
 	a := dialSMTP(t, gw.Addr)
-	a.cmd("MAIL FROM:<a@example.org>", "250")
-	a.cmd("RCPT TO:<b@example.net>", "250")
+	a.Cmd("MAIL FROM:<a@example.org>", "250")
+	a.Cmd("RCPT TO:<b@example.net>", "250")
 
 	writePolicy(t, policyFile, genPolicy(md, "two"), gw)
 	if code, body := httpDo(t, "POST", "http://"+admin+"/reload"); code != 200 || !strings.Contains(body, "ok: generation 2") {
 		t.Fatalf("reload: %d %s", code, body)
 	}
 	b := dialSMTP(t, gw.Addr)
-	send := func(c *smtpClient) {
-		c.cmd("DATA", "354")
-		fmt.Fprintf(c.c, "Subject: gen\r\n\r\nbody\r\n.\r\n")
-		c.expect("250")
+	send := func(c *smtptest.Client) {
+		c.Cmd("DATA", "354")
+		c.Write("Subject: gen\r\n\r\nbody\r\n.\r\n")
+		c.Expect("250")
 	}
 	send(a)
-	b.cmd("MAIL FROM:<a@example.org>", "250")
-	b.cmd("RCPT TO:<b@example.net>", "250")
+	b.Cmd("MAIL FROM:<a@example.org>", "250")
+	b.Cmd("RCPT TO:<b@example.net>", "250")
 	send(b)
 	msgs := waitMaildir(t, md, 2)
 	gens := strings.Count(strings.Join(msgs, ""), "X-Gen: one") + 10*strings.Count(strings.Join(msgs, ""), "X-Gen: two")
@@ -150,8 +112,8 @@ func TestReloadKeepsSessionsOnTheirGeneration(t *testing.T) {
 		t.Fatalf("broken reload: %d %s", code, body)
 	}
 	c := dialSMTP(t, gw.Addr)
-	c.cmd("MAIL FROM:<a@example.org>", "250")
-	c.cmd("RCPT TO:<b@example.net>", "250")
+	c.Cmd("MAIL FROM:<a@example.org>", "250")
+	c.Cmd("RCPT TO:<b@example.net>", "250")
 	send(c)
 	if msgs := waitMaildir(t, md, 3); len(msgs) != 3 {
 		t.Fatalf("no delivery after a failed reload")
@@ -179,18 +141,18 @@ func TestSigtermDrains(t *testing.T) {
 	gw := startSluice(t, genPolicy(md, "one"), "", "--watch=false")
 	busy := dialSMTP(t, gw.Addr)
 	idle := dialSMTP(t, gw.Addr)
-	busy.cmd("MAIL FROM:<a@example.org>", "250")
-	busy.cmd("RCPT TO:<b@example.net>", "250")
-	busy.cmd("DATA", "354")
+	busy.Cmd("MAIL FROM:<a@example.org>", "250")
+	busy.Cmd("RCPT TO:<b@example.net>", "250")
+	busy.Cmd("DATA", "354")
 	gw.cmd.Process.Signal(syscall.SIGTERM)
-	idle.expect("421")
-	fmt.Fprintf(busy.c, "Subject: drain\r\n\r\nbody\r\n.\r\n")
-	busy.expect("250")
+	idle.Expect("421")
+	busy.Write("Subject: drain\r\n\r\nbody\r\n.\r\n")
+	busy.Expect("250")
 	if got := waitMaildir(t, md, 1); len(got) != 1 {
 		t.Fatal("message acknowledged during shutdown was not delivered")
 	}
 	// Between transactions a draining gateway answers 421 and closes.
-	busy.cmd("QUIT", "421")
+	busy.Cmd("QUIT", "421")
 	if err := gw.wait(20 * time.Second); err != nil {
 		t.Fatalf("sluice did not exit cleanly: %v\n%s", err, gw.Log())
 	}
@@ -204,7 +166,7 @@ func TestReloadMovesListener(t *testing.T) {
 	admin := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
 	gw := startSluice(t, genPolicy(md, "one"), "", "--admin", admin, "--watch=false")
 	old := dialSMTP(t, gw.Addr)
-	old.cmd("MAIL FROM:<a@example.org>", "250")
+	old.Cmd("MAIL FROM:<a@example.org>", "250")
 
 	newAddr := fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))
 	writePolicy(t, policyPath(gw), strings.Replace(genPolicy(md, "two"), "%LISTEN%", newAddr, 1), gw)
@@ -212,17 +174,17 @@ func TestReloadMovesListener(t *testing.T) {
 		t.Fatalf("reload: %d %s", code, body)
 	}
 	c := dialSMTP(t, newAddr)
-	c.cmd("MAIL FROM:<a@example.org>", "250")
-	c.cmd("RCPT TO:<b@example.net>", "250")
-	c.cmd("DATA", "354")
-	fmt.Fprintf(c.c, "Subject: moved\r\n\r\nbody\r\n.\r\n")
-	c.expect("250")
+	c.Cmd("MAIL FROM:<a@example.org>", "250")
+	c.Cmd("RCPT TO:<b@example.net>", "250")
+	c.Cmd("DATA", "354")
+	c.Write("Subject: moved\r\n\r\nbody\r\n.\r\n")
+	c.Expect("250")
 
 	// The session on the old address finishes its transaction.
-	old.cmd("RCPT TO:<b@example.net>", "250")
-	old.cmd("DATA", "354")
-	fmt.Fprintf(old.c, "Subject: old\r\n\r\nbody\r\n.\r\n")
-	old.expect("250")
+	old.Cmd("RCPT TO:<b@example.net>", "250")
+	old.Cmd("DATA", "354")
+	old.Write("Subject: old\r\n\r\nbody\r\n.\r\n")
+	old.Expect("250")
 	if msgs := waitMaildir(t, md, 2); len(msgs) != 2 {
 		t.Fatalf("want 2 deliveries, got %d", len(msgs))
 	}

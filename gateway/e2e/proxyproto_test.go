@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"regexp"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 )
 
 // Behind a load balancer (127.0.0.1 here) that speaks the PROXY protocol:
@@ -37,15 +36,15 @@ upstream {
 `, pf.Addr)
 
 	c := dialFrom(t, "127.0.0.1", gw.Addr)
-	fmt.Fprintf(c.c, "PROXY TCP4 192.0.2.77 127.0.0.1 40000 25\r\n")
-	c.expect("220")
-	c.cmd("EHLO client.sluice.test", "250")
-	c.cmd("MAIL FROM:<alice@sender.test>", "250")
-	c.cmd("RCPT TO:<bob@"+postfixtest.Domain+">", "250")
-	c.cmd("DATA", "354")
-	fmt.Fprintf(c.c, "Subject: via balancer\r\n\r\nbody\r\n.\r\n")
-	c.expect("250")
-	c.cmd("QUIT", "221")
+	c.Write("PROXY TCP4 192.0.2.77 127.0.0.1 40000 25\r\n")
+	c.Expect("220")
+	c.Cmd("EHLO client.sluice.test", "250")
+	c.Cmd("MAIL FROM:<alice@sender.test>", "250")
+	c.Cmd("RCPT TO:<bob@"+postfixtest.Domain+">", "250")
+	c.Cmd("DATA", "354")
+	c.Write("Subject: via balancer\r\n\r\nbody\r\n.\r\n")
+	c.Expect("250")
+	c.Cmd("QUIT", "221")
 	got := pf.WaitDelivered(1, 30*time.Second)
 	if len(got) != 1 {
 		t.Fatalf("postfix delivered %d messages; maillog:\n%s\nsluice log:\n%s", len(got), pf.Log(), gw.Log())
@@ -64,9 +63,9 @@ upstream {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dialFrom(t, tc.from, gw.Addr)
-			io.WriteString(c.c, tc.send)
-			c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
-			b, err := io.ReadAll(c.r)
+			io.WriteString(c.Conn, tc.send)
+			c.Conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			b, err := io.ReadAll(c.R)
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || len(b) > 0 {
 				t.Fatalf("connection not dropped: read %q, %v", b, err)
@@ -80,15 +79,14 @@ upstream {
 
 // dialFrom connects to addr from the loopback address from, without
 // reading anything.
-func dialFrom(t *testing.T, from, addr string) *smtpClient {
+func dialFrom(t *testing.T, from, addr string) *smtptest.Client {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return &smtpClient{t: t, c: c, r: bufio.NewReader(c)}
+	return smtptest.New(t, c)
 }
 
 // On a listener without proxy_protocol, a PROXY line is an unknown
@@ -96,9 +94,9 @@ func dialFrom(t *testing.T, from, addr string) *smtpClient {
 func TestProxyLineWithoutProxyProtocol(t *testing.T) {
 	gw := startSluice(t, genPolicy(t.TempDir()+"/mail", "one"), "", "--watch=false")
 	c := dialSMTP(t, gw.Addr)
-	c.cmd("PROXY TCP4 192.0.2.77 127.0.0.1 40000 25", "500")
-	c.cmd("MAIL FROM:<a@example.org>", "250")
-	c.cmd("QUIT", "221")
+	c.Cmd("PROXY TCP4 192.0.2.77 127.0.0.1 40000 25", "500")
+	c.Cmd("MAIL FROM:<a@example.org>", "250")
+	c.Cmd("QUIT", "221")
 	if !strings.Contains(gw.Log(), "remote=127.0.0.1:") {
 		t.Errorf("sluice did not log the real peer:\n%s", gw.Log())
 	}

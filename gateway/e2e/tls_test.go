@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 	"github.com/sluice-mail/sluice/gateway/internal/testcert"
 )
 
@@ -34,15 +35,15 @@ upstream { maildir = %q }
 
 // startTLS says STARTTLS on an EHLOed client and runs the handshake,
 // trusting pool for mx.sluice.test. It returns the server's certificate.
-func (s *smtpClient) startTLS(pool *x509.CertPool) *x509.Certificate {
-	s.t.Helper()
-	s.cmd("STARTTLS", "220")
-	tc := tls.Client(s.c, &tls.Config{RootCAs: pool, ServerName: "mx.sluice.test"})
+func startTLS(s *smtptest.Client, pool *x509.CertPool) *x509.Certificate {
+	s.T.Helper()
+	s.Cmd("STARTTLS", "220")
+	tc := tls.Client(s.Conn, &tls.Config{RootCAs: pool, ServerName: "mx.sluice.test"})
 	tc.SetDeadline(time.Now().Add(20 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		s.t.Fatalf("handshake: %v", err)
+		s.T.Fatalf("handshake: %v", err)
 	}
-	s.c, s.r = tc, bufio.NewReader(tc)
+	s.Conn, s.R = tc, bufio.NewReader(tc)
 	return tc.ConnectionState().PeerCertificates[0]
 }
 
@@ -79,24 +80,24 @@ func TestInboundSTARTTLS(t *testing.T) {
 		c := dialSMTP(t, gw.Addr)
 		// One packet: STARTTLS and a whole transaction an attacker slipped
 		// in after it (CVE-2011-0411).
-		fmt.Fprintf(c.c, "STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\nSubject: injected\r\n\r\nx\r\n.\r\n")
-		c.expect("220")
-		tc := tls.Client(c.c, &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.sluice.test"})
+		c.Write("STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\nSubject: injected\r\n\r\nx\r\n.\r\n")
+		c.Expect("220")
+		tc := tls.Client(c.Conn, &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.sluice.test"})
 		tc.SetDeadline(time.Now().Add(20 * time.Second))
 		if err := tc.Handshake(); err != nil {
 			t.Fatalf("handshake: %v", err)
 		}
-		c.c, c.r = tc, bufio.NewReader(tc)
+		c.Conn, c.R = tc, bufio.NewReader(tc)
 		// Inside TLS, nothing of the injected transaction is there: MAIL
 		// needs a new EHLO (RFC 3207 §4.2), and after it a fresh one works.
-		c.cmd("MAIL FROM:<a@example.org>", "503")
-		c.cmd("EHLO client.test", "250")
-		c.cmd("MAIL FROM:<a@example.org>", "250")
-		c.cmd("RCPT TO:<b@example.test>", "250")
-		c.cmd("DATA", "354")
-		fmt.Fprintf(c.c, "Subject: genuine\r\n\r\nbody\r\n.\r\n")
-		c.expect("250")
-		c.cmd("QUIT", "221")
+		c.Cmd("MAIL FROM:<a@example.org>", "503")
+		c.Cmd("EHLO client.test", "250")
+		c.Cmd("MAIL FROM:<a@example.org>", "250")
+		c.Cmd("RCPT TO:<b@example.test>", "250")
+		c.Cmd("DATA", "354")
+		c.Write("Subject: genuine\r\n\r\nbody\r\n.\r\n")
+		c.Expect("250")
+		c.Cmd("QUIT", "221")
 		msgs := waitMaildir(t, md, 2)
 		all := strings.Join(msgs, "\n")
 		if len(msgs) != 2 || !strings.Contains(all, "Subject: genuine") || strings.Contains(all, "injected") {
@@ -108,7 +109,7 @@ func TestInboundSTARTTLS(t *testing.T) {
 	})
 
 	t.Run("certificate reload", func(t *testing.T) {
-		before := dialSMTP(t, gw.Addr).startTLS(ca.Pool())
+		before := startTLS(dialSMTP(t, gw.Addr), ca.Pool())
 		if want := mustParse(t, first.TLS.Certificate[0]); !before.Equal(want) {
 			t.Fatalf("served certificate %v, want the first one %v", before.SerialNumber, want.SerialNumber)
 		}
@@ -117,7 +118,7 @@ func TestInboundSTARTTLS(t *testing.T) {
 		if code, body := httpDo(t, "POST", "http://"+admin+"/reload"); code != 200 || !strings.Contains(body, "ok: generation 2") {
 			t.Fatalf("reload: %d %s", code, body)
 		}
-		after := dialSMTP(t, gw.Addr).startTLS(ca.Pool())
+		after := startTLS(dialSMTP(t, gw.Addr), ca.Pool())
 		if want := mustParse(t, second.TLS.Certificate[0]); !after.Equal(want) {
 			t.Fatalf("after reload the server presents serial %v, want the new certificate's %v", after.SerialNumber, want.SerialNumber)
 		}

@@ -17,8 +17,6 @@ type Entry struct {
 // Chain runs plugins in policy order.
 type Chain struct {
 	Entries []Entry
-	// Fault, if set, is told about every plugin error (logging, metrics).
-	Fault func(name string, phase Phase, err error)
 }
 
 // Outcome is the result of running a phase through the chain.
@@ -46,9 +44,6 @@ func (c *Chain) Run(ctx context.Context, st *State) Outcome {
 		if err != nil {
 			st.Rollback()
 			step.Err = err
-			if c.Fault != nil {
-				c.Fault(e.Name, st.Phase, err)
-			}
 			switch e.OnError {
 			case OnErrorContinue:
 				step.Verdict = Continue

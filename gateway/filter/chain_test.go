@@ -76,11 +76,15 @@ func TestChainPluginErrorRollsBack(t *testing.T) {
 	} {
 		bad := on(Data, func(st *State) (Verdict, error) { addHeader(st); return Continue, errors.New("trap") })
 		next := on(Data, func(*State) (Verdict, error) { return Continue, nil })
-		var faults int
-		c := &Chain{Entries: []Entry{{Name: "bad", Plugin: bad, OnError: tc.onErr}, {Name: "next", Plugin: next}},
-			Fault: func(string, Phase, error) { faults++ }}
+		c := &Chain{Entries: []Entry{{Name: "bad", Plugin: bad, OnError: tc.onErr}, {Name: "next", Plugin: next}}}
 		st := dataState(t)
 		out := c.Run(context.Background(), st)
+		faults := 0
+		for _, s := range out.Steps {
+			if s.Err != nil {
+				faults++
+			}
+		}
 		if out.Verdict != tc.verdict || faults != 1 {
 			t.Fatalf("on_error %v: verdict %v faults %d", tc.onErr, out.Verdict, faults)
 		}

@@ -23,7 +23,6 @@ const (
 	Mail
 	Rcpt
 	Data
-	numPhases
 )
 
 // Phases lists every phase in session order.

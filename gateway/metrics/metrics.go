@@ -160,7 +160,7 @@ func (m *Metrics) SetGeneration(n int) { m.generation.Set(float64(n)) }
 func FaultKind(err error) string {
 	var ce *wasmhost.CallError
 	if errors.As(err, &ce) && ce.Kind != "" {
-		return ce.Kind
+		return string(ce.Kind)
 	}
 	return "reply" // the chain's check of verdict and reply
 }

@@ -17,7 +17,7 @@ func TestExposition(t *testing.T) {
 	m := New()
 	m.SessionStart()
 	m.Step(filter.Step{Plugin: "tag", Phase: filter.Data, Verdict: filter.Tempfail, Duration: time.Millisecond,
-		Err: &wasmhost.CallError{Kind: "timeout"}})
+		Err: &wasmhost.CallError{Kind: wasmhost.KindTimeout}})
 	m.Step(filter.Step{Plugin: "tag", Phase: filter.Data, Verdict: filter.Tempfail, Err: errors.New("reply mismatch")})
 	m.Upstream("data", 2*time.Millisecond, smtp.NewReply(554, "5.7.1", "no"))
 	m.Upstream("mail", time.Millisecond, errors.New("connection reset"))
@@ -52,7 +52,7 @@ func TestPluginBreaker(t *testing.T) {
 	m.PluginBreaker("fine", false)
 	m.PluginBreaker("flapping", true)
 	m.PluginBreaker("flapping", false)
-	refused := &wasmhost.CallError{Plugin: "flaky", Kind: "breaker", Reason: "circuit breaker open"}
+	refused := &wasmhost.CallError{Plugin: "flaky", Kind: wasmhost.KindBreaker, Reason: "circuit breaker open"}
 	m.Step(filter.Step{Plugin: "flaky", Phase: filter.Rcpt, Verdict: filter.Tempfail, Err: refused})
 	m.Step(filter.Step{Plugin: "flaky", Phase: filter.Rcpt, Verdict: filter.Tempfail, Err: refused})
 	rec := httptest.NewRecorder()

@@ -109,7 +109,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 	if g.obs == nil {
 		g.obs = nopObserver{}
 	}
-	g.chain = &filter.Chain{Fault: func(name string, ph filter.Phase, err error) {}}
+	g.chain = &filter.Chain{}
 	var diags hcl.Diagnostics
 	// The policy's resolver block, if any, answers the "dns" grant's lookups.
 	var resolver dns.Resolver
@@ -146,6 +146,13 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			var le *wasmhost.LoadError
 			if errors.As(err, &le) {
 				msg = le.Msg // without its own "plugin NAME: "
+				// At the attribute at fault, when the block has it.
+				switch {
+				case le.Attr == wasmhost.AttrConfig && pl.ConfigRange.Filename != "":
+					rng = pl.ConfigRange
+				case le.Attr == wasmhost.AttrGrants && pl.GrantsRange.Filename != "":
+					rng = pl.GrantsRange
+				}
 			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to load",
 				Detail: fmt.Sprintf("plugin %q (%s): %s", pl.Name, pl.Wasm, msg), Subject: &rng})
@@ -215,7 +222,7 @@ func onError(s string) filter.OnError {
 // Scanner returns the policy's scanner named name, or nil.
 func (g *Generation) Scanner(name string) scan.Scanner { return g.scanners[name] }
 
-// Chain is the generation's plugin chain.
+// Chain is the generation's plugin chain (the milter front end runs it).
 func (g *Generation) Chain() *filter.Chain { return g.chain }
 
 func (g *Generation) acquire() bool {

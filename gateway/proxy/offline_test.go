@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
@@ -30,18 +30,18 @@ func liveReply(t *testing.T, entries []filter.Entry, body string) string {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c := &client{smtptest.New(t, conn)}
 	c.expect("220")
 	for _, line := range []string{"EHLO client.test", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.net>"} {
 		fmt.Fprintf(conn, "%s\r\n", line)
-		if r := c.reply(); !strings.HasPrefix(r, "250") {
+		if r := c.Reply(); !strings.HasPrefix(r, "250") {
 			return r
 		}
 	}
 	fmt.Fprintf(conn, "DATA\r\n")
 	c.expect("354")
 	fmt.Fprintf(conn, "%s.\r\n", body)
-	return c.reply()
+	return c.Reply()
 }
 
 // RunTest (`sluice test`) drives the same session code as a live

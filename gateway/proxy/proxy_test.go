@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
@@ -102,72 +102,45 @@ func smtpUp(mta *fakemta.MTA, dataTimeout time.Duration) upstream.Upstream {
 		ConnectTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, DataTimeout: dataTimeout})
 }
 
-// client is a scripted SMTP client.
-type client struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
-}
+// client is a scripted SMTP client whose replies must not leak internals.
+type client struct{ *smtptest.Client }
 
 func dial(t *testing.T, addr string) *client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	cl := &client{t: t, conn: c, r: bufio.NewReader(c)}
+	cl := &client{smtptest.Dial(t, addr)}
 	cl.expect("220")
 	cl.cmd("EHLO client.test", "250")
 	return cl
 }
 
-// reply reads one (multi-line) reply and returns its last line.
-func (c *client) reply() string {
-	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		line, err := c.r.ReadString('\n')
-		if err != nil {
-			c.t.Fatalf("reading reply: %v", err)
-		}
-		if len(line) < 4 || line[3] != '-' {
-			return strings.TrimRight(line, "\r\n")
-		}
-	}
-}
-
 func (c *client) expect(prefix string) string {
-	c.t.Helper()
-	got := c.reply()
-	if !strings.HasPrefix(got, prefix) {
-		c.t.Fatalf("got %q, want %q", got, prefix)
-	}
+	c.T.Helper()
+	got := c.Expect(prefix)
 	// No reply ever carries Go error text (SPEC §1).
 	for _, leak := range []string{"dial", "EOF", "connection refused", "i/o timeout", "context", "wasm", "panic"} {
 		if strings.Contains(got, leak) {
-			c.t.Fatalf("reply leaks internals: %q", got)
+			c.T.Fatalf("reply leaks internals: %q", got)
 		}
 	}
 	return got
 }
 
 func (c *client) cmd(line, want string) string {
-	c.t.Helper()
-	fmt.Fprintf(c.conn, "%s\r\n", line)
+	c.T.Helper()
+	c.Write(line + "\r\n")
 	return c.expect(want)
 }
 
 // send runs a whole transaction and returns the final reply.
 func (c *client) send(from string, rcpts []string, body string) string {
-	c.t.Helper()
+	c.T.Helper()
 	c.cmd("MAIL FROM:<"+from+">", "250")
 	for _, r := range rcpts {
 		c.cmd("RCPT TO:<"+r+">", "250")
 	}
 	c.cmd("DATA", "354")
-	fmt.Fprintf(c.conn, "%s\r\n.\r\n", body)
-	return c.reply()
+	c.Write(body + "\r\n.\r\n")
+	return c.Reply()
 }
 
 const msg = "Subject: test\r\nFrom: a@example.org\r\n\r\nhello\r\n..dot line"
@@ -302,7 +275,7 @@ func TestPluginVerdicts(t *testing.T) {
 		g := startGateway(t, smtpUp(mta, time.Second), filter.Entry{Name: "p", Plugin: reject(filter.Connect)})
 		c, _ := net.Dial("tcp", g.addr)
 		defer c.Close()
-		cl := &client{t: t, conn: c, r: bufio.NewReader(c)}
+		cl := &client{smtptest.New(t, c)}
 		cl.expect("220")
 		cl.cmd("EHLO x.test", "550 5.7.1 Denied by test plugin")
 		cl.cmd("MAIL FROM:<a@example.org>", "503") // no EHLO accepted
@@ -390,8 +363,8 @@ func TestSmugglingOneTransaction(t *testing.T) {
 		c.cmd("MAIL FROM:<a@example.org>", "250")
 		c.cmd("RCPT TO:<b@example.net>", "250")
 		c.cmd("DATA", "354")
-		fmt.Fprintf(c.conn, "Subject: s\r\n\r\nbody%sMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nsmuggled\r\n.\r\n", fake)
-		c.reply() // the final reply comes after the downstream transaction ended
+		fmt.Fprintf(c.Conn, "Subject: s\r\n\r\nbody%sMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nsmuggled\r\n.\r\n", fake)
+		c.Reply() // the final reply comes after the downstream transaction ended
 		if n := mta.Transactions(); n > 1 {
 			t.Fatalf("%q: %d downstream transactions", fake, n)
 		}
@@ -474,7 +447,7 @@ func TestOldGenerationFreedAfterLastSession(t *testing.T) {
 	// The open transaction finishes on the old generation.
 	c.cmd("RCPT TO:<b@example.net>", "250")
 	c.cmd("DATA", "354")
-	fmt.Fprintf(c.conn, "%s\r\n.\r\n", msg)
+	fmt.Fprintf(c.Conn, "%s\r\n.\r\n", msg)
 	c.expect("250")
 	c.cmd("QUIT", "221")
 	deadline := time.Now().Add(5 * time.Second)

@@ -158,11 +158,11 @@ func TestClientGoneAfterFinalDot(t *testing.T) {
 	c.cmd("MAIL FROM:<a@example.org>", "250")
 	c.cmd("RCPT TO:<b@example.net>", "250")
 	c.cmd("DATA", "354")
-	if _, err := fmt.Fprintf(c.conn, "%s\r\n.\r\n", msg); err != nil {
+	if _, err := fmt.Fprintf(c.Conn, "%s\r\n.\r\n", msg); err != nil {
 		t.Fatal(err)
 	}
-	c.conn.(*net.TCPConn).CloseWrite() // the client's FIN follows the final dot at once
-	c.conn.Close()                     // and it never reads the reply
+	c.Conn.(*net.TCPConn).CloseWrite() // the client's FIN follows the final dot at once
+	c.Conn.Close()                     // and it never reads the reply
 
 	rec := logs.waitFor(t, "message delivered", 1)[0]
 	if rec["queue_id"] != "Q35A" || rec["from"] != "a@example.org" {

@@ -46,7 +46,7 @@ func TestRcptCountByPhase(t *testing.T) {
 	c.cmd("RCPT TO:<c@example.net>", "550 5.1.1")
 	c.cmd("RCPT TO:<d@example.net>", "250")
 	c.cmd("DATA", "354")
-	fmt.Fprintf(c.conn, "%s\r\n.\r\n", msg)
+	fmt.Fprintf(c.Conn, "%s\r\n.\r\n", msg)
 	c.expect("250")
 	if got := c.send("a@example.org", []string{"e@example.net"}, msg); !strings.HasPrefix(got, "250") {
 		t.Fatalf("second transaction: %q", got)

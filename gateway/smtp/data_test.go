@@ -200,7 +200,7 @@ func benchmarkDataReader(b *testing.B, size int) {
 		msg.WriteString(line)
 	}
 	var wire bytes.Buffer
-	if _, err := WriteDotStuffed(&wire, msg.Bytes()); err != nil {
+	if _, err := writeDotStuffed(&wire, msg.Bytes()); err != nil {
 		b.Fatal(err)
 	}
 	in := wire.Bytes()

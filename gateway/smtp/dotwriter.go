@@ -139,14 +139,3 @@ func (d *DotWriter) emit(b []byte) {
 	}
 	d.err = err
 }
-
-// WriteDotStuffed writes msg to w dot-stuffed and terminated by "." CRLF,
-// as a DotWriter does, and returns the number of bytes written.
-func WriteDotStuffed(w io.Writer, msg []byte) (int64, error) {
-	d := NewDotWriter(w)
-	if _, err := d.Write(msg); err != nil {
-		return d.n, err
-	}
-	err := d.Close()
-	return d.n, err
-}

@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 )
@@ -26,7 +27,7 @@ func TestDotWriter(t *testing.T) {
 	for _, c := range cases {
 		// whole, then byte by byte (every split point)
 		var whole bytes.Buffer
-		if _, err := WriteDotStuffed(&whole, []byte(c.in)); err != nil {
+		if _, err := writeDotStuffed(&whole, []byte(c.in)); err != nil {
 			t.Fatal(err)
 		}
 		if whole.String() != c.want {
@@ -78,7 +79,7 @@ func checkDotOutput(t *testing.T, out []byte) {
 func TestDotWriterOutputShape(t *testing.T) {
 	for _, in := range []string{"", ".", "\n.\n", "\r.\r", ".\r\n.\r\n", "a\r\n.\r\n\r\n.", strings.Repeat(".\r\n", 50)} {
 		var b bytes.Buffer
-		if _, err := WriteDotStuffed(&b, []byte(in)); err != nil {
+		if _, err := writeDotStuffed(&b, []byte(in)); err != nil {
 			t.Fatal(err)
 		}
 		checkDotOutput(t, b.Bytes())
@@ -131,4 +132,15 @@ func FuzzDotWriter(f *testing.F) {
 			t.Fatalf("roundtrip: got %q, want %q", got, want)
 		}
 	})
+}
+
+// writeDotStuffed writes msg to w dot-stuffed and terminated by "." CRLF,
+// as a DotWriter does, and returns the number of bytes written.
+func writeDotStuffed(w io.Writer, msg []byte) (int64, error) {
+	d := NewDotWriter(w)
+	if _, err := d.Write(msg); err != nil {
+		return d.n, err
+	}
+	err := d.Close()
+	return d.n, err
 }

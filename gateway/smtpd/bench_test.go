@@ -1,7 +1,7 @@
 package smtpd
 
 import (
-	"bufio"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 	"net"
 	"strings"
 	"testing"
@@ -19,11 +19,11 @@ func BenchmarkTransaction(b *testing.B) {
 	body := strings.Repeat(strings.Repeat("x", 70)+"\r\n", 10<<10/72) + ".\r\n"
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		c.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+		c.Write("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
 		c.expect(250, "")
 		c.expect(250, "")
 		c.expect(354, "")
-		c.send(body)
+		c.Write(body)
 		c.expect(250, "")
 		fb.mu.Lock()
 		fb.msgs, fb.calls = nil, nil
@@ -45,13 +45,13 @@ func BenchmarkSession(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := &client{t: b, nc: nc, br: bufio.NewReader(nc)}
+		c := &client{smtptest.New(b, nc)}
 		c.expect(220, "")
 		c.cmd("HELO client.example", 250, "")
 		c.cmd("MAIL FROM:<a@example.org>", 250, "")
 		c.cmd("RCPT TO:<b@example.net>", 250, "")
 		c.cmd("DATA", 354, "")
-		c.send(body)
+		c.Write(body)
 		c.expect(250, "")
 		c.cmd("QUIT", 221, "")
 		nc.Close()

@@ -19,7 +19,7 @@ func FuzzSession(f *testing.F) {
 		"EHLO c.test\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
 		"EHLO c.test\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n",
 	}
-	for _, s := range []string{
+	addSeeds(f, len(prefixes), []string{
 		"QUIT\r\n",
 		"x\r\n.\r\nQUIT\r\n",
 		"a\n.\nMAIL FROM:<e@f.example>\r\n.\r\n",
@@ -27,61 +27,80 @@ func FuzzSession(f *testing.F) {
 		"BDAT 5 LAST\r\nhello",
 		"STARTTLS\r\nMAIL FROM:<x@y.example>\r\n",
 		"RCPT TO:<a@b.example> NOTIFY=NEVER\r\nDATA\r\n",
-	} {
-		for i := range prefixes {
-			f.Add(uint8(i), []byte(s))
-		}
-	}
+	})
 	f.Fuzz(func(t *testing.T, state uint8, in []byte) {
 		b := newFakeBackend()
 		b.data = accept250
 		logs := newLogRecorder()
-		s := New(Config{
-			Hostname:       "mx.test",
-			MaxMessageSize: 4096,
-			MaxRecipients:  5,
-			CommandTimeout: time.Second,
-			DataTimeout:    2 * time.Second,
-			Logger:         slog.New(logs),
-		}, b)
+		s := New(fuzzConfig(logs), b)
 		srv, cli := net.Pipe()
-		if !s.admit(srv) {
-			t.Fatal("not admitted")
-		}
-		drained := make(chan struct{})
-		go func() {
-			io.Copy(io.Discard, cli)
-			close(drained)
-		}()
-		cli.SetWriteDeadline(time.Now().Add(3 * time.Second))
-		cli.Write([]byte(prefixes[int(state)%len(prefixes)]))
-		cli.Write(in)
-		cli.Close()
-		select {
-		case <-drained:
-		case <-time.After(5 * time.Second):
-			t.Fatal("client side not released")
-		}
-		done := make(chan struct{})
-		go func() {
-			s.wg.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("session hangs")
-		}
-		if logs.has("panic in session") || logs.has("panic in Session.Close") {
-			t.Fatal("panic recovered")
-		}
-		if b.sessions != b.closes {
-			t.Fatalf("%d sessions, %d closed", b.sessions, b.closes)
-		}
+		fuzzSession(t, s, srv, cli, logs, b, []byte(prefixes[int(state)%len(prefixes)]), in)
 		for _, m := range b.Messages() {
 			checkStored(t, m)
 		}
 	})
+}
+
+// addSeeds adds each seed after each of the n state prefixes.
+func addSeeds(f *testing.F, n int, seeds []string) {
+	for _, s := range seeds {
+		for i := range n {
+			f.Add(uint8(i), []byte(s))
+		}
+	}
+}
+
+// fuzzConfig is the small server the session fuzzers drive.
+func fuzzConfig(logs logRecorder) Config {
+	return Config{
+		Hostname:       "mx.test",
+		MaxMessageSize: 4096,
+		MaxRecipients:  5,
+		CommandTimeout: time.Second,
+		DataTimeout:    2 * time.Second,
+		Logger:         slog.New(logs),
+	}
+}
+
+// fuzzSession admits conn into s and writes in from cli, the other end
+// of its pipe, then closes cli: the session must release the client, end
+// without a recovered panic, and close every session it opened on b.
+func fuzzSession(t *testing.T, s *Server, conn net.Conn, cli net.Conn, logs logRecorder, b *fakeBackend, in ...[]byte) {
+	t.Helper()
+	if !s.admit(conn) {
+		t.Fatal("not admitted")
+	}
+	drained := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, cli)
+		close(drained)
+	}()
+	cli.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	for _, b := range in {
+		cli.Write(b)
+	}
+	cli.Close()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client side not released")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("session hangs")
+	}
+	if logs.has("panic in session") || logs.has("panic in Session.Close") {
+		t.Fatal("panic recovered")
+	}
+	if b.sessions != b.closes {
+		t.Fatalf("%d sessions, %d closed", b.sessions, b.closes)
+	}
 }
 
 // checkStored asserts a message handed to Data has only CRLF line endings

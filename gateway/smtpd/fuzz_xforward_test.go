@@ -1,14 +1,11 @@
 package smtpd
 
 import (
-	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 )
 
 // refEncodeXtext is an independent RFC 3461 §4 encoder: "!" to "~" except
@@ -172,7 +169,7 @@ func FuzzXForwardSession(f *testing.F) {
 		"EHLO postfix.example\r\nXFORWARD NAME=c.example ADDR=192.0.2.7\r\n",
 		"EHLO postfix.example\r\nXFORWARD HELO=x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
 	}
-	for _, s := range []string{
+	addSeeds(f, len(prefixes), []string{
 		"XFORWARD NAME=client.example ADDR=192.0.2.7 PORT=4242\r\nMAIL FROM:<a@b.example>\r\nQUIT\r\n",
 		"XFORWARD HELO=a+0D+0AMAIL+20FROM:<x@y>\r\nMAIL FROM:<a@b.example>\r\n",
 		"XFORWARD IDENT=x\r\nXFORWARD SOURCE=LOCAL PROTO=SMTP\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nS: x\r\n\r\nb\r\n.\r\nMAIL FROM:<e@f.example>\r\n",
@@ -182,58 +179,16 @@ func FuzzXForwardSession(f *testing.F) {
 		"STARTTLS\r\nXFORWARD NAME=x\r\n",
 		"BDAT 5 LAST\r\nhello",
 		"RCPT TO:<a@b.example>\r\nXFORWARD NAME=late.example\r\nDATA\r\n",
-	} {
-		for i := range prefixes {
-			f.Add(uint8(i), []byte(s))
-		}
-	}
+	})
 	f.Fuzz(func(t *testing.T, state uint8, in []byte) {
 		b := &originBackend{fakeBackend: newFakeBackend()}
 		b.data = accept250
 		logs := newLogRecorder()
-		s := New(Config{
-			Hostname:       "mx.test",
-			MaxMessageSize: 4096,
-			MaxRecipients:  5,
-			CommandTimeout: time.Second,
-			DataTimeout:    2 * time.Second,
-			XForwardPeers:  []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-			Logger:         slog.New(logs),
-		}, b)
+		cfg := fuzzConfig(logs)
+		cfg.XForwardPeers = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		s := New(cfg, b)
 		srv, cli := net.Pipe()
-		if !s.admit(trustedPipe{srv}) {
-			t.Fatal("not admitted")
-		}
-		drained := make(chan struct{})
-		go func() {
-			io.Copy(io.Discard, cli)
-			close(drained)
-		}()
-		cli.SetWriteDeadline(time.Now().Add(3 * time.Second))
-		cli.Write([]byte(prefixes[int(state)%len(prefixes)]))
-		cli.Write(in)
-		cli.Close()
-		select {
-		case <-drained:
-		case <-time.After(5 * time.Second):
-			t.Fatal("client side not released")
-		}
-		done := make(chan struct{})
-		go func() {
-			s.wg.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("session hangs")
-		}
-		if logs.has("panic in session") || logs.has("panic in Session.Close") {
-			t.Fatal("panic recovered")
-		}
-		if b.sessions != b.closes {
-			t.Fatalf("%d sessions, %d closed", b.sessions, b.closes)
-		}
+		fuzzSession(t, s, trustedPipe{srv}, cli, logs, b.fakeBackend, []byte(prefixes[int(state)%len(prefixes)]), in)
 		for _, o := range b.Origins() {
 			checkXForwardAttrs(t, o.XForward)
 		}

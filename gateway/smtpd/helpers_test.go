@@ -1,12 +1,10 @@
 package smtpd
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -276,14 +275,11 @@ func waitGoroutines(t testing.TB, baseline int) {
 	}
 }
 
-// client is the test's side of one connection.
-type client struct {
-	t  testing.TB
-	nc net.Conn
-	br *bufio.Reader
-}
+// client is the test's side of one connection: the shared scripted
+// client, with replies read as smtp.Reply to check enhanced codes.
+type client struct{ *smtptest.Client }
 
-// dial connects without reading the greeting.
+// dial connects without reading the greeting. The whole dialogue has 10 s.
 func (ts *testServer) dial(t testing.TB) *client {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
@@ -291,8 +287,7 @@ func (ts *testServer) dial(t testing.TB) *client {
 		t.Fatal(err)
 	}
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { nc.Close() })
-	return &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+	return &client{smtptest.New(t, nc)}
 }
 
 // greeted dials and reads the 220.
@@ -330,44 +325,36 @@ func (ts *testServer) inRcpt(t testing.TB) *client {
 	return c
 }
 
-// send writes raw bytes.
-func (c *client) send(s string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.nc, s); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
 // expect reads one reply and checks its code and enhanced code ("" = any).
 func (c *client) expect(code int, enhanced string) *smtp.Reply {
-	c.t.Helper()
-	r, err := smtp.ReadReply(c.br)
+	c.T.Helper()
+	r, err := smtp.ReadReply(c.R)
 	if err != nil {
-		c.t.Fatalf("reading reply (want %d): %v", code, err)
+		c.T.Fatalf("reading reply (want %d): %v", code, err)
 	}
 	if r.Code != code || (enhanced != "" && r.Enhanced != enhanced) {
-		c.t.Fatalf("got %q, want %d %s", r.Format(), code, enhanced)
+		c.T.Fatalf("got %q, want %d %s", r.Format(), code, enhanced)
 	}
 	return r
 }
 
 // cmd sends one command line and checks the reply.
 func (c *client) cmd(line string, code int, enhanced string) *smtp.Reply {
-	c.t.Helper()
-	c.send(line + "\r\n")
+	c.T.Helper()
+	c.Write(line + "\r\n")
 	return c.expect(code, enhanced)
 }
 
 // expectClosed checks that the server closed the connection.
 func (c *client) expectClosed() {
-	c.t.Helper()
-	b, err := c.br.ReadByte()
+	c.T.Helper()
+	b, err := c.R.ReadByte()
 	if err == nil {
-		rest, _ := c.br.Peek(c.br.Buffered())
-		c.t.Fatalf("connection still open, read %q%q", b, rest)
+		rest, _ := c.R.Peek(c.R.Buffered())
+		c.T.Fatalf("connection still open, read %q%q", b, rest)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		c.t.Fatalf("connection not closed: %v", err)
+		c.T.Fatalf("connection not closed: %v", err)
 	}
 }

@@ -17,7 +17,7 @@ func TestLineTooLong(t *testing.T) {
 	c.cmd("NOOP "+strings.Repeat("x", DefaultMaxLineLength-7), 250, "") // exactly the limit
 	// A megabyte without a line end: answered and closed long before the
 	// server could have buffered it.
-	go c.nc.Write(bytes.Repeat([]byte("A"), 1<<20))
+	go c.Conn.Write(bytes.Repeat([]byte("A"), 1<<20))
 	c.expect(500, "5.5.2")
 	c.expectClosed()
 }
@@ -29,7 +29,7 @@ func TestMessageSize(t *testing.T) {
 	ts := startServer(t, Config{MaxMessageSize: 100}, b)
 	c := ts.inRcpt(t)
 	c.cmd("DATA", 354, "")
-	c.send(strings.Repeat("0123456789\r\n", 9) + ".\r\n") // 108 bytes
+	c.Write(strings.Repeat("0123456789\r\n", 9) + ".\r\n") // 108 bytes
 	c.expect(552, "5.3.4")
 	if len(b.Messages()) != 0 {
 		t.Fatal("Data called for an oversized message")
@@ -39,7 +39,7 @@ func TestMessageSize(t *testing.T) {
 	c.cmd("MAIL FROM:<a@example.org>", 250, "")
 	c.cmd("RCPT TO:<b@example.net>", 250, "")
 	c.cmd("DATA", 354, "")
-	c.send(strings.Repeat("0123456789\r\n", 8) + ".\r\n") // 96 bytes
+	c.Write(strings.Repeat("0123456789\r\n", 8) + ".\r\n") // 96 bytes
 	c.expect(250, "")
 	if !strings.Contains(b.Calls(), "data 96|reset") {
 		t.Fatalf("calls %q", b.Calls())
@@ -51,7 +51,7 @@ func TestMessageFarTooBig(t *testing.T) {
 	ts := startServer(t, Config{MaxMessageSize: 1000}, newFakeBackend())
 	c := ts.inRcpt(t)
 	c.cmd("DATA", 354, "")
-	go c.nc.Write(bytes.Repeat([]byte("0123456789\r\n"), 1<<18)) // 3 MiB, no end
+	go c.Conn.Write(bytes.Repeat([]byte("0123456789\r\n"), 1<<18)) // 3 MiB, no end
 	c.expect(552, "5.3.4")
 	c.expectClosed()
 }
@@ -66,7 +66,7 @@ func TestNUL(t *testing.T) {
 	c.cmd("MAIL FROM:<a@example.org>", 250, "")
 	c.cmd("RCPT TO:<b@example.net>", 250, "")
 	c.cmd("DATA", 354, "")
-	c.send("Subject: a\x00b\r\n\r\nx\r\n.\r\n")
+	c.Write("Subject: a\x00b\r\n\r\nx\r\n.\r\n")
 	c.expect(554, "5.6.0")
 	c.cmd("NOOP", 250, "")
 	if strings.Contains(ts.backend.Calls(), "data") {
@@ -119,7 +119,7 @@ func TestDataTotalTimeout(t *testing.T) {
 			case <-stop:
 				return
 			case <-tick.C:
-				if _, err := c.nc.Write([]byte("x")); err != nil {
+				if _, err := c.Conn.Write([]byte("x")); err != nil {
 					return
 				}
 			}

@@ -22,8 +22,8 @@ func TestPROXYLineOnPlainListener(t *testing.T) {
 	c := ts.greeted(t)
 	c.cmd("PROXY TCP4 192.0.2.1 198.51.100.1 40000 25", 500, "5.5.2")
 	c.cmd("EHLO client.test", 250, "")
-	if got := <-rec.remotes; got != c.nc.LocalAddr().String() {
-		t.Errorf("session saw %s, want the real peer %s", got, c.nc.LocalAddr())
+	if got := <-rec.remotes; got != c.Conn.LocalAddr().String() {
+		t.Errorf("session saw %s, want the real peer %s", got, c.Conn.LocalAddr())
 	}
 }
 
@@ -59,7 +59,7 @@ func TestSessionSeesProxiedClient(t *testing.T) {
 	rec := &remoteRecorder{fakeBackend: b, remotes: make(chan string, 4)}
 	ts := startServerOn(t, Config{}, rec, b, proxyListener)
 	c := ts.dial(t)
-	c.send(proxyHeader(t, "192.0.2.55:41000"))
+	c.Write(proxyHeader(t, "192.0.2.55:41000"))
 	c.expect(220, "")
 	c.cmd("EHLO client.test", 250, "")
 	if got := <-rec.remotes; got != "192.0.2.55:41000" {
@@ -72,7 +72,7 @@ func TestSessionSeesProxiedClient(t *testing.T) {
 func TestEarlyTalkerBehindProxy(t *testing.T) {
 	ts := startServerOn(t, Config{}, newFakeBackend(), newFakeBackend(), proxyListener)
 	c := ts.dial(t)
-	c.send(proxyHeader(t, "192.0.2.56:41000") + "EHLO early.test\r\n")
+	c.Write(proxyHeader(t, "192.0.2.56:41000") + "EHLO early.test\r\n")
 	c.expect(554, "5.5.1")
 	c.expectClosed()
 }

@@ -136,7 +136,7 @@ func TestAddressesAndParams(t *testing.T) {
 		} else if strings.Count(after, "mail ") != strings.Count(before, "mail ") {
 			t.Errorf("%q: Session.Mail called on a refused command", tc.mail)
 		}
-		c.nc.Close()
+		c.Conn.Close()
 		ts.backend.waitClosed(t, i+1) // so that no "close" lands among the calls
 	}
 
@@ -168,7 +168,7 @@ func TestMaxRecipients(t *testing.T) {
 	for i := range 6 {
 		batch.WriteString("RCPT TO:<r" + string(rune('a'+i)) + "@example.net>\r\n")
 	}
-	c.send(batch.String())
+	c.Write(batch.String())
 	for range 3 {
 		c.expect(250, "2.1.5")
 	}
@@ -189,13 +189,13 @@ func TestPipelining(t *testing.T) {
 	b.data = accept250
 	ts := startServer(t, Config{}, b)
 	c := ts.greeted(t)
-	c.send("EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
+	c.Write("EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
 	c.expect(250, "")
 	c.expect(250, "2.1.0")
 	c.expect(250, "2.1.5")
 	c.expect(250, "2.1.5")
 	c.expect(354, "")
-	c.send("Subject: hi\r\n\r\nbody\r\n.\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<y@example.net>\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+	c.Write("Subject: hi\r\n\r\nbody\r\n.\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<y@example.net>\r\nRSET\r\nNOOP\r\nQUIT\r\n")
 	c.expect(250, "2.0.0")
 	c.expect(250, "2.1.0")
 	c.expect(250, "2.1.5")
@@ -213,7 +213,7 @@ func TestDataNilIsNever250(t *testing.T) {
 	ts := startServer(t, Config{}, newFakeBackend()) // Data returns nil
 	c := ts.inRcpt(t)
 	c.cmd("DATA", 354, "")
-	c.send("hello\r\n.\r\n")
+	c.Write("hello\r\n.\r\n")
 	c.expect(451, "4.3.0")
 	// the transaction is over
 	c.cmd("RCPT TO:<b@example.net>", 503, "5.5.1")
@@ -230,7 +230,7 @@ func TestDataReplyRelayed(t *testing.T) {
 	ts := startServer(t, Config{}, b)
 	c := ts.inRcpt(t)
 	c.cmd("DATA", 354, "")
-	c.send("x\r\n.\r\n")
+	c.Write("x\r\n.\r\n")
 	r := c.expect(554, "5.7.1")
 	// TESTPLAN row 47: sanitized, exactly one reply
 	if !reflect.DeepEqual(r.Lines, []string{"Rejected??250 OK", "second"}) {
@@ -287,7 +287,7 @@ func TestBDATClosesConnection(t *testing.T) {
 	// read as commands.
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.inRcpt(t)
-	c.send("BDAT 20 LAST\r\nMAIL FROM:<e@x.org>\r\n")
+	c.Write("BDAT 20 LAST\r\nMAIL FROM:<e@x.org>\r\n")
 	c.expect(502, "5.5.1")
 	c.expectClosed()
 	ts.backend.waitClosed(t, 1)

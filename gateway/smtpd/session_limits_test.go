@@ -29,7 +29,7 @@ func trickle(c *client, s string, interval time.Duration, stop <-chan struct{}) 
 			if i < len(s) {
 				b = s[i]
 			}
-			if _, err := c.nc.Write([]byte{b}); err != nil {
+			if _, err := c.Conn.Write([]byte{b}); err != nil {
 				return
 			}
 		}
@@ -93,7 +93,7 @@ func TestTricklersCannotHoldTheServer(t *testing.T) {
 	waitCount(t, ts, 0)
 	c := ts.inRcpt(t)
 	c.cmd("DATA", 354, "")
-	c.send("Subject: hi\r\n\r\nbody\r\n.\r\n")
+	c.Write("Subject: hi\r\n\r\nbody\r\n.\r\n")
 	c.expect(250, "")
 	c.cmd("QUIT", 221, "")
 }
@@ -111,9 +111,9 @@ func TestJunkCommandLimit(t *testing.T) {
 		b.WriteString(junk[i%len(junk)] + "\r\n")
 	}
 	b.WriteString("NOOP\r\n")
-	c.send(b.String())
+	c.Write(b.String())
 	for i := range DefaultJunkCommandLimit - 1 {
-		r, err := smtp.ReadReply(c.br)
+		r, err := smtp.ReadReply(c.R)
 		if err != nil || r.Class() != 2 {
 			t.Fatalf("junk command %d: %v %v", i, r, err)
 		}
@@ -190,14 +190,14 @@ func TestPipeliningClientNeverHitsLimits(t *testing.T) {
 	const messages = 30
 	for i := range messages {
 		// RFC 2920: DATA ends a group; the message follows the 354.
-		c.send("RSET\r\nNOOP\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<nobody@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+		c.Write("RSET\r\nNOOP\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<nobody@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
 		c.expect(250, "")
 		c.expect(250, "")
 		c.expect(250, "2.1.0")
 		c.expect(550, "5.1.1")
 		c.expect(250, "2.1.5")
 		c.expect(354, "")
-		c.send(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n.\r\n", i))
+		c.Write(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n.\r\n", i))
 		c.expect(250, "")
 	}
 	c.cmd("QUIT", 221, "")
@@ -222,7 +222,7 @@ func TestDataLineTooLong(t *testing.T) {
 		c.cmd("MAIL FROM:<a@example.org>", 250, "")
 		c.cmd("RCPT TO:<b@example.net>", 250, "")
 		c.cmd("DATA", 354, "")
-		c.send(msg + ".\r\n")
+		c.Write(msg + ".\r\n")
 		r := c.expect(552, "5.3.4")
 		if !strings.Contains(r.Lines[0], "2048") {
 			t.Fatalf("reply %q does not name the limit", r.Format())
@@ -235,7 +235,7 @@ func TestDataLineTooLong(t *testing.T) {
 	c.cmd("RCPT TO:<b@example.net>", 250, "")
 	c.cmd("DATA", 354, "")
 	exact := strings.Repeat("e", DefaultMaxLineLength-2) // with CRLF: the limit
-	c.send("Subject: " + strings.Repeat("s", DefaultMaxLineLength-11) + "\r\n\r\n" + exact + "\r\n.\r\n")
+	c.Write("Subject: " + strings.Repeat("s", DefaultMaxLineLength-11) + "\r\n\r\n" + exact + "\r\n.\r\n")
 	c.expect(250, "")
 	if m := b.Messages(); len(m) != 1 || !strings.Contains(string(m[0]), exact+"\r\n") {
 		t.Fatal("the message at the limit was not delivered whole")

@@ -51,7 +51,7 @@ func TestShutdownLetsTransactionFinish(t *testing.T) {
 	}()
 	waitStopping(t, ts)
 	c.cmd("DATA", 354, "")
-	c.send("hello\r\n.\r\n")
+	c.Write("hello\r\n.\r\n")
 	c.expect(250, "2.0.0")
 	c.expect(421, "4.3.2")
 	c.expectClosed()
@@ -70,7 +70,7 @@ func TestShutdownForced(t *testing.T) {
 	c := ts.inRcpt(t)
 	d := ts.inRcpt(t)
 	d.cmd("DATA", 354, "")
-	d.send("partial line")
+	d.Write("partial line")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := ts.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -96,7 +96,7 @@ func TestGoroutinesAfterShutdown(t *testing.T) {
 		for range 5 {
 			c := ts.inRcpt(t)
 			c.cmd("DATA", 354, "")
-			c.send("x\r\n.\r\n")
+			c.Write("x\r\n.\r\n")
 			c.expect(250, "")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -46,7 +46,7 @@ func TestSmuggling(t *testing.T) {
 			ts := startServer(t, Config{BareLF: tc.bareLF}, b)
 			c := ts.inRcpt(t)
 			c.cmd("DATA", 354, "")
-			c.send(head + tc.fake + smuggle)
+			c.Write(head + tc.fake + smuggle)
 			c.expect(tc.code, "")
 			if tc.closed {
 				c.expectClosed()
@@ -77,7 +77,7 @@ func TestDotUnstuffing(t *testing.T) {
 	ts := startServer(t, Config{}, b)
 	c := ts.inRcpt(t)
 	c.cmd("DATA", 354, "")
-	c.send("..foo\r\n..\r\n...\r\n.\r\n")
+	c.Write("..foo\r\n..\r\n...\r\n.\r\n")
 	c.expect(250, "")
 	if msgs := b.Messages(); len(msgs) != 1 || string(msgs[0]) != ".foo\r\n.\r\n..\r\n" {
 		t.Fatalf("messages %q", msgs)
@@ -89,9 +89,9 @@ func TestBareLFCommand(t *testing.T) {
 	t.Run("normalize", func(t *testing.T) {
 		ts := startServer(t, Config{}, newFakeBackend())
 		c := ts.greeted(t)
-		c.send("EHLO x\n")
+		c.Write("EHLO x\n")
 		c.expect(500, "5.5.2")
-		c.send("EHLO y\rMAIL FROM:<a@b.example>\r\n")
+		c.Write("EHLO y\rMAIL FROM:<a@b.example>\r\n")
 		c.expect(500, "5.5.2")
 		c.cmd("MAIL FROM:<a@b.example>", 503, "5.5.1") // no EHLO took effect
 		if got := ts.backend.Calls(); got != "" {
@@ -101,7 +101,7 @@ func TestBareLFCommand(t *testing.T) {
 	t.Run("reject", func(t *testing.T) {
 		ts := startServer(t, Config{BareLF: smtp.BareLFReject}, newFakeBackend())
 		c := ts.greeted(t)
-		c.send("EHLO x\n")
+		c.Write("EHLO x\n")
 		c.expect(500, "5.5.2")
 		c.expectClosed()
 		ts.backend.waitClosed(t, 1)
@@ -116,7 +116,7 @@ func TestEarlyTalker(t *testing.T) {
 	t.Run("reject with delay", func(t *testing.T) {
 		ts := startServer(t, Config{GreetDelay: 3 * time.Second}, newFakeBackend())
 		c := ts.dial(t)
-		c.send("EHLO early.test\r\n")
+		c.Write("EHLO early.test\r\n")
 		c.expect(554, "5.5.1")
 		c.expectClosed()
 		ts.backend.waitClosed(t, 1)
@@ -129,7 +129,7 @@ func TestEarlyTalker(t *testing.T) {
 		b.gate = make(chan struct{})
 		ts := startServer(t, Config{}, b)
 		c := ts.dial(t)
-		c.send("EHLO early.test\r\n")
+		c.Write("EHLO early.test\r\n")
 		close(b.gate) // the bytes are in the server's socket before it looks
 		c.expect(554, "5.5.1")
 		c.expectClosed()
@@ -142,7 +142,7 @@ func TestEarlyTalker(t *testing.T) {
 	t.Run("ignore", func(t *testing.T) {
 		ts := startServer(t, Config{EarlyTalker: EarlyTalkerIgnore, GreetDelay: time.Second}, newFakeBackend())
 		c := ts.dial(t)
-		c.send("EHLO early.test\r\nMAIL FROM:<a@example.org>\r\n")
+		c.Write("EHLO early.test\r\nMAIL FROM:<a@example.org>\r\n")
 		c.expect(220, "")
 		c.expect(250, "")
 		c.expect(250, "2.1.0")

@@ -46,13 +46,13 @@ func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 
 // upgrade runs the client side of the handshake.
 func (c *client) upgrade(pool *x509.CertPool) {
-	c.t.Helper()
-	tc := tls.Client(c.nc, &tls.Config{ServerName: "mx.test", RootCAs: pool})
+	c.T.Helper()
+	tc := tls.Client(c.Conn, &tls.Config{ServerName: "mx.test", RootCAs: pool})
 	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("handshake: %v", err)
+		c.T.Fatalf("handshake: %v", err)
 	}
-	c.nc = tc
-	c.br = bufio.NewReader(tc)
+	c.Conn = tc
+	c.R = bufio.NewReader(tc)
 }
 
 // TestSTARTTLSInjection is TESTPLAN row 13 (CVE-2011-0411).
@@ -67,7 +67,7 @@ func TestSTARTTLSInjection(t *testing.T) {
 	if r := c.cmd("HELP", 214, ""); !strings.Contains(r.Lines[0], "STARTTLS") {
 		t.Fatalf("HELP %q", r.Lines)
 	}
-	c.send("STARTTLS\r\nMAIL FROM:<injected@example.org>\r\n")
+	c.Write("STARTTLS\r\nMAIL FROM:<injected@example.org>\r\n")
 	c.expect(220, "2.0.0")
 	c.upgrade(pool)
 	// EHLO is required again: the injected MAIL left no state either.
@@ -97,7 +97,7 @@ func TestSTARTTLSHandshakeTimeout(t *testing.T) {
 	for _, garbage := range []string{"", "GET / HTTP/1.0\r\n\r\n"} {
 		c := ts.ehloed(t)
 		c.cmd("STARTTLS", 220, "")
-		c.send(garbage)
+		c.Write(garbage)
 		start := time.Now()
 		c.expectClosed()
 		if d := time.Since(start); d > 3*time.Second {

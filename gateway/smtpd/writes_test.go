@@ -49,7 +49,7 @@ func TestPipelinedRepliesCoalesced(t *testing.T) {
 	c := ts.ehloed(t)
 
 	before := writes.Load()
-	c.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<nobody@example.net>\r\nDATA\r\n")
+	c.Write("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<nobody@example.net>\r\nDATA\r\n")
 	c.expect(250, "2.1.0")
 	c.expect(250, "2.1.5")
 	c.expect(550, "5.1.1")
@@ -57,7 +57,7 @@ func TestPipelinedRepliesCoalesced(t *testing.T) {
 	if n := writes.Load() - before; n != 1 {
 		t.Errorf("pipelined MAIL, 2 RCPT, DATA: %d writes, want 1", n)
 	}
-	c.send("x\r\n.\r\n")
+	c.Write("x\r\n.\r\n")
 	c.expect(250, "")
 
 	before = writes.Load()

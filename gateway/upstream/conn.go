@@ -113,13 +113,11 @@ func (c *smtpConn) Reset(ctx context.Context) error {
 // dot, so the downstream discards the partial message.
 func (c *smtpConn) Data(ctx context.Context, msg io.WriterTo) error {
 	c.last.Store(nil)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.usable(ctx); err != nil {
+	end, err := c.begin(ctx)
+	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	defer end()
 	r, err := c.exchange(ctx, c.cfg.CommandTimeout, "DATA")
 	if err != nil {
 		return err
@@ -182,13 +180,11 @@ func (c *smtpConn) Close() error {
 
 // command sends one command line and maps its reply.
 func (c *smtpConn) command(ctx context.Context, line string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.usable(ctx); err != nil {
+	end, err := c.begin(ctx)
+	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	defer end()
 	r, err := c.exchange(ctx, c.cfg.CommandTimeout, line)
 	if err != nil {
 		return err
@@ -213,6 +209,21 @@ func (c *smtpConn) result(ctx context.Context, r *smtp.Reply) error {
 		return r.Sanitized()
 	}
 	return c.lost(ctx, fmt.Errorf("unexpected reply code %d", r.Code))
+}
+
+// begin takes the connection for one exchange: it locks it, checks that
+// it is usable and closes it if ctx ends before end is called.
+func (c *smtpConn) begin(ctx context.Context) (end func(), err error) {
+	c.mu.Lock()
+	if err := c.usable(ctx); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	stop := c.watch(ctx)
+	return func() {
+		stop()
+		c.mu.Unlock()
+	}, nil
 }
 
 // usable fails fast, without writing, on a lost connection or a finished ctx.

@@ -65,6 +65,18 @@ func session(ctx context.Context, p *Pool, n int) error {
 	return send(ctx, c, fmt.Sprintf("a%d@example.org", n), []string{"b@example.net"}, testMsg(n))
 }
 
+// sessionOn runs session n, which must succeed, and checks that the
+// downstream has seen conns connections in all.
+func sessionOn(t *testing.T, ctx context.Context, p *Pool, m *fakemta.MTA, n, conns int) {
+	t.Helper()
+	if err := session(ctx, p, n); err != nil {
+		t.Fatalf("session %d: %v", n, err)
+	}
+	if m.Conns() != conns {
+		t.Errorf("downstream connections = %d, want %d", m.Conns(), conns)
+	}
+}
+
 // delivered checks that the MTA accepted exactly the messages ns, once each.
 func delivered(t *testing.T, m *fakemta.MTA, ns ...int) {
 	t.Helper()
@@ -174,12 +186,7 @@ func TestPoolClosesWhenResetFails(t *testing.T) {
 	if p.idleLen() != 0 {
 		t.Fatalf("idle = %d, want 0", p.idleLen())
 	}
-	if err := session(ctx, p, 1); err != nil {
-		t.Fatalf("session 1: %v", err)
-	}
-	if m.Conns() != 2 {
-		t.Errorf("downstream connections = %d, want 2", m.Conns())
-	}
+	sessionOn(t, ctx, p, m, 1, 2)
 	delivered(t, m, 1)
 }
 
@@ -202,12 +209,7 @@ func TestPoolNeverReusesBrokenConnection(t *testing.T) {
 			if p.idleLen() != 0 {
 				t.Fatalf("idle = %d, want 0", p.idleLen())
 			}
-			if err := session(ctx, p, 1); err != nil {
-				t.Fatalf("session 1: %v", err)
-			}
-			if m.Conns() != 2 {
-				t.Errorf("downstream connections = %d, want 2", m.Conns())
-			}
+			sessionOn(t, ctx, p, m, 1, 2)
 			if m.Transactions() != 2 {
 				t.Errorf("MAIL commands = %d, want 2: nothing retried", m.Transactions())
 			}
@@ -261,12 +263,7 @@ func TestPoolIdleTimeoutCountsFromLastCommand(t *testing.T) {
 	}
 	c.Close()
 	clk.Advance(40 * time.Second)
-	if err := session(ctx, p, 1); err != nil {
-		t.Fatal(err)
-	}
-	if m.Conns() != 2 {
-		t.Errorf("downstream connections = %d, want 2", m.Conns())
-	}
+	sessionOn(t, ctx, p, m, 1, 2)
 	delivered(t, m, 0, 1)
 }
 
@@ -368,20 +365,10 @@ func TestPoolRetriesStaleConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.kill(last)
-			if err := session(ctx, p, 1); err != nil {
-				t.Fatalf("session on a stale connection: %v", err)
-			}
-			if m.Conns() != 2 {
-				t.Errorf("downstream connections = %d, want 2", m.Conns())
-			}
+			sessionOn(t, ctx, p, m, 1, 2)
 			delivered(t, m, 0, 1)
 			// The replacement is healthy and pooled in turn.
-			if err := session(ctx, p, 2); err != nil {
-				t.Fatal(err)
-			}
-			if m.Conns() != 2 {
-				t.Errorf("downstream connections = %d, want 2", m.Conns())
-			}
+			sessionOn(t, ctx, p, m, 2, 2)
 			delivered(t, m, 0, 1, 2)
 		})
 	}

@@ -18,13 +18,11 @@ var xforwardOrder = []string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "
 // it would take them, so the refusal is a fault to look at, and mail logged
 // under the wrong client would hide it.
 func (c *smtpConn) mailWithXForward(ctx context.Context, mail string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.usable(ctx); err != nil {
+	end, err := c.begin(ctx)
+	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	defer end()
 	for _, line := range xforwardLines(attrSet(c.ext["XFORWARD"]), c.id) {
 		r, err := c.exchange(ctx, c.cfg.CommandTimeout, line)
 		if err != nil {

@@ -141,7 +141,7 @@ func TestDKIMSignAndAuthCheck(t *testing.T) {
 	}
 	_, err := p.Call(context.Background(), stateAt(t, filter.Helo))
 	var ce *CallError
-	if !errors.As(err, &ce) || ce.Kind != "abi" || !strings.Contains(ce.Reason, "only in the data phase") {
+	if !errors.As(err, &ce) || ce.Kind != KindABI || !strings.Contains(ce.Reason, "only in the data phase") {
 		t.Errorf("dkim_sign at helo: %v; want ABI misuse", err)
 	}
 
@@ -204,7 +204,7 @@ func TestDKIMSignRefusedAndNotGranted(t *testing.T) {
 	q := load(t, e, Spec{Name: "q", Wasm: watModule(t, authWAT), Grants: []string{"dns", "dkim:other"}, DKIMKeys: []*dkimsign.Key{other}})
 	_, err = q.Call(context.Background(), stateAt(t, filter.Data))
 	var ce *CallError
-	if !errors.As(err, &ce) || ce.Kind != "abi" || !strings.Contains(ce.Reason, `DKIM key "main" is not granted`) {
+	if !errors.As(err, &ce) || ce.Kind != KindABI || !strings.Contains(ce.Reason, `DKIM key "main" is not granted`) {
 		t.Errorf("signing with an ungranted key: %v; want ABI misuse", err)
 	}
 }

@@ -149,7 +149,7 @@ func (b *breaker) allow(ph filter.Phase, fn string, key uint64) (probe bool, ce 
 }
 
 func (b *breaker) refusal(ph filter.Phase, fn, when string) *CallError {
-	return &CallError{Plugin: b.plugin, Phase: ph, Func: fn, Kind: "breaker",
+	return &CallError{Plugin: b.plugin, Phase: ph, Func: fn, Kind: KindBreaker,
 		Reason: fmt.Sprintf("circuit breaker open (%s); %s", b.why, when)}
 }
 
@@ -220,7 +220,7 @@ func (b *breaker) reset() {
 // health: a cancellation or a closed plugin does not.
 func countsAsFault(err error) bool {
 	var ce *CallError
-	return !errors.As(err, &ce) || (ce.Kind != "cancelled" && ce.Kind != "closed")
+	return !errors.As(err, &ce) || (ce.Kind != KindCancelled && ce.Kind != KindClosed)
 }
 
 // open opens the breaker for d. The caller holds b.mu.

@@ -16,10 +16,10 @@ import (
 // soakResult is what mtaSoak saw.
 type soakResult struct {
 	calls, poisonCalls int
-	opened             int            // distinct messages sent when the breaker first opened, -1 if never
-	innocentRefused    int            // calls of innocent messages that failed
-	maxDelay           int            // ticks from an innocent message's first try to its delivery
-	poisonKinds        map[string]int // error kinds of poison calls
+	opened             int               // distinct messages sent when the breaker first opened, -1 if never
+	innocentRefused    int               // calls of innocent messages that failed
+	maxDelay           int               // ticks from an innocent message's first try to its delivery
+	poisonKinds        map[ErrorKind]int // error kinds of poison calls
 }
 
 // mtaSoak sends messages distinct messages through p's data hook, one new
@@ -40,7 +40,7 @@ func mtaSoak(t *testing.T, p *Plugin, clk *fakeClock, seed uint64, rate float64,
 	type deferred struct{ msg, tries int }
 	retries := map[int][]deferred{} // by tick
 	firstTry := map[int]int{}
-	r := soakResult{opened: -1, poisonKinds: map[string]int{}}
+	r := soakResult{opened: -1, poisonKinds: map[ErrorKind]int{}}
 	try := func(tick int, d deferred) {
 		mode := "a"
 		if poison[d.msg] {
@@ -110,7 +110,7 @@ func TestBreakerPoisonSoak(t *testing.T) {
 	if r.innocentRefused != 0 || r.maxDelay != 0 {
 		t.Errorf("%d calls of innocent messages refused, longest delay %d ticks; want none", r.innocentRefused, r.maxDelay)
 	}
-	if r.poisonKinds["trap"] != r.poisonCalls {
+	if r.poisonKinds[KindTrap] != r.poisonCalls {
 		t.Errorf("poison calls %v, want all %d to reach the plugin and trap", r.poisonKinds, r.poisonCalls)
 	}
 }
@@ -169,7 +169,7 @@ func TestBreakerFaultRate(t *testing.T) {
 func TestBreakerPoisonCountsOnce(t *testing.T) {
 	p, _, ev, _ := breakerPlugin(t, Spec{BreakerThreshold: 2})
 	for i := range 30 {
-		if kind, _ := callMsg(t, p, "b", "poison"); kind != "trap" {
+		if kind, _ := callMsg(t, p, "b", "poison"); kind != KindTrap {
 			t.Fatalf("retry %d: %s, want trap", i, kind)
 		}
 	}
@@ -196,7 +196,7 @@ func TestBreakerTrialNotPoison(t *testing.T) {
 	made := p.instantiations.Load()
 	for i := range 10 {
 		kind, ce := callMsg(t, p, "b", fmt.Sprint("p", 1+i%2))
-		if kind != "breaker" || !strings.HasSuffix(ce.Reason, "this message faulted before and is not a trial call") {
+		if kind != KindBreaker || !strings.HasSuffix(ce.Reason, "this message faulted before and is not a trial call") {
 			t.Fatalf("retry %d of a poison message in the half-open state: %s %v", i, kind, ce)
 		}
 	}

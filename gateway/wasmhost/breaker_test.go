@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
-	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // fakeClock is the breaker's clock in tests.
@@ -73,14 +72,14 @@ var msgSeq atomic.Int64
 // callMode calls the data hook of hostile.wat in mode ("a" behaves, "b"
 // traps, "c" loops until the deadline) with a message never sent before,
 // and returns the error's kind, or "ok".
-func callMode(t *testing.T, p *Plugin, mode string) (kind string, ce *CallError) {
+func callMode(t *testing.T, p *Plugin, mode string) (kind ErrorKind, ce *CallError) {
 	t.Helper()
 	return callMsg(t, p, mode, fmt.Sprintf("m%d", msgSeq.Add(1)))
 }
 
 // callMsg is callMode for the message with Message-ID <id@example.org>,
 // in a new session each time, as a client's retry would be.
-func callMsg(t *testing.T, p *Plugin, mode, id string) (kind string, ce *CallError) {
+func callMsg(t *testing.T, p *Plugin, mode, id string) (kind ErrorKind, ce *CallError) {
 	t.Helper()
 	st := hostileState(t, hostileCase{mode: mode, phase: filter.Data})
 	st.Session.ID = "S" + id
@@ -118,7 +117,7 @@ func idMessage(t testing.TB, id string) *message.Message {
 func TestBreakerOpens(t *testing.T) {
 	p, _, ev, logs := breakerPlugin(t, Spec{})
 	for i := range DefaultBreakerThreshold {
-		if kind, _ := callMode(t, p, "b"); kind != "trap" {
+		if kind, _ := callMode(t, p, "b"); kind != KindTrap {
 			t.Fatalf("call %d: kind %q, want trap", i, kind)
 		}
 		if open := p.BreakerOpen(); open != (i == DefaultBreakerThreshold-1) {
@@ -129,7 +128,7 @@ func TestBreakerOpens(t *testing.T) {
 	for _, mode := range []string{"b", "a", "b"} {
 		for range 50 {
 			kind, ce := callMode(t, p, mode)
-			if kind != "breaker" {
+			if kind != KindBreaker {
 				t.Fatalf("mode %s while open: kind %q, want breaker", mode, kind)
 			}
 			want := "plugin flaky: sluice_on_data: circuit breaker open (10 distinct calls in a row faulted); retrying in 1s"
@@ -139,30 +138,15 @@ func TestBreakerOpens(t *testing.T) {
 		}
 	}
 
-	policies := []struct {
-		onError filter.OnError
-		verdict filter.Verdict
-		reply   *smtp.Reply
-	}{
-		{filter.OnErrorTempfail, filter.Tempfail, smtp.ReplyInternal},
-		{filter.OnErrorContinue, filter.Continue, nil},
-		{filter.OnErrorReject, filter.Reject, smtp.ReplyPolicyReject},
-	}
-	for _, pol := range policies {
+	for _, pol := range onErrorOutcomes {
 		st := hostileState(t, hostileCase{mode: "a", phase: filter.Data})
 		chain := &filter.Chain{Entries: []filter.Entry{{Name: "flaky", Plugin: p, OnError: pol.onError}}}
-		var faults []string
-		chain.Fault = func(_ string, _ filter.Phase, err error) {
-			var ce *CallError
-			if errors.As(err, &ce) {
-				faults = append(faults, ce.Kind)
-			}
-		}
 		out := chain.Run(context.Background(), st)
+		faults := callErrorKinds(out)
 		if out.Verdict != pol.verdict || out.Reply != pol.reply {
 			t.Errorf("on_error %d: outcome %v %v, want %v %v", pol.onError, out.Verdict, out.Reply, pol.verdict, pol.reply)
 		}
-		if len(faults) != 1 || faults[0] != "breaker" || len(out.Steps) != 1 || out.Steps[0].Err == nil {
+		if len(faults) != 1 || faults[0] != KindBreaker || len(out.Steps) != 1 || out.Steps[0].Err == nil {
 			t.Errorf("on_error %d: faults %v, steps %+v; want one breaker fault", pol.onError, faults, out.Steps)
 		}
 	}
@@ -198,7 +182,7 @@ func TestBreakerHalfOpenOneCall(t *testing.T) {
 	made := p.instantiations.Load()
 
 	const n = 8
-	kinds := make(chan string, n)
+	kinds := make(chan ErrorKind, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for range n {
@@ -209,7 +193,7 @@ func TestBreakerHalfOpenOneCall(t *testing.T) {
 			_, err := p.Call(context.Background(), st)
 			var ce *CallError
 			if !errors.As(err, &ce) {
-				kinds <- fmt.Sprint("not a CallError: ", err)
+				kinds <- ErrorKind(fmt.Sprint("not a CallError: ", err))
 				return
 			}
 			kinds <- ce.Kind
@@ -218,11 +202,11 @@ func TestBreakerHalfOpenOneCall(t *testing.T) {
 	close(start)
 	wg.Wait()
 	close(kinds)
-	count := map[string]int{}
+	count := map[ErrorKind]int{}
 	for k := range kinds {
 		count[k]++
 	}
-	if count["timeout"] != 1 || count["breaker"] != n-1 {
+	if count[KindTimeout] != 1 || count[KindBreaker] != n-1 {
 		t.Errorf("kinds %v, want 1 timeout (the trial call) and %d breaker", count, n-1)
 	}
 	if got := p.instantiations.Load() - made; got != 1 {
@@ -259,7 +243,7 @@ func TestBreakerCloses(t *testing.T) {
 			t.Fatalf("call after closing: %s", kind)
 		}
 	}
-	if kind, _ := callMode(t, p, "b"); kind != "trap" {
+	if kind, _ := callMode(t, p, "b"); kind != KindTrap {
 		t.Fatalf("first fault after closing: %s, want trap (the count was reset)", kind)
 	}
 	if p.BreakerOpen() {
@@ -293,7 +277,7 @@ func TestBreakerBackoffDoubles(t *testing.T) {
 			t.Fatalf("opening %d, 1ms before the end: %v", i, ce)
 		}
 		clk.Advance(time.Millisecond)
-		if kind, _ := callMode(t, p, "b"); kind != "trap" {
+		if kind, _ := callMode(t, p, "b"); kind != KindTrap {
 			t.Fatalf("opening %d: trial call %s, want trap", i, kind)
 		}
 		if got := p.instantiations.Load() - made; got != 1 {
@@ -307,7 +291,7 @@ func TestBreakerBackoffDoubles(t *testing.T) {
 func TestBreakerIntermittent(t *testing.T) {
 	p, _, ev, _ := breakerPlugin(t, Spec{BreakerThreshold: 2})
 	for i := range 40 {
-		mode, want := "b", "trap"
+		mode, want := "b", KindTrap
 		if i%2 == 1 {
 			mode, want = "a", "ok"
 		}
@@ -329,7 +313,7 @@ func TestBreakerIgnoresCancellation(t *testing.T) {
 	for range 3 {
 		_, err := p.Call(ctx, hostileState(t, hostileCase{mode: "c", phase: filter.Data}))
 		var ce *CallError
-		if !errors.As(err, &ce) || ce.Kind != "cancelled" {
+		if !errors.As(err, &ce) || ce.Kind != KindCancelled {
 			t.Fatalf("cancelled call: %v, want kind cancelled", err)
 		}
 	}
@@ -342,7 +326,7 @@ func TestBreakerIgnoresCancellation(t *testing.T) {
 func TestBreakerDisabled(t *testing.T) {
 	p, _, ev, _ := breakerPlugin(t, Spec{BreakerThreshold: -1})
 	for i := range 20 {
-		if kind, _ := callMode(t, p, "b"); kind != "trap" {
+		if kind, _ := callMode(t, p, "b"); kind != KindTrap {
 			t.Fatalf("call %d: %s, want trap", i, kind)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ const sleeperWAT = `(module` + sleepImports + sleepFuncs + `
 
 // callKind calls p in phase ph and returns the error's kind and how long
 // the call took.
-func callKind(t *testing.T, p *Plugin, ctx context.Context, ph filter.Phase) (string, time.Duration, error) {
+func callKind(t *testing.T, p *Plugin, ctx context.Context, ph filter.Phase) (ErrorKind, time.Duration, error) {
 	t.Helper()
 	start := time.Now()
 	v, err := p.Call(ctx, stateAt(t, ph))
@@ -80,7 +81,7 @@ func TestGuestSleepEndsAtDeadline(t *testing.T) {
 	}
 	for _, ph := range []filter.Phase{filter.Helo, filter.Mail, filter.Rcpt, filter.Data} {
 		kind, d, err := callKind(t, p, context.Background(), ph)
-		if kind != "timeout" || !strings.Contains(err.Error(), "did not return within 300ms") {
+		if kind != KindTimeout || !strings.Contains(err.Error(), "did not return within 300ms") {
 			t.Errorf("%v: error %v (kind %q), want a timeout", ph, err, kind)
 		}
 		if d < timeout || d > timeout+slack {
@@ -100,7 +101,7 @@ func TestGuestSleepEndsAtCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	kind, d, err := callKind(t, p, ctx, filter.Mail)
-	if kind != "cancelled" {
+	if kind != KindCancelled {
 		t.Errorf("error %v (kind %q), want a cancellation", err, kind)
 	}
 	if d > 100*time.Millisecond+slack {
@@ -114,19 +115,14 @@ func TestGuestSleepCountsForBreakerAndOnError(t *testing.T) {
 	e, _ := newEngine(t)
 	p := load(t, e, Spec{Name: "sleeper", Wasm: watModule(t, sleeperWAT), Timeout: 100 * time.Millisecond,
 		BreakerThreshold: 2, BreakerBackoff: time.Minute})
-	var faults []string
-	chain := &filter.Chain{Entries: []filter.Entry{{Name: "sleeper", Plugin: p, OnError: filter.OnErrorContinue}},
-		Fault: func(_ string, _ filter.Phase, err error) {
-			var ce *CallError
-			if errors.As(err, &ce) {
-				faults = append(faults, ce.Kind)
-			}
-		}}
+	var faults []ErrorKind
+	chain := &filter.Chain{Entries: []filter.Entry{{Name: "sleeper", Plugin: p, OnError: filter.OnErrorContinue}}}
 	for i := 0; i < 3; i++ {
 		start := time.Now()
 		st := stateAt(t, filter.Mail)
 		st.From = fmt.Sprintf("sender%d@example.org", i) // distinct messages: retries of one count once
 		out := chain.Run(context.Background(), st)
+		faults = append(faults, callErrorKinds(out)...)
 		if out.Verdict != filter.Continue {
 			t.Errorf("call %d: verdict %v, want continue (on_error = continue)", i, out.Verdict)
 		}
@@ -134,7 +130,7 @@ func TestGuestSleepCountsForBreakerAndOnError(t *testing.T) {
 			t.Errorf("call %d took %v", i, d)
 		}
 	}
-	if want := []string{"timeout", "timeout", "breaker"}; strings.Join(faults, ",") != strings.Join(want, ",") {
+	if want := []ErrorKind{KindTimeout, KindTimeout, KindBreaker}; !slices.Equal(faults, want) {
 		t.Errorf("faults %v, want %v", faults, want)
 	}
 	if !p.BreakerOpen() {
@@ -211,11 +207,11 @@ func TestNewInstanceCountsAgainstCallTimeout(t *testing.T) {
   (func (export "sluice_on_data") (result i32) (i32.const 0)))`
 	p := load(t, e, Spec{Name: "slowstart", Wasm: watModule(t, src), Timeout: timeout, Grants: []string{"kv"},
 		InitTimeout: time.Minute})
-	if kind, _, _ := callKind(t, p, context.Background(), filter.Mail); kind != "trap" {
+	if kind, _, _ := callKind(t, p, context.Background(), filter.Mail); kind != KindTrap {
 		t.Fatalf("mail: kind %q, want a trap (which discards the only instance)", kind)
 	}
 	kind, d, err := callKind(t, p, context.Background(), filter.Data)
-	if kind != "timeout" || !strings.Contains(err.Error(), "_initialize: did not return within 200ms") {
+	if kind != KindTimeout || !strings.Contains(err.Error(), "_initialize: did not return within 200ms") {
 		t.Errorf("data: error %v (kind %q), want a timeout in _initialize", err, kind)
 	}
 	if d < timeout || d > timeout+slack {
@@ -234,7 +230,7 @@ func TestDNSLookupEndsAtDeadline(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	p := load(t, e, Spec{Name: "bl", Wasm: watModule(t, dnsWAT), Grants: []string{"dns"}, Timeout: timeout})
 	kind, d, err := callKind(t, p, context.Background(), filter.Connect)
-	if kind != "timeout" {
+	if kind != KindTimeout {
 		t.Errorf("error %v (kind %q), want a timeout", err, kind)
 	}
 	if d < timeout || d > timeout+slack {
@@ -288,7 +284,7 @@ func TestDKIMSignLargeBodyEndsAtDeadline(t *testing.T) {
 	_, err := p.Call(context.Background(), st)
 	d := time.Since(start)
 	var ce *CallError
-	if !errors.As(err, &ce) || ce.Kind != "timeout" {
+	if !errors.As(err, &ce) || ce.Kind != KindTimeout {
 		t.Fatalf("error %v, want a timeout", err)
 	}
 	if d > timeout+slack {

@@ -80,7 +80,7 @@ func TestDNSLookup(t *testing.T) {
 	}
 	_, err = p.Call(context.Background(), stateAt(t, filter.Rcpt))
 	var ce *CallError
-	if !errors.As(err, &ce) || ce.Kind != "abi" || !strings.Contains(ce.Reason, `unsupported record type "SRV"`) {
+	if !errors.As(err, &ce) || ce.Kind != KindABI || !strings.Contains(ce.Reason, `unsupported record type "SRV"`) {
 		t.Errorf("rcpt: Call error = %v; want ABI misuse for SRV", err)
 	}
 }

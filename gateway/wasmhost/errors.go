@@ -14,7 +14,17 @@ type LoadError struct {
 	Plugin string // the plugin's name in the policy
 	Msg    string // what is wrong and how to fix it
 	Err    error  // the underlying error, if any
+	// Attr is the plugin block's attribute at fault: AttrConfig when the
+	// config is not JSON or the plugin refused it, AttrGrants when the
+	// module needs a grant the block does not list, "" for the module.
+	Attr string
 }
+
+// The plugin block attributes a LoadError can point at.
+const (
+	AttrConfig = "config"
+	AttrGrants = "grants"
+)
 
 func (e *LoadError) Error() string { return "plugin " + e.Plugin + ": " + e.Msg }
 
@@ -30,18 +40,32 @@ type CallError struct {
 	// export that was running (sluice_on_data, _initialize, ...).
 	Func   string
 	Reason string
-	// Kind classifies the fault for metrics: "abi" (misuse in a host
-	// function), "timeout", "cancelled", "trap", "verdict" (invalid verdict
-	// or what the hook left behind), "init" (a new instance failed to start
-	// or refused its configuration), "stack" (the call exceeded the stack
-	// limit of sdk/ABI.md §7), "breaker" (the plugin's circuit breaker
-	// is open: the plugin did not run), "closed" or "internal".
-	Kind string
+	// Kind classifies the fault.
+	Kind ErrorKind
 	// Err is the runtime's error (with the wasm stack trace) for traps.
 	Err error
 	// refused: sluice_configure returned non-zero; Reason says it all.
 	refused bool
 }
+
+// ErrorKind classifies a CallError. Its value is the kind label of the
+// sluice_plugin_faults_total metric, so the values are part of the
+// operator's interface.
+type ErrorKind string
+
+// The kinds of CallError.
+const (
+	KindABI       ErrorKind = "abi"       // misuse in a host function
+	KindTimeout   ErrorKind = "timeout"   // the call outlived its deadline
+	KindCancelled ErrorKind = "cancelled" // the caller's context ended
+	KindTrap      ErrorKind = "trap"      // the guest trapped
+	KindVerdict   ErrorKind = "verdict"   // an invalid verdict, or what the hook left behind
+	KindInit      ErrorKind = "init"      // a new instance failed to start or refused its configuration
+	KindStack     ErrorKind = "stack"     // the call exceeded the stack limit of sdk/ABI.md §7
+	KindBreaker   ErrorKind = "breaker"   // the circuit breaker is open: the plugin did not run
+	KindClosed    ErrorKind = "closed"    // the plugin was closed (its generation retired)
+	KindInternal  ErrorKind = "internal"  // a bug in the host, recovered
+)
 
 func (e *CallError) Error() string {
 	return "plugin " + e.Plugin + ": " + e.Func + ": " + e.Reason

@@ -26,10 +26,9 @@ func TestMessageGrowthLimit(t *testing.T) {
 		if n != "" {
 			st.Tags["n"] = n
 		}
-		var faults []error
-		chain := &filter.Chain{Entries: []filter.Entry{{Name: "grow", Plugin: p, OnError: filter.OnErrorContinue}},
-			Fault: func(_ string, _ filter.Phase, err error) { faults = append(faults, err) }}
-		return st, chain.Run(context.Background(), st), faults
+		chain := &filter.Chain{Entries: []filter.Entry{{Name: "grow", Plugin: p, OnError: filter.OnErrorContinue}}}
+		out := chain.Run(context.Background(), st)
+		return st, out, stepErrors(out)
 	}
 	for _, mode := range []string{"h", "b"} {
 		t.Run(mode+" at the limit", func(t *testing.T) {

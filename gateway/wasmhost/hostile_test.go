@@ -53,15 +53,6 @@ func TestHostilePlugins(t *testing.T) {
 	e, _ := newEngine(t)
 	hostile := load(t, e, Spec{Name: "hostile", Wasm: module(t, "hostile"), Grants: hostileGrants, Timeout: 500 * time.Millisecond})
 	good := load(t, e, Spec{Name: "good", Wasm: module(t, "good")})
-	policies := []struct {
-		onError filter.OnError
-		verdict filter.Verdict
-		reply   *smtp.Reply
-	}{
-		{filter.OnErrorTempfail, filter.Tempfail, smtp.ReplyInternal},
-		{filter.OnErrorContinue, filter.Continue, nil},
-		{filter.OnErrorReject, filter.Reject, smtp.ReplyPolicyReject},
-	}
 	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
 			// Directly: the error names the cause.
@@ -82,17 +73,17 @@ func TestHostilePlugins(t *testing.T) {
 			}
 
 			// Through the chain, under every on_error policy.
-			for _, pol := range policies {
+			for _, pol := range onErrorOutcomes {
 				st := hostileState(t, tc)
 				chain := &filter.Chain{Entries: []filter.Entry{{Name: "hostile", Plugin: hostile, OnError: pol.onError}}}
-				var faults int
-				chain.Fault = func(_ string, _ filter.Phase, err error) {
-					faults++
+				out := chain.Run(context.Background(), st)
+				errs := stepErrors(out)
+				faults := len(errs)
+				for _, err := range errs {
 					if !containsAny(err.Error(), tc.want) {
 						t.Errorf("chain fault %q, want it to contain %q", err, tc.want)
 					}
 				}
-				out := chain.Run(context.Background(), st)
 				if out.Verdict != pol.verdict || out.Reply != pol.reply || faults != 1 {
 					t.Errorf("on_error %d: outcome %v %v (faults %d), want %v %v", pol.onError, out.Verdict, out.Reply, faults, pol.verdict, pol.reply)
 				}
@@ -120,6 +111,41 @@ func containsAny(s, alternatives string) bool {
 		}
 	}
 	return false
+}
+
+// onErrorOutcomes is the chain's outcome of a plugin error under each
+// on_error policy.
+var onErrorOutcomes = []struct {
+	onError filter.OnError
+	verdict filter.Verdict
+	reply   *smtp.Reply
+}{
+	{filter.OnErrorTempfail, filter.Tempfail, smtp.ReplyInternal},
+	{filter.OnErrorContinue, filter.Continue, nil},
+	{filter.OnErrorReject, filter.Reject, smtp.ReplyPolicyReject},
+}
+
+// stepErrors is every plugin error of a chain run, in order.
+func stepErrors(out filter.Outcome) []error {
+	var errs []error
+	for _, s := range out.Steps {
+		if s.Err != nil {
+			errs = append(errs, s.Err)
+		}
+	}
+	return errs
+}
+
+// callErrorKinds is the Kind of every *CallError of a chain run, in order.
+func callErrorKinds(out filter.Outcome) []ErrorKind {
+	var kinds []ErrorKind
+	for _, err := range stepErrors(out) {
+		var ce *CallError
+		if errors.As(err, &ce) {
+			kinds = append(kinds, ce.Kind)
+		}
+	}
+	return kinds
 }
 
 func hostileState(t *testing.T, tc hostileCase) *filter.State {

@@ -213,9 +213,9 @@ func (p *Plugin) initError(cs *callState, err error, sc startCtx) *CallError {
 	case cs.err != nil:
 		ce.Func, ce.Reason = cs.err.fn, cs.err.msg
 	case sc.parent.Err() != nil:
-		ce.Reason, ce.Kind = "cancelled: "+sc.parent.Err().Error(), "cancelled"
+		ce.Reason, ce.Kind = "cancelled: "+sc.parent.Err().Error(), KindCancelled
 	case errors.Is(sc.Err(), context.DeadlineExceeded):
-		ce.Reason, ce.Kind = fmt.Sprintf("did not return within %v (%s); the plugin was stopped", sc.limit, sc.what), "timeout"
+		ce.Reason, ce.Kind = fmt.Sprintf("did not return within %v (%s); the plugin was stopped", sc.limit, sc.what), KindTimeout
 	default:
 		ce.Reason = "trapped: " + firstLine(err)
 	}

@@ -2,9 +2,9 @@ package wasmhost
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,22 +66,18 @@ func TestComputeStoppedAtDeadline(t *testing.T) {
 	}
 	// Through the chain: on_error applies, and two timeouts in a row open
 	// the breaker.
-	var faults []string
-	chain := &filter.Chain{Entries: []filter.Entry{{Name: "spinner", Plugin: p, OnError: filter.OnErrorContinue}},
-		Fault: func(_ string, _ filter.Phase, err error) {
-			var ce *CallError
-			if errors.As(err, &ce) {
-				faults = append(faults, ce.Kind)
-			}
-		}}
+	var faults []ErrorKind
+	chain := &filter.Chain{Entries: []filter.Entry{{Name: "spinner", Plugin: p, OnError: filter.OnErrorContinue}}}
 	for i := range 3 {
 		st := stateAt(t, filter.Data)
 		st.From = fmt.Sprintf("sender%d@example.org", i) // distinct messages: retries of one count once
-		if out := chain.Run(context.Background(), st); out.Verdict != filter.Continue {
+		out := chain.Run(context.Background(), st)
+		faults = append(faults, callErrorKinds(out)...)
+		if out.Verdict != filter.Continue {
 			t.Errorf("on_error continue: verdict %v", out.Verdict)
 		}
 	}
-	if strings.Join(faults, ",") != "timeout,timeout,breaker" {
+	if want := []ErrorKind{KindTimeout, KindTimeout, KindBreaker}; !slices.Equal(faults, want) {
 		t.Errorf("faults %v, want two timeouts that open the breaker", faults)
 	}
 }

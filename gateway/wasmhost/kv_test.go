@@ -22,14 +22,22 @@ func callTag(t *testing.T, p *Plugin, ph filter.Phase, tag string) string {
 	return got
 }
 
-func TestKVGranted(t *testing.T) {
+// kvEngine is an engine whose plugins share a new in-memory store; both
+// are closed when the test ends.
+func kvEngine(t *testing.T) (*Engine, *kv.Memory) {
+	t.Helper()
 	store := kv.NewMemory(kv.MemoryOptions{SweepInterval: -1})
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	e, err := NewEngine(context.Background(), EngineOptions{KV: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close(context.Background())
+	t.Cleanup(func() { e.Close(context.Background()) })
+	return e, store
+}
+
+func TestKVGranted(t *testing.T) {
+	e, store := kvEngine(t)
 	p := load(t, e, Spec{Name: "counter", Wasm: module(t, "kv"), Grants: []string{"kv"}})
 
 	st := stateAt(t, filter.Connect)
@@ -64,7 +72,7 @@ func TestKVMisuseTraps(t *testing.T) {
 	} {
 		_, err := p.Call(context.Background(), stateAt(t, ph))
 		var ce *CallError
-		if !errors.As(err, &ce) || ce.Kind != "abi" || !strings.Contains(ce.Reason, want) {
+		if !errors.As(err, &ce) || ce.Kind != KindABI || !strings.Contains(ce.Reason, want) {
 			t.Errorf("%v: Call error = %v; want ABI misuse %q", ph, err, want)
 		}
 	}

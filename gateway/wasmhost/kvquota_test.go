@@ -69,13 +69,7 @@ func TestKVFloodCannotEvictOthers(t *testing.T) {
 // TestKVQuotaDuringInitialize: loading a plugin with the "kv" grant sets
 // its quota on the store before its first instance runs any code.
 func TestKVQuotaDuringInitialize(t *testing.T) {
-	store := kv.NewMemory(kv.MemoryOptions{SweepInterval: -1})
-	defer store.Close()
-	e, err := NewEngine(context.Background(), EngineOptions{KV: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(context.Background())
+	e, store := kvEngine(t)
 	load(t, e, Spec{Name: "q", Wasm: module(t, "kvflood"), Grants: []string{"kv"}, KVQuota: 1 << 20})
 	if _, q := store.Usage("q"); q != 1<<20 {
 		t.Fatalf("quota of q = %d; want 1 MiB", q)

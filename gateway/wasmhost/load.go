@@ -31,14 +31,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	}
 	wasm := s.Wasm
 	if wasm == nil {
-		if s.Path == "" {
-			return fail(nil, "no module given")
-		}
-		b, err := ReadModule(s.Path)
-		if err != nil {
-			return fail(err, "cannot read the module: %v", err)
-		}
-		wasm = b
+		return fail(nil, "no module given")
 	}
 	if len(wasm) > MaxModuleSize {
 		return fail(nil, "the module is %d bytes, above the limit of %d MiB", len(wasm), MaxModuleSize>>20)
@@ -69,7 +62,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if p.config == nil {
 		p.config = []byte("{}")
 	} else if !json.Valid(p.config) {
-		return fail(nil, "its config is not valid JSON")
+		return nil, &LoadError{Plugin: s.Name, Attr: AttrConfig, Msg: "its config is not valid JSON"}
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
@@ -118,8 +111,11 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 			e.releaseModule(ctx, sm)
 		}
 	}()
-	if msg := e.checkModule(p.compiled, wasm, p, s.Grants); msg != "" {
+	if msg := e.checkModule(p.compiled, wasm, p); msg != "" {
 		return fail(nil, "%s", msg)
+	}
+	if msg := e.checkGrants(p.compiled, s.Grants); msg != "" {
+		return nil, &LoadError{Plugin: s.Name, Attr: AttrGrants, Msg: msg}
 	}
 	// Sleeping is per instance (instance.sleep), bound to the running call.
 	p.modConf = wazero.NewModuleConfig().
@@ -164,7 +160,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 	if ce != nil {
 		inst.close(ctx)
 		if ce.refused {
-			return fail(ce, "%s", ce.Reason)
+			return nil, &LoadError{Plugin: s.Name, Attr: AttrConfig, Msg: ce.Reason, Err: ce}
 		}
 		return fail(ce, "%s: %s", ce.Func, ce.Reason)
 	}
@@ -221,7 +217,7 @@ const reactorFlags = "Go: -buildmode=c-shared, clang: -mexec-model=reactor, Rust
 // checkModule validates the compiled module's shape, exports and imports
 // against sdk/ABI.md §1-2 and records its hooks in p. It returns "" or the
 // reason to refuse it. wasm is the module's bytes, for hints.
-func (e *Engine) checkModule(cm wazero.CompiledModule, wasm []byte, p *Plugin, grants []string) string {
+func (e *Engine) checkModule(cm wazero.CompiledModule, wasm []byte, p *Plugin) string {
 	exports := cm.ExportedFunctions()
 	_, hasStart := exports[abi.ExportStart]
 	_, hasInit := exports[abi.ExportInitialize]
@@ -249,7 +245,7 @@ func (e *Engine) checkModule(cm wazero.CompiledModule, wasm []byte, p *Plugin, g
 	if def, ok := exports[abi.ExportInitialize]; ok && !sameType(def, funcType{}) {
 		return fmt.Sprintf("export %s has type %s; it must be %s", abi.ExportInitialize, typeOf(def), funcType{})
 	}
-	if msg := e.checkImports(cm, grants); msg != "" {
+	if msg := e.checkImports(cm); msg != "" {
 		return msg
 	}
 	for ph, name := range hookExports {
@@ -264,9 +260,8 @@ func (e *Engine) checkModule(cm wazero.CompiledModule, wasm []byte, p *Plugin, g
 }
 
 // checkImports allows only the sluice host functions, WASI preview 1 and
-// env.abort, each with its exact type (sdk/ABI.md §1, §8), and a host
-// function that needs a capability only if grants lists it (§4.8).
-func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string {
+// env.abort, each with its exact type (sdk/ABI.md §1, §8).
+func (e *Engine) checkImports(cm wazero.CompiledModule) string {
 	allowed := fmt.Sprintf("plugins may import only the %q host functions (%s), %q functions and env.abort",
 		abi.ImportModule, e.hostNames(), wasiModule)
 	for _, def := range cm.ImportedFunctions() {
@@ -275,23 +270,14 @@ func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string 
 		found := false
 		switch mod {
 		case abi.ImportModule:
-			var h hostFunc
 			for _, c := range e.host {
 				if c.name == name {
-					h, want, found = c, c.funcType(), true
+					want, found = c.funcType(), true
 				}
 			}
 			if !found {
 				return fmt.Sprintf("the module imports %s.%s, which this Sluice does not provide (ABI v%d host functions: %s)",
 					mod, name, abi.Version, e.hostNames())
-			}
-			if h.grant == abi.GrantDKIMPrefix && !slices.ContainsFunc(grants, isDKIMGrant) {
-				return fmt.Sprintf("the module imports %s.%s, which needs a DKIM key: declare a dkim_key \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
-					mod, name, abi.GrantDKIMPrefix)
-			}
-			if h.grant != "" && h.grant != abi.GrantDKIMPrefix && !slices.Contains(grants, h.grant) {
-				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
-					mod, name, h.grant, h.grant)
 			}
 		case instrument.YieldModule:
 			// Only the instrumentation's own import (instrument refuses a
@@ -315,6 +301,32 @@ func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string 
 		}
 		if !sameType(def, want) {
 			return fmt.Sprintf("the module imports %s.%s with type %s; Sluice provides %s", mod, name, typeOf(def), want)
+		}
+	}
+	return ""
+}
+
+// checkGrants refuses a module that imports a host function needing a
+// capability that grants does not list (sdk/ABI.md §4.8). It runs after
+// checkImports, which has checked that every import exists.
+func (e *Engine) checkGrants(cm wazero.CompiledModule, grants []string) string {
+	for _, def := range cm.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		if mod != abi.ImportModule {
+			continue
+		}
+		for _, h := range e.host {
+			switch {
+			case h.name != name || h.grant == "":
+			case h.grant == abi.GrantDKIMPrefix:
+				if !slices.ContainsFunc(grants, isDKIMGrant) {
+					return fmt.Sprintf("the module imports %s.%s, which needs a DKIM key: declare a dkim_key \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
+						mod, name, abi.GrantDKIMPrefix)
+				}
+			case !slices.Contains(grants, h.grant):
+				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
+					mod, name, h.grant, h.grant)
+			}
 		}
 	}
 	return ""

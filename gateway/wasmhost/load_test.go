@@ -122,8 +122,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad config", wat: `(module (memory (export "memory") 1) ` + abiV1 + `)`,
 			spec:  Spec{Config: []byte("{nope")},
 			wants: []string{"config is not valid JSON"}},
-		{name: "no module", spec: Spec{Path: filepath.Join(t.TempDir(), "missing.wasm")},
-			wants: []string{"cannot read the module", "missing.wasm"}},
+		{name: "no module", spec: Spec{},
+			wants: []string{"no module given"}},
 	}
 	e, _ := newEngine(t)
 	for _, tc := range cases {
@@ -171,7 +171,11 @@ func TestLoadFromPathWithCacheDir(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := e.Load(context.Background(), Spec{Name: "good", Path: path})
+		wasm, err := ReadModule(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.Load(context.Background(), Spec{Name: "good", Wasm: wasm})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,8 +58,7 @@ type Spec struct {
 	// Resolver, if set, answers this plugin's DNS lookups (the policy's
 	// resolver block) instead of EngineOptions.Resolver.
 	Resolver dns.Resolver
-	Wasm     []byte // the module; if nil, it is read from Path
-	Path     string
+	Wasm     []byte // the module (ReadModule reads one from a file)
 	// Config is the plugin's configuration as JSON; nil means {}.
 	Config []byte
 	// Timeout bounds each hook call, including the start of a new instance
@@ -204,7 +203,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 			p.log.Error("plugin call panicked", "panic", fmt.Sprint(r))
 			inst.close(ctx)
 			v, err = filter.Tempfail, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph],
-				Kind: "internal", Reason: fmt.Sprintf("internal error: %v", r)}
+				Kind: KindInternal, Reason: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
 
@@ -249,7 +248,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 // (contract.Call.Result).
 func (p *Plugin) checkResult(cs *callState, ph filter.Phase, v filter.Verdict) *CallError {
 	if err := cs.c.Result(v); err != nil {
-		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Kind: "verdict", Reason: err.Error()}
+		return &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Kind: KindVerdict, Reason: err.Error()}
 	}
 	return nil
 }
@@ -261,13 +260,13 @@ func (p *Plugin) callError(cs *callState, ph filter.Phase, err, parentErr error,
 	ce := &CallError{Plugin: p.name, Phase: ph, Func: cs.hook, Err: err}
 	switch {
 	case cs.err != nil:
-		ce.Func, ce.Reason, ce.Kind = cs.err.fn, cs.err.msg, "abi"
+		ce.Func, ce.Reason, ce.Kind = cs.err.fn, cs.err.msg, KindABI
 	case parentErr != nil:
-		ce.Reason, ce.Kind = "call cancelled: "+parentErr.Error(), "cancelled"
+		ce.Reason, ce.Kind = "call cancelled: "+parentErr.Error(), KindCancelled
 	case timedOut:
-		ce.Reason, ce.Kind = fmt.Sprintf("did not return within %v; the plugin was stopped", p.timeout), "timeout"
+		ce.Reason, ce.Kind = fmt.Sprintf("did not return within %v; the plugin was stopped", p.timeout), KindTimeout
 	default:
-		ce.Reason, ce.Kind = firstLine(err), "trap"
+		ce.Reason, ce.Kind = firstLine(err), KindTrap
 	}
 	return ce
 }
@@ -278,7 +277,7 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase, deadline time.Time) 
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph], Kind: "closed", Reason: "plugin is closed"}
+		return nil, &CallError{Plugin: p.name, Phase: ph, Func: p.hooks[ph], Kind: KindClosed, Reason: "plugin is closed"}
 	}
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1] // LIFO: the most recently used instance is warm
@@ -298,7 +297,7 @@ func (p *Plugin) take(ctx context.Context, ph filter.Phase, deadline time.Time) 
 	if ce != nil {
 		ce.Phase = ph
 		if ce.Kind == "" {
-			ce.Kind = "init"
+			ce.Kind = KindInit
 		}
 		return nil, ce
 	}

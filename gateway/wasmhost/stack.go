@@ -81,8 +81,8 @@ func (g stackGuard) deepest() int64 {
 // "stack" that says so. Only a trap is looked at: a call stopped at its
 // deadline is a timeout, however deep it was.
 func (inst *instance) stackError(ce *CallError) {
-	trapped := ce.Kind == "trap" || ce.Kind == "" && strings.HasPrefix(ce.Reason, "trapped: ")
+	trapped := ce.Kind == KindTrap || ce.Kind == "" && strings.HasPrefix(ce.Reason, "trapped: ")
 	if trapped && inst.guard.exceeded() {
-		ce.Reason, ce.Kind = stackLimitReason, "stack"
+		ce.Reason, ce.Kind = stackLimitReason, KindStack
 	}
 }

@@ -63,7 +63,7 @@ func TestStackUnboundedRecursion(t *testing.T) {
 			t.Errorf("the recursion was stopped after %v", d)
 		}
 		var ce *CallError
-		if !errors.As(err, &ce) || ce.Kind != "stack" || !strings.Contains(err.Error(), "sluice_on_data: call depth/stack limit exceeded") {
+		if !errors.As(err, &ce) || ce.Kind != KindStack || !strings.Contains(err.Error(), "sluice_on_data: call depth/stack limit exceeded") {
 			t.Errorf("error = %v (%#v), want a stack limit error", err, ce)
 		}
 		return err
@@ -158,7 +158,7 @@ func TestStackFatFrames(t *testing.T) {
 	}
 	_, err := p.Call(context.Background(), stateAt(t, filter.Rcpt))
 	var ce *CallError
-	if !errors.As(err, &ce) || ce.Kind != "stack" {
+	if !errors.As(err, &ce) || ce.Kind != KindStack {
 		t.Errorf("%d frames of 5000 locals: error %v, want a stack limit error", depth, err)
 	}
 }

@@ -12,21 +12,21 @@ import (
 // the empty string.
 func (p *access) OnMail(h sluice.Host) sluice.Verdict {
 	if len(p.denySenders) == 0 {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	from, _ := h.Info(sluice.InfoMailFrom)
 	if g := firstMatch(p.denySenders, from); g != nil {
 		h.Log(sluice.LevelInfo, "sender <"+from+"> matches deny_senders pattern \""+g.String()+"\"")
 		return p.refuse(h)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnRcpt refuses a recipient that matches deny_recipients or whose domain is
 // outside allow_recipient_domains.
 func (p *access) OnRcpt(h sluice.Host) sluice.Verdict {
 	if len(p.denyRcpts) == 0 && len(p.allowDomains) == 0 {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	rcpt, _ := h.Info(sluice.InfoRcpt)
 	if g := firstMatch(p.denyRcpts, rcpt); g != nil {
@@ -37,11 +37,11 @@ func (p *access) OnRcpt(h sluice.Host) sluice.Verdict {
 		h.Log(sluice.LevelInfo, "recipient <"+rcpt+"> is outside allow_recipient_domains")
 		return p.refuse(h)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func (p *access) refuse(h sluice.Host) sluice.Verdict {
-	return sluice.Refuse(h, p.code, p.enhanced, p.text)
+	return p.reply.Refuse(h)
 }
 
 // allowed reports whether the recipient's domain matches

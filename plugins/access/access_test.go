@@ -9,44 +9,28 @@ import (
 )
 
 func TestConfigure(t *testing.T) {
-	tests := []struct {
-		name, json, wantErr string
-	}{
-		{"senders", `{"deny_senders": ["*@spam.example"]}`, ""},
-		{"all", `{"deny_senders": [""], "deny_recipients": ["a@b"], "allow_recipient_domains": ["example.org"],
-			"code": 450, "enhanced": "4.7.26", "message": "Not now"}`, ""},
-		{"4xx default enhanced", `{"deny_senders": ["x@y"], "code": 421}`, ""},
-		{"empty is allowed", `{}`, ""},
-		{"empty list as in policies/postfix-front.hcl", `{"deny_senders": []}`, ""},
-		{"null code", `{"deny_senders": ["x@y"], "code": null}`, ""},
-		{"typo", `{"deny_sender": ["x"]}`, `config.deny_sender: unknown key`},
-		{"code 250", `{"deny_senders": ["x@y"], "code": 250}`, "not a 4xx or 5xx"},
-		{"code 600", `{"deny_senders": ["x@y"], "code": 600}`, "not a 4xx or 5xx"},
-		{"class mismatch", `{"deny_senders": ["x@y"], "code": 550, "enhanced": "4.7.1"}`, "does not match"},
-		{"class mismatch 4xx default", `{"deny_senders": ["x@y"], "code": 451, "enhanced": "5.7.1"}`, "does not match"},
-		{"bad enhanced", `{"deny_senders": ["x@y"], "enhanced": "5.7"}`, "class.subject.detail"},
-		{"bad enhanced digits", `{"deny_senders": ["x@y"], "enhanced": "5.1234.1"}`, "class.subject.detail"},
-		{"message CRLF", `{"deny_senders": ["x@y"], "message": "no\r\n250 ok"}`, "0x0d"},
-		{"message too long", `{"deny_senders": ["x@y"], "message": "` + strings.Repeat("m", 401) + `"}`, "400"},
-		{"pattern with space", `{"deny_recipients": ["a b@c"]}`, "whitespace"},
-		{"domain with @", `{"allow_recipient_domains": ["@example.org"]}`, "not a domain pattern"},
-		{"empty domain", `{"allow_recipient_domains": [""]}`, "not a domain pattern"},
-		{"code as string", `{"deny_senders": ["x@y"], "code": "550"}`, "config.code: \"550\" is not a whole number"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&access{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	sluicetest.ConfigCases(t, func() any { return &access{} }, []sluicetest.ConfigCase{
+		{Name: "senders", JSON: `{"deny_senders": ["*@spam.example"]}`},
+		{Name: "all", JSON: `{"deny_senders": [""], "deny_recipients": ["a@b"], "allow_recipient_domains": ["example.org"],
+			"code": 450, "enhanced": "4.7.26", "message": "Not now"}`},
+		{Name: "4xx default enhanced", JSON: `{"deny_senders": ["x@y"], "code": 421}`},
+		{Name: "empty is allowed", JSON: `{}`},
+		{Name: "empty list as in policies/postfix-front.hcl", JSON: `{"deny_senders": []}`},
+		{Name: "null code", JSON: `{"deny_senders": ["x@y"], "code": null}`},
+		{Name: "typo", JSON: `{"deny_sender": ["x"]}`, WantErr: `config.deny_sender: unknown key`},
+		{Name: "code 250", JSON: `{"deny_senders": ["x@y"], "code": 250}`, WantErr: "not a 4xx or 5xx"},
+		{Name: "code 600", JSON: `{"deny_senders": ["x@y"], "code": 600}`, WantErr: "not a 4xx or 5xx"},
+		{Name: "class mismatch", JSON: `{"deny_senders": ["x@y"], "code": 550, "enhanced": "4.7.1"}`, WantErr: "does not match"},
+		{Name: "class mismatch 4xx default", JSON: `{"deny_senders": ["x@y"], "code": 451, "enhanced": "5.7.1"}`, WantErr: "does not match"},
+		{Name: "bad enhanced", JSON: `{"deny_senders": ["x@y"], "enhanced": "5.7"}`, WantErr: "class.subject.detail"},
+		{Name: "bad enhanced digits", JSON: `{"deny_senders": ["x@y"], "enhanced": "5.1234.1"}`, WantErr: "class.subject.detail"},
+		{Name: "message CRLF", JSON: `{"deny_senders": ["x@y"], "message": "no\r\n250 ok"}`, WantErr: "0x0d"},
+		{Name: "message too long", JSON: `{"deny_senders": ["x@y"], "message": "` + strings.Repeat("m", 401) + `"}`, WantErr: "400"},
+		{Name: "pattern with space", JSON: `{"deny_recipients": ["a b@c"]}`, WantErr: "whitespace"},
+		{Name: "domain with @", JSON: `{"allow_recipient_domains": ["@example.org"]}`, WantErr: "not a domain pattern"},
+		{Name: "empty domain", JSON: `{"allow_recipient_domains": [""]}`, WantErr: "not a domain pattern"},
+		{Name: "code as string", JSON: `{"deny_senders": ["x@y"], "code": "550"}`, WantErr: "config.code: \"550\" is not a whole number"},
+	})
 }
 
 const policy = `{
@@ -65,9 +49,9 @@ func TestOnMail(t *testing.T) {
 		{"Bob@SPAM.EXAMPLE", sluice.VerdictReject, "550 5.7.1 Access denied"},
 		{"", sluice.VerdictReject, "550 5.7.1 Access denied"},
 		{"bad1@example.com", sluice.VerdictReject, "550 5.7.1 Access denied"},
-		{"bad12@example.com", sluice.Continue, ""},
-		{"alice@example.net", sluice.Continue, ""},
-		{"bob@spam.example.net", sluice.Continue, ""},
+		{"bad12@example.com", sluice.VerdictContinue, ""},
+		{"alice@example.net", sluice.VerdictContinue, ""},
+		{"bob@spam.example.net", sluice.VerdictContinue, ""},
 	}
 	for _, tt := range tests {
 		s := sluicetest.New()
@@ -96,15 +80,15 @@ func TestOnRcpt(t *testing.T) {
 		rcpt string
 		want sluice.Verdict
 	}{
-		{"alice@example.org", sluice.Continue},
-		{"alice@EXAMPLE.ORG", sluice.Continue},
-		{"alice@example.org.", sluice.Continue},
-		{"alice@sub.example.org", sluice.Continue},
+		{"alice@example.org", sluice.VerdictContinue},
+		{"alice@EXAMPLE.ORG", sluice.VerdictContinue},
+		{"alice@example.org.", sluice.VerdictContinue},
+		{"alice@sub.example.org", sluice.VerdictContinue},
 		{"alice@example.net", sluice.VerdictReject},
 		{"alice@notexample.org", sluice.VerdictReject},
 		{"blocked@example.org", sluice.VerdictReject},
 		{"BLOCKED@example.org", sluice.VerdictReject},
-		{"Postmaster", sluice.Continue},
+		{"Postmaster", sluice.VerdictContinue},
 		{"someone", sluice.VerdictReject},
 	}
 	for _, tt := range tests {
@@ -136,7 +120,7 @@ func TestTempfailCode(t *testing.T) {
 		t.Fatalf("tempfailed recipient accepted: %q", got)
 	}
 	// Hooks without rules return at once and read nothing.
-	if r := s.Mail(p, "anyone@spam.example"); r.Verdict != sluice.Continue {
+	if r := s.Mail(p, "anyone@spam.example"); r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("MAIL with no sender rules = %v", r.Verdict)
 	}
 }

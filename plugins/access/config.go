@@ -21,19 +21,14 @@ type config struct {
 
 // access is the plugin; Configure fills it once per instance.
 type access struct {
-	denySenders    []*glob.Glob
-	denyRcpts      []*glob.Glob
-	allowDomains   []*glob.Glob
-	code           int
-	enhanced, text string
+	denySenders  []*glob.Glob
+	denyRcpts    []*glob.Glob
+	allowDomains []*glob.Glob
+	reply        sluice.Reply // the reject or tempfail reply
 }
 
 func (p *access) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if len(p.denySenders)+len(p.denyRcpts)+len(p.allowDomains) == 0 {
@@ -59,7 +54,8 @@ func (p *access) load(c config) error {
 		}
 	}
 
-	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 550, "7.1", "Access denied", 400)
+	p.reply, err = sluice.ConfigReply(sluice.Reply{Code: c.Code, Enhanced: c.Enhanced, Text: c.Message},
+		sluice.Reply{Code: 550, Enhanced: "5.7.1", Text: "Access denied"}, 0)
 	return err
 }
 

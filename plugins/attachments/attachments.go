@@ -38,12 +38,12 @@ func (p *attachments) OnData(h sluice.Host) sluice.Verdict {
 	if err != nil {
 		if p.accept {
 			sluice.Warnf(h, "%s: only the first %d parts were checked (on_limit = accept)", mime.LimitReason(err), len(parts))
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 		sluice.Warnf(h, "rejected: %s", mime.LimitReason(err))
 		return sluice.Reject(h, limitCode, limitEnhanced, limitText)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // check refuses the message if part has a blocked name or type.
@@ -67,7 +67,7 @@ func (p *attachments) check(h sluice.Host, part *mime.Part) (sluice.Verdict, boo
 }
 
 func (p *attachments) refuse(h sluice.Host, shown string) sluice.Verdict {
-	return sluice.Refuse(h, p.code, p.enhanced, p.text+": "+sanitize(shown))
+	return sluice.Refuse(h, p.reply.Code, p.reply.Enhanced, p.reply.Text+": "+sanitize(shown))
 }
 
 // blockedName reports the configured extension a file name ends with. The

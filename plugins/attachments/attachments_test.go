@@ -79,48 +79,32 @@ func TestGolden(t *testing.T) {
 }
 
 func TestConfigure(t *testing.T) {
-	tests := []struct {
-		name, json, wantErr string
-	}{
-		{"golden", goldenConfig, ""},
-		{"everything", `{"block_extensions": ["exe"], "block_types": ["text/*"], "max_depth": 20, "max_parts": 1000,
-			"code": 550, "enhanced": "5.7.0", "message": "No executables", "on_limit": "accept"}`, ""},
-		{"4xx", `{"block_extensions": ["exe"], "code": 451}`, ""},
-		{"empty", `{}`, ""},
-		{"typo", `{"block_extension": ["exe"]}`, `config.block_extension: unknown key`},
-		{"empty extension", `{"block_extensions": [""]}`, "1 to 64"},
-		{"only a dot", `{"block_extensions": ["."]}`, "1 to 64"},
-		{"trailing dot", `{"block_extensions": ["exe."]}`, "misplaced dot"},
-		{"double dot", `{"block_extensions": ["tar..gz"]}`, "misplaced dot"},
-		{"space", `{"block_extensions": ["e xe"]}`, "0x20"},
-		{"glob", `{"block_extensions": ["*"]}`, "0x2a"},
-		{"type without slash", `{"block_types": ["application"]}`, "type/subtype"},
-		{"star type", `{"block_types": ["*/*"]}`, "type/subtype"},
-		{"star prefix", `{"block_types": ["application/x-*"]}`, "type/subtype"},
-		{"empty subtype", `{"block_types": ["text/"]}`, "type/subtype"},
-		{"negative depth", `{"max_depth": -1}`, "max_depth"},
-		{"huge depth", `{"max_depth": 101}`, "max_depth"},
-		{"huge parts", `{"max_parts": 100001}`, "max_parts"},
-		{"on_limit", `{"on_limit": "tempfail"}`, "on_limit"},
-		{"code", `{"code": 250}`, "not a 4xx or 5xx"},
-		{"class", `{"code": 554, "enhanced": "4.7.1"}`, "does not match"},
-		{"message CRLF", `{"message": "a\r\n250 ok"}`, "0x0d"},
-		{"message too long", `{"message": "` + strings.Repeat("m", 291) + `"}`, "290"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&attachments{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	sluicetest.ConfigCases(t, func() any { return &attachments{} }, []sluicetest.ConfigCase{
+		{Name: "golden", JSON: goldenConfig},
+		{Name: "everything", JSON: `{"block_extensions": ["exe"], "block_types": ["text/*"], "max_depth": 20, "max_parts": 1000,
+			"code": 550, "enhanced": "5.7.0", "message": "No executables", "on_limit": "accept"}`},
+		{Name: "4xx", JSON: `{"block_extensions": ["exe"], "code": 451}`},
+		{Name: "empty", JSON: `{}`},
+		{Name: "typo", JSON: `{"block_extension": ["exe"]}`, WantErr: `config.block_extension: unknown key`},
+		{Name: "empty extension", JSON: `{"block_extensions": [""]}`, WantErr: "1 to 64"},
+		{Name: "only a dot", JSON: `{"block_extensions": ["."]}`, WantErr: "1 to 64"},
+		{Name: "trailing dot", JSON: `{"block_extensions": ["exe."]}`, WantErr: "misplaced dot"},
+		{Name: "double dot", JSON: `{"block_extensions": ["tar..gz"]}`, WantErr: "misplaced dot"},
+		{Name: "space", JSON: `{"block_extensions": ["e xe"]}`, WantErr: "0x20"},
+		{Name: "glob", JSON: `{"block_extensions": ["*"]}`, WantErr: "0x2a"},
+		{Name: "type without slash", JSON: `{"block_types": ["application"]}`, WantErr: "type/subtype"},
+		{Name: "star type", JSON: `{"block_types": ["*/*"]}`, WantErr: "type/subtype"},
+		{Name: "star prefix", JSON: `{"block_types": ["application/x-*"]}`, WantErr: "type/subtype"},
+		{Name: "empty subtype", JSON: `{"block_types": ["text/"]}`, WantErr: "type/subtype"},
+		{Name: "negative depth", JSON: `{"max_depth": -1}`, WantErr: "max_depth"},
+		{Name: "huge depth", JSON: `{"max_depth": 101}`, WantErr: "max_depth"},
+		{Name: "huge parts", JSON: `{"max_parts": 100001}`, WantErr: "max_parts"},
+		{Name: "on_limit", JSON: `{"on_limit": "tempfail"}`, WantErr: "on_limit"},
+		{Name: "code", JSON: `{"code": 250}`, WantErr: "not a 4xx or 5xx"},
+		{Name: "class", JSON: `{"code": 554, "enhanced": "4.7.1"}`, WantErr: "does not match"},
+		{Name: "message CRLF", JSON: `{"message": "a\r\n250 ok"}`, WantErr: "0x0d"},
+		{Name: "message too long", JSON: `{"message": "` + strings.Repeat("m", 291) + `"}`, WantErr: "290"},
+	})
 }
 
 // Messages built in code for TESTPLAN row 20.
@@ -272,7 +256,7 @@ func TestNoBlockListStillChecksLimits(t *testing.T) {
 	}
 	s.SetEnvelope("a@example.org", "b@example.net")
 	s.SetMessage([]byte("Content-Disposition: attachment; filename=a.exe\r\n\r\nx\r\n"))
-	if r := s.Data(p); r.Verdict != sluice.Continue || r.Err != nil {
+	if r := s.Data(p); r.Verdict != sluice.VerdictContinue || r.Err != nil {
 		t.Fatalf("%v %v", r.Verdict, r.Err)
 	}
 }

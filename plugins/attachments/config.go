@@ -30,21 +30,15 @@ const (
 
 // attachments is the plugin; Configure fills it once per instance.
 type attachments struct {
-	exts     []string // lower-case, without the leading dot
-	types    []string // lower-case "type/subtype" or "type/" for "type/*"
-	limits   mime.Limits
-	code     int
-	enhanced string
-	text     string
-	accept   bool // on_limit = "accept"
+	exts   []string // lower-case, without the leading dot
+	types  []string // lower-case "type/subtype" or "type/" for "type/*"
+	limits mime.Limits
+	reply  sluice.Reply // the reject or tempfail reply
+	accept bool         // on_limit = "accept"
 }
 
 func (p *attachments) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if len(p.exts)+len(p.types) == 0 {
@@ -89,7 +83,8 @@ func (p *attachments) load(c config) error {
 	}
 
 	var err error
-	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 554, "7.1", "Attachment not allowed", maxMessageLen)
+	p.reply, err = sluice.ConfigReply(sluice.Reply{Code: c.Code, Enhanced: c.Enhanced, Text: c.Message},
+		sluice.Reply{Code: 554, Enhanced: "5.7.1", Text: "Attachment not allowed"}, maxMessageLen)
 	return err
 }
 

@@ -28,7 +28,7 @@ func FuzzAttachments(f *testing.F) {
 			return
 		}
 		r := s.Data(p)
-		if r.Err != nil || (r.Verdict != sluice.Continue && r.Verdict != sluice.VerdictReject) {
+		if r.Err != nil || (r.Verdict != sluice.VerdictContinue && r.Verdict != sluice.VerdictReject) {
 			t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 		}
 	})

@@ -93,7 +93,7 @@ func run(t *testing.T, s *sluicetest.Session, cfg string) {
 		t.Fatal(err)
 	}
 	r := s.Data(p)
-	if r.Err != nil || r.Verdict != sluice.Continue {
+	if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 }

@@ -24,11 +24,7 @@ type authResults struct {
 
 // Configure decodes and checks the configuration; any problem refuses it.
 func (p *authResults) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *authResults) load(c config) error {

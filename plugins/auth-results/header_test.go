@@ -28,7 +28,7 @@ func TestTagsHostile(t *testing.T) {
 	}
 	if r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict {
 		setTags(h, hostile)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}); r.Err != nil {
 		t.Fatalf("host refused the tags: %v", r.Err)
 	}
@@ -99,7 +99,7 @@ func TestNoResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { return p.OnData(noAuth{h}) })
-	if r.Err != nil || r.Verdict != sluice.Continue {
+	if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 	if len(s.Tags()) != 0 {
@@ -129,7 +129,7 @@ func TestGolden(t *testing.T) {
 		if err := h.SignDKIM("k", sluice.DKIMOptions{}); err != nil {
 			t.Error(err)
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}); r.Err != nil {
 		t.Fatal(r.Err)
 	}

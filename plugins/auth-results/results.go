@@ -32,13 +32,13 @@ func (p *authResults) OnData(h sluice.Host) sluice.Verdict {
 	p.removeFields(h)
 	if !ok || r == nil {
 		h.Log(sluice.LevelWarn, "the host did not check the message's authentication: no results recorded")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	setTags(h, r)
 	if p.header {
 		h.InsertHeader(0, fieldName, render(p.id, r.ResInfo))
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // setTags records the results for later plugins.

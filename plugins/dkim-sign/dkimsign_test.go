@@ -249,7 +249,7 @@ func TestOptionsReachTheSignature(t *testing.T) {
 	if err := s.SetMessage([]byte(message("alice@example.org"))); err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.Continue {
+	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 	sig := s.HeaderValues("DKIM-Signature")
@@ -299,7 +299,7 @@ func TestRefusalLogsAtInfo(t *testing.T) {
 	}
 	s.SetEnvelope("alice@example.org", "bob@example.com")
 	s.SetMessage([]byte(message("alice@example.org", "mallory@example.org")))
-	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.Continue {
+	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatal(r.Verdict, r.Err)
 	}
 	logs := s.Logs()

@@ -27,7 +27,7 @@ func (p *signer) OnData(h sluice.Host) sluice.Verdict {
 	if len(keys) == 0 {
 		h.Log(sluice.LevelWarn, `no DKIM key is granted to this plugin (grants = ["dkim:NAME"]): message not signed`)
 		h.SetTag(tagSigned, "no")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	value, n := fromField(h)
 	if n != 1 {
@@ -44,7 +44,7 @@ func (p *signer) OnData(h sluice.Host) sluice.Verdict {
 				h.Log(sluice.LevelDebug, "no DKIM key for the From domain "+domain+": message not signed")
 			}
 			h.SetTag(tagSigned, "no")
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 		use = []sluice.DKIMKey{k}
 	}
@@ -63,7 +63,7 @@ func (p *signer) OnData(h sluice.Host) sluice.Verdict {
 	sig := tagValue(strings.Join(signed, ", "))
 	h.SetTag(tagSigned, sig)
 	h.Log(sluice.LevelDebug, "signed: "+sig)
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // fromField returns the value of the first From field and how many From
@@ -136,7 +136,7 @@ func (p *signer) refused(h sluice.Host, reason string, signed []string) sluice.V
 	if p.tempfail {
 		return sluice.Tempfail(h, 451, "4.7.0", "Message cannot be DKIM signed: "+reason)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // tagValue cuts s to the longest value a tag may have.

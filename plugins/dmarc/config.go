@@ -27,11 +27,7 @@ type enforcer struct {
 
 // Configure decodes and checks the configuration; any problem refuses it.
 func (p *enforcer) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *enforcer) load(c config) error {

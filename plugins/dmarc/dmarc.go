@@ -35,11 +35,11 @@ func (p *enforcer) OnData(h sluice.Host) sluice.Verdict {
 	result, ok := h.Tag(tagDMARC)
 	if !ok {
 		h.Log(sluice.LevelWarn, "no DMARC result: the auth-results plugin must come before dmarc in the data chain")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if result != "fail" {
 		h.SetTag(tagAction, actNone)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	policy, _ := h.Tag(tagPolicy)
 	domain := domainText(h)
@@ -55,7 +55,7 @@ func (p *enforcer) OnData(h sluice.Host) sluice.Verdict {
 		return sluice.Quarantine(h, reason)
 	}
 	h.Log(sluice.LevelInfo, "DMARC fail for "+domain+": delivered (p="+policy+")")
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // action is what to do with a failing message of policy whose record says

@@ -21,7 +21,7 @@ func session(t *testing.T, tags map[string]string) *sluicetest.Session {
 		for k, v := range tags {
 			h.SetTag(k, v)
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
@@ -52,15 +52,15 @@ func TestEnforce(t *testing.T) {
 		text    string
 	}{
 		{name: "pass", tags: map[string]string{tagDMARC: "pass", tagPolicy: "reject", tagPct: "100"},
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "none result", tags: map[string]string{tagDMARC: "none", tagPolicy: "", tagPct: "0"},
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "temperror is not fail", tags: map[string]string{tagDMARC: "temperror", tagPolicy: "reject", tagPct: "100"},
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "reject", tags: failing("reject", "100"), verdict: sluice.VerdictReject, action: "reject", text: rejectText},
 		{name: "reject, pct absent means 100", tags: failing("reject", ""), verdict: sluice.VerdictReject, action: "reject", text: rejectText},
 		{name: "quarantine", tags: failing("quarantine", "100"), verdict: sluice.VerdictQuarantine, action: "quarantine"},
-		{name: "policy none", tags: failing("none", "100"), verdict: sluice.Continue, action: "none"},
+		{name: "policy none", tags: failing("none", "100"), verdict: sluice.VerdictContinue, action: "none"},
 		{name: "reject sampled", tags: failing("reject", "30"), sample: always,
 			verdict: sluice.VerdictReject, action: "reject", text: rejectText},
 		{name: "reject not sampled quarantines", tags: failing("reject", "30"), sample: never,
@@ -68,19 +68,19 @@ func TestEnforce(t *testing.T) {
 		{name: "quarantine sampled", tags: failing("quarantine", "30"), sample: always,
 			verdict: sluice.VerdictQuarantine, action: "quarantine"},
 		{name: "quarantine not sampled continues", tags: failing("quarantine", "30"), sample: never,
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "pct 0 never applies", tags: failing("reject", "0"), sample: always,
 			verdict: sluice.VerdictQuarantine, action: "quarantine"},
 		{name: "reject off", cfg: `{"reject": false}`, tags: failing("reject", "100"),
 			verdict: sluice.VerdictQuarantine, action: "quarantine"},
 		{name: "reject and quarantine off", cfg: `{"reject": false, "quarantine": false}`, tags: failing("reject", "100"),
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "quarantine off", cfg: `{"quarantine": false}`, tags: failing("quarantine", "100"),
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "quarantine off, reject kept", cfg: `{"quarantine": false}`, tags: failing("reject", "100"),
 			verdict: sluice.VerdictReject, action: "reject", text: rejectText},
 		{name: "quarantine off, reject not sampled", cfg: `{"quarantine": false}`, tags: failing("reject", "50"), sample: never,
-			verdict: sluice.Continue, action: "none"},
+			verdict: sluice.VerdictContinue, action: "none"},
 		{name: "reject_text", cfg: `{"reject_text": "Forged sender (%domain%); see https://dmarc.org/"}`,
 			tags: failing("reject", "100"), verdict: sluice.VerdictReject, action: "reject",
 			text: "Forged sender (example.org); see https://dmarc.org/"},
@@ -89,7 +89,7 @@ func TestEnforce(t *testing.T) {
 		{name: "no domain", tags: map[string]string{tagDMARC: "fail", tagPolicy: "reject"},
 			verdict: sluice.VerdictReject, action: "reject", text: "DMARC policy of the sender's domain rejects this message"},
 		{name: "policy in capitals", tags: failing("REJECT", "100"), verdict: sluice.VerdictReject, action: "reject", text: rejectText},
-		{name: "unknown policy", tags: failing("bounce", "100"), verdict: sluice.Continue, action: "none"},
+		{name: "unknown policy", tags: failing("bounce", "100"), verdict: sluice.VerdictContinue, action: "none"},
 		{name: "bad pct means 100", tags: failing("reject", "lots"), verdict: sluice.VerdictReject, action: "reject", text: rejectText},
 	}
 	for _, tt := range tests {
@@ -144,7 +144,7 @@ func TestMissingTags(t *testing.T) {
 	if err := s.Configure(p, `{}`); err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.Continue {
+	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 	logs := s.Logs()

@@ -32,11 +32,7 @@ type dnsbl struct {
 
 // Configure decodes and checks the configuration; any problem refuses it.
 func (p *dnsbl) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *dnsbl) load(c config) error {

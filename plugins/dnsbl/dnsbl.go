@@ -19,12 +19,12 @@ const maxTXT = 200
 func (p *dnsbl) OnConnect(h sluice.Host) sluice.Verdict {
 	ipText, ok := h.Info(sluice.InfoClientIP)
 	if !ok {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	ip, err := netip.ParseAddr(ipText)
 	if err != nil {
 		h.Log(sluice.LevelWarn, "client address is not an IP address: lookup skipped")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	rev := reversed(ip.Unmap())
 	for _, zone := range p.zones {
@@ -35,22 +35,22 @@ func (p *dnsbl) OnConnect(h sluice.Host) sluice.Verdict {
 		h.SetTag(tagListed, zone)
 		h.Log(sluice.LevelInfo, "client "+ip.String()+" listed by "+zone)
 		if p.tag {
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 		return sluice.Refuse(h, p.code, p.enhanced, p.replyText(h, name, zone))
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnData adds X-DNSBL in tag mode when the client was listed.
 func (p *dnsbl) OnData(h sluice.Host) sluice.Verdict {
 	if !p.tag {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if zone, ok := h.Tag(tagListed); ok {
 		h.AddHeader("X-DNSBL", zone)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // listed reports whether the A records of name hold a listing address

@@ -19,7 +19,7 @@ func TestConnect(t *testing.T) {
 		code          int
 		text, tag     string
 	}{
-		{name: "ipv4 not listed", ip: "192.0.2.1", want: sluice.Continue},
+		{name: "ipv4 not listed", ip: "192.0.2.1", want: sluice.VerdictContinue},
 		{name: "ipv4 listed, message", ip: "192.0.2.1", want: sluice.VerdictReject, code: 554,
 			text: "Client listed by zen.example", tag: "zen.example",
 			dns: func(s *sluicetest.Session) { s.SetDNS("A", "1.2.0.192.zen.example", "127.0.0.2") }},
@@ -38,11 +38,11 @@ func TestConnect(t *testing.T) {
 		{name: "ipv6 nibbles", ip: "2001:db8::1", want: sluice.VerdictReject, code: 554,
 			text: "Client listed by zen.example", tag: "zen.example",
 			dns: func(s *sluicetest.Session) { s.SetDNS("A", v6name+".zen.example", "127.0.0.2") }},
-		{name: "temporary failure continues", ip: "192.0.2.1", want: sluice.Continue,
+		{name: "temporary failure continues", ip: "192.0.2.1", want: sluice.VerdictContinue,
 			dns: func(s *sluicetest.Session) { s.SetDNSTemporary("1.2.0.192.zen.example") }},
-		{name: "error code not listed", ip: "192.0.2.1", want: sluice.Continue,
+		{name: "error code not listed", ip: "192.0.2.1", want: sluice.VerdictContinue,
 			dns: func(s *sluicetest.Session) { s.SetDNS("A", "1.2.0.192.zen.example", "127.255.255.254") }},
-		{name: "non-loopback answer not listed", ip: "192.0.2.1", want: sluice.Continue,
+		{name: "non-loopback answer not listed", ip: "192.0.2.1", want: sluice.VerdictContinue,
 			dns: func(s *sluicetest.Session) { s.SetDNS("A", "1.2.0.192.zen.example", "10.0.0.1") }},
 		{name: "second zone, 4xx", ip: "192.0.2.1", want: sluice.VerdictTempfail, code: 450,
 			cfg:  `{"zones": ["a.example", "b.example"], "code": 450, "message": "in %zone%"}`,
@@ -58,7 +58,7 @@ func TestConnect(t *testing.T) {
 				s.SetDNS("A", "1.2.0.192.a.example", "127.0.0.2")
 				s.SetDNS("A", "1.2.0.192.b.example", "127.0.0.3")
 			}},
-		{name: "tag mode continues", ip: "192.0.2.1", want: sluice.Continue,
+		{name: "tag mode continues", ip: "192.0.2.1", want: sluice.VerdictContinue,
 			cfg: `{"zones": ["zen.example"], "mode": "tag"}`, tag: "zen.example",
 			dns: func(s *sluicetest.Session) { s.SetDNS("A", "1.2.0.192.zen.example", "127.0.0.2") }},
 	}
@@ -98,14 +98,14 @@ func TestTagModeHeader(t *testing.T) {
 	if err := s.Configure(p, `{"zones": ["zen.example"], "mode": "tag"}`); err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Connect(p); r.Err != nil || r.Verdict != sluice.Continue {
+	if r := s.Connect(p); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Connect = %v, %v", r.Verdict, r.Err)
 	}
 	s.SetEnvelope("a@example.org", "b@example.org")
 	if err := s.SetMessage([]byte("Subject: x\r\n\r\nbody\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.Continue {
+	if r := s.Data(p); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 	if got := s.HeaderValues("X-DNSBL"); len(got) != 1 || strings.TrimSpace(got[0]) != "zen.example" {

@@ -34,11 +34,7 @@ type footer struct {
 }
 
 func (p *footer) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *footer) load(c config) error {

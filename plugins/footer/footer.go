@@ -25,13 +25,13 @@ func (p *footer) OnData(h sluice.Host) sluice.Verdict {
 	body := make([]byte, h.BodySize())
 	if _, err := io.ReadFull(sluice.Body(h), body); err != nil {
 		sluice.Errorf(h, "footer not added: reading the body: %v", err)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	top := mime.HostHeader(h)
 	parts, err := mime.Parse(top, body, p.limits)
 	if err != nil {
 		sluice.Warnf(h, "footer not added: %s", mime.LimitReason(err))
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	var edits []edit
 	for i := range parts {
@@ -49,27 +49,27 @@ func (p *footer) OnData(h sluice.Host) sluice.Verdict {
 		edits = append(edits, e)
 	}
 	if len(edits) == 0 {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	out := apply(body, edits)
 	if err := checkBody(out); err != nil {
 		// The original body breaks a rule the host enforces on a new one:
 		// changing it would be a plugin error, so leave it alone.
 		sluice.Warnf(h, "footer not added: %v", err)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if after, err := mime.Parse(top, out, p.limits); err != nil || !sameStructure(parts, after, body, out) {
 		// Say a footer line is "--" and a boundary: the footer would
 		// split or end a multipart. Boundaries and parts never change.
 		sluice.Warnf(h, "footer not added: it would change the message's MIME structure (a footer line reads as a boundary)")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if e := edits[0]; len(edits) == 1 && e.start == len(body) && e.end == len(body) {
 		h.AppendBody(e.data)
 	} else {
 		h.ReplaceBody(out)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // wants reports whether part i should get a footer: a text/plain or

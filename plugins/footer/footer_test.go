@@ -46,7 +46,7 @@ func run(t *testing.T, cfg string, raw []byte) (*sluicetest.Session, sluicetest.
 		t.Fatal(err)
 	}
 	r := s.Data(p)
-	if r.Err != nil || r.Verdict != sluice.Continue {
+	if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 	}
 	return s, r
@@ -226,40 +226,24 @@ func decode(t *testing.T, cte string, b []byte) []byte {
 }
 
 func TestConfigure(t *testing.T) {
-	tests := []struct {
-		name, json, wantErr string
-	}{
-		{"golden", goldenConfig, ""},
-		{"text only", `{"text": "Confidential"}`, ""},
-		{"CRLF text, limits", `{"text": "a\r\nb\r\n", "max_depth": 20, "max_parts": 2000}`, ""},
-		{"utf-8", `{"text": "Vertraulich – bitte löschen"}`, ""},
-		{"missing text", `{"html": "<p>x</p>"}`, "text: must not be empty"},
-		{"blank text", `{"text": "\n\n"}`, "text: must not be empty"},
-		{"typo", `{"txt": "x"}`, `config.txt: unknown key`},
-		{"bare CR", `{"text": "a\rb"}`, "0x0d"},
-		{"NUL", `{"text": "a\u0000"}`, "0x00"},
-		{"escape", `{"html": "\u001b[1m", "text": "x"}`, "0x1b"},
-		{"long line", `{"text": "` + strings.Repeat("x", 999) + `"}`, "998"},
-		{"long html line", `{"text": "x", "html": "` + strings.Repeat("x", 999) + `"}`, "html: line 1"},
-		{"escaping makes it too long", `{"text": "` + strings.Repeat("&", 300) + `"}`, "escaped for HTML"},
-		{"huge", `{"text": "` + strings.Repeat(`x\n`, 9000) + `"}`, "longer than"},
-		{"depth", `{"text": "x", "max_depth": 101}`, "max_depth"},
-		{"parts", `{"text": "x", "max_parts": -1}`, "max_parts"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&footer{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	sluicetest.ConfigCases(t, func() any { return &footer{} }, []sluicetest.ConfigCase{
+		{Name: "golden", JSON: goldenConfig},
+		{Name: "text only", JSON: `{"text": "Confidential"}`},
+		{Name: "CRLF text, limits", JSON: `{"text": "a\r\nb\r\n", "max_depth": 20, "max_parts": 2000}`},
+		{Name: "utf-8", JSON: `{"text": "Vertraulich – bitte löschen"}`},
+		{Name: "missing text", JSON: `{"html": "<p>x</p>"}`, WantErr: "text: must not be empty"},
+		{Name: "blank text", JSON: `{"text": "\n\n"}`, WantErr: "text: must not be empty"},
+		{Name: "typo", JSON: `{"txt": "x"}`, WantErr: `config.txt: unknown key`},
+		{Name: "bare CR", JSON: `{"text": "a\rb"}`, WantErr: "0x0d"},
+		{Name: "NUL", JSON: `{"text": "a\u0000"}`, WantErr: "0x00"},
+		{Name: "escape", JSON: `{"html": "\u001b[1m", "text": "x"}`, WantErr: "0x1b"},
+		{Name: "long line", JSON: `{"text": "` + strings.Repeat("x", 999) + `"}`, WantErr: "998"},
+		{Name: "long html line", JSON: `{"text": "x", "html": "` + strings.Repeat("x", 999) + `"}`, WantErr: "html: line 1"},
+		{Name: "escaping makes it too long", JSON: `{"text": "` + strings.Repeat("&", 300) + `"}`, WantErr: "escaped for HTML"},
+		{Name: "huge", JSON: `{"text": "` + strings.Repeat(`x\n`, 9000) + `"}`, WantErr: "longer than"},
+		{Name: "depth", JSON: `{"text": "x", "max_depth": 101}`, WantErr: "max_depth"},
+		{Name: "parts", JSON: `{"text": "x", "max_parts": -1}`, WantErr: "max_parts"},
+	})
 }
 
 func TestHTMLFromText(t *testing.T) {

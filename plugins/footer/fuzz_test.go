@@ -38,7 +38,7 @@ func FuzzFooter(f *testing.F) {
 			return
 		}
 		before := s.Message() // as the plugin sees it: CRLF line ends
-		if r := s.Data(p); r.Err != nil || r.Verdict != sluice.Continue {
+		if r := s.Data(p); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 			t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 		}
 		// The MIME structure never changes: same parts, boundaries,

@@ -38,17 +38,12 @@ type greylist struct {
 	v4bits, v6bits              int
 	allowClients                []netip.Prefix
 	allowRcpts                  []*glob.Glob
-	code                        int
-	enhanced, text              string
-	onKVErrorContinue           bool // on_kv_error = "continue"
+	reply                       sluice.Reply // the reject or tempfail reply
+	onKVErrorContinue           bool         // on_kv_error = "continue"
 }
 
 func (p *greylist) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *greylist) load(c config) error {
@@ -108,7 +103,8 @@ func (p *greylist) load(c config) error {
 		return fmt.Errorf("code %d is not a 4xx reply code (greylisting only defers)", c.Code)
 	}
 	var err error
-	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 451, "7.1", "Greylisted, please try again later", 400)
+	p.reply, err = sluice.ConfigReply(sluice.Reply{Code: c.Code, Enhanced: c.Enhanced, Text: c.Message},
+		sluice.Reply{Code: 451, Enhanced: "4.7.1", Text: "Greylisted, please try again later"}, 0)
 	if err != nil {
 		return err
 	}

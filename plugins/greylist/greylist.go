@@ -31,19 +31,19 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	rcpt, _ := h.Info(sluice.InfoRcpt)
 	for _, g := range p.allowRcpts {
 		if g.Match(rcpt) {
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 	}
 	ipText, _ := h.Info(sluice.InfoClientIP)
 	ip, err := netip.ParseAddr(ipText)
 	if err != nil {
 		h.Log(sluice.LevelWarn, "client address "+strconv.Quote(ipText)+" is not an IP address: not greylisting")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	ip = ip.Unmap().WithZone("")
 	for _, pfx := range p.allowClients {
 		if pfx.Contains(ip) {
-			return sluice.Continue
+			return sluice.VerdictContinue
 		}
 	}
 
@@ -54,7 +54,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	}
 	if allowed {
 		p.set(h, prefixAllowed+network, p.passTTL) // a refresh: the key stays if refused
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	from, _ := h.Info(sluice.InfoMailFrom)
 	if from == "" {
@@ -67,7 +67,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 	}
 	if passed {
 		p.set(h, prefixPassed+t, p.passTTL)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	seen, err := p.has(h, prefixSeen+t)
 	if err != nil {
@@ -82,7 +82,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 			return p.deferral(h, "retried too early")
 		}
 		p.pass(h, network, t)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	err = p.set(h, prefixSeen+t, p.retryWindow)
 	if err == nil {
@@ -96,7 +96,7 @@ func (p *greylist) OnRcpt(h sluice.Host) sluice.Verdict {
 		// it would defer the mail until the store has room. Let it
 		// through instead, as for a client that cannot be greylisted.
 		h.KVDelete(prefixSeen + t)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	return p.deferral(h, "first seen")
 }
@@ -115,7 +115,7 @@ func (p *greylist) has(h sluice.Host, key string) (bool, error) {
 func (p *greylist) kvError(h sluice.Host, err error) sluice.Verdict {
 	if p.onKVErrorContinue {
 		h.Log(sluice.LevelWarn, "key/value store unavailable: not greylisting (on_kv_error = continue): "+err.Error())
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	h.Log(sluice.LevelWarn, "key/value store unavailable: deferring (on_kv_error = tempfail): "+err.Error())
 	return sluice.Tempfail(h, 451, "4.3.0", "Temporary local problem, please try again later")
@@ -158,7 +158,7 @@ func (p *greylist) pass(h sluice.Host, network, t string) {
 
 func (p *greylist) deferral(h sluice.Host, why string) sluice.Verdict {
 	h.Log(sluice.LevelDebug, "greylisted: "+why)
-	return sluice.Tempfail(h, p.code, p.enhanced, p.text)
+	return sluice.Tempfail(h, p.reply.Code, p.reply.Enhanced, p.reply.Text)
 }
 
 // network returns the client network of ip as a masked CIDR prefix.

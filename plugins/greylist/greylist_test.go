@@ -48,10 +48,10 @@ func TestRetryTiming(t *testing.T) {
 	s.Advance(4*time.Minute + 59*time.Second)
 	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail) // too early
 	s.Advance(time.Second)                                                              // exactly delay
-	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictContinue)
 	// Passed: later mail passes at once, long after retry_window.
 	s.Advance(20 * 24 * time.Hour)
-	try(t, s, p, "192.0.2.77", "A@Example.NET", "B@example.org", sluice.Continue) // same /24, case-folded
+	try(t, s, p, "192.0.2.77", "A@Example.NET", "B@example.org", sluice.VerdictContinue) // same /24, case-folded
 	// A triplet differing in one part is new.
 	try(t, s, p, "192.0.2.1", "a@example.net", "c@example.org", sluice.VerdictTempfail)
 	try(t, s, p, "192.0.3.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
@@ -67,7 +67,7 @@ func TestRetryWindowExpires(t *testing.T) {
 	s.Advance(9 * time.Minute)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(time.Minute)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 }
 
 // The store caps lifetimes near 24.8 days, so the default 35d acts as the cap.
@@ -75,9 +75,9 @@ func TestPassTTLCapped(t *testing.T) {
 	s, p := configured(t, `{"auto_allow_after": 0}`)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(maxTTL - time.Second)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(maxTTL)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 }
@@ -86,11 +86,11 @@ func TestPassTTLRefreshedByUse(t *testing.T) {
 	s, p := configured(t, `{"pass_ttl": "10d", "auto_allow_after": 0}`)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(9 * 24 * time.Hour)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue) // refreshes
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue) // refreshes
 	s.Advance(9 * 24 * time.Hour)
-	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictContinue)
 	s.Advance(10 * 24 * time.Hour) // unused for pass_ttl: forgotten
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 }
@@ -101,14 +101,14 @@ func TestAutoAllow(t *testing.T) {
 		to := "r" + string(rune('0'+i)) + "@example.org"
 		try(t, s, p, "198.51.100.9", "a@x", to, sluice.VerdictTempfail)
 		s.Advance(5 * time.Minute)
-		try(t, s, p, "198.51.100.9", "a@x", to, sluice.Continue)
+		try(t, s, p, "198.51.100.9", "a@x", to, sluice.VerdictContinue)
 	}
 	passTriplet(1)
 	passTriplet(2)
 	// Not yet allowed: a new triplet is greylisted, from another network too.
 	try(t, s, p, "198.51.100.9", "new@x", "n@example.org", sluice.VerdictTempfail)
 	passTriplet(3)
-	try(t, s, p, "198.51.100.200", "other@x", "z@example.org", sluice.Continue)
+	try(t, s, p, "198.51.100.200", "other@x", "z@example.org", sluice.VerdictContinue)
 	try(t, s, p, "198.51.101.1", "other@x", "z@example.org", sluice.VerdictTempfail)
 	if _, ok := s.KV(prefixAllowed + "198.51.100.0/24"); !ok {
 		t.Error("network key not stored")
@@ -121,7 +121,7 @@ func TestAutoAllowOff(t *testing.T) {
 		to := strings.Repeat("r", i+1) + "@y"
 		try(t, s, p, "192.0.2.1", "a@x", to, sluice.VerdictTempfail)
 		s.Advance(time.Second)
-		try(t, s, p, "192.0.2.1", "a@x", to, sluice.Continue)
+		try(t, s, p, "192.0.2.1", "a@x", to, sluice.VerdictContinue)
 	}
 	try(t, s, p, "192.0.2.1", "a@x", "new@y", sluice.VerdictTempfail)
 }
@@ -129,14 +129,14 @@ func TestAutoAllowOff(t *testing.T) {
 func TestAllowLists(t *testing.T) {
 	s, p := configured(t, `{"allow_clients": ["203.0.113.0/25", "2001:db8::1", "::ffff:10.0.0.0/104"],
 		"allow_recipients": ["postmaster@*", "abuse@example.org"]}`)
-	try(t, s, p, "203.0.113.5", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "203.0.113.5", "a@x", "b@y", sluice.VerdictContinue)
 	try(t, s, p, "203.0.113.200", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.VerdictContinue)
 	try(t, s, p, "2001:db8::2", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "10.1.2.3", "a@x", "b@y", sluice.Continue)
-	try(t, s, p, "::ffff:10.1.2.3", "a@x", "b@y", sluice.Continue)
-	try(t, s, p, "192.0.2.1", "a@x", "PostMaster@Example.ORG", sluice.Continue)
-	try(t, s, p, "192.0.2.1", "a@x", "abuse@example.org", sluice.Continue)
+	try(t, s, p, "10.1.2.3", "a@x", "b@y", sluice.VerdictContinue)
+	try(t, s, p, "::ffff:10.1.2.3", "a@x", "b@y", sluice.VerdictContinue)
+	try(t, s, p, "192.0.2.1", "a@x", "PostMaster@Example.ORG", sluice.VerdictContinue)
+	try(t, s, p, "192.0.2.1", "a@x", "abuse@example.org", sluice.VerdictContinue)
 	try(t, s, p, "192.0.2.1", "a@x", "abuse@example.org.evil", sluice.VerdictTempfail)
 	// Allowed mail leaves no state behind.
 	if _, ok := s.KV(prefixSeen + "10.1.2.0/24\x00a@x\x00b@y"); ok {
@@ -148,25 +148,25 @@ func TestIPv6Prefix(t *testing.T) {
 	s, p := configured(t, `{}`)
 	try(t, s, p, "2001:db8:1:2::1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "2001:db8:1:2:ffff::9", "a@x", "b@y", sluice.Continue) // same /64
+	try(t, s, p, "2001:db8:1:2:ffff::9", "a@x", "b@y", sluice.VerdictContinue) // same /64
 	try(t, s, p, "2001:db8:1:3::1", "a@x", "b@y", sluice.VerdictTempfail)
 
 	s, p = configured(t, `{"ipv6_prefix": 128, "ipv4_prefix": 32}`)
 	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
 	try(t, s, p, "2001:db8::2", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.Continue)
+	try(t, s, p, "2001:db8::1", "a@x", "b@y", sluice.VerdictContinue)
 	try(t, s, p, "192.0.2.1", "a@x", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
 	try(t, s, p, "192.0.2.2", "a@x", "b@y", sluice.VerdictTempfail)
-	try(t, s, p, "::ffff:192.0.2.1", "a@x", "b@y", sluice.Continue) // mapped = same client
+	try(t, s, p, "::ffff:192.0.2.1", "a@x", "b@y", sluice.VerdictContinue) // mapped = same client
 }
 
 func TestNullSender(t *testing.T) {
 	s, p := configured(t, `{}`)
 	try(t, s, p, "192.0.2.1", "", "b@y", sluice.VerdictTempfail)
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "192.0.2.1", "", "b@y", sluice.Continue)
+	try(t, s, p, "192.0.2.1", "", "b@y", sluice.VerdictContinue)
 	if _, ok := s.KV(prefixPassed + "192.0.2.0/24\x00<>\x00b@y"); !ok {
 		t.Error("null sender not stored as <>")
 	}
@@ -179,7 +179,7 @@ func TestLongAddressesHashed(t *testing.T) {
 	try(t, s, p, "2001:db8::1", from, to, sluice.VerdictTempfail)
 	try(t, s, p, "2001:db8::1", from, "x"+to, sluice.VerdictTempfail) // a different hash
 	s.Advance(5 * time.Minute)
-	try(t, s, p, "2001:db8::1", from, to, sluice.Continue)
+	try(t, s, p, "2001:db8::1", from, to, sluice.VerdictContinue)
 	if k := tripletKey("2001:db8::/64", from, to); len(prefixPassed)+len(k) > 256 || strings.Contains(k, "fff") {
 		t.Errorf("long key not hashed: %d bytes", len(k))
 	}
@@ -187,7 +187,7 @@ func TestLongAddressesHashed(t *testing.T) {
 
 func TestBadClientAddressPasses(t *testing.T) {
 	s, p := configured(t, `{}`)
-	try(t, s, p, "", "a@x", "b@y", sluice.Continue) // info client.ip not found
+	try(t, s, p, "", "a@x", "b@y", sluice.VerdictContinue) // info client.ip not found
 	if logs := s.Logs(); len(logs) != 1 || logs[0].Level != sluice.LevelWarn {
 		t.Errorf("logs = %v", logs)
 	}
@@ -203,45 +203,31 @@ func TestConfiguredReply(t *testing.T) {
 }
 
 func TestConfigure(t *testing.T) {
-	tests := []struct{ name, json, wantErr string }{
-		{"empty", `{}`, ""},
-		{"all", `{"delay": "90s", "retry_window": "2d", "pass_ttl": "35d", "auto_allow_after": 0,
+	sluicetest.ConfigCases(t, func() any { return &greylist{} }, []sluicetest.ConfigCase{
+		{Name: "empty", JSON: `{}`},
+		{Name: "all", JSON: `{"delay": "90s", "retry_window": "2d", "pass_ttl": "35d", "auto_allow_after": 0,
 			"ipv4_prefix": 32, "ipv6_prefix": 48, "allow_clients": ["10.0.0.0/8", "::1"],
-			"allow_recipients": ["postmaster@*"], "code": 450, "enhanced": "4.7.26", "message": "Later"}`, ""},
-		{"typo", `{"dealy": "5m"}`, `config.dealy: unknown key`},
-		{"delay number", `{"delay": 300}`, "must be a string"},
-		{"delay bad", `{"delay": "5 minutes"}`, "not a duration"},
-		{"days bad", `{"pass_ttl": "1.5d"}`, "whole number"},
-		{"delay too short", `{"delay": "500ms"}`, "at least 1s"},
-		{"window not after delay", `{"delay": "1h", "retry_window": "1h"}`, "longer than delay"},
-		{"window above store", `{"retry_window": "25d"}`, "at most"},
-		{"pass_ttl zero", `{"pass_ttl": "0s"}`, "at least 1s"},
-		{"auto negative", `{"auto_allow_after": -1}`, "0 (off) or more"},
-		{"v4 prefix", `{"ipv4_prefix": 33}`, "outside 1 to 32"},
-		{"v4 prefix zero", `{"ipv4_prefix": 0}`, "outside 1 to 32"},
-		{"v6 prefix", `{"ipv6_prefix": 129}`, "outside 1 to 128"},
-		{"bad cidr", `{"allow_clients": ["10.0.0.0/33"]}`, "not a CIDR"},
-		{"bad ip", `{"allow_clients": ["example.org"]}`, "not an IP address"},
-		{"empty glob", `{"allow_recipients": [""]}`, "empty pattern"},
-		{"5xx code", `{"code": 550}`, "not a 4xx"},
-		{"class mismatch", `{"enhanced": "5.7.1"}`, "does not match"},
-		{"bad enhanced", `{"enhanced": "4.7"}`, "class.subject.detail"},
-		{"message CRLF", `{"message": "a\r\n250 ok"}`, "0x0d"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&greylist{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+			"allow_recipients": ["postmaster@*"], "code": 450, "enhanced": "4.7.26", "message": "Later"}`},
+		{Name: "typo", JSON: `{"dealy": "5m"}`, WantErr: `config.dealy: unknown key`},
+		{Name: "delay number", JSON: `{"delay": 300}`, WantErr: "must be a string"},
+		{Name: "delay bad", JSON: `{"delay": "5 minutes"}`, WantErr: "not a duration"},
+		{Name: "days bad", JSON: `{"pass_ttl": "1.5d"}`, WantErr: "whole number"},
+		{Name: "delay too short", JSON: `{"delay": "500ms"}`, WantErr: "at least 1s"},
+		{Name: "window not after delay", JSON: `{"delay": "1h", "retry_window": "1h"}`, WantErr: "longer than delay"},
+		{Name: "window above store", JSON: `{"retry_window": "25d"}`, WantErr: "at most"},
+		{Name: "pass_ttl zero", JSON: `{"pass_ttl": "0s"}`, WantErr: "at least 1s"},
+		{Name: "auto negative", JSON: `{"auto_allow_after": -1}`, WantErr: "0 (off) or more"},
+		{Name: "v4 prefix", JSON: `{"ipv4_prefix": 33}`, WantErr: "outside 1 to 32"},
+		{Name: "v4 prefix zero", JSON: `{"ipv4_prefix": 0}`, WantErr: "outside 1 to 32"},
+		{Name: "v6 prefix", JSON: `{"ipv6_prefix": 129}`, WantErr: "outside 1 to 128"},
+		{Name: "bad cidr", JSON: `{"allow_clients": ["10.0.0.0/33"]}`, WantErr: "not a CIDR"},
+		{Name: "bad ip", JSON: `{"allow_clients": ["example.org"]}`, WantErr: "not an IP address"},
+		{Name: "empty glob", JSON: `{"allow_recipients": [""]}`, WantErr: "empty pattern"},
+		{Name: "5xx code", JSON: `{"code": 550}`, WantErr: "not a 4xx"},
+		{Name: "class mismatch", JSON: `{"enhanced": "5.7.1"}`, WantErr: "does not match"},
+		{Name: "bad enhanced", JSON: `{"enhanced": "4.7"}`, WantErr: "class.subject.detail"},
+		{Name: "message CRLF", JSON: `{"message": "a\r\n250 ok"}`, WantErr: "0x0d"},
+	})
 }
 
 func TestGlob(t *testing.T) {
@@ -279,7 +265,7 @@ func TestStoreFull(t *testing.T) {
 	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
 	s.SetKVQuota(s.KVUsage()) // full: nothing more fits
 	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
-	try(t, s, p, "198.51.100.1", "c@example.net", "d@example.org", sluice.Continue)
+	try(t, s, p, "198.51.100.1", "c@example.net", "d@example.org", sluice.VerdictContinue)
 	warned := false
 	for _, l := range s.Logs() {
 		warned = warned || l.Level == sluice.LevelWarn && strings.Contains(l.Text, "raise kv_quota")
@@ -310,11 +296,11 @@ func TestOnKVError(t *testing.T) {
 		}
 	}
 	s.SetKVDown(false)
-	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.Continue) // it had waited
+	try(t, s, p, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictContinue) // it had waited
 
 	s2, p2 := configured(t, `{"on_kv_error": "continue"}`)
 	s2.SetKVDown(true)
-	try(t, s2, p2, "192.0.2.1", "a@example.net", "b@example.org", sluice.Continue)
+	try(t, s2, p2, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictContinue)
 	s2.SetKVDown(false)
 	try(t, s2, p2, "192.0.2.1", "a@example.net", "b@example.org", sluice.VerdictTempfail)
 

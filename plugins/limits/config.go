@@ -63,11 +63,7 @@ type limiter struct {
 
 // Configure decodes and checks the configuration; any problem refuses it.
 func (p *limiter) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if p.def == (limit{}) && len(p.senders) == 0 && len(p.domains) == 0 {

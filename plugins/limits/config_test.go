@@ -9,55 +9,39 @@ import (
 )
 
 func TestConfigure(t *testing.T) {
-	tests := []struct {
-		name, json, wantErr string
-	}{
-		{"full", policy, ""},
-		{"empty", `{}`, ""},
-		{"nulls inherit", `{"default": {"max_size": null, "max_rcpts": null}}`, ""},
-		{"codes", `{"default": {"max_rcpts": 100}, "code_size": 452, "enhanced_size": "4.3.1", "code_rcpts": 550, "enhanced_rcpts": "5.5.3"}`, ""},
-		{"4xx size code, default enhanced", `{"code_size": 452}`, ""},
-		{"typo", `{"defaults": {}}`, `config.defaults: unknown key`},
-		{"typo in level", `{"default": {"max_recipients": 5}}`, `config.default.max_recipients: unknown key`},
-		{"bad size unit", `{"default": {"max_size": "10MB"}}`, "KiB, MiB or GiB"},
-		{"fractional size", `{"default": {"max_size": 10.5}}`, "whole number"},
-		{"zero size", `{"default": {"max_size": 0}}`, "max_size must be at least 1"},
-		{"negative size", `{"senders": {"a@example.org": {"max_size": -1}}}`, `senders: "a@example.org": max_size`},
-		{"zero rcpts", `{"domains": {"example.org": {"max_rcpts": 0}}}`, `domains: "example.org": max_rcpts must be at least 1`},
-		{"fractional rcpts", `{"default": {"max_rcpts": 1.5}}`, "config.default.max_rcpts: 1.5 is not a whole number"},
-		{"rcpts as string", `{"default": {"max_rcpts": "100"}}`, "config.default.max_rcpts: \"100\" is not a whole number"},
-		{"sender not an address", `{"senders": {"example.org": {}}}`, "not an address"},
-		{"sender with space", `{"senders": {"a b@example.org": {}}}`, "not an address"},
-		{"sender bad domain", `{"senders": {"a@exa_mple.org": {}}}`, "0x5f"},
-		{"domain with @", `{"domains": {"@example.org": {}}}`, "without '@'"},
-		{"empty domain", `{"domains": {"": {}}}`, "1 to 253"},
-		{"domain trailing dot", `{"domains": {"example.org.": {}}}`, "empty label"},
-		{"sender case duplicate", `{"senders": {"A@example.org": {}, "a@EXAMPLE.org": {}}}`, "given twice"},
-		{"domain case duplicate", `{"domains": {"Example.org": {}, "example.ORG": {}}}`, "given twice"},
-		{"code 250", `{"code_size": 250}`, "code_size 250 is not a 4xx or 5xx"},
-		{"code 600", `{"code_rcpts": 600}`, "code_rcpts 600 is not a 4xx or 5xx"},
-		{"size class mismatch", `{"code_size": 552, "enhanced_size": "4.3.4"}`, "does not match"},
-		{"rcpts class mismatch", `{"enhanced_rcpts": "5.5.3"}`, "does not match"},
-		{"rcpts class mismatch after code change", `{"code_rcpts": 550, "enhanced_rcpts": "4.5.3"}`, "does not match"},
-		{"bad enhanced", `{"enhanced_size": "5.3"}`, "class.subject.detail"},
-		{"bad enhanced digits", `{"enhanced_size": "5.3.x"}`, "class.subject.detail"},
-		{"long enhanced", `{"enhanced_size": "5.3.1234"}`, "class.subject.detail"},
-		{"code as string", `{"code_size": "552"}`, "config.code_size: \"552\" is not a whole number"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&limiter{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	sluicetest.ConfigCases(t, func() any { return &limiter{} }, []sluicetest.ConfigCase{
+		{Name: "full", JSON: policy},
+		{Name: "empty", JSON: `{}`},
+		{Name: "nulls inherit", JSON: `{"default": {"max_size": null, "max_rcpts": null}}`},
+		{Name: "codes", JSON: `{"default": {"max_rcpts": 100}, "code_size": 452, "enhanced_size": "4.3.1", "code_rcpts": 550, "enhanced_rcpts": "5.5.3"}`},
+		{Name: "4xx size code, default enhanced", JSON: `{"code_size": 452}`},
+		{Name: "typo", JSON: `{"defaults": {}}`, WantErr: `config.defaults: unknown key`},
+		{Name: "typo in level", JSON: `{"default": {"max_recipients": 5}}`, WantErr: `config.default.max_recipients: unknown key`},
+		{Name: "bad size unit", JSON: `{"default": {"max_size": "10MB"}}`, WantErr: "KiB, MiB or GiB"},
+		{Name: "fractional size", JSON: `{"default": {"max_size": 10.5}}`, WantErr: "whole number"},
+		{Name: "zero size", JSON: `{"default": {"max_size": 0}}`, WantErr: "max_size must be at least 1"},
+		{Name: "negative size", JSON: `{"senders": {"a@example.org": {"max_size": -1}}}`, WantErr: `senders: "a@example.org": max_size`},
+		{Name: "zero rcpts", JSON: `{"domains": {"example.org": {"max_rcpts": 0}}}`, WantErr: `domains: "example.org": max_rcpts must be at least 1`},
+		{Name: "fractional rcpts", JSON: `{"default": {"max_rcpts": 1.5}}`, WantErr: "config.default.max_rcpts: 1.5 is not a whole number"},
+		{Name: "rcpts as string", JSON: `{"default": {"max_rcpts": "100"}}`, WantErr: "config.default.max_rcpts: \"100\" is not a whole number"},
+		{Name: "sender not an address", JSON: `{"senders": {"example.org": {}}}`, WantErr: "not an address"},
+		{Name: "sender with space", JSON: `{"senders": {"a b@example.org": {}}}`, WantErr: "not an address"},
+		{Name: "sender bad domain", JSON: `{"senders": {"a@exa_mple.org": {}}}`, WantErr: "0x5f"},
+		{Name: "domain with @", JSON: `{"domains": {"@example.org": {}}}`, WantErr: "without '@'"},
+		{Name: "empty domain", JSON: `{"domains": {"": {}}}`, WantErr: "1 to 253"},
+		{Name: "domain trailing dot", JSON: `{"domains": {"example.org.": {}}}`, WantErr: "empty label"},
+		{Name: "sender case duplicate", JSON: `{"senders": {"A@example.org": {}, "a@EXAMPLE.org": {}}}`, WantErr: "given twice"},
+		{Name: "domain case duplicate", JSON: `{"domains": {"Example.org": {}, "example.ORG": {}}}`, WantErr: "given twice"},
+		{Name: "code 250", JSON: `{"code_size": 250}`, WantErr: "code_size 250 is not a 4xx or 5xx"},
+		{Name: "code 600", JSON: `{"code_rcpts": 600}`, WantErr: "code_rcpts 600 is not a 4xx or 5xx"},
+		{Name: "size class mismatch", JSON: `{"code_size": 552, "enhanced_size": "4.3.4"}`, WantErr: "does not match"},
+		{Name: "rcpts class mismatch", JSON: `{"enhanced_rcpts": "5.5.3"}`, WantErr: "does not match"},
+		{Name: "rcpts class mismatch after code change", JSON: `{"code_rcpts": 550, "enhanced_rcpts": "4.5.3"}`, WantErr: "does not match"},
+		{Name: "bad enhanced", JSON: `{"enhanced_size": "5.3"}`, WantErr: "class.subject.detail"},
+		{Name: "bad enhanced digits", JSON: `{"enhanced_size": "5.3.x"}`, WantErr: "class.subject.detail"},
+		{Name: "long enhanced", JSON: `{"enhanced_size": "5.3.1234"}`, WantErr: "class.subject.detail"},
+		{Name: "code as string", JSON: `{"code_size": "552"}`, WantErr: "config.code_size: \"552\" is not a whole number"},
+	})
 }
 
 func TestConfigureWarnings(t *testing.T) {

@@ -43,21 +43,21 @@ func (p *limiter) current(h sluice.Host) (limit, string, string) {
 func (p *limiter) OnMail(h sluice.Host) sluice.Verdict {
 	l, lvl, from := p.current(h)
 	if l.maxSize == 0 {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	params, _ := h.Info(sluice.InfoMailParams)
 	size, found, err := sizeParam(params)
 	switch {
 	case !found:
-		return sluice.Continue
+		return sluice.VerdictContinue
 	case err != nil:
 		sluice.Debugf(h, "SIZE parameter ignored: %v", err)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	case size > uint64(l.maxSize):
 		sluice.Infof(h, "sender <%s> declared SIZE %d, above max_size %d (%s)", from, size, l.maxSize, lvl)
 		return sluice.Refuse(h, p.size.code, p.size.enhanced, textSize)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnRcpt refuses a recipient beyond the limit. rcpt_count does not count the
@@ -65,7 +65,7 @@ func (p *limiter) OnMail(h sluice.Host) sluice.Verdict {
 func (p *limiter) OnRcpt(h sluice.Host) sluice.Verdict {
 	l, lvl, from := p.current(h)
 	if l.maxRcpts == 0 || h.RcptCount()+1 <= l.maxRcpts {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	sluice.Infof(h, "sender <%s> reached max_rcpts %d (%s)", from, l.maxRcpts, lvl)
 	return sluice.Refuse(h, p.rcpts.code, p.rcpts.enhanced, textRcpts)
@@ -75,13 +75,13 @@ func (p *limiter) OnRcpt(h sluice.Host) sluice.Verdict {
 func (p *limiter) OnData(h sluice.Host) sluice.Verdict {
 	l, lvl, from := p.current(h)
 	if l.maxSize == 0 {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if size := messageSize(h); size > l.maxSize {
 		sluice.Infof(h, "message from <%s> of %d bytes is above max_size %d (%s)", from, size, l.maxSize, lvl)
 		return sluice.Refuse(h, p.size.code, p.size.enhanced, textSize)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // messageSize is the size of the message as the host holds it: each field

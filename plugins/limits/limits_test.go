@@ -50,22 +50,22 @@ func TestOnMail(t *testing.T) {
 		name, from, params string
 		want               sluice.Verdict
 	}{
-		{"no SIZE", "a@example.net", "BODY=8BITMIME", sluice.Continue},
-		{"no parameters", "a@example.net", "", sluice.Continue},
-		{"at the default limit", "a@example.net", "SIZE=10240", sluice.Continue},
+		{"no SIZE", "a@example.net", "BODY=8BITMIME", sluice.VerdictContinue},
+		{"no parameters", "a@example.net", "", sluice.VerdictContinue},
+		{"at the default limit", "a@example.net", "SIZE=10240", sluice.VerdictContinue},
 		{"above the default limit", "a@example.net", "SIZE=10241", sluice.VerdictReject},
 		{"keyword case-insensitive", "a@example.net", "BODY=7BIT size=10241", sluice.VerdictReject},
 		{"domain entry inherits max_size", "a@example.org", "SIZE=10241", sluice.VerdictReject},
-		{"sender entry", "bulk@example.org", "SIZE=51200", sluice.Continue},
-		{"sender entry, any case", "BULK@Example.ORG", "SIZE=51200", sluice.Continue},
+		{"sender entry", "bulk@example.org", "SIZE=51200", sluice.VerdictContinue},
+		{"sender entry, any case", "BULK@Example.ORG", "SIZE=51200", sluice.VerdictContinue},
 		{"above the sender entry", "bulk@example.org", "SIZE=51201", sluice.VerdictReject},
 		{"null sender gets the default", "", "SIZE=10241", sluice.VerdictReject},
-		{"null sender within the default", "", "SIZE=100", sluice.Continue},
+		{"null sender within the default", "", "SIZE=100", sluice.VerdictContinue},
 		{"out of range counts as too big", "bulk@example.org", "SIZE=99999999999999999999", sluice.VerdictReject},
-		{"garbage is ignored", "a@example.net", "SIZE=lots", sluice.Continue},
-		{"negative is ignored", "a@example.net", "SIZE=-1", sluice.Continue},
-		{"21 digits are ignored", "a@example.net", "SIZE=999999999999999999999", sluice.Continue},
-		{"empty is ignored", "a@example.net", "SIZE=", sluice.Continue},
+		{"garbage is ignored", "a@example.net", "SIZE=lots", sluice.VerdictContinue},
+		{"negative is ignored", "a@example.net", "SIZE=-1", sluice.VerdictContinue},
+		{"21 digits are ignored", "a@example.net", "SIZE=999999999999999999999", sluice.VerdictContinue},
+		{"empty is ignored", "a@example.net", "SIZE=", sluice.VerdictContinue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,7 +86,7 @@ func TestOnMailNoSizeLimit(t *testing.T) {
 	s, p := configured(t, `{"default": {"max_rcpts": 10}}`)
 	s.SetEnvelope("a@example.net")
 	s.SetInfo(sluice.InfoMailParams, "SIZE=99999999999999999999")
-	check(t, s.Run(sluicetest.PhaseMail, p.OnMail), sluice.Continue, "")
+	check(t, s.Run(sluicetest.PhaseMail, p.OnMail), sluice.VerdictContinue, "")
 }
 
 func TestOnRcpt(t *testing.T) {
@@ -95,15 +95,15 @@ func TestOnRcpt(t *testing.T) {
 		accepted   int // recipients already accepted
 		want       sluice.Verdict
 	}{
-		{"first", "a@example.net", 0, sluice.Continue},
-		{"reaches the default limit", "a@example.net", 2, sluice.Continue},
+		{"first", "a@example.net", 0, sluice.VerdictContinue},
+		{"reaches the default limit", "a@example.net", 2, sluice.VerdictContinue},
 		{"one past the default limit", "a@example.net", 3, sluice.VerdictTempfail},
 		{"well past", "a@example.net", 10, sluice.VerdictTempfail},
-		{"reaches the domain limit", "x@example.org", 3, sluice.Continue},
-		{"domain, any case", "x@EXAMPLE.ORG", 3, sluice.Continue},
+		{"reaches the domain limit", "x@example.org", 3, sluice.VerdictContinue},
+		{"domain, any case", "x@EXAMPLE.ORG", 3, sluice.VerdictContinue},
 		{"past the domain limit", "x@example.org", 4, sluice.VerdictTempfail},
 		{"subdomain gets the default", "x@sub.example.org", 3, sluice.VerdictTempfail},
-		{"reaches the sender limit", "bulk@example.org", 4, sluice.Continue},
+		{"reaches the sender limit", "bulk@example.org", 4, sluice.VerdictContinue},
 		{"past the sender limit", "bulk@example.org", 5, sluice.VerdictTempfail},
 		{"null sender gets the default", "", 3, sluice.VerdictTempfail},
 	}
@@ -129,12 +129,12 @@ func TestOnRcpt(t *testing.T) {
 // later one are refused, the accepted ones stay.
 func TestRcptSequence(t *testing.T) {
 	s, p := configured(t, policy)
-	if r := s.Mail(p, "a@example.net"); r.Err != nil || r.Verdict != sluice.Continue {
+	if r := s.Mail(p, "a@example.net"); r.Err != nil || r.Verdict != sluice.VerdictContinue {
 		t.Fatal(r)
 	}
 	for i := range 6 {
 		r := s.Rcpt(p, fmt.Sprintf("r%d@example.net", i))
-		if want := i < 3; (r.Verdict == sluice.Continue) != want {
+		if want := i < 3; (r.Verdict == sluice.VerdictContinue) != want {
 			t.Fatalf("RCPT %d: %v", i+1, r.Verdict)
 		}
 	}
@@ -182,7 +182,7 @@ func TestMessageSize(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got int64
-		s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { got = messageSize(h); return sluice.Continue })
+		s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { got = messageSize(h); return sluice.VerdictContinue })
 		if got != int64(tt.want) {
 			t.Errorf("%s: messageSize = %d, want %d (message is %d bytes)", tt.name, got, tt.want, len(s.Message()))
 		}
@@ -198,11 +198,11 @@ func TestOnData(t *testing.T) {
 		size       int
 		want       sluice.Verdict
 	}{
-		{"small", "a@example.net", 100, sluice.Continue},
-		{"exactly at the limit", "a@example.net", 10240, sluice.Continue},
+		{"small", "a@example.net", 100, sluice.VerdictContinue},
+		{"exactly at the limit", "a@example.net", 10240, sluice.VerdictContinue},
 		{"one byte over", "a@example.net", 10241, sluice.VerdictReject},
 		{"domain inherits the default size", "a@example.org", 10241, sluice.VerdictReject},
-		{"sender entry", "bulk@example.org", 51200, sluice.Continue},
+		{"sender entry", "bulk@example.org", 51200, sluice.VerdictContinue},
 		{"over the sender entry", "Bulk@example.org", 51201, sluice.VerdictReject},
 		{"null sender", "", 10241, sluice.VerdictReject},
 	}
@@ -231,10 +231,10 @@ func TestDataCountsEarlierChanges(t *testing.T) {
 	s, p := configured(t, `{"default": {"max_size": 500}}`)
 	s.SetEnvelope("a@example.net", "r@example.net")
 	s.SetMessage([]byte(message(500)))
-	check(t, s.Data(p), sluice.Continue, "")
+	check(t, s.Data(p), sluice.VerdictContinue, "")
 	s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict {
 		h.AddHeader("X-A", "")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	check(t, s.Data(p), sluice.VerdictReject, sizeReply)
 }

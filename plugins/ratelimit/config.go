@@ -54,9 +54,8 @@ type rule struct {
 
 // ratelimit is the plugin; Configure fills it once per instance.
 type ratelimit struct {
-	mail, rcpt     []rule
-	code           int
-	enhanced, text string
+	mail, rcpt []rule
+	reply      sluice.Reply // the reject or tempfail reply
 	// onKVErrorTempfail: on_kv_error = "tempfail"
 	onKVErrorTempfail bool
 }
@@ -103,7 +102,8 @@ func (p *ratelimit) load(c config) error {
 	}
 
 	var err error
-	p.code, p.enhanced, p.text, err = sluice.ConfigReply(c.Code, c.Enhanced, c.Message, 451, "7.1", "Rate limit exceeded, try again later", 400)
+	p.reply, err = sluice.ConfigReply(sluice.Reply{Code: c.Code, Enhanced: c.Enhanced, Text: c.Message},
+		sluice.Reply{Code: 451, Enhanced: "4.7.1", Text: "Rate limit exceeded, try again later"}, 0)
 	if err != nil {
 		return err
 	}

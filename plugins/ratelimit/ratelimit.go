@@ -45,10 +45,10 @@ func (p *ratelimit) check(h sluice.Host, rules []rule) sluice.Verdict {
 		}
 		if int(n) > r.limit {
 			h.Log(sluice.LevelInfo, "rate limit "+r.kind+" "+strconv.Quote(v)+": "+strconv.Itoa(r.limit)+" per "+r.window.String()+" exceeded")
-			return sluice.Refuse(h, p.code, p.enhanced, p.text)
+			return p.reply.Refuse(h)
 		}
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // value returns what a rule of kind counts for this command, and false when

@@ -26,11 +26,7 @@ type rewriter struct {
 
 // Configure decodes and checks the configuration; any problem refuses it.
 func (p *rewriter) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if p.senders.empty() && p.rcpts.empty() {

@@ -9,53 +9,37 @@ import (
 )
 
 func TestConfigure(t *testing.T) {
-	tests := []struct {
-		name, json, wantErr string
-	}{
-		{"full", policy, ""},
-		{"empty", `{}`, ""},
-		{"headers only", `{"headers": false}`, ""},
-		{"utf-8 address", `{"senders": {"jörg@exämple.org": "j@example.org"}}`, ""},
-		{"atext local part", `{"senders": {"a+b.c!#$%&'*/=?^_{|}~-x@example.org": "x@example.org"}}`, ""},
-		{"typo", `{"sender": {}}`, `config.sender: unknown key`},
-		{"wrong type", `{"senders": ["a@b"]}`, "is not"},
-		{"headers as string", `{"headers": "yes"}`, "is not"},
-		{"address to domain", `{"senders": {"a@example.org": "@example.net"}}`, "must map to an address"},
-		{"domain to address", `{"recipients": {"@example.org": "a@example.net"}}`, "must map to a domain"},
-		{"no at", `{"senders": {"example.org": "@example.net"}}`, "not an address"},
-		{"empty key", `{"senders": {"": "a@example.net"}}`, "not an address"},
-		{"empty value", `{"senders": {"a@example.org": ""}}`, "not an address"},
-		{"empty local part", `{"senders": {"a@example.org": "@"}}`, "must map to an address"},
-		{"bare @", `{"senders": {"@": "@example.org"}}`, "empty domain"},
-		{"empty target domain", `{"senders": {"@example.org": "@"}}`, "empty domain"},
-		{"quoted local part", `{"senders": {"\"a.b\"@example.org": "a@example.org"}}`, "quoted local parts"},
-		{"space in value", `{"senders": {"a@example.org": "a b@example.org"}}`, "0x20"},
-		{"angle brackets", `{"recipients": {"<a@example.org>": "b@example.org"}}`, "0x3c"},
-		{"dot at start", `{"senders": {".a@example.org": "b@example.org"}}`, "dot-atom"},
-		{"double dot", `{"senders": {"a..b@example.org": "b@example.org"}}`, "dot-atom"},
-		{"domain literal", `{"senders": {"a@[192.0.2.1]": "b@example.org"}}`, "0x5b"},
-		{"trailing dot", `{"senders": {"@example.org.": "@example.net"}}`, "empty label"},
-		{"label hyphen", `{"recipients": {"@-example.org": "@example.net"}}`, "'-'"},
-		{"long label", `{"recipients": {"@` + strings.Repeat("a", 64) + `.org": "@example.net"}}`, "63"},
-		{"long address", `{"recipients": {"` + strings.Repeat("a", 250) + `@b.org": "a@example.net"}}`, "254"},
-		{"CRLF in value", `{"senders": {"a@example.org": "b@example.org\r\nBcc: x@y"}}`, "0x0d"},
-		{"case duplicate", `{"senders": {"A@example.org": "b@example.org", "a@EXAMPLE.org": "c@example.org"}}`, "given twice"},
-		{"domain case duplicate", `{"recipients": {"@Example.org": "@a.example", "@example.ORG": "@b.example"}}`, "given twice"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&rewriter{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	sluicetest.ConfigCases(t, func() any { return &rewriter{} }, []sluicetest.ConfigCase{
+		{Name: "full", JSON: policy},
+		{Name: "empty", JSON: `{}`},
+		{Name: "headers only", JSON: `{"headers": false}`},
+		{Name: "utf-8 address", JSON: `{"senders": {"jörg@exämple.org": "j@example.org"}}`},
+		{Name: "atext local part", JSON: `{"senders": {"a+b.c!#$%&'*/=?^_{|}~-x@example.org": "x@example.org"}}`},
+		{Name: "typo", JSON: `{"sender": {}}`, WantErr: `config.sender: unknown key`},
+		{Name: "wrong type", JSON: `{"senders": ["a@b"]}`, WantErr: "is not"},
+		{Name: "headers as string", JSON: `{"headers": "yes"}`, WantErr: "is not"},
+		{Name: "address to domain", JSON: `{"senders": {"a@example.org": "@example.net"}}`, WantErr: "must map to an address"},
+		{Name: "domain to address", JSON: `{"recipients": {"@example.org": "a@example.net"}}`, WantErr: "must map to a domain"},
+		{Name: "no at", JSON: `{"senders": {"example.org": "@example.net"}}`, WantErr: "not an address"},
+		{Name: "empty key", JSON: `{"senders": {"": "a@example.net"}}`, WantErr: "not an address"},
+		{Name: "empty value", JSON: `{"senders": {"a@example.org": ""}}`, WantErr: "not an address"},
+		{Name: "empty local part", JSON: `{"senders": {"a@example.org": "@"}}`, WantErr: "must map to an address"},
+		{Name: "bare @", JSON: `{"senders": {"@": "@example.org"}}`, WantErr: "empty domain"},
+		{Name: "empty target domain", JSON: `{"senders": {"@example.org": "@"}}`, WantErr: "empty domain"},
+		{Name: "quoted local part", JSON: `{"senders": {"\"a.b\"@example.org": "a@example.org"}}`, WantErr: "quoted local parts"},
+		{Name: "space in value", JSON: `{"senders": {"a@example.org": "a b@example.org"}}`, WantErr: "0x20"},
+		{Name: "angle brackets", JSON: `{"recipients": {"<a@example.org>": "b@example.org"}}`, WantErr: "0x3c"},
+		{Name: "dot at start", JSON: `{"senders": {".a@example.org": "b@example.org"}}`, WantErr: "dot-atom"},
+		{Name: "double dot", JSON: `{"senders": {"a..b@example.org": "b@example.org"}}`, WantErr: "dot-atom"},
+		{Name: "domain literal", JSON: `{"senders": {"a@[192.0.2.1]": "b@example.org"}}`, WantErr: "0x5b"},
+		{Name: "trailing dot", JSON: `{"senders": {"@example.org.": "@example.net"}}`, WantErr: "empty label"},
+		{Name: "label hyphen", JSON: `{"recipients": {"@-example.org": "@example.net"}}`, WantErr: "'-'"},
+		{Name: "long label", JSON: `{"recipients": {"@` + strings.Repeat("a", 64) + `.org": "@example.net"}}`, WantErr: "63"},
+		{Name: "long address", JSON: `{"recipients": {"` + strings.Repeat("a", 250) + `@b.org": "a@example.net"}}`, WantErr: "254"},
+		{Name: "CRLF in value", JSON: `{"senders": {"a@example.org": "b@example.org\r\nBcc: x@y"}}`, WantErr: "0x0d"},
+		{Name: "case duplicate", JSON: `{"senders": {"A@example.org": "b@example.org", "a@EXAMPLE.org": "c@example.org"}}`, WantErr: "given twice"},
+		{Name: "domain case duplicate", JSON: `{"recipients": {"@Example.org": "@a.example", "@example.ORG": "@b.example"}}`, WantErr: "given twice"},
+	})
 }
 
 func TestEmptyConfigWarns(t *testing.T) {

@@ -16,15 +16,15 @@ func (p *rewriter) OnMail(h sluice.Host) sluice.Verdict {
 	from, _ := h.Info(sluice.InfoMailFrom)
 	to, ok := p.senders.lookup(from)
 	if !ok || to == from {
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	if err := checkEnvelope(to); err != nil {
 		sluice.Warnf(h, "sender <%s> not rewritten: <%s> %v", from, to, err)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	h.SetMailFrom(to)
 	sluice.Infof(h, "sender <%s> rewritten to <%s>", from, to)
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnData rewrites the recipients, then the header fields if configured.
@@ -35,7 +35,7 @@ func (p *rewriter) OnData(h sluice.Host) sluice.Verdict {
 	if p.headers {
 		p.rewriteHeaders(h)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // rewriteRcpts makes the recipient list the set of rewritten recipients:

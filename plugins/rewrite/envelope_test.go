@@ -55,7 +55,7 @@ func TestOnMail(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, p := configured(t, policy)
 			r := s.Mail(p, tt.from)
-			if r.Err != nil || r.Verdict != sluice.Continue {
+			if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 				t.Fatalf("MAIL = %v, %v", r.Verdict, r.Err)
 			}
 			if got := s.MailFrom(); got != tt.want {
@@ -108,7 +108,7 @@ func TestOnDataRecipients(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := s.Data(p)
-			if r.Err != nil || r.Verdict != sluice.Continue {
+			if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 				t.Fatalf("DATA = %v, %v", r.Verdict, r.Err)
 			}
 			if got, want := set(s.Rcpts()), set(tt.want); !slices.Equal(got, want) {

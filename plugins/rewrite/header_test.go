@@ -188,7 +188,7 @@ func TestHeaders(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := s.Data(p)
-			if r.Err != nil || r.Verdict != sluice.Continue {
+			if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 				t.Fatalf("DATA = %v, %v", r.Verdict, r.Err)
 			}
 			if got, want := string(s.Message()), tt.want+"\r\nbody\r\n"; got != want {

@@ -30,11 +30,7 @@ type tagger struct {
 // Configure decodes and checks the configuration; any problem refuses it, so
 // a policy with a bad tag never loads.
 func (p *tagger) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	if err := p.load(c); err != nil {
+	if err := sluice.LoadConfig(h, p.load); err != nil {
 		return err
 	}
 	if len(p.fields) == 0 && p.prefix == "" {

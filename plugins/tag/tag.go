@@ -16,7 +16,7 @@ func (p *tagger) OnData(h sluice.Host) sluice.Verdict {
 	if p.prefix != "" {
 		p.prefixSubject(h)
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // hasField reports whether a field with this name (case-insensitive) and

@@ -11,44 +11,28 @@ import (
 const cfg = `{"headers": {"X-Scanned": "sluice", "X-A": "first"}, "subject_prefix": "[EXT] "}`
 
 func TestConfigure(t *testing.T) {
-	tests := []struct {
-		name, json, wantErr string
-	}{
-		{"headers and prefix", cfg, ""},
-		{"prefix only", `{"subject_prefix": "[X]"}`, ""},
-		{"headers only", `{"headers": {"X-A": "b"}}`, ""},
-		{"utf-8 value", `{"headers": {"X-A": "grüße"}}`, ""},
-		{"empty value", `{"headers": {"X-A": ""}}`, ""},
-		{"empty is allowed", `{}`, ""},
-		{"empty prefix as in policies/default.hcl", `{"headers": {"X-Sluice": "scanned"}, "subject_prefix": ""}`, ""},
-		{"unknown key", `{"header": {"X-A": "b"}}`, `config.header: unknown key`},
-		{"name with colon", `{"headers": {"X-A:": "b"}}`, "0x3a"},
-		{"name with space", `{"headers": {"X A": "b"}}`, "0x20"},
-		{"empty name", `{"headers": {"": "b"}}`, "1 to 76"},
-		{"long name", `{"headers": {"` + strings.Repeat("X", 77) + `": "b"}}`, "1 to 76"},
-		{"CRLF in value", `{"headers": {"X-A": "b\r\nBcc: evil@example"}}`, "0x0d"},
-		{"LF in value", `{"headers": {"X-A": "b\nc"}}`, "0x0a"},
-		{"NUL in value", `{"headers": {"X-A": "b\u0000"}}`, "0x00"},
-		{"field too long", `{"headers": {"X-A": "` + strings.Repeat("v", 995) + `"}}`, "998"},
-		{"CR in prefix", `{"subject_prefix": "[X]\r"}`, "0x0d"},
-		{"blank prefix", `{"subject_prefix": "  "}`, "only whitespace"},
-		{"long prefix", `{"subject_prefix": "` + strings.Repeat("p", 201) + `"}`, "200"},
-		{"wrong type", `{"headers": ["X-A"]}`, "is not"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sluicetest.New().Configure(&tagger{}, tt.json)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Configure: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Configure error = %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	sluicetest.ConfigCases(t, func() any { return &tagger{} }, []sluicetest.ConfigCase{
+		{Name: "headers and prefix", JSON: cfg},
+		{Name: "prefix only", JSON: `{"subject_prefix": "[X]"}`},
+		{Name: "headers only", JSON: `{"headers": {"X-A": "b"}}`},
+		{Name: "utf-8 value", JSON: `{"headers": {"X-A": "grüße"}}`},
+		{Name: "empty value", JSON: `{"headers": {"X-A": ""}}`},
+		{Name: "empty is allowed", JSON: `{}`},
+		{Name: "empty prefix as in policies/default.hcl", JSON: `{"headers": {"X-Sluice": "scanned"}, "subject_prefix": ""}`},
+		{Name: "unknown key", JSON: `{"header": {"X-A": "b"}}`, WantErr: `config.header: unknown key`},
+		{Name: "name with colon", JSON: `{"headers": {"X-A:": "b"}}`, WantErr: "0x3a"},
+		{Name: "name with space", JSON: `{"headers": {"X A": "b"}}`, WantErr: "0x20"},
+		{Name: "empty name", JSON: `{"headers": {"": "b"}}`, WantErr: "1 to 76"},
+		{Name: "long name", JSON: `{"headers": {"` + strings.Repeat("X", 77) + `": "b"}}`, WantErr: "1 to 76"},
+		{Name: "CRLF in value", JSON: `{"headers": {"X-A": "b\r\nBcc: evil@example"}}`, WantErr: "0x0d"},
+		{Name: "LF in value", JSON: `{"headers": {"X-A": "b\nc"}}`, WantErr: "0x0a"},
+		{Name: "NUL in value", JSON: `{"headers": {"X-A": "b\u0000"}}`, WantErr: "0x00"},
+		{Name: "field too long", JSON: `{"headers": {"X-A": "` + strings.Repeat("v", 995) + `"}}`, WantErr: "998"},
+		{Name: "CR in prefix", JSON: `{"subject_prefix": "[X]\r"}`, WantErr: "0x0d"},
+		{Name: "blank prefix", JSON: `{"subject_prefix": "  "}`, WantErr: "only whitespace"},
+		{Name: "long prefix", JSON: `{"subject_prefix": "` + strings.Repeat("p", 201) + `"}`, WantErr: "200"},
+		{Name: "wrong type", JSON: `{"headers": ["X-A"]}`, WantErr: "is not"},
+	})
 }
 
 func TestOnData(t *testing.T) {
@@ -144,7 +128,7 @@ func TestOnData(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := s.Data(p)
-			if r.Err != nil || r.Verdict != sluice.Continue {
+			if r.Err != nil || r.Verdict != sluice.VerdictContinue {
 				t.Fatalf("Data = %v, %v", r.Verdict, r.Err)
 			}
 			if got, want := string(s.Message()), tt.want+"\r\nbody\r\n"; got != want {

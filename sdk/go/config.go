@@ -253,3 +253,18 @@ func configError(err error) error {
 	}
 	return fmt.Errorf("config: %w", err)
 }
+
+// LoadConfig decodes the plugin's configuration into a new C, as
+// DecodeConfig does, and hands it to load, which checks it and keeps what
+// the hooks need:
+//
+//	func (p *myPlugin) Configure(h sluice.Host) error {
+//		return sluice.LoadConfig(h, p.load) // load(c config) error
+//	}
+func LoadConfig[C any](h Host, load func(C) error) error {
+	var c C
+	if err := DecodeConfig(h, &c); err != nil {
+		return err
+	}
+	return load(c)
+}

@@ -6,7 +6,7 @@ import "github.com/sluice-mail/sluice/sdk/abi"
 
 // The exports of sdk/ABI.md §2. Go cannot export a function conditionally, so
 // every hook is exported; a hook the registered plugin does not implement
-// answers Continue at once (a bare call, a few tens of nanoseconds).
+// answers VerdictContinue at once (a bare call, a few tens of nanoseconds).
 //
 // These two variables are the module's only package state, and the ABI
 // requires it: the exports take no parameters, so the registered plugin and

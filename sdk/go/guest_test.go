@@ -287,8 +287,8 @@ func TestBodyReadAtChunks(t *testing.T) {
 type onlyData struct{ err error }
 
 func (p *onlyData) Configure(h Host) error       { return p.err }
-func (p *onlyData) OnData(h Host) Verdict        { return Continue }
-func (p *onlyData) OnMail(h Host, x int) Verdict { return Accept } // wrong signature: not a hook
+func (p *onlyData) OnData(h Host) Verdict        { return VerdictContinue }
+func (p *onlyData) OnMail(h Host, x int) Verdict { return VerdictAccept } // wrong signature: not a hook
 
 func TestConfigureExport(t *testing.T) {
 	f := newFake()
@@ -321,7 +321,7 @@ func TestRegisterNeedsAHook(t *testing.T) {
 
 type pointerHooks struct{}
 
-func (*pointerHooks) OnData(Host) Verdict { return Continue }
+func (*pointerHooks) OnData(Host) Verdict { return VerdictContinue }
 
 // TestRegisterValueWithPointerHooks: the message says to register a pointer.
 func TestRegisterValueWithPointerHooks(t *testing.T) {

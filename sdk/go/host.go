@@ -93,7 +93,7 @@ type Host interface {
 	AddRcpt(addr string)
 	// RemoveRcpt removes a recipient, compared case-insensitively; phase
 	// data. It reports false if the recipient was not there. Removing the
-	// last recipient is a plugin error: return Discard instead.
+	// last recipient is a plugin error: return VerdictDiscard instead.
 	RemoveRcpt(addr string) bool
 
 	// HeaderCount is the number of header fields; 0 outside phase data.

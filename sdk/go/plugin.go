@@ -43,7 +43,7 @@ type DataHook interface {
 }
 
 // hooks is a plugin split into the interfaces it implements; a nil field is a
-// hook the plugin does not have, answered with Continue without a call.
+// hook the plugin does not have, answered with VerdictContinue without a call.
 type hooks struct {
 	configure Configurer
 	connect   ConnectHook

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // CheckEnhanced checks an enhanced status code "class.subject.detail"
@@ -46,31 +48,48 @@ func CheckReplyText(text string, max int) error {
 	return nil
 }
 
+// Reply is an SMTP reply as SetReply takes it (sdk/ABI.md §4.7).
+type Reply struct {
+	Code     int    // 400 to 599 for a reject or tempfail
+	Enhanced string // "class.subject.detail", class matching Code
+	Text     string // printable ASCII
+}
+
+// Refuse sets r as h's reply and returns the verdict its class calls for,
+// as the function Refuse does.
+func (r Reply) Refuse(h Host) Verdict { return Refuse(h, r.Code, r.Enhanced, r.Text) }
+
 // ConfigReply completes and checks a reject or tempfail reply set in a
-// plugin's configuration, for Configure: a code of 0 becomes defCode and
-// must then be 400 to 599; an empty enhanced code becomes "CLASS.detail"
-// (detail such as "7.1", CLASS the code's first digit) and must match the
-// code; an empty text becomes defText and must be printable ASCII of at most
-// maxText bytes. Errors name the config keys "code", "enhanced" and
-// "message".
-func ConfigReply(code int, enhanced, text string, defCode int, detail, defText string, maxText int) (int, string, string, error) {
-	if code == 0 {
-		code = defCode
+// plugin's configuration, for Configure. set is what the config gave, def
+// the plugin's default: a Code of 0 becomes def.Code and must then be 400
+// to 599; an empty Enhanced becomes def.Enhanced's subject.detail under
+// the code's class (def "5.7.1" and code 451 give "4.7.1") and must match
+// the code; an empty Text becomes def.Text and must be printable ASCII of
+// at most maxText bytes (0 means the host's limit, 400). Errors name the
+// config keys "code", "enhanced" and "message".
+func ConfigReply(set, def Reply, maxText int) (Reply, error) {
+	r := set
+	if r.Code == 0 {
+		r.Code = def.Code
 	}
-	if code < 400 || code > 599 {
-		return 0, "", "", fmt.Errorf("code %d is not a 4xx or 5xx reply code", code)
+	if r.Code < 400 || r.Code > 599 {
+		return Reply{}, fmt.Errorf("code %d is not a 4xx or 5xx reply code", r.Code)
 	}
-	if enhanced == "" {
-		enhanced = fmt.Sprintf("%d.%s", code/100, detail)
+	if r.Enhanced == "" {
+		_, detail, _ := strings.Cut(def.Enhanced, ".")
+		r.Enhanced = fmt.Sprintf("%d.%s", r.Code/100, detail)
 	}
-	if err := CheckEnhanced(enhanced, code); err != nil {
-		return 0, "", "", fmt.Errorf("enhanced %q: %w", enhanced, err)
+	if err := CheckEnhanced(r.Enhanced, r.Code); err != nil {
+		return Reply{}, fmt.Errorf("enhanced %q: %w", r.Enhanced, err)
 	}
-	if text == "" {
-		text = defText
+	if r.Text == "" {
+		r.Text = def.Text
 	}
-	if err := CheckReplyText(text, maxText); err != nil {
-		return 0, "", "", fmt.Errorf("message: %w", err)
+	if maxText <= 0 {
+		maxText = abi.MaxReplyText
 	}
-	return code, enhanced, text, nil
+	if err := CheckReplyText(r.Text, maxText); err != nil {
+		return Reply{}, fmt.Errorf("message: %w", err)
+	}
+	return r, nil
 }

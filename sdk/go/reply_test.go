@@ -40,13 +40,14 @@ func TestDuration(t *testing.T) {
 }
 
 func TestConfigReply(t *testing.T) {
-	code, enh, text, err := ConfigReply(0, "", "", 550, "7.1", "Denied", 400)
-	if err != nil || code != 550 || enh != "5.7.1" || text != "Denied" {
-		t.Errorf("defaults: %d %q %q %v", code, enh, text, err)
+	def := Reply{550, "5.7.1", "Denied"}
+	r, err := ConfigReply(Reply{}, def, 0)
+	if err != nil || r != def {
+		t.Errorf("defaults: %+v %v", r, err)
 	}
-	code, enh, text, err = ConfigReply(451, "", "Later", 550, "7.1", "Denied", 400)
-	if err != nil || code != 451 || enh != "4.7.1" || text != "Later" {
-		t.Errorf("4xx code: %d %q %q %v", code, enh, text, err)
+	r, err = ConfigReply(Reply{Code: 451, Text: "Later"}, def, 400)
+	if err != nil || r != (Reply{451, "4.7.1", "Later"}) {
+		t.Errorf("4xx code: %+v %v", r, err)
 	}
 	for _, c := range []struct {
 		code      int
@@ -59,7 +60,7 @@ func TestConfigReply(t *testing.T) {
 		{550, "", "bad\r\ntext", "message:"},
 		{550, "", strings.Repeat("x", 401), "message: longer than 400 bytes"},
 	} {
-		if _, _, _, err := ConfigReply(c.code, c.enh, c.text, 550, "7.1", "Denied", 400); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := ConfigReply(Reply{c.code, c.enh, c.text}, def, 0); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ConfigReply(%d, %q, %q): %v, want %q", c.code, c.enh, c.text, err, c.want)
 		}
 	}

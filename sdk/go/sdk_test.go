@@ -58,7 +58,7 @@ func TestDecodeConfig(t *testing.T) {
 		var err error
 		s.Run(sluicetest.PhaseConfigure, func(h sluice.Host) sluice.Verdict {
 			err = sluice.DecodeConfig(h, &got)
-			return sluice.Continue
+			return sluice.VerdictContinue
 		})
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -162,7 +162,7 @@ func TestBodyReaderAndHelpers(t *testing.T) {
 			t.Errorf("Rcpts = %q", got)
 		}
 		sluice.Infof(h, "%d lines", lines)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)

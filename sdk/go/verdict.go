@@ -5,23 +5,24 @@ import "github.com/sluice-mail/sluice/sdk/abi"
 // Verdict is what a hook returns (ABI §2.1).
 type Verdict int32
 
-// Verdicts. Reject, Tempfail, Refuse and Quarantine are helpers that return
-// VerdictReject, VerdictTempfail and VerdictQuarantine.
+// Verdicts, each named Verdict plus its sdk/ABI.md §2.1 name. Reject,
+// Tempfail, Refuse and Quarantine are helpers that set the reply and
+// return VerdictReject, VerdictTempfail or VerdictQuarantine.
 const (
-	// Continue goes on with the next plugin.
-	Continue = Verdict(abi.VerdictContinue)
-	// Accept skips the rest of the chain for this transaction, later phases
+	// VerdictContinue goes on with the next plugin.
+	VerdictContinue = Verdict(abi.VerdictContinue)
+	// VerdictAccept skips the rest of the chain for this transaction, later phases
 	// included.
-	Accept = Verdict(abi.VerdictAccept)
+	VerdictAccept = Verdict(abi.VerdictAccept)
 	// VerdictReject fails the command permanently (5xx) with the reply set by
 	// SetReply, or "550 5.7.1 Rejected by policy".
 	VerdictReject = Verdict(abi.VerdictReject)
 	// VerdictTempfail fails the command temporarily (4xx) with the reply set
 	// by SetReply, or "451 4.7.1 Try again later".
 	VerdictTempfail = Verdict(abi.VerdictTempfail)
-	// Discard accepts the transaction but does not deliver it: an explicit,
+	// VerdictDiscard accepts the transaction but does not deliver it: an explicit,
 	// logged decision. At connect or helo it applies to the whole session.
-	Discard = Verdict(abi.VerdictDiscard)
+	VerdictDiscard = Verdict(abi.VerdictDiscard)
 	// VerdictQuarantine delivers the message marked as quarantined; the chain
 	// goes on.
 	VerdictQuarantine = Verdict(abi.VerdictQuarantine)

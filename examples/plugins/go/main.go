@@ -46,14 +46,14 @@ func (p *example) OnRcpt(h sluice.Host) sluice.Verdict {
 	if localPart(rcpt) == "blocked" {
 		return sluice.Reject(h, 550, "5.7.1", "Recipient blocked by the go example")
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnData adds two header fields at the end of the header.
 func (p *example) OnData(h sluice.Host) sluice.Verdict {
 	h.AddHeader("X-Example-Lang", "go")
 	h.AddHeader("X-Example-Greeting", p.cfg.Greeting)
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // localPart returns the bytes before the last '@' of addr; "" when there is

@@ -52,12 +52,8 @@ func StartRecords(t testing.TB, rrs []mdns.RR, servfail ...string) *Server {
 	for _, n := range servfail {
 		failing[strings.ToLower(mdns.Fqdn(n))] = true
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{Addr: pc.LocalAddr().String()}
-	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
+	s := &Server{}
+	s.Addr = Serve(t, mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
 		s.queries.Add(1)
 		m := new(mdns.Msg)
 		m.SetReply(q)
@@ -88,7 +84,18 @@ func StartRecords(t testing.TB, rrs []mdns.RR, servfail ...string) *Server {
 		}
 		m.Truncate(size)
 		_ = w.WriteMsg(m)
-	})
+	}))
+	return s
+}
+
+// Serve answers UDP queries on 127.0.0.1 with h until the test ends, and
+// returns the server's host:port.
+func Serve(t testing.TB, h mdns.Handler) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := &mdns.Server{PacketConn: pc, Handler: h}
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }
@@ -99,5 +106,5 @@ func StartRecords(t testing.TB, rrs []mdns.RR, servfail ...string) *Server {
 		t.Fatal("dnstest: the server did not start")
 	}
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	return s
+	return pc.LocalAddr().String()
 }

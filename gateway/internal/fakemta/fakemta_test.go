@@ -1,61 +1,21 @@
 package fakemta
 
 import (
-	"bufio"
 	"crypto/tls"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 )
 
-// client is a minimal scripted SMTP client.
-type client struct {
-	t  *testing.T
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dial(t *testing.T, m *MTA) *client {
+// dial connects a scripted client to m, without reading the greeting.
+func dial(t *testing.T, m *MTA) *smtptest.Client {
 	t.Helper()
-	c, err := net.Dial("tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	return &client{t: t, c: c, br: bufio.NewReader(c)}
-}
-
-// reply reads one reply and returns its code and last line.
-func (c *client) reply() string {
-	c.t.Helper()
-	for {
-		line, err := c.br.ReadString('\n')
-		if err != nil {
-			c.t.Fatalf("reading reply: %v", err)
-		}
-		if len(line) < 4 || line[3] != '-' {
-			return strings.TrimRight(line, "\r\n")
-		}
-	}
-}
-
-func (c *client) send(s string) {
-	c.t.Helper()
-	if _, err := c.c.Write([]byte(s)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// cmd sends a command and checks the reply code.
-func (c *client) cmd(line, code string) {
-	c.t.Helper()
-	c.send(line + "\r\n")
-	if r := c.reply(); !strings.HasPrefix(r, code) {
-		c.t.Fatalf("%s: got %q, want %s", line, r, code)
-	}
+	c := smtptest.Dial(t, m.Addr())
+	c.Conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
 
 var modes = map[string][]Option{"go-smtp": nil, "raw": {RawMode()}}
@@ -65,20 +25,20 @@ func TestRecording(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := Start(t, append(opts, OnNth(Rcpt, 2, Reject(550, "5.1.1", "No such user")))...)
 			c := dial(t, m)
-			c.reply()
-			c.cmd("EHLO client.test", "250")
-			c.cmd("MAIL FROM:<a@x.test>", "250")
-			c.cmd("RCPT TO:<b@y.test>", "250")
-			c.cmd("RCPT TO:<c@y.test>", "550")
-			c.cmd("DATA", "354")
+			c.Reply()
+			c.Cmd("EHLO client.test", "250")
+			c.Cmd("MAIL FROM:<a@x.test>", "250")
+			c.Cmd("RCPT TO:<b@y.test>", "250")
+			c.Cmd("RCPT TO:<c@y.test>", "550")
+			c.Cmd("DATA", "354")
 			// Only CRLF "." CRLF ends the data; ".." is unstuffed.
-			c.send("Subject: x\r\n\r\n..dot\r\na\n.\r\nb\r\n.\r\n")
-			if r := c.reply(); !strings.HasPrefix(r, "250") {
+			c.Write("Subject: x\r\n\r\n..dot\r\na\n.\r\nb\r\n.\r\n")
+			if r := c.Reply(); !strings.HasPrefix(r, "250") {
 				t.Fatalf("end of data: %q", r)
 			}
-			c.cmd("RSET", "250")
-			c.cmd("MAIL FROM:<>", "250")
-			c.cmd("QUIT", "221")
+			c.Cmd("RSET", "250")
+			c.Cmd("MAIL FROM:<>", "250")
+			c.Cmd("QUIT", "221")
 
 			msgs := m.Messages()
 			if len(msgs) != 1 {
@@ -110,14 +70,14 @@ func TestCustomAcceptAtEndOfData(t *testing.T) {
 				OnNth(EndOfData, 1, Reply(250, "2.0.0", "Ok: queued as ABC123")),
 				OnNth(EndOfData, 2, Reject(554, "5.7.1", "Spam")))...)
 			c := dial(t, m)
-			c.reply()
-			c.cmd("EHLO client.test", "250")
+			c.Reply()
+			c.Cmd("EHLO client.test", "250")
 			for i, want := range []string{"250 2.0.0 Ok: queued as ABC123", "554 5.7.1 Spam"} {
-				c.cmd("MAIL FROM:<a@x.test>", "250")
-				c.cmd("RCPT TO:<b@y.test>", "250")
-				c.cmd("DATA", "354")
-				c.send("Subject: " + string(rune('1'+i)) + "\r\n\r\nbody\r\n.\r\n")
-				if r := c.reply(); r != want {
+				c.Cmd("MAIL FROM:<a@x.test>", "250")
+				c.Cmd("RCPT TO:<b@y.test>", "250")
+				c.Cmd("DATA", "354")
+				c.Write("Subject: " + string(rune('1'+i)) + "\r\n\r\nbody\r\n.\r\n")
+				if r := c.Reply(); r != want {
 					t.Fatalf("end of data %d: %q, want %q", i+1, r, want)
 				}
 			}
@@ -135,21 +95,21 @@ func TestRawFaults(t *testing.T) {
 		On(Greeting, Send("220-first\r\n220 second\r\n")),
 		On(Mail, Garbage()))
 	c := dial(t, m)
-	if r := c.reply(); r != "220 second" {
+	if r := c.Reply(); r != "220 second" {
 		t.Fatalf("greeting %q", r)
 	}
-	c.send("EHLO c\r\n")
-	if l, _ := c.br.ReadString('\n'); l != "250-"+Hostname+"\r\n" {
+	c.Write("EHLO c\r\n")
+	if l, _ := c.R.ReadString('\n'); l != "250-"+Hostname+"\r\n" {
 		t.Fatalf("EHLO first line %q", l)
 	}
-	if r := c.reply(); r != "250 8BITMIME" {
+	if r := c.Reply(); r != "250 8BITMIME" {
 		t.Fatalf("EHLO last line %q", r)
 	}
-	c.send("MAIL FROM:<a@x>\r\n")
-	if l, _ := c.br.ReadString('\n'); l != "this is not an SMTP reply\r\n" {
+	c.Write("MAIL FROM:<a@x>\r\n")
+	if l, _ := c.R.ReadString('\n'); l != "this is not an SMTP reply\r\n" {
 		t.Fatalf("garbage %q", l)
 	}
-	c.cmd("RCPT TO:<b@y>", "503") // the garbage did not start a transaction
+	c.Cmd("RCPT TO:<b@y>", "503") // the garbage did not start a transaction
 	if r := m.Commands(); len(r) != 3 {
 		t.Fatalf("commands %q", r)
 	}
@@ -158,12 +118,12 @@ func TestRawFaults(t *testing.T) {
 func TestShutdownAndTempfail(t *testing.T) {
 	m := Start(t, OnNth(Rcpt, 1, Tempfail(452, "4.5.3", "Too many")), On(Rcpt, Shutdown()))
 	c := dial(t, m)
-	c.reply()
-	c.cmd("EHLO c", "250")
-	c.cmd("MAIL FROM:<a@x>", "250")
-	c.cmd("RCPT TO:<b@y>", "452 4.5.3 Too many")
-	c.cmd("RCPT TO:<b@y>", "421 4.3.2")
-	if _, err := c.br.ReadByte(); err == nil {
+	c.Reply()
+	c.Cmd("EHLO c", "250")
+	c.Cmd("MAIL FROM:<a@x>", "250")
+	c.Cmd("RCPT TO:<b@y>", "452 4.5.3 Too many")
+	c.Cmd("RCPT TO:<b@y>", "421 4.3.2")
+	if _, err := c.R.ReadByte(); err == nil {
 		t.Fatal("connection still open after 421")
 	}
 }
@@ -171,10 +131,10 @@ func TestShutdownAndTempfail(t *testing.T) {
 func TestEndless(t *testing.T) {
 	m := Start(t, On(Ehlo, Endless()))
 	c := dial(t, m)
-	c.reply()
-	c.send("EHLO c\r\n")
+	c.Reply()
+	c.Write("EHLO c\r\n")
 	for range 1000 {
-		l, err := c.br.ReadString('\n')
+		l, err := c.R.ReadString('\n')
 		if err != nil || !strings.HasPrefix(l, "250-") {
 			t.Fatalf("line %q, %v", l, err)
 		}
@@ -186,10 +146,10 @@ func TestDrop(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := Start(t, append(opts, On(Mail, Drop()))...)
 			c := dial(t, m)
-			c.reply()
-			c.cmd("EHLO c", "250")
-			c.send("MAIL FROM:<a@x>\r\n")
-			if l, err := c.br.ReadString('\n'); err == nil {
+			c.Reply()
+			c.Cmd("EHLO c", "250")
+			c.Write("MAIL FROM:<a@x>\r\n")
+			if l, err := c.R.ReadString('\n'); err == nil {
 				t.Fatalf("got %q after drop", l)
 			}
 		})
@@ -205,23 +165,23 @@ func TestHangReleasedAtCleanup(t *testing.T) {
 				m := Start(t, append(opts, On(step, Hang()))...)
 				c := dial(t, m)
 				if step != Greeting {
-					c.reply()
-					c.cmd("EHLO c", "250")
-					c.send("MAIL FROM:<a@x>\r\n")
+					c.Reply()
+					c.Cmd("EHLO c", "250")
+					c.Write("MAIL FROM:<a@x>\r\n")
 				}
 				if step == EndOfData {
-					c.reply()
-					c.cmd("RCPT TO:<b@y>", "250")
-					c.cmd("DATA", "354")
-					c.send("x\r\n.\r\n")
+					c.Reply()
+					c.Cmd("RCPT TO:<b@y>", "250")
+					c.Cmd("DATA", "354")
+					c.Write("x\r\n.\r\n")
 				}
 				select {
 				case <-m.Reached(step):
 				case <-time.After(10 * time.Second):
 					t.Fatal("step not reached")
 				}
-				c.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-				if l, err := c.br.ReadString('\n'); err == nil {
+				c.Conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				if l, err := c.R.ReadString('\n'); err == nil {
 					t.Fatalf("hung step answered %q", l)
 				}
 			})

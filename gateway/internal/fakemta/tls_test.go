@@ -14,11 +14,11 @@ func TestSTARTTLS(t *testing.T) {
 	ca := testcert.NewCA(t, "CA")
 	m := Start(t, Extensions("8BITMIME"), TLS(ca.Issue("mx.test").Config()))
 	c := dial(t, m)
-	c.reply()
-	c.send("EHLO c\r\n")
+	c.Reply()
+	c.Write("EHLO c\r\n")
 	var ehlo []string
 	for {
-		l, err := c.br.ReadString('\n')
+		l, err := c.R.ReadString('\n')
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,23 +31,23 @@ func TestSTARTTLS(t *testing.T) {
 		t.Fatalf("STARTTLS not offered: %q", ehlo)
 	}
 	// What is pipelined after STARTTLS is plaintext, and dropped.
-	c.send("STARTTLS\r\nMAIL FROM:<injected@x>\r\n")
-	if r := c.reply(); !strings.HasPrefix(r, "220") {
+	c.Write("STARTTLS\r\nMAIL FROM:<injected@x>\r\n")
+	if r := c.Reply(); !strings.HasPrefix(r, "220") {
 		t.Fatalf("STARTTLS: %q", r)
 	}
-	tc := tls.Client(c.c, &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.test"})
+	tc := tls.Client(c.Conn, &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.test"})
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	c.c, c.br = tc, bufio.NewReader(tc)
-	c.cmd("EHLO c", "250 8BITMIME") // no STARTTLS inside TLS
-	c.cmd("STARTTLS", "503")
-	c.cmd("MAIL FROM:<a@x>", "250")
-	c.cmd("RCPT TO:<b@y>", "250")
-	c.cmd("DATA", "354")
-	c.send("x\r\n.\r\n")
-	c.reply()
-	c.cmd("QUIT", "221")
+	c.Conn, c.R = tc, bufio.NewReader(tc)
+	c.Cmd("EHLO c", "250 8BITMIME") // no STARTTLS inside TLS
+	c.Cmd("STARTTLS", "503")
+	c.Cmd("MAIL FROM:<a@x>", "250")
+	c.Cmd("RCPT TO:<b@y>", "250")
+	c.Cmd("DATA", "354")
+	c.Write("x\r\n.\r\n")
+	c.Reply()
+	c.Cmd("QUIT", "221")
 	msgs := m.Messages()
 	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].From != "a@x" {
 		t.Fatalf("messages %+v", msgs)
@@ -60,10 +60,10 @@ func TestSTARTTLS(t *testing.T) {
 func TestSTARTTLSWithoutCertificate(t *testing.T) {
 	m := Start(t, Extensions("STARTTLS"))
 	c := dial(t, m)
-	c.reply()
-	c.cmd("EHLO c", "250 STARTTLS")
-	c.cmd("STARTTLS", "220")
-	if _, err := c.br.ReadByte(); err == nil {
+	c.Reply()
+	c.Cmd("EHLO c", "250 STARTTLS")
+	c.Cmd("STARTTLS", "220")
+	if _, err := c.R.ReadByte(); err == nil {
 		t.Fatal("connection still open after STARTTLS without a certificate")
 	}
 }

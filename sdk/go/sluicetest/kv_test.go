@@ -18,7 +18,7 @@ func TestKVEmulation(t *testing.T) {
 			t.Error(err)
 		}
 		got = append(got, n)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	}
 	for range 3 {
 		if r := s.Run(sluicetest.PhaseConnect, incr); r.Err != nil {
@@ -43,7 +43,7 @@ func TestKVEmulation(t *testing.T) {
 			t.Error("KVDelete results wrong")
 		}
 		h.KVSet("k2", []byte("w"), 0)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)
@@ -52,7 +52,7 @@ func TestKVEmulation(t *testing.T) {
 	r = s.Run(sluicetest.PhaseMail, func(h sluice.Host) sluice.Verdict {
 		h.KVSet("k3", []byte("x"), 0)
 		h.KVGet("")
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "key length 0") {
 		t.Fatalf("empty key: Err = %v", r.Err)
@@ -66,7 +66,7 @@ func TestKVEmulation(t *testing.T) {
 	}
 	r = s.Run(sluicetest.PhaseMail, func(h sluice.Host) sluice.Verdict {
 		h.KVSet("k", make([]byte, 64<<10+1), 0)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "above the limit") {
 		t.Fatalf("big value: Err = %v", r.Err)
@@ -94,7 +94,7 @@ func TestKVQuotaEmulation(t *testing.T) {
 		if n, err := h.KVIncr("a", 1, 0); n != 1 || err != nil {
 			t.Errorf("KVIncr of an existing key = %d, %v", n, err)
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)

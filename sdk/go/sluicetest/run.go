@@ -56,7 +56,7 @@ func (s *Session) Configure(p any, cfg string) error {
 	var cerr error
 	r := s.Run(PhaseConfigure, func(h sluice.Host) sluice.Verdict {
 		cerr = c.Configure(h)
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		return r.Err
@@ -134,7 +134,7 @@ func method[I any](p any, m func(I, sluice.Host) sluice.Verdict) func(sluice.Hos
 func (s *Session) call(phase Phase, implemented bool, hook func(sluice.Host) sluice.Verdict) Result {
 	s.phase = phase
 	if !implemented {
-		return Result{Verdict: sluice.Continue}
+		return Result{Verdict: sluice.VerdictContinue}
 	}
 	return s.Run(phase, hook)
 }

@@ -69,7 +69,7 @@ func TestHeaderAccess(t *testing.T) {
 		if !h.DeleteHeader(4) { // x-dup: 2
 			t.Error("DeleteHeader(4) failed")
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)
@@ -132,7 +132,7 @@ func TestTraps(t *testing.T) {
 					h.SetTag("before", "trap")
 				}
 				tt.call(h)
-				return sluice.Continue
+				return sluice.VerdictContinue
 			})
 			if r.Err == nil || !strings.Contains(r.Err.Error(), tt.want) {
 				t.Fatalf("Err = %v, want it to contain %q", r.Err, tt.want)
@@ -156,14 +156,14 @@ func TestBodyCheckedWhenHookReturns(t *testing.T) {
 		h.ReplaceBody([]byte("bare\nLF\r\n"))
 		h.ReplaceBody([]byte("fixed\r\n")) // the check runs at return: this repairs it
 		h.AppendBody([]byte("more\r\n"))
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil || string(s.Body()) != "fixed\r\nmore\r\n" {
 		t.Fatalf("Err = %v, body %q", r.Err, s.Body())
 	}
 	r = s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict {
 		h.AppendBody([]byte("nul\x00\r\n"))
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "NUL") || string(s.Body()) != "fixed\r\nmore\r\n" {
 		t.Fatalf("Err = %v, body %q", r.Err, s.Body())
@@ -280,7 +280,7 @@ func TestRcptAcceptedUnlessRefused(t *testing.T) {
 	if r := s.Rcpt(p, "two@example.net"); r.Reply == nil || r.Reply.Code != 550 {
 		t.Fatalf("rejected rcpt: %+v", r)
 	}
-	p.verdict = sluice.Continue
+	p.verdict = sluice.VerdictContinue
 	s.Rcpt(p, "three@example.net")
 	if got := s.Rcpts(); !slices.Equal(got, []string{"one@example.net", "three@example.net"}) {
 		t.Fatalf("rcpts = %q", got)
@@ -302,7 +302,7 @@ func TestEnvelopeChanges(t *testing.T) {
 		if v, _ := h.Info(sluice.InfoMailFrom); v != "" {
 			t.Errorf("mail.from after SetMailFrom = %q", v)
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil || s.MailFrom() != "" || !slices.Equal(s.Rcpts(), []string{"b@example.net", "c@example.net"}) {
 		t.Fatalf("%v from=%q rcpts=%q", r.Err, s.MailFrom(), s.Rcpts())
@@ -311,7 +311,7 @@ func TestEnvelopeChanges(t *testing.T) {
 
 func TestUnimplementedHookNotCalled(t *testing.T) {
 	s := sluicetest.New()
-	if r := s.Connect(struct{}{}); r.Called || r.Verdict != sluice.Continue {
+	if r := s.Connect(struct{}{}); r.Called || r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("%+v", r)
 	}
 	if err := s.Configure(struct{}{}, `{"x":1}`); err != nil {
@@ -322,7 +322,7 @@ func TestUnimplementedHookNotCalled(t *testing.T) {
 func TestHostUnusableAfterReturn(t *testing.T) {
 	s := sluicetest.New()
 	var kept sluice.Host
-	s.Run(sluicetest.PhaseConnect, func(h sluice.Host) sluice.Verdict { kept = h; return sluice.Continue })
+	s.Run(sluicetest.PhaseConnect, func(h sluice.Host) sluice.Verdict { kept = h; return sluice.VerdictContinue })
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(r.(string), "after its hook returned") {
 			t.Fatalf("recover() = %v", r)
@@ -340,7 +340,7 @@ func TestReadsOutsideData(t *testing.T) {
 		if _, ok := h.FindHeader("Subject", 0); ok {
 			t.Error("FindHeader found at rcpt")
 		}
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 }
 
@@ -355,7 +355,7 @@ func TestGrants(t *testing.T) {
 		"rcpt_add":    func(h sluice.Host) { h.AddRcpt("spy@example.org") },
 		"rcpt_remove": func(h sluice.Host) { h.RemoveRcpt("to@example.net") },
 	} {
-		r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { call(h); return sluice.Continue })
+		r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { call(h); return sluice.VerdictContinue })
 		want := name + ` needs the "envelope" grant`
 		if r.Err == nil || !strings.Contains(r.Err.Error(), want) {
 			t.Errorf("%s without the grant: Err = %v; want %q", name, r.Err, want)
@@ -365,11 +365,11 @@ func TestGrants(t *testing.T) {
 		t.Fatalf("envelope changed without the grant: %q %q", s.MailFrom(), s.Rcpts())
 	}
 	s.Grant(sluice.GrantEnvelope)
-	if r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { h.AddRcpt("b@example.org"); return sluice.Continue }); r.Err != nil {
+	if r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { h.AddRcpt("b@example.org"); return sluice.VerdictContinue }); r.Err != nil {
 		t.Fatalf("rcpt_add with the grant: %v", r.Err)
 	}
 	s.Revoke(sluice.GrantKV)
-	r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { h.KVSet("k", nil, 0); return sluice.Continue })
+	r := s.Run(sluicetest.PhaseData, func(h sluice.Host) sluice.Verdict { h.KVSet("k", nil, 0); return sluice.VerdictContinue })
 	if r.Err == nil || !strings.Contains(r.Err.Error(), `kv_set needs the "kv" grant`) {
 		t.Errorf("kv_set after Revoke: Err = %v", r.Err)
 	}
@@ -384,7 +384,7 @@ func TestSetConfigValueUnescaped(t *testing.T) {
 	var got string
 	r := s.Run(sluicetest.PhaseConfigure, func(h sluice.Host) sluice.Verdict {
 		got = string(h.Config())
-		return sluice.Continue
+		return sluice.VerdictContinue
 	})
 	if r.Err != nil {
 		t.Fatal(r.Err)

@@ -27,13 +27,13 @@ type Probe struct{}
 func (Probe) OnConnect(h sluice.Host) sluice.Verdict {
 	ip, _ := h.Info(sluice.InfoClientIP)
 	h.SetTag("probe.connect", ip)
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func (Probe) OnHelo(h sluice.Host) sluice.Verdict {
 	helo, _ := h.Info(sluice.InfoHelo)
 	h.SetTag("probe.helo", helo)
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnMail answers the verdict or plugin error named by the sender's local
@@ -47,9 +47,9 @@ func (Probe) OnMail(h sluice.Host) sluice.Verdict {
 	case "tempfail":
 		return sluice.Tempfail(h, 451, "4.7.1", "probe tempfail")
 	case "accept":
-		return sluice.Accept
+		return sluice.VerdictAccept
 	case "discard":
-		return sluice.Discard
+		return sluice.VerdictDiscard
 	case "quarantine":
 		h.SetReply(550, "5.7.1", "probe quarantine") // the reason the host records
 		return sluice.VerdictQuarantine
@@ -65,7 +65,7 @@ func (Probe) OnMail(h sluice.Host) sluice.Verdict {
 	case "trap":
 		panic("probe trap")
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func (Probe) OnRcpt(h sluice.Host) sluice.Verdict {
@@ -74,7 +74,7 @@ func (Probe) OnRcpt(h sluice.Host) sluice.Verdict {
 	if localPart(rcpt) == "blocked" {
 		return sluice.Reject(h, 550, "5.7.1", "probe blocked")
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func (Probe) OnData(h sluice.Host) sluice.Verdict {
@@ -129,7 +129,7 @@ func (Probe) OnData(h sluice.Host) sluice.Verdict {
 		h.ReplaceBody([]byte("replaced\r\n"))
 		h.AppendBody([]byte("appended\r\n"))
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // localPart returns the bytes before the last '@' of addr; "" when there is

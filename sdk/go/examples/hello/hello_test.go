@@ -20,7 +20,7 @@ func TestHello(t *testing.T) {
 	if r.Err != nil || r.Verdict != sluice.VerdictReject || r.Reply.String() != "550 5.7.1 Sender not welcome here" {
 		t.Fatalf("MAIL: %v %v %v", r.Verdict, r.Reply, r.Err)
 	}
-	if r := s.Mail(p, "good@example.com"); r.Verdict != sluice.Continue {
+	if r := s.Mail(p, "good@example.com"); r.Verdict != sluice.VerdictContinue {
 		t.Fatalf("MAIL good: %v", r.Verdict)
 	}
 

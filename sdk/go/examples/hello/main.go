@@ -28,12 +28,12 @@ func (p *hello) OnMail(h sluice.Host) sluice.Verdict {
 	if p.cfg.Deny != "" && strings.EqualFold(from, p.cfg.Deny) {
 		return sluice.Reject(h, 550, "5.7.1", "Sender not welcome here")
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func (p *hello) OnData(h sluice.Host) sluice.Verdict {
 	h.AddHeader("X-Hello", p.cfg.Header)
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func init() { sluice.Register(&hello{}) }

@@ -41,7 +41,7 @@ func (p *jsoncost) OnMail(h sluice.Host) sluice.Verdict {
 	if err := sluice.DecodeConfig(h, &c); err != nil || len(c.Rules) == 0 {
 		return sluice.Tempfail(h, 451, "4.3.0", "config")
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // OnRcpt decodes the authentication result.
@@ -50,7 +50,7 @@ func (p *jsoncost) OnRcpt(h sluice.Host) sluice.Verdict {
 	if err := json.Unmarshal(authJSON, &r); err != nil || r.DMARC == nil || len(r.DKIM) != 2 {
 		return sluice.Tempfail(h, 451, "4.3.0", "auth")
 	}
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 func init() { sluice.Register(&jsoncost{}) }

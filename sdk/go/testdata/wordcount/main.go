@@ -44,7 +44,7 @@ func (p *wordcount) OnData(h sluice.Host) sluice.Verdict {
 		return sluice.Reject(h, 550, "5.7.1", "unknown loop")
 	}
 	h.AddHeader("X-Word-Count", strconv.Itoa(n))
-	return sluice.Continue
+	return sluice.VerdictContinue
 }
 
 // space marks the bytes that separate words.
