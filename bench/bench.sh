@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh - smtp-source -> sluice -> smtp-sink against smtp-source -> smtp-sink,
-# side by side in one run, on loopback (SPEC §6). Prints msgs/s, Sluice's CPU
+# side by side in one run, on loopback (docs/DESIGN.md §6). Prints msgs/s, Sluice's CPU
 # ms per message and the ratio to the sink alone.
 #
 # Usage: bench/bench.sh            (after `make build`; `make bench` does both)
@@ -29,7 +29,7 @@ wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 HZ=$(getconf CLK_TCK)
 
-# DNS answered locally (SPEC §6) and the chain's DKIM key.
+# DNS answered locally (docs/DESIGN.md §6) and the chain's DKIM key.
 go build -o "$WORK/dnsd" ./bench/dnsd
 "$WORK/dnsd" -listen 127.0.0.1:5399 -zone bench/bench.zone > "$WORK/dnsd.log" 2>&1 & PIDS+=($!)
 ./bin/sluice dkim-keygen --if-missing --algorithm ed25519 --domain example.com --selector bench --out var/dkim/bench.pem >/dev/null
@@ -63,13 +63,13 @@ for size in $SIZES; do
       'BEGIN{printf "| %d KiB | %d | %.0f | %.0f | %.2f | %.3f |\n", s/1024, c, n/d, n/v, d/v, (c1-c0)*1000/hz/n}' 
   done
 done
-# Single-session latency, connect to final reply (SPEC §6: < 1 ms added at p50).
+# Single-session latency, connect to final reply (docs/DESIGN.md §6: < 1 ms added at p50).
 go build -o "$WORK/latency" ./bench/latency
 echo
 echo "single-session latency, 10 KiB, ${LAT_N:-500} messages each:"
 echo "  sink alone:   $("$WORK/latency" -addr 127.0.0.1:$SINK_PORT -n "${LAT_N:-500}" -size 10240)"
 echo "  via sluice:   $("$WORK/latency" -addr 127.0.0.1:$SLUICE_PORT -n "${LAT_N:-500}" -size 10240)"
-# Memory with 1,000 idle sessions (SPEC §6: under 200 MiB).
+# Memory with 1,000 idle sessions (docs/DESIGN.md §6: under 200 MiB).
 go build -o "$WORK/idle" ./bench/idle
 rss() { awk '/^VmRSS/ {print $2}' /proc/$SLUICE/status; }
 rss0=$(rss)

@@ -1,4 +1,4 @@
-# The benchmark's policy: SPEC §6's chain (Authentication-Results with DNS
+# The benchmark's policy: docs/DESIGN.md §6's chain (Authentication-Results with DNS
 # answered locally, tag, DKIM ed25519 signing), with connection caps raised
 # because every load-generator session comes from 127.0.0.1. bench.sh
 # replaces the upstream with smtp-sink, serves bench/bench.zone with

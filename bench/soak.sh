@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # soak.sh - smtp-source -> sluice -> smtp-sink for a fixed time, sampling
-# Sluice's RSS (SPEC §6: memory flat under a 10-minute soak).
+# Sluice's RSS (docs/DESIGN.md §6: memory flat under a 10-minute soak).
 # Usage: bench/soak.sh   (after `make build`)   Knobs: SECONDS_TOTAL (600),
 #        CONC (20), SIZE (10240), SAMPLE (30 s), POLICY (bench/policy.hcl)
 set -euo pipefail

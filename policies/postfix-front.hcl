@@ -1,4 +1,4 @@
-# MX-front mode (SPEC §1a): Sluice listens on port 25 and forwards to a
+# MX-front mode (docs/DESIGN.md §1a): Sluice listens on port 25 and forwards to a
 # Postfix smtpd on a loopback port.
 #
 #   client ──▶ sluice :25 ──▶ Postfix 127.0.0.1:10025 (see examples/postfix/)

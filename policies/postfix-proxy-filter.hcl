@@ -1,4 +1,4 @@
-# Postfix before-queue content filter mode (SPEC §1b, Postfix
+# Postfix before-queue content filter mode (docs/DESIGN.md §1b, Postfix
 # SMTPD_PROXY_README):
 #
 #   client ──▶ Postfix :25 ──smtpd_proxy_filter──▶ sluice 127.0.0.1:10024 ──▶ Postfix 127.0.0.1:10025

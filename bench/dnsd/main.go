@@ -1,5 +1,5 @@
 // Command dnsd answers DNS queries over UDP from a zone file, for the
-// benchmark: the SPEC §6 chain evaluates SPF, DKIM and DMARC with "DNS
+// benchmark: the docs/DESIGN.md §6 chain evaluates SPF, DKIM and DMARC with "DNS
 // answered locally". It is authoritative for what the file holds: NXDOMAIN
 // for other names, NODATA for other types.
 //

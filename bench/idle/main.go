@@ -1,6 +1,6 @@
 // Command idle opens N SMTP connections, reads each greeting, sends EHLO,
 // and holds them open for a while, so bench.sh can read the gateway's
-// memory with 1,000 idle sessions (SPEC §6: under 200 MiB).
+// memory with 1,000 idle sessions (docs/DESIGN.md §6: under 200 MiB).
 package main
 
 import (

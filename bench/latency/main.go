@@ -2,7 +2,7 @@
 // one after the other, each on a new connection (connect, EHLO, MAIL, RCPT,
 // DATA, QUIT), and prints the p50 and p99 time from connect to the final
 // reply. bench.sh runs it against smtp-sink alone and through Sluice; the
-// difference is the latency Sluice adds (SPEC §6).
+// difference is the latency Sluice adds (docs/DESIGN.md §6).
 package main
 
 import (

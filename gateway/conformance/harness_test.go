@@ -138,7 +138,7 @@ func newSession() *filter.Session {
 	}
 }
 
-// session drives one SMTP session through a chain the way gateway/proxy
+// session drives one SMTP session through a chain the way gateway/bridge
 // does: connect and helo get their own state, a transaction's state lives
 // from MAIL to the end of DATA.
 type session struct {

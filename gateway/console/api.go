@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/internal/boundedfile"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 // Gateway is what the console reads of, and does to, the running gateway
@@ -29,7 +29,7 @@ type Gateway interface {
 	Policy() *policy.Policy
 	LastReload() lifecycle.Result
 	Reload(ctx context.Context) lifecycle.Result
-	TestMessage(ctx context.Context, in proxy.TestInput) (*proxy.TestResult, error)
+	TestMessage(ctx context.Context, in bridge.TestInput) (*bridge.TestResult, error)
 }
 
 // Console serves the page and the JSON API (docs/console.md). Access
@@ -302,7 +302,7 @@ func (c *Console) try(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusServiceUnavailable, "another try is still running")
 		return
 	}
-	res, err := c.gw.TestMessage(ctx, proxy.TestInput{ClientIP: req.ClientIP, Helo: req.Helo, From: req.From,
+	res, err := c.gw.TestMessage(ctx, bridge.TestInput{ClientIP: req.ClientIP, Helo: req.Helo, From: req.From,
 		Rcpts: req.Rcpts, Message: []byte(req.Message)})
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, err.Error())

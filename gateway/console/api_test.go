@@ -15,16 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 // fakeGateway is a running gateway as the console sees it.
 type fakeGateway struct {
 	p      *policy.Policy
 	reload lifecycle.Result
-	tried  chan proxy.TestInput
+	tried  chan bridge.TestInput
 }
 
 func (f *fakeGateway) Ready() bool                  { return true }
@@ -34,9 +34,9 @@ func (f *fakeGateway) LastReload() lifecycle.Result { return f.reload }
 func (f *fakeGateway) Reload(context.Context) lifecycle.Result {
 	return f.reload
 }
-func (f *fakeGateway) TestMessage(_ context.Context, in proxy.TestInput) (*proxy.TestResult, error) {
+func (f *fakeGateway) TestMessage(_ context.Context, in bridge.TestInput) (*bridge.TestResult, error) {
 	f.tried <- in
-	return &proxy.TestResult{Action: "reject", Code: 550, Text: "no", Phase: "data", Steps: []proxy.TestStep{}}, nil
+	return &bridge.TestResult{Action: "reject", Code: 550, Text: "no", Phase: "data", Steps: []bridge.TestStep{}}, nil
 }
 
 func startConsole(t *testing.T, gw Gateway, rec *Recorder) *httptest.Server {
@@ -89,7 +89,7 @@ func writePolicy(t *testing.T) (*policy.Policy, string) {
 
 func TestAPI(t *testing.T) {
 	p, path := writePolicy(t)
-	gw := &fakeGateway{p: p, tried: make(chan proxy.TestInput, 1),
+	gw := &fakeGateway{p: p, tried: make(chan bridge.TestInput, 1),
 		reload: lifecycle.Result{Status: "failed", Generation: 3, Diagnostics: "policy.hcl:3:10: error: Unsupported argument\n"}}
 	rec := NewRecorder(Options{})
 	rec.Record(txn("alice@example.org", "delivered"))
@@ -137,7 +137,7 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tr proxy.TestResult
+	var tr bridge.TestResult
 	json.NewDecoder(resp.Body).Decode(&tr)
 	resp.Body.Close()
 	in := <-gw.tried

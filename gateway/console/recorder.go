@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -108,7 +108,7 @@ type minuteBucket struct {
 }
 
 // Recorder keeps the last transactions in a ring. It implements
-// proxy.Recorder; Record does no more than building one Entry and, only
+// bridge.Recorder; Record does no more than building one Entry and, only
 // while someone watches, queueing it for the live views.
 type Recorder struct {
 	opts    Options
@@ -152,8 +152,8 @@ func NewRecorder(opts Options) *Recorder {
 // Size is the ring's capacity.
 func (r *Recorder) Size() int { return r.opts.Size }
 
-// Record implements proxy.Recorder.
-func (r *Recorder) Record(t *proxy.Transaction) {
+// Record implements bridge.Recorder.
+func (r *Recorder) Record(t *bridge.Transaction) {
 	now := r.now()
 	e := &Entry{Time: t.Start, Session: t.Session, Helo: t.Helo, From: r.address(t.From),
 		Rcpts: r.addresses(t.Rcpts), Refused: r.addresses(t.Refused), Size: t.Size, Outcome: t.Outcome, QueueID: t.QueueID}
@@ -300,7 +300,7 @@ func (r *Recorder) PluginBreaker(plugin string, open bool) {
 	}
 }
 
-// Upstream is told every downstream command's result (a proxy.Observer's
+// Upstream is told every downstream command's result (a bridge.Observer's
 // method).
 func (r *Recorder) Upstream(op string, d time.Duration, err error) {
 	now := r.now()

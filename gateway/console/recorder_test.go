@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-func txn(from, outcome string, steps ...filter.Step) *proxy.Transaction {
-	return &proxy.Transaction{Start: time.Now(), Session: "s1", ClientIP: netip.MustParseAddr("192.0.2.7"), Helo: "client.example",
+func txn(from, outcome string, steps ...filter.Step) *bridge.Transaction {
+	return &bridge.Transaction{Start: time.Now(), Session: "s1", ClientIP: netip.MustParseAddr("192.0.2.7"), Helo: "client.example",
 		From: from, Rcpts: []string{"Bob@Example.NET"}, Size: 1234, Steps: steps, Outcome: outcome,
 		Reply: smtp.NewReply(250, "2.0.0", "Ok: queued as Q1"), QueueID: "Q1"}
 }

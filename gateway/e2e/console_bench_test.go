@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/console"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/gateway/smtpd"
 	"github.com/sluice-mail/sluice/gateway/upstream"
@@ -79,17 +79,17 @@ plugin "tag" {
 	}
 	defer eng.Close(ctx)
 	log := slog.New(slog.DiscardHandler)
-	opts := proxy.Options{Engine: eng, Logger: log, Upstream: nullUpstream{}}
+	opts := bridge.Options{Engine: eng, Logger: log, Upstream: nullUpstream{}}
 	var rec *console.Recorder
 	if withRec {
 		rec = console.NewRecorder(console.Options{})
 		opts.Recorder = rec
 	}
-	gen, diags := proxy.Build(ctx, p, opts)
+	gen, diags := bridge.Build(ctx, p, opts)
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
-	backend := proxy.NewBackend(gen, log)
+	backend := bridge.NewBackend(gen, log)
 	defer backend.Close()
 	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", Logger: log}, backend)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -35,7 +35,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, gw.Log())
 	}
-	// Postfix's queue id reaches the client and sluice's log (TESTPLAN row
+	// Postfix's queue id reaches the client and sluice's log (docs/TESTPLAN.md row
 	// 35), and it is the id Postfix logged the message under.
 	m := queuedAs.FindStringSubmatch(out)
 	if m == nil {

@@ -165,7 +165,7 @@ func TestPostfixXClient(t *testing.T) {
 	noWarnings(t, pf)
 }
 
-// TESTPLAN row 30 and the open-relay trap: Postfix decides relaying on the
+// docs/TESTPLAN.md row 30 and the open-relay trap: Postfix decides relaying on the
 // address XCLIENT gave. An unauthenticated client relaying to a foreign
 // domain is refused, even when Sluice's own address is in mynetworks; and
 // a client whose real address is trusted may relay, which shows the

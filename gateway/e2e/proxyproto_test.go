@@ -16,7 +16,7 @@ import (
 // Behind a load balancer (127.0.0.1 here) that speaks the PROXY protocol:
 // the client named in the header is the one Postfix judges and records,
 // through XCLIENT; connections without a header, or from elsewhere, are
-// dropped before the greeting (TESTPLAN row 29).
+// dropped before the greeting (docs/TESTPLAN.md row 29).
 func TestProxyProtocolClientReachesPostfix(t *testing.T) {
 	pfAddr := loopback(t)
 	pf := postfixtest.Start(t, postfixtest.Options{

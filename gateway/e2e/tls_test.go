@@ -48,7 +48,7 @@ func startTLS(s *smtptest.Client, pool *x509.CertPool) *x509.Certificate {
 }
 
 // Inbound STARTTLS through the binary: swaks delivers over TLS; what a
-// client pipelines after STARTTLS in plaintext is never executed (TESTPLAN
+// client pipelines after STARTTLS in plaintext is never executed (docs/TESTPLAN.md
 // row 13); and a reload picks up a replaced certificate for new handshakes.
 func TestInboundSTARTTLS(t *testing.T) {
 	dir := t.TempDir()
@@ -191,7 +191,7 @@ func TestUpstreamSTARTTLSPostfix(t *testing.T) {
 	}
 }
 
-// TESTPLAN row 15 through the binary: TLS required, but the downstream
+// docs/TESTPLAN.md row 15 through the binary: TLS required, but the downstream
 // does not offer STARTTLS (stripped, say, by an attacker in the path). The
 // client gets 451 4.7.4 and nothing goes out in plaintext.
 func TestUpstreamSTARTTLSRequiredStripped(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package filter is the filtering model: the SMTP phases, the verdicts a
 // plugin returns, the transaction state plugins read and change, and the
 // chain that runs plugins in policy order. It knows nothing of WebAssembly or
-// of the network; gateway/wasmhost implements Plugin, gateway/proxy drives it.
+// of the network; gateway/wasmhost implements Plugin, gateway/bridge drives it.
 package filter
 
 import (

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 // What the admin console (gateway/console) reads of a running gateway.
@@ -42,7 +42,7 @@ func (g *Gateway) LastReload() Result {
 // lookup leaves the machine). It is told to neither the metrics nor the
 // recorder. Plugins share the running engine, so a plugin's kv writes are
 // real.
-func (g *Gateway) TestMessage(ctx context.Context, in proxy.TestInput) (*proxy.TestResult, error) {
+func (g *Gateway) TestMessage(ctx context.Context, in bridge.TestInput) (*bridge.TestResult, error) {
 	p := g.Policy()
 	if p == nil {
 		return nil, errors.New("the gateway is shutting down")
@@ -51,7 +51,7 @@ func (g *Gateway) TestMessage(ctx context.Context, in proxy.TestInput) (*proxy.T
 	if err != nil {
 		return nil, err
 	}
-	gen, diags := proxy.Build(ctx, p, proxy.Options{Engine: g.loader.Engine, Logger: g.log, Resolver: zone})
+	gen, diags := bridge.Build(ctx, p, bridge.Options{Engine: g.loader.Engine, Logger: g.log, Resolver: zone})
 	if diags.HasErrors() || gen == nil {
 		var b strings.Builder
 		policy.WriteDiagnostics(&b, diags)
@@ -61,7 +61,7 @@ func (g *Gateway) TestMessage(ctx context.Context, in proxy.TestInput) (*proxy.T
 		return nil, errors.New("cannot build the running policy: " + b.String())
 	}
 	defer gen.Release()
-	return proxy.RunTest(ctx, gen, in), nil
+	return bridge.RunTest(ctx, gen, in), nil
 }
 
 // upstreamWatcher is a Recorder that wants the downstream commands'
@@ -72,8 +72,8 @@ type upstreamWatcher interface {
 
 // upstreamTee is the metrics' observer (if any) plus an upstreamWatcher.
 type upstreamTee struct {
-	proxy.Observer // nil without metrics
-	watcher        upstreamWatcher
+	bridge.Observer // nil without metrics
+	watcher         upstreamWatcher
 }
 
 func (t upstreamTee) SessionStart() {

@@ -17,11 +17,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -43,11 +43,11 @@ type Loader struct {
 	// --listen and --upstream).
 	Override func(*policy.Policy)
 	// Observer is told about sessions (metrics); nil for none.
-	Observer proxy.Observer
+	Observer bridge.Observer
 	// Recorder is told every finished transaction (the admin console); nil
 	// for none. If it has a PluginBreaker(plugin, open) method, it is told
 	// about circuit breakers too.
-	Recorder proxy.Recorder
+	Recorder bridge.Recorder
 	// Resolver, if set, answers every DNS lookup instead of the policy's
 	// resolver block (`sluice test --dns-file`).
 	Resolver dns.Resolver
@@ -64,7 +64,7 @@ func (l *Loader) parse(path string) (*policy.Policy, hcl.Diagnostics) {
 }
 
 // Load parses the policy at path once and builds it.
-func (l *Loader) Load(ctx context.Context, path string) (*proxy.Generation, hcl.Diagnostics) {
+func (l *Loader) Load(ctx context.Context, path string) (*bridge.Generation, hcl.Diagnostics) {
 	p, diags := l.parse(path)
 	if diags.HasErrors() {
 		return nil, diags
@@ -75,7 +75,7 @@ func (l *Loader) Load(ctx context.Context, path string) (*proxy.Generation, hcl.
 
 // Check is Load plus what only `sluice check` and start-up verify: that the
 // kv block's store file can be kept.
-func (l *Loader) Check(ctx context.Context, path string) (*proxy.Generation, hcl.Diagnostics) {
+func (l *Loader) Check(ctx context.Context, path string) (*bridge.Generation, hcl.Diagnostics) {
 	p, diags := l.parse(path)
 	if diags.HasErrors() {
 		return nil, diags
@@ -87,7 +87,7 @@ func (l *Loader) Check(ctx context.Context, path string) (*proxy.Generation, hcl
 // build applies the override and builds a decoded policy. A policy whose
 // Maildir upstream the override replaced by an SMTP address gets the
 // open-relay warning the policy decoder gives an address without XCLIENT.
-func (l *Loader) build(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
+func (l *Loader) build(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	if l.Override != nil {
 		wasMaildir := p.Upstream.Maildir != ""
@@ -96,7 +96,7 @@ func (l *Loader) build(ctx context.Context, p *policy.Policy) (*proxy.Generation
 			diags = append(diags, policy.OpenRelayWarning(p.Upstream.Range.Filename, &p.Upstream.Range))
 		}
 	}
-	opts := proxy.Options{Engine: l.Engine, Logger: l.Logger, Observer: l.Observer, Resolver: l.Resolver, Recorder: l.Recorder}
+	opts := bridge.Options{Engine: l.Engine, Logger: l.Logger, Observer: l.Observer, Resolver: l.Resolver, Recorder: l.Recorder}
 	var breakers []func(string, bool)
 	if b, ok := l.Observer.(interface{ PluginBreaker(string, bool) }); ok {
 		breakers = append(breakers, b.PluginBreaker) // metrics' sluice_plugin_breaker_open
@@ -111,7 +111,7 @@ func (l *Loader) build(ctx context.Context, p *policy.Policy) (*proxy.Generation
 			}
 		}
 	}
-	gen, more := proxy.Build(ctx, p, opts)
+	gen, more := bridge.Build(ctx, p, opts)
 	return gen, append(diags, more...)
 }
 
@@ -209,7 +209,7 @@ type Options struct {
 	// Metrics, if set, observes sessions, reloads and generations.
 	Metrics *metrics.Metrics
 	// Recorder, if set, is told every finished transaction (the console).
-	Recorder proxy.Recorder
+	Recorder bridge.Recorder
 	// Watch reloads when the policy or a file it names changes on disk.
 	Watch bool
 	// Debounce is the watcher's (0: DefaultDebounce).
@@ -226,7 +226,7 @@ type Gateway struct {
 	metrics  *metrics.Metrics
 	store    *kv.Memory
 	shared   *kv.Redis // the kv block's Redis store, if any
-	backend  *proxy.Backend
+	backend  *bridge.Backend
 	reloader *Reloader
 	front    *front
 	milter   milterFront
@@ -296,11 +296,11 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 		g.metrics.SetGeneration(1)
 	}
 	g.life, g.stop = context.WithCancel(context.Background())
-	g.backend = proxy.NewBackend(gen, log)
+	g.backend = bridge.NewBackend(gen, log)
 	g.front = &front{backend: g.backend, log: log, failed: make(chan error, 1)}
 	started := p // the kv block is read from the start-up's policy only
 	g.reloader = NewReloader(opts.Path, p, ReloaderOptions{Parse: g.loader.parse, Logger: log,
-		Build: func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
+		Build: func(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 			gen, diags := g.loader.build(ctx, p)
 			if gen != nil {
 				diags = append(diags, g.front.changesOf(p)...)
@@ -313,7 +313,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 			}
 			return gen, diags
 		},
-		Swap: func(gen *proxy.Generation) {
+		Swap: func(gen *bridge.Generation) {
 			g.backend.Swap(gen)
 			if g.front.serving() && !gen.Policy.NoListen {
 				g.front.apply(gen.Policy.Listen)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/sluice-mail/sluice/gateway/listener"
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
+	"github.com/sluice-mail/sluice/gateway/proxyprotocol"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/gateway/smtpd"
 )
@@ -30,7 +30,7 @@ import (
 //     reload as a warning at its attribute; it applies at the next start
 //     or address change (the running listener cannot be rebound in place).
 type front struct {
-	backend  *proxy.Backend
+	backend  *bridge.Backend
 	log      *slog.Logger
 	failed   chan error                 // a server stopped for a reason other than shutdown
 	tls      atomic.Pointer[tls.Config] // certificate and min version, replaced on reload
@@ -255,5 +255,5 @@ func openListener(l policy.Listen, log *slog.Logger) (net.Listener, error) {
 	if err != nil || !l.ProxyProtocol {
 		return ln, err
 	}
-	return listener.Proxy(ln, listener.ProxyOptions{Trusted: l.ProxyTrusted, Logger: log}), nil
+	return proxyprotocol.Proxy(ln, proxyprotocol.ProxyOptions{Trusted: l.ProxyTrusted, Logger: log}), nil
 }

@@ -9,13 +9,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/milter"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 // milterFront is the milter listener (README "Milter mode"). Its sessions
-// pin their generation from the same proxy.Backend as SMTP sessions, so a
+// pin their generation from the same bridge.Backend as SMTP sessions, so a
 // reload swaps both front ends at once and drains both the same way. The
 // address is read at start-up; a reload that changes it is reported.
 type milterFront struct {
@@ -26,7 +26,7 @@ type milterFront struct {
 	failed  chan error
 }
 
-func (m *milterFront) start(b *proxy.Backend, cfg *policy.Milter, log *slog.Logger, failed chan error) error {
+func (m *milterFront) start(b *bridge.Backend, cfg *policy.Milter, log *slog.Logger, failed chan error) error {
 	ln, err := milter.Listen(cfg.Network, cfg.Address)
 	if err != nil {
 		return err

@@ -10,9 +10,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/internal/boundedfile"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -21,15 +21,15 @@ type Result struct {
 	Status      string // "ok", "failed" or "unchanged"
 	Generation  int    // the generation serving new sessions afterwards
 	Diagnostics string // file:line:col lines, for "failed" (and warnings)
-	Gen         *proxy.Generation
+	Gen         *bridge.Generation
 }
 
 // Reloader owns the policy generations of one gateway.
 type Reloader struct {
 	path   string
 	parse  func(path string) (*policy.Policy, hcl.Diagnostics)
-	build  func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics)
-	swap   func(*proxy.Generation)
+	build  func(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics)
+	swap   func(*bridge.Generation)
 	log    *slog.Logger
 	report func(Result)
 	// busy holds a token while a reload runs: reloads run one at a time,
@@ -50,9 +50,9 @@ type ReloaderOptions struct {
 	// builds (tests count the calls).
 	Parse func(path string) (*policy.Policy, hcl.Diagnostics)
 	// Build validates and compiles a decoded policy.
-	Build func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics)
-	// Swap makes a built generation current (proxy.Backend.Swap).
-	Swap func(*proxy.Generation)
+	Build func(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics)
+	// Swap makes a built generation current (bridge.Backend.Swap).
+	Swap func(*bridge.Generation)
 	// Report, if set, is told every result (metrics, TLS certificates).
 	Report func(Result)
 	Logger *slog.Logger
@@ -128,7 +128,7 @@ func (r *Reloader) Reload(ctx context.Context) Result {
 		r.done(res)
 		return res
 	}
-	var g *proxy.Generation
+	var g *bridge.Generation
 	if !diags.HasErrors() {
 		var more hcl.Diagnostics
 		g, more = r.build(ctx, p)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/upstream"
 )
 
@@ -41,15 +41,15 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(ctx context.Context, p *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
+	build := func(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 		h.builds.Add(1)
-		return proxy.Build(ctx, p, proxy.Options{Upstream: md})
+		return bridge.Build(ctx, p, bridge.Options{Upstream: md})
 	}
 	parse := func(path string) (*policy.Policy, hcl.Diagnostics) {
 		h.parses.Add(1)
 		return policy.Load(path)
 	}
-	h.r = NewReloader(h.path, mustLoad(t, h.path), ReloaderOptions{Parse: parse, Build: build, Swap: func(g *proxy.Generation) { h.swaps.Add(1); g.Release() }})
+	h.r = NewReloader(h.path, mustLoad(t, h.path), ReloaderOptions{Parse: parse, Build: build, Swap: func(g *bridge.Generation) { h.swaps.Add(1); g.Release() }})
 	return h
 }
 
@@ -156,12 +156,12 @@ func TestReloadBoundedByContext(t *testing.T) {
 	started := make(chan struct{}, 4)
 	var swaps atomic.Int32
 	r := NewReloader(path, mustLoad(t, path), ReloaderOptions{
-		Build: func(ctx context.Context, _ *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
+		Build: func(ctx context.Context, _ *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 			started <- struct{}{}
 			<-ctx.Done()
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin failed to load", Detail: ctx.Err().Error()}}
 		},
-		Swap: func(*proxy.Generation) { swaps.Add(1) },
+		Swap: func(*bridge.Generation) { swaps.Add(1) },
 	})
 	os.WriteFile(path, []byte(validPolicy+"# changed\n"), 0o644)
 

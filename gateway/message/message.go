@@ -38,7 +38,7 @@ type Message struct {
 	dirty bool
 }
 
-// Limits bound the header parser (TESTPLAN row 19).
+// Limits bound the header parser (docs/TESTPLAN.md row 19).
 type Limits struct {
 	MaxHeaderBytes  int // total size of the header block; 0 = no limit
 	MaxHeaderFields int // number of fields; 0 = no limit

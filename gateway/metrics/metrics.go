@@ -1,5 +1,5 @@
 // Package metrics exports Sluice's Prometheus metrics (names prefixed
-// sluice_). It implements proxy.Observer, so the session logic reports
+// sluice_). It implements bridge.Observer, so the session logic reports
 // events without knowing about Prometheus.
 package metrics
 
@@ -81,13 +81,13 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// SessionStart implements proxy.Observer.
+// SessionStart implements bridge.Observer.
 func (m *Metrics) SessionStart() { m.sessions.Inc(); m.sessionsActive.Inc() }
 
-// SessionEnd implements proxy.Observer.
+// SessionEnd implements bridge.Observer.
 func (m *Metrics) SessionEnd() { m.sessionsActive.Dec() }
 
-// Step implements proxy.Observer.
+// Step implements bridge.Observer.
 func (m *Metrics) Step(s filter.Step) {
 	ph := s.Phase.String()
 	m.verdicts.WithLabelValues(s.Plugin, ph, s.Verdict.String()).Inc()
@@ -107,13 +107,13 @@ func (m *Metrics) PluginBreaker(plugin string, open bool) {
 	m.breakerOpen.WithLabelValues(plugin).Set(v)
 }
 
-// Upstream implements proxy.Observer.
+// Upstream implements bridge.Observer.
 func (m *Metrics) Upstream(op string, d time.Duration, err error) {
 	m.upSeconds.WithLabelValues(op).Observe(d.Seconds())
 	m.upReplies.WithLabelValues(op, ReplyClass(err)).Inc()
 }
 
-// Transaction implements proxy.Observer.
+// Transaction implements bridge.Observer.
 func (m *Metrics) Transaction(outcome string) { m.transactions.WithLabelValues(outcome).Inc() }
 
 // Reload records a reload result and, on success, the new generation.

@@ -1,6 +1,6 @@
 // Package milter serves the policy over the milter protocol (Postfix's
 // smtpd_milters and non_smtpd_milters): the same generations, chain and
-// verdicts as gateway/proxy's SMTP sessions, with the plugins' changes sent
+// verdicts as gateway/bridge's SMTP sessions, with the plugins' changes sent
 // back to the MTA as milter modification actions. The protocol itself is
 // github.com/d--j/go-milter's (RATIONALE.md "Milter mode").
 package milter
@@ -16,15 +16,15 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/filter"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // Generations is where a milter connection gets its generation: the same
-// proxy.Backend the SMTP listener uses.
+// bridge.Backend the SMTP listener uses.
 type Generations interface {
-	Acquire() *proxy.Generation
+	Acquire() *bridge.Generation
 }
 
 // Server is the milter listener.
@@ -116,7 +116,7 @@ type needs struct {
 
 // needsOf asks only for the steps some plugin has a hook for and the
 // actions its hooks can need: the MTA skips the rest (README "Milter mode").
-func needsOf(gen *proxy.Generation) needs {
+func needsOf(gen *bridge.Generation) needs {
 	has := func(ph filter.Phase) bool {
 		for _, e := range gen.Chain().Entries {
 			if e.Plugin.Has(ph) {

@@ -11,10 +11,10 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/sdk/abi"
 )
@@ -41,17 +41,17 @@ func testPolicy() *policy.Policy {
 	return p
 }
 
-func gen(p *policy.Policy, entries ...filter.Entry) *proxy.Generation {
+func gen(p *policy.Policy, entries ...filter.Entry) *bridge.Generation {
 	for range len(entries) - len(p.Plugins) {
 		p.Plugins = append(p.Plugins, policy.Plugin{})
 	}
-	return proxy.NewGeneration(p, &filter.Chain{Entries: entries}, nil, nil)
+	return bridge.NewGeneration(p, &filter.Chain{Entries: entries}, nil, nil)
 }
 
 func entry(name string, h *hook) filter.Entry { return filter.Entry{Name: name, Plugin: h} }
 
 // serve runs a milter server over b and returns its address.
-func serve(t *testing.T, b *proxy.Backend) string {
+func serve(t *testing.T, b *bridge.Backend) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -136,7 +136,7 @@ func send(t *testing.T, s *gomilter.ClientSession, from string, rcpts []string, 
 // envelope actions only with the envelope grant.
 func TestNegotiationAsksOnlyForNeeds(t *testing.T) {
 	rcptOnly := &hook{phase: filter.Rcpt, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }}
-	s := openMTA(t, serve(t, proxy.NewBackend(gen(testPolicy(), entry("r", rcptOnly)), nil)))
+	s := openMTA(t, serve(t, bridge.NewBackend(gen(testPolicy(), entry("r", rcptOnly)), nil)))
 	for opt, want := range map[gomilter.OptProtocol]bool{
 		gomilter.OptNoBody: true, gomilter.OptNoHeaders: true, gomilter.OptNoMailReply: true, gomilter.OptNoConnReply: true,
 		gomilter.OptNoRcptReply: false, gomilter.OptNoConnect: false, gomilter.OptNoMailFrom: false,
@@ -155,7 +155,7 @@ func TestNegotiationAsksOnlyForNeeds(t *testing.T) {
 
 	// A HELO refusal must be repeated at MAIL: the MAIL reply is awaited.
 	helo := &hook{phase: filter.Helo, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }}
-	s = openMTA(t, serve(t, proxy.NewBackend(gen(testPolicy(), entry("h", helo)), nil)))
+	s = openMTA(t, serve(t, bridge.NewBackend(gen(testPolicy(), entry("h", helo)), nil)))
 	if s.ProtocolOption(gomilter.OptNoMailReply) || s.ProtocolOption(gomilter.OptNoRcptReply) || !s.ProtocolOption(gomilter.OptNoConnReply) {
 		t.Error("helo chain: MAIL and RCPT replies must be awaited, the connect reply not")
 	}
@@ -163,14 +163,14 @@ func TestNegotiationAsksOnlyForNeeds(t *testing.T) {
 	data := &hook{phase: filter.Data, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }}
 	p := testPolicy()
 	g := gen(p, entry("d", data))
-	s = openMTA(t, serve(t, proxy.NewBackend(g, nil)))
+	s = openMTA(t, serve(t, bridge.NewBackend(g, nil)))
 	if s.ProtocolOption(gomilter.OptNoBody) || !s.ActionOption(gomilter.OptChangeBody|gomilter.OptChangeHeader) || s.ActionOption(gomilter.OptChangeFrom) {
 		t.Errorf("data chain without the envelope grant: protocol %v actions", s)
 	}
 	p = testPolicy()
 	g = gen(p, entry("d", data))
 	p.Plugins[0].Grants = []string{abi.GrantEnvelope}
-	s = openMTA(t, serve(t, proxy.NewBackend(g, nil)))
+	s = openMTA(t, serve(t, bridge.NewBackend(g, nil)))
 	if !s.ActionOption(gomilter.OptChangeFrom | gomilter.OptAddRcpt | gomilter.OptRemoveRcpt) {
 		t.Error("data chain with the envelope grant: envelope actions not asked for")
 	}
@@ -205,7 +205,7 @@ func TestVerdictReplies(t *testing.T) {
 	} {
 		e := entry("r", rcpt)
 		e.OnError = tc.onError
-		s := openMTA(t, serve(t, proxy.NewBackend(gen(testPolicy(), e), nil)))
+		s := openMTA(t, serve(t, bridge.NewBackend(gen(testPolicy(), e), nil)))
 		if act, err := s.Mail("a@sender.test", ""); err != nil || act.StopProcessing() {
 			t.Fatalf("mail: %v %v", act, err)
 		}
@@ -249,7 +249,7 @@ func TestDataMutations(t *testing.T) {
 	p := testPolicy()
 	g := gen(p, entry("q", data))
 	p.Plugins[0].Grants = []string{abi.GrantEnvelope}
-	s := openMTA(t, serve(t, proxy.NewBackend(g, nil)))
+	s := openMTA(t, serve(t, bridge.NewBackend(g, nil)))
 	mods, act := send(t, s, "old@sender.test", []string{"alice@example.test", "bob@example.test"},
 		[]string{"From: a@sender.test", "Subject: hello", "To: bob@example.test"}, "short body\r\n")
 	if act.Type != gomilter.ActionAccept {
@@ -298,14 +298,14 @@ func TestDataMutations(t *testing.T) {
 // listener's max_message_size is refused with 552 without being kept.
 func TestDiscardAndSizeBound(t *testing.T) {
 	discard := &hook{phase: filter.Data, fn: func(*filter.State) (filter.Verdict, error) { return filter.Discard, nil }}
-	s := openMTA(t, serve(t, proxy.NewBackend(gen(testPolicy(), entry("d", discard)), nil)))
+	s := openMTA(t, serve(t, bridge.NewBackend(gen(testPolicy(), entry("d", discard)), nil)))
 	if _, act := send(t, s, "a@sender.test", []string{"bob@example.test"}, []string{"Subject: x"}, "body\r\n"); act.Type != gomilter.ActionDiscard {
 		t.Errorf("discard: got %v", act)
 	}
 
 	p := testPolicy()
 	p.Listen.MaxMessageSize = 10 << 10
-	s = openMTA(t, serve(t, proxy.NewBackend(gen(p, entry("d", &hook{phase: filter.Data, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }})), nil)))
+	s = openMTA(t, serve(t, bridge.NewBackend(gen(p, entry("d", &hook{phase: filter.Data, fn: func(*filter.State) (filter.Verdict, error) { return filter.Continue, nil }})), nil)))
 	_, act := send(t, s, "a@sender.test", []string{"bob@example.test"}, []string{"Subject: x"}, strings.Repeat("x", 100<<10))
 	if act.Type != gomilter.ActionRejectWithCode || !strings.HasPrefix(act.SMTPReply, "552 5.3.4") {
 		t.Errorf("oversized message: got %v", act)
@@ -319,7 +319,7 @@ func TestHeloRefusalRepeated(t *testing.T) {
 		st.Reply = smtp.NewReply(550, "5.7.1", "bad HELO")
 		return filter.Reject, nil
 	}}
-	c := gomilter.NewClient("tcp", serve(t, proxy.NewBackend(gen(testPolicy(), entry("h", helo)), nil)))
+	c := gomilter.NewClient("tcp", serve(t, bridge.NewBackend(gen(testPolicy(), entry("h", helo)), nil)))
 	s, err := c.Session(gomilter.NewMacroBag())
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +348,7 @@ func TestSessionPinnedToGeneration(t *testing.T) {
 			return filter.Continue, nil
 		}}
 	}
-	b := proxy.NewBackend(gen(testPolicy(), entry("t", tagger("1"))), nil)
+	b := bridge.NewBackend(gen(testPolicy(), entry("t", tagger("1"))), nil)
 	addr := serve(t, b)
 	old := openMTA(t, addr)
 	b.Swap(gen(testPolicy(), entry("t", tagger("2"))))

@@ -13,9 +13,9 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -27,7 +27,7 @@ const maxBodyChunk = int(gomilter.DataSize64K)
 // locally submitted message). It pins the generation current when the MTA
 // connected, as an SMTP session does, until the MTA closes the connection.
 type session struct {
-	gen     *proxy.Generation // nil: no generation served (tempfail all)
+	gen     *bridge.Generation // nil: no generation served (tempfail all)
 	log     *slog.Logger
 	actions gomilter.OptAction // negotiated
 
@@ -310,7 +310,7 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 		s.log.Info("message discarded by policy", "from", st.From, "rcpts", len(st.Rcpts), "queue_id", st.QueueID)
 		return gomilter.RespDiscard, nil
 	}
-	proxy.MarkQuarantined(st)
+	bridge.MarkQuarantined(st)
 	if err := s.apply(m, st, before, body, s.mtaFrom, s.mtaRcpts); err != nil {
 		s.log.Error("milter: cannot send the plugins' changes; tempfailing", "err", err, "queue_id", st.QueueID)
 		obs.Transaction("tempfailed")

@@ -2,7 +2,7 @@
 //
 // A policy says where to listen, where to forward, and which WebAssembly
 // plugins run in which order with which configuration, limits and failure
-// policy (SPEC.md §3). Decoding is strict: unknown blocks and attributes,
+// policy (docs/DESIGN.md §3). Decoding is strict: unknown blocks and attributes,
 // wrong types and out-of-range values are reported as hcl.Diagnostics that
 // point at the offending attribute (file:line:col). Decoding keeps going after
 // an error so that one run reports every problem in the file.

@@ -148,7 +148,7 @@ func (d *decoder) upstreamTLS(a hcl.Attributes, u *Upstream) {
 //   - xclient = true (MX front): Postfix judges the real client.
 //   - xforward = true (Postfix's smtpd_proxy_filter): XFORWARD changes only
 //     what Postfix logs, so Sluice itself refuses every client that is not
-//     one of listen { xforward_peers } (proxy.Backend); the mode without
+//     one of listen { xforward_peers } (bridge.Backend); the mode without
 //     peers would refuse everyone and is an error.
 //   - neither: a warning, since a downstream that does not trust Sluice's
 //     address (or a non-Postfix MTA) can be safe.

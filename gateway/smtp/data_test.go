@@ -31,7 +31,7 @@ func readData(t *testing.T, in string, opt DataOptions) ([]byte, error, string) 
 	return outs[1], errs[1], rests[1]
 }
 
-// TestReadDataFraming covers TESTPLAN rows A1–A5, A8 and A9: only CRLF.CRLF
+// TestReadDataFraming covers docs/TESTPLAN.md rows A1–A5, A8 and A9: only CRLF.CRLF
 // ends the data, and what follows the real end stays in the stream.
 func TestReadDataFraming(t *testing.T) {
 	const tail = "MAIL FROM:<evil@x>\r\n"
@@ -92,7 +92,7 @@ func TestReadDataFraming(t *testing.T) {
 	}
 }
 
-// TestReadDataSmuggling is TESTPLAN row A6: a full fake transaction behind a
+// TestReadDataSmuggling is docs/TESTPLAN.md row A6: a full fake transaction behind a
 // fake end of data stays inside the one message.
 func TestReadDataSmuggling(t *testing.T) {
 	for _, fake := range []string{"\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r", "\r.\n", "\r\n.\r", "\r\r\n.\r\r\n", "\r\n\x00.\r\n"} {

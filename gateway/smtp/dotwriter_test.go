@@ -52,7 +52,7 @@ func TestDotWriter(t *testing.T) {
 	}
 }
 
-// checkDotOutput asserts what TESTPLAN row 54 needs of the wire: only CRLF
+// checkDotOutput asserts what docs/TESTPLAN.md row 54 needs of the wire: only CRLF
 // line endings and no line "." before the terminating one.
 func checkDotOutput(t *testing.T, out []byte) {
 	t.Helper()

@@ -65,7 +65,7 @@ func checkReply(t *testing.T, r *Reply) {
 	}
 }
 
-// FuzzReadReply covers TESTPLAN row 39 from the client side: whatever a
+// FuzzReadReply covers docs/TESTPLAN.md row 39 from the client side: whatever a
 // downstream server sends, ReadReply returns a well-formed reply or an
 // error, after a bounded read, even from a server that never stops; and a
 // reply it returned survives Format and ReadReply unchanged.

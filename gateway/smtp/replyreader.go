@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// Limits of ReadReply (TESTPLAN row 39: a garbage, oversized or endless reply
+// Limits of ReadReply (docs/TESTPLAN.md row 39: a garbage, oversized or endless reply
 // is a bounded read, then an error).
 const (
 	// MaxReplyLineLength is the longest reply line accepted, CRLF included.

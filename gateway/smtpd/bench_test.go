@@ -10,7 +10,7 @@ import (
 
 // BenchmarkTransaction runs whole transactions of 10 KiB over loopback on
 // one connection, pipelined as smtp-source does: the engine's share of the
-// SPEC §6 single-session latency.
+// docs/DESIGN.md §6 single-session latency.
 func BenchmarkTransaction(b *testing.B) {
 	fb := newFakeBackend()
 	fb.data = accept250

@@ -53,12 +53,12 @@ func (c *conn) command(line []byte) bool {
 		return c.xforwardCmd(arg)
 	case "XCLIENT":
 		// Nobody may change the client's identity for access control
-		// (TESTPLAN row 28); answered as Postfix answers the unauthorized.
+		// (docs/TESTPLAN.md row 28); answered as Postfix answers the unauthorized.
 		c.log.Warn("XCLIENT refused")
 		return c.bad(replyXClientDenied)
 	case "BDAT":
 		// We never offer CHUNKING (RFC 3030): the chunk that follows would
-		// be read as commands. Refuse and close (TESTPLAN row 11).
+		// be read as commands. Refuse and close (docs/TESTPLAN.md row 11).
 		c.log.Warn("BDAT without CHUNKING")
 		c.reply(replyBDAT)
 		return false

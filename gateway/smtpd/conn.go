@@ -194,7 +194,7 @@ func (c *conn) serve() {
 }
 
 // finish runs last: it turns a panic into 421 for this client only
-// (TESTPLAN row 56), flushes what is queued, ends the session exactly once
+// (docs/TESTPLAN.md row 56), flushes what is queued, ends the session exactly once
 // and closes the socket.
 func (c *conn) finish() {
 	if v := recover(); v != nil {
@@ -261,7 +261,7 @@ func (c *conn) lineError(err error) bool {
 		c.reply(smtp.ReplyLineTooLong)
 		return false
 	case smtp.IsFramingError(err):
-		// TESTPLAN row 7: never executed; the framing cannot be trusted
+		// docs/TESTPLAN.md row 7: never executed; the framing cannot be trusted
 		// under the reject policy.
 		c.log.Warn("bare CR or LF in command line", "err", err)
 		if c.cfg.BareLF == smtp.BareLFReject {

@@ -51,7 +51,7 @@ func (c *conn) data(arg string) bool {
 		c.log.Warn("NUL in message data")
 		r = smtp.ReplyNULNotAllowed
 	case smtp.IsFramingError(err):
-		// TESTPLAN rows A1–A5: bare CR always, bare LF under the reject
+		// docs/TESTPLAN.md rows A1–A5: bare CR always, bare LF under the reject
 		// policy. The client's framing cannot be trusted: close.
 		c.log.Warn("bare CR or LF in message data", "err", err)
 		r, keep = smtp.ReplyBareLF, false

@@ -6,7 +6,7 @@ import (
 )
 
 // earlyTalker reports whether the client sent bytes before the greeting
-// (TESTPLAN row 12) under EarlyTalkerReject. With a GreetDelay it watches
+// (docs/TESTPLAN.md row 12) under EarlyTalkerReject. With a GreetDelay it watches
 // that long; without, it only looks at what already arrived, without
 // blocking.
 func (c *conn) earlyTalker() bool {
@@ -26,7 +26,7 @@ func (c *conn) earlyTalker() bool {
 
 // bufferedInput reports whether a wrapping connection holds bytes it read
 // from the socket ahead of us: behind the PROXY protocol, what followed the
-// header in the same packet (gateway/listener).
+// header in the same packet (gateway/proxyprotocol).
 func bufferedInput(nc net.Conn) bool {
 	b, ok := nc.(interface{ Buffered() int })
 	return ok && b.Buffered() > 0

@@ -84,7 +84,7 @@ func FuzzXtext(f *testing.F) {
 }
 
 // checkXForwardAttrs asserts what every accepted XFORWARD attribute obeys
-// (TESTPLAN row 31).
+// (docs/TESTPLAN.md row 31).
 func checkXForwardAttrs(t *testing.T, attrs map[string]string) {
 	t.Helper()
 	for k, v := range attrs {

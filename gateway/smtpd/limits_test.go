@@ -10,7 +10,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// TestLineTooLong is TESTPLAN row 17.
+// TestLineTooLong is docs/TESTPLAN.md row 17.
 func TestLineTooLong(t *testing.T) {
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.greeted(t)
@@ -22,7 +22,7 @@ func TestLineTooLong(t *testing.T) {
 	c.expectClosed()
 }
 
-// TestMessageSize is TESTPLAN row 18.
+// TestMessageSize is docs/TESTPLAN.md row 18.
 func TestMessageSize(t *testing.T) {
 	b := newFakeBackend()
 	b.data = accept250
@@ -56,7 +56,7 @@ func TestMessageFarTooBig(t *testing.T) {
 	c.expectClosed()
 }
 
-// TestNUL is TESTPLAN row 26.
+// TestNUL is docs/TESTPLAN.md row 26.
 func TestNUL(t *testing.T) {
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.greeted(t)
@@ -74,7 +74,7 @@ func TestNUL(t *testing.T) {
 	}
 }
 
-// TestSMTPUTF8 is TESTPLAN row 27: not advertised, not accepted.
+// TestSMTPUTF8 is docs/TESTPLAN.md row 27: not advertised, not accepted.
 func TestSMTPUTF8(t *testing.T) {
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.ehloed(t)
@@ -85,7 +85,7 @@ func TestSMTPUTF8(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout is TESTPLAN row 23.
+// TestIdleTimeout is docs/TESTPLAN.md row 23.
 func TestIdleTimeout(t *testing.T) {
 	ts := startServer(t, Config{CommandTimeout: 200 * time.Millisecond}, newFakeBackend())
 	c := ts.ehloed(t)
@@ -98,7 +98,7 @@ func TestIdleTimeout(t *testing.T) {
 	ts.backend.waitClosed(t, 1)
 }
 
-// TestDataTotalTimeout is TESTPLAN row 22: a client trickling bytes faster
+// TestDataTotalTimeout is docs/TESTPLAN.md row 22: a client trickling bytes faster
 // than the idle timeout is still stopped at the DATA deadline.
 func TestDataTotalTimeout(t *testing.T) {
 	b := newFakeBackend()
@@ -139,7 +139,7 @@ func TestDataTotalTimeout(t *testing.T) {
 	}
 }
 
-// TestConnectionCaps is TESTPLAN row 24.
+// TestConnectionCaps is docs/TESTPLAN.md row 24.
 func TestConnectionCaps(t *testing.T) {
 	t.Run("global", func(t *testing.T) {
 		ts := startServer(t, Config{MaxConnections: 2}, newFakeBackend())
@@ -183,7 +183,7 @@ func waitCount(t *testing.T, ts *testServer, n int) {
 	}
 }
 
-// TestPanic is TESTPLAN row 56: 421 for that client only.
+// TestPanic is docs/TESTPLAN.md row 56: 421 for that client only.
 func TestPanic(t *testing.T) {
 	b := newFakeBackend()
 	b.mail = func(from string) *smtp.Reply {

@@ -8,11 +8,11 @@ import (
 
 	"github.com/pires/go-proxyproto"
 
-	"github.com/sluice-mail/sluice/gateway/listener"
+	"github.com/sluice-mail/sluice/gateway/proxyprotocol"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// TESTPLAN row 29, second half: without the PROXY protocol on the
+// docs/TESTPLAN.md row 29, second half: without the PROXY protocol on the
 // listener, a PROXY line is just an unknown command, and it changes
 // nothing.
 func TestPROXYLineOnPlainListener(t *testing.T) {
@@ -39,7 +39,7 @@ func (r *remoteRecorder) NewSession(ctx context.Context, c ConnInfo) (Session, *
 }
 
 func proxyListener(ln net.Listener) net.Listener {
-	return listener.Proxy(ln, listener.ProxyOptions{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	return proxyprotocol.Proxy(ln, proxyprotocol.ProxyOptions{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 }
 
 func proxyHeader(t *testing.T, src string) string {

@@ -95,10 +95,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // admit counts a new connection and starts its goroutine, or refuses it
-// beyond the caps (TESTPLAN row 24). It returns false once shutting down.
+// beyond the caps (docs/TESTPLAN.md row 24). It returns false once shutting down.
 func (s *Server) admit(nc net.Conn) bool {
 	if tc, ok := nc.(*net.TCPConn); ok {
-		// SPEC §6: Nagle's algorithm delays our small replies. Go sets
+		// docs/DESIGN.md §6: Nagle's algorithm delays our small replies. Go sets
 		// this by default; say it anyway.
 		tc.SetNoDelay(true)
 	}

@@ -107,7 +107,7 @@ func TestAddressesAndParams(t *testing.T) {
 		{"MAIL FROM:<a@example.org> SIZE=99999999999999999999999", 552, "5.3.4", ""},
 		{"MAIL FROM:<a@example.org> SIZE=x", 501, "5.5.4", ""},
 		{"MAIL FROM:<a@example.org> BODY=BINARYMIME", 501, "5.5.4", ""},
-		{"MAIL FROM:<a@example.org> SMTPUTF8", 555, "5.5.4", ""}, // TESTPLAN row 27
+		{"MAIL FROM:<a@example.org> SMTPUTF8", 555, "5.5.4", ""}, // docs/TESTPLAN.md row 27
 		{"MAIL FROM:<a@example.org> RET=HDRS", 555, "5.5.4", ""},
 		{"MAIL FROM:<a@example.org> SIZE=1 SIZE=2", 501, "5.5.4", ""},
 		{"MAIL FROM:a@example.org", 501, "5.5.4", ""},
@@ -173,7 +173,7 @@ func TestMaxRecipients(t *testing.T) {
 		c.expect(250, "2.1.5")
 	}
 	for range 3 {
-		c.expect(452, "4.5.3") // TESTPLAN row 21
+		c.expect(452, "4.5.3") // docs/TESTPLAN.md row 21
 	}
 	if n := strings.Count(ts.backend.Calls(), "rcpt "); n != 3 {
 		t.Fatalf("Session.Rcpt called %d times, want 3", n)
@@ -232,7 +232,7 @@ func TestDataReplyRelayed(t *testing.T) {
 	c.cmd("DATA", 354, "")
 	c.Write("x\r\n.\r\n")
 	r := c.expect(554, "5.7.1")
-	// TESTPLAN row 47: sanitized, exactly one reply
+	// docs/TESTPLAN.md row 47: sanitized, exactly one reply
 	if !reflect.DeepEqual(r.Lines, []string{"Rejected??250 OK", "second"}) {
 		t.Fatalf("lines %q", r.Lines)
 	}
@@ -283,7 +283,7 @@ func TestUnknownCommandsLimit(t *testing.T) {
 }
 
 func TestBDATClosesConnection(t *testing.T) {
-	// TESTPLAN row 11: CHUNKING is not offered; the chunk must never be
+	// docs/TESTPLAN.md row 11: CHUNKING is not offered; the chunk must never be
 	// read as commands.
 	ts := startServer(t, Config{}, newFakeBackend())
 	c := ts.inRcpt(t)

@@ -36,7 +36,7 @@ func TestShutdownIdleSessions(t *testing.T) {
 	}
 }
 
-// TestShutdownLetsTransactionFinish (TESTPLAN row 53): a transaction in
+// TestShutdownLetsTransactionFinish (docs/TESTPLAN.md row 53): a transaction in
 // flight completes; then the session is closed with 421 4.3.2.
 func TestShutdownLetsTransactionFinish(t *testing.T) {
 	b := newFakeBackend()

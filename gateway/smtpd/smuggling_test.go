@@ -8,12 +8,12 @@ import (
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// smuggle is the tail of a TESTPLAN row A6 scanner payload: a complete second
+// smuggle is the tail of a docs/TESTPLAN.md row A6 scanner payload: a complete second
 // transaction after a fake end of data. Its last ".\r\n" follows a real CRLF,
 // so it is the real end of data.
 const smuggle = "MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nFrom: ceo@example.net\r\n\r\nsmuggled\r\n.\r\n"
 
-// TestSmuggling covers TESTPLAN rows A1–A6 and A9 over the wire: whatever
+// TestSmuggling covers docs/TESTPLAN.md rows A1–A6 and A9 over the wire: whatever
 // the fake end of data, the backend sees at most the one transaction the
 // client opened.
 func TestSmuggling(t *testing.T) {
@@ -70,7 +70,7 @@ func TestSmuggling(t *testing.T) {
 	}
 }
 
-// TestDotUnstuffing is TESTPLAN row A8: the backend sees ".foo" for "..foo".
+// TestDotUnstuffing is docs/TESTPLAN.md row A8: the backend sees ".foo" for "..foo".
 func TestDotUnstuffing(t *testing.T) {
 	b := newFakeBackend()
 	b.data = accept250
@@ -84,7 +84,7 @@ func TestDotUnstuffing(t *testing.T) {
 	}
 }
 
-// TestBareLFCommand is TESTPLAN row A7: "EHLO x\n" is never executed.
+// TestBareLFCommand is docs/TESTPLAN.md row A7: "EHLO x\n" is never executed.
 func TestBareLFCommand(t *testing.T) {
 	t.Run("normalize", func(t *testing.T) {
 		ts := startServer(t, Config{}, newFakeBackend())
@@ -111,7 +111,7 @@ func TestBareLFCommand(t *testing.T) {
 	})
 }
 
-// TestEarlyTalker is TESTPLAN row 12.
+// TestEarlyTalker is docs/TESTPLAN.md row 12.
 func TestEarlyTalker(t *testing.T) {
 	t.Run("reject with delay", func(t *testing.T) {
 		ts := startServer(t, Config{GreetDelay: 3 * time.Second}, newFakeBackend())

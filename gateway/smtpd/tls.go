@@ -20,7 +20,7 @@ func (c *conn) startTLS(arg string) bool {
 	if !c.flush() {
 		return false
 	}
-	// CVE-2011-0411, TESTPLAN row 13: whatever the client pipelined after
+	// CVE-2011-0411, docs/TESTPLAN.md row 13: whatever the client pipelined after
 	// STARTTLS arrived in plaintext and must never be executed. The
 	// handshake reads the socket directly, so dropping our buffer drops it.
 	if n := c.br.Buffered(); n > 0 {

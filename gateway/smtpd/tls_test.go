@@ -55,7 +55,7 @@ func (c *client) upgrade(pool *x509.CertPool) {
 	c.R = bufio.NewReader(tc)
 }
 
-// TestSTARTTLSInjection is TESTPLAN row 13 (CVE-2011-0411).
+// TestSTARTTLSInjection is docs/TESTPLAN.md row 13 (CVE-2011-0411).
 func TestSTARTTLSInjection(t *testing.T) {
 	cfg, pool := selfSigned(t)
 	ts := startServer(t, Config{TLSConfig: cfg}, newFakeBackend())
@@ -90,7 +90,7 @@ func TestSTARTTLSInjection(t *testing.T) {
 	}
 }
 
-// TestSTARTTLSHandshakeTimeout is TESTPLAN row 14.
+// TestSTARTTLSHandshakeTimeout is docs/TESTPLAN.md row 14.
 func TestSTARTTLSHandshakeTimeout(t *testing.T) {
 	cfg, _ := selfSigned(t)
 	ts := startServer(t, Config{TLSConfig: cfg, HandshakeTimeout: 200 * time.Millisecond}, newFakeBackend())

@@ -17,7 +17,7 @@ const maxXForwardValue = 255
 
 // Replies to XFORWARD, worded as Postfix's (XFORWARD_README).
 var (
-	// TESTPLAN row 28: not an authorized peer; nothing is changed.
+	// docs/TESTPLAN.md row 28: not an authorized peer; nothing is changed.
 	replyXForwardDenied = smtp.NewReply(550, "5.7.0", "Error: insufficient authorization")
 	replyXForwardInTx   = smtp.NewReply(503, "5.5.1", "Error: MAIL transaction in progress")
 	replyXForwardSyntax = syntax("XFORWARD attribute=value...")
@@ -86,7 +86,7 @@ func parseXForward(arg string) (map[string]string, *smtp.Reply) {
 		}
 		v, ok := decodeXtext(raw)
 		if !ok || !validXForwardValue(name, v) {
-			// TESTPLAN row 31: CR, LF, space or another control character,
+			// docs/TESTPLAN.md row 31: CR, LF, space or another control character,
 			// once decoded, is refused and never passed on.
 			return nil, smtp.NewReply(501, "5.5.4", "Bad XFORWARD attribute value for "+name)
 		}

@@ -88,7 +88,7 @@ func TestXForwardAuthorized(t *testing.T) {
 	}
 }
 
-// TESTPLAN row 28: a peer outside the list does not see XFORWARD, and its
+// docs/TESTPLAN.md row 28: a peer outside the list does not see XFORWARD, and its
 // XFORWARD is refused with 550 5.7.0 and changes nothing.
 func TestXForwardUnauthorized(t *testing.T) {
 	for name, peers := range map[string][]string{"none": nil, "other network": {"10.0.0.0/8", "127.0.0.2/32"}} {
@@ -150,7 +150,7 @@ func TestXForwardTransactionState(t *testing.T) {
 	}
 }
 
-// TESTPLAN row 31: values with CR, LF, space or other controls once
+// docs/TESTPLAN.md row 31: values with CR, LF, space or other controls once
 // decoded, malformed xtext, unknown attributes and values of the wrong form
 // are refused with 501, and the whole command is ignored.
 func TestXForwardBadValues(t *testing.T) {

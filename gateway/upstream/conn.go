@@ -48,7 +48,7 @@ var (
 // Replies Sluice gives on the downstream's behalf when a parameter cannot be
 // passed on. Forwarding the message without the parameter could corrupt it,
 // so the transaction is refused; the sender gets a bounce, not a silent loss
-// (TESTPLAN rows 27 and 38).
+// (docs/TESTPLAN.md rows 27 and 38).
 var (
 	// RFC 6152 §3 and RFC 3463 X.6.3 "conversion required but not
 	// supported": 8-bit content for a 7-bit downstream.
@@ -254,7 +254,7 @@ func (c *smtpConn) writeLine(line string) error {
 
 // readReply reads one bounded reply. We never pipeline, so bytes already
 // waiting behind the reply were not asked for: the dialogue is out of step
-// and the connection cannot be trusted (TESTPLAN rows 16 and 47).
+// and the connection cannot be trusted (docs/TESTPLAN.md rows 16 and 47).
 func (c *smtpConn) readReply(ctx context.Context) (*smtp.Reply, error) {
 	r, err := smtp.ReadReply(c.br)
 	if err != nil {

@@ -82,7 +82,7 @@ func parseAttrLine(t *testing.T, verb, line string) map[string]string {
 // XFORWARD peer forwarded, the XFORWARD and XCLIENT lines are printable
 // ASCII within RFC 5321's command line limit, name only attributes the
 // server offered, each exactly once, and carry values that decode to clean
-// values (TESTPLAN row 31): the forwarded or derived one when it is clean
+// values (docs/TESTPLAN.md row 31): the forwarded or derived one when it is clean
 // and fits, else [UNAVAILABLE].
 func FuzzAttrLines(f *testing.F) {
 	f.Add("192.0.2.1", 4242, "client.example", "client.example", "ESMTP", "IDENT", "4XyZ1", "NAME ADDR PROTO HELO SOURCE PORT IDENT")

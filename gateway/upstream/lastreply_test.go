@@ -19,7 +19,7 @@ func wantLast(t *testing.T, what string, r *smtp.Reply, code int, enhanced, text
 
 // The reply that accepted the message reaches the caller, sanitized, without
 // changing Data's result; each call replaces it, and a failed call clears
-// it (TESTPLAN row 35: the queue id of what the downstream accepted).
+// it (docs/TESTPLAN.md row 35: the queue id of what the downstream accepted).
 func TestLastReplyOfData(t *testing.T) {
 	for name, opts := range modes {
 		t.Run(name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// Maildir delivers into a local Maildir (development mode, SPEC deployment
+// Maildir delivers into a local Maildir (development mode, docs/DESIGN.md §1 deployment
 // mode c). A message is written to tmp/, synced, and renamed into new/, so
 // a reader never sees a partial file. It is safe for concurrent use.
 type Maildir struct {

@@ -37,7 +37,7 @@ type PoolOptions struct {
 }
 
 // Pool keeps downstream connections open between client sessions so that a
-// new session skips the connect, greeting and EHLO (SPEC §6). It wraps
+// new session skips the connect, greeting and EHLO (docs/DESIGN.md §6). It wraps
 // another Upstream, normally *SMTP, and is safe for concurrent use.
 //
 // A connection goes back to the pool only when it is healthy and outside a

@@ -123,7 +123,7 @@ func (s *SMTP) open(ctx context.Context, id Identity, mode TLSMode, log *slog.Lo
 		return nil, fmt.Errorf("%w: connect %s: %w", ErrUnreachable, s.cfg.Address, err)
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
-		// Nagle's algorithm would hold back each short command (SPEC §6).
+		// Nagle's algorithm would hold back each short command (docs/DESIGN.md §6).
 		_ = tc.SetNoDelay(true)
 	}
 	c := &smtpConn{

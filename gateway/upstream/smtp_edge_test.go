@@ -340,7 +340,7 @@ func TestCloseAbortsCall(t *testing.T) {
 }
 
 // Faults, timeouts and cancellations leave no goroutine behind, on either
-// side, once the connections are closed (TESTPLAN invariants).
+// side, once the connections are closed (docs/TESTPLAN.md invariants).
 func TestNoGoroutineLeak(t *testing.T) {
 	base := runtime.NumGoroutine()
 	for _, a := range []fakemta.Action{fakemta.Hang(), fakemta.Drop(), fakemta.Endless(), fakemta.Shutdown(), fakemta.Accept()} {

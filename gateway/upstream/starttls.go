@@ -28,7 +28,7 @@ const (
 	// TLSRequired sends STARTTLS and verifies the certificate (Postfix's
 	// "secure"). When STARTTLS is not offered or refused, or the handshake
 	// or the verification fails, Open fails and nothing is sent in
-	// plaintext (TESTPLAN row 15).
+	// plaintext (docs/TESTPLAN.md row 15).
 	TLSRequired
 )
 
@@ -94,7 +94,7 @@ func (c *smtpConn) startTLS(ctx context.Context, mode TLSMode, cfg *tls.Config) 
 	defer stop()
 	// exchange reads the reply with readReply: bytes the server sent after
 	// its 220, which would otherwise be read as if they had come through
-	// TLS, lose the connection (TESTPLAN row 16, CVE-2011-0411 in
+	// TLS, lose the connection (docs/TESTPLAN.md row 16, CVE-2011-0411 in
 	// reverse). Bytes that arrive later reach the handshake, which fails.
 	r, err := c.exchange(ctx, c.cfg.CommandTimeout, "STARTTLS")
 	if err != nil {

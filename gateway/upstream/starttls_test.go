@@ -36,7 +36,7 @@ func deliverOne(t *testing.T, up Upstream) error {
 	return send(ctx, c, "a@example.org", []string{"b@example.net"}, rawMsg("Subject: tls\r\n\r\nbody\r\n"))
 }
 
-// wantTLSRefused checks TESTPLAN row 15: Open failed with the 4.7.x reply
+// wantTLSRefused checks docs/TESTPLAN.md row 15: Open failed with the 4.7.x reply
 // for the client, and nothing of a transaction went out in plaintext.
 func wantTLSRefused(t *testing.T, err error, m *fakemta.MTA, enhanced string) {
 	t.Helper()
@@ -103,7 +103,7 @@ func TestSTARTTLSRequiredRefusals(t *testing.T) {
 		{"unknown CA", []fakemta.Option{fakemta.TLS(rogue.Issue("mx.test").Config())}, "4.7.5"},
 		{"wrong name", []fakemta.Option{fakemta.TLS(ca.Issue("other.test").Config())}, "4.7.5"},
 		{"handshake fails", []fakemta.Option{fakemta.Extensions("8BITMIME", "STARTTLS")}, "4.7.5"},
-		// TESTPLAN row 16: a reply injected after the 220, which a naive
+		// docs/TESTPLAN.md row 16: a reply injected after the 220, which a naive
 		// client would read as the server's answer to its next command
 		// inside TLS.
 		{"injected reply", []fakemta.Option{fakemta.TLS(ca.Issue("mx.test").Config()),

@@ -50,7 +50,7 @@ type Conn interface {
 	// Mail, Rcpt, Data or Reset, sanitized like a refusal, or nil when that
 	// call failed or none was made. After a successful Data it carries what
 	// the downstream said of the accepted message, such as Postfix's
-	// "250 2.0.0 Ok: queued as 4XyZ123": the queue id to log (TESTPLAN row
+	// "250 2.0.0 Ok: queued as 4XyZ123": the queue id to log (docs/TESTPLAN.md row
 	// 35). Its text is the downstream's; it is not for the client.
 	LastReply() *smtp.Reply
 	// Close sends QUIT if the connection is healthy, then closes it.

@@ -165,7 +165,7 @@ func identityAttrs(id Identity) map[string]string {
 
 // cleanValue reports whether s may be passed on as an attribute value: not
 // empty, at most maxAttrValue octets, printable ASCII without spaces. CR,
-// LF and other controls would split or corrupt the command (TESTPLAN row
+// LF and other controls would split or corrupt the command (docs/TESTPLAN.md row
 // 31); xtext could carry them, but the server would log them.
 func cleanValue(s string) bool {
 	if s == "" || len(s) > maxAttrValue {

@@ -41,7 +41,7 @@ func TestIdentityAttrs(t *testing.T) {
 			map[string]string{"ADDR": "192.0.2.8", "PORT": unavailable, "NAME": unavailable, "HELO": unavailable, "PROTO": "SMTP"}},
 		{"ipv6", Identity{ClientIP: "2001:db8::1%eth0", ClientPort: 70000},
 			map[string]string{"ADDR": "IPV6:2001:db8::1", "PORT": unavailable, "NAME": unavailable, "HELO": unavailable, "PROTO": unavailable}},
-		// TESTPLAN row 31: controls and spaces are never passed on.
+		// docs/TESTPLAN.md row 31: controls and spaces are never passed on.
 		{"hostile", Identity{ClientIP: "not-an-ip", ClientName: "a b.example", Helo: "x\r\nMAIL FROM:<a@b>", Proto: "LMTP"},
 			map[string]string{"ADDR": unavailable, "PORT": unavailable, "NAME": unavailable, "HELO": unavailable, "PROTO": unavailable}},
 		{"too long", Identity{Helo: strings.Repeat("h", 256), ClientName: strings.Repeat("a", 64) + ".example"},
@@ -97,7 +97,7 @@ func TestXClientSent(t *testing.T) {
 }
 
 // A value that would inject a command is sent as [UNAVAILABLE], never as
-// text (TESTPLAN row 31); the whole XCLIENT stays one line.
+// text (docs/TESTPLAN.md row 31); the whole XCLIENT stays one line.
 func TestXClientHostileValue(t *testing.T) {
 	m := xclientMTA(t, "ADDR PORT NAME HELO PROTO")
 	id := Identity{ClientIP: "192.0.2.7", ClientPort: 25, ClientName: "x\r\nRCPT TO:<evil@example.net>", Helo: "h\nQUIT", Proto: "ESMTP"}

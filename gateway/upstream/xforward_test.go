@@ -122,7 +122,7 @@ func TestXForward421(t *testing.T) {
 	}
 }
 
-// Hostile forwarded values never reach the server as text (TESTPLAN row
+// Hostile forwarded values never reach the server as text (docs/TESTPLAN.md row
 // 31), and long values are spread over several commands that each fit.
 func TestXForwardLines(t *testing.T) {
 	offered := attrSet("NAME ADDR PROTO HELO SOURCE PORT IDENT")

@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkHookCall measures a warm on_data call into a pooled instance
-// (SPEC target: under 2 µs).
+// (docs/DESIGN.md §6 target: under 2 µs).
 func BenchmarkHookCall(b *testing.B) {
 	for _, name := range []string{"bench", "bench_headers"} {
 		b.Run(name, func(b *testing.B) {

@@ -482,7 +482,7 @@ func TestFuzzHostSeeds(t *testing.T) {
 	}
 }
 
-// FuzzHostFunctions covers TESTPLAN rows 41-48 with arbitrary plugins: a
+// FuzzHostFunctions covers docs/TESTPLAN.md rows 41-48 with arbitrary plugins: a
 // plugin calls host functions with any arguments and content and returns any
 // value. Call never panics and returns in time; a failed call is rolled
 // back exactly; a successful one leaves valid header fields, body, tags,

@@ -75,7 +75,7 @@ func (h hostFunc) funcType() funcType { return funcType{i32s(h.params), i32s(h.r
 
 // goFunc adapts h to wazero's stack-based host function API: it finds the
 // call state in the context, points it at the caller's memory, and contains
-// every panic (sdk/ABI.md §5; TESTPLAN row 48).
+// every panic (sdk/ABI.md §5; docs/TESTPLAN.md row 48).
 func (h hostFunc) goFunc() api.GoModuleFunc {
 	name, fn := h.name, h.fn
 	return func(ctx context.Context, mod api.Module, s []uint64) {

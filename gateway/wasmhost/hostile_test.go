@@ -46,7 +46,7 @@ var hostileCases = []hostileCase{
 	{"remove every recipient", "q", filter.Data, "removed every recipient", false},
 }
 
-// TestHostilePlugins covers TESTPLAN rows 41-48: every misbehaviour is a
+// TestHostilePlugins covers docs/TESTPLAN.md rows 41-48: every misbehaviour is a
 // plugin error, the state is rolled back (nothing emitted), the on_error
 // policy decides the outcome, and the next call works.
 func TestHostilePlugins(t *testing.T) {
@@ -184,7 +184,7 @@ func snapshotOf(st *filter.State) string {
 	return b.String()
 }
 
-// TestInfiniteLoopKilledAtDeadline covers TESTPLAN row 41: the guest is
+// TestInfiniteLoopKilledAtDeadline covers docs/TESTPLAN.md row 41: the guest is
 // stopped at the deadline, the instance is replaced, the next call works.
 func TestInfiniteLoopKilledAtDeadline(t *testing.T) {
 	e, _ := newEngine(t)
@@ -239,7 +239,7 @@ func TestCallerCancellation(t *testing.T) {
 	}
 }
 
-// TestMemoryGrowBounded covers TESTPLAN row 43: memory.grow fails at the
+// TestMemoryGrowBounded covers docs/TESTPLAN.md row 43: memory.grow fails at the
 // plugin's limit and the instance never holds more.
 func TestMemoryGrowBounded(t *testing.T) {
 	e, _ := newEngine(t)
@@ -258,7 +258,7 @@ func TestMemoryGrowBounded(t *testing.T) {
 	}
 }
 
-// TestRandomGetDiffers covers TESTPLAN row 51: WASI randomness is
+// TestRandomGetDiffers covers docs/TESTPLAN.md row 51: WASI randomness is
 // cryptographic, so two fresh instances do not produce the same bytes.
 func TestRandomGetDiffers(t *testing.T) {
 	e, _ := newEngine(t)
@@ -280,7 +280,7 @@ func TestRandomGetDiffers(t *testing.T) {
 	}
 }
 
-// TestHostFunctionPanicContained covers TESTPLAN row 48: a bug that makes a
+// TestHostFunctionPanicContained covers docs/TESTPLAN.md row 48: a bug that makes a
 // host function panic is a plugin error, not a crash.
 func TestHostFunctionPanicContained(t *testing.T) {
 	e, logs := newEngine(t)

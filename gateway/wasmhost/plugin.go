@@ -198,7 +198,7 @@ func (p *Plugin) Call(ctx context.Context, st *filter.State) (v filter.Verdict, 
 	}
 	defer func() {
 		// Our own bug after the guest returned must not crash the gateway
-		// either (TESTPLAN row 48).
+		// either (docs/TESTPLAN.md row 48).
 		if r := recover(); r != nil {
 			p.log.Error("plugin call panicked", "panic", fmt.Sprint(r))
 			inst.close(ctx)

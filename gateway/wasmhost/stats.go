@@ -1,8 +1,8 @@
 package wasmhost
 
-// Stats is a snapshot of a plugin's pool of idle instances, for tests,
-// metrics and the conformance suite (guest memory must stay flat over many
-// calls through one pooled instance).
+// Stats is a snapshot of a plugin's pool of idle instances, for the tests
+// and the conformance suite (guest memory must stay flat over many calls
+// through one pooled instance).
 type Stats struct {
 	// Idle is the number of instances waiting in the pool. Instances serving
 	// a call are not counted.

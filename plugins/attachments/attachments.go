@@ -8,7 +8,7 @@ import (
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
-// Reply to a message whose MIME structure exceeds the limits (TESTPLAN row
+// Reply to a message whose MIME structure exceeds the limits (docs/TESTPLAN.md row
 // 20). RFC 3463 X.6.0: other or undefined media error.
 const (
 	limitCode     = 554

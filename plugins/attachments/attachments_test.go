@@ -107,7 +107,7 @@ func TestConfigure(t *testing.T) {
 	})
 }
 
-// Messages built in code for TESTPLAN row 20.
+// Messages built in code for docs/TESTPLAN.md row 20.
 func deepMessage(n int) string {
 	var b strings.Builder
 	b.WriteString("Content-Type: multipart/mixed; boundary=b0\r\n\r\n")

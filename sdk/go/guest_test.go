@@ -336,7 +336,7 @@ func TestRegisterValueWithPointerHooks(t *testing.T) {
 }
 
 // TestHotPathAllocations checks that the typed layer adds no allocation
-// beyond the returned string (TOOLCHAINS.md: an allocating Go hook costs
+// beyond the returned string (docs/TOOLCHAINS.md: an allocating Go hook costs
 // about 2.5 times a non-allocating one).
 func TestHotPathAllocations(t *testing.T) {
 	f := newFake()

@@ -16,10 +16,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 // startAdmin serves the admin endpoints of a gateway whose policy never
@@ -34,9 +34,9 @@ func startAdmin(t *testing.T, access adminAccess) string {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	backend := proxy.NewBackend(nil, log)
+	backend := bridge.NewBackend(nil, log)
 	g := fakeTarget{lifecycle.NewReloader(path, p, lifecycle.ReloaderOptions{Logger: log,
-		Build: func(context.Context, *policy.Policy) (*proxy.Generation, hcl.Diagnostics) {
+		Build: func(context.Context, *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "not built in this test"}}
 		},
 		Swap: backend.Swap})}

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/console"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -71,7 +71,7 @@ plugin "trap" {
 	}
 	defer gen.Release()
 	for i := range 5 {
-		proxy.RunTest(ctx, gen, proxy.TestInput{ClientIP: "192.0.2.1", Helo: "h", From: "a@example.org", Rcpts: []string{"b@example.net"},
+		bridge.RunTest(ctx, gen, bridge.TestInput{ClientIP: "192.0.2.1", Helo: "h", From: "a@example.org", Rcpts: []string{"b@example.net"},
 			Message: []byte(fmt.Sprintf("Message-ID: <%d@example.org>\n\nhi\n", i))})
 	}
 	if got := rec.Stats().OpenBreakers; len(got) != 1 || got[0] != "trap" {

@@ -6,16 +6,16 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
 // build is what serve does with a policy file at start-up: one parse, the
 // override, the build.
-func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy), obs proxy.Observer) (*proxy.Generation, hcl.Diagnostics) {
+func build(ctx context.Context, path string, eng *wasmhost.Engine, log *slog.Logger, override func(*policy.Policy), obs bridge.Observer) (*bridge.Generation, hcl.Diagnostics) {
 	return (&lifecycle.Loader{Engine: eng, Logger: log, Override: override, Observer: obs}).Load(ctx, path)
 }
 

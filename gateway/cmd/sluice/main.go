@@ -1,6 +1,6 @@
 // Command sluice is the Sluice mail filtering gateway: an SMTP proxy that
 // runs every phase of each session through a chain of WebAssembly plugins
-// set up in an HCL policy (SPEC §2).
+// set up in an HCL policy (docs/DESIGN.md §2).
 package main
 
 import (

@@ -15,12 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/console"
 	"github.com/sluice-mail/sluice/gateway/kv"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/metrics"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
 
@@ -62,7 +62,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	met := metrics.New()
 	// The console's recorder only exists with an admin address to see it on.
 	var rec *console.Recorder
-	var recorder proxy.Recorder
+	var recorder bridge.Recorder
 	if *admin != "" && *conOn {
 		rec = console.NewRecorder(console.Options{Size: *conSize, HashAddresses: *conHash, Headers: *conHeaders})
 		recorder = rec

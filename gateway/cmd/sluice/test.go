@@ -13,10 +13,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/lifecycle"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/proxy"
 )
 
 type listFlag []string
@@ -154,7 +154,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err, nil)
 	}
-	// Offline: no lookup leaves the machine (SPEC §2).
+	// Offline: no lookup leaves the machine (docs/DESIGN.md §2).
 	zone, err := loadZone(*dnsFile)
 	if err != nil {
 		return fail(err, nil)
@@ -172,7 +172,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		return fail(nil, diags)
 	}
 	defer gen.Release()
-	res := proxy.RunTest(ctx, gen, proxy.TestInput{ClientIP: *clientIP, Helo: *helo, From: *from, Rcpts: rcpts, Message: raw})
+	res := bridge.RunTest(ctx, gen, bridge.TestInput{ClientIP: *clientIP, Helo: *helo, From: *from, Rcpts: rcpts, Message: raw})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

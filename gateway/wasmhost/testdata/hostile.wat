@@ -1,6 +1,6 @@
 ;; A plugin that misbehaves on demand: every hook reads the tag "mode" and
 ;; its first byte picks the misbehaviour (see $dispatch). Used for the
-;; hostile-plugin rows of TESTPLAN F.
+;; hostile-plugin rows of docs/TESTPLAN.md F.
 (module
   (import "sluice" "tag_get" (func $tag_get (param i32 i32 i32 i32) (result i32)))
   (import "sluice" "tag_set" (func $tag_set (param i32 i32 i32 i32) (result i32)))

@@ -5,7 +5,7 @@
 //
 // The walker never recurses: it keeps an explicit stack, and it stops at
 // configurable limits on nesting depth, part count and boundary length
-// (TESTPLAN row 20), returning the parts found so far with an error that
+// (docs/TESTPLAN.md row 20), returning the parts found so far with an error that
 // says which limit was hit. Work is linear in the body size times the nesting
 // depth.
 //

@@ -1,7 +1,7 @@
-// Package proxy joins the parts: it builds a policy generation (compiled
+// Package bridge joins the parts: it builds a policy generation (compiled
 // plugins, the chain, the upstream) and serves SMTP sessions on it, keeping
 // the downstream transaction in step with the client's.
-package proxy
+package bridge
 
 import (
 	"context"

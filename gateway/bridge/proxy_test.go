@@ -1,4 +1,4 @@
-package proxy
+package bridge
 
 import (
 	"context"
@@ -116,7 +116,7 @@ func dial(t *testing.T, addr string) *client {
 func (c *client) expect(prefix string) string {
 	c.T.Helper()
 	got := c.Expect(prefix)
-	// No reply ever carries Go error text (SPEC §1).
+	// No reply ever carries Go error text (docs/DESIGN.md §1).
 	for _, leak := range []string{"dial", "EOF", "connection refused", "i/o timeout", "context", "wasm", "panic"} {
 		if strings.Contains(got, leak) {
 			c.T.Fatalf("reply leaks internals: %q", got)
@@ -231,7 +231,7 @@ func TestDownstreamReplyPaths(t *testing.T) {
 	}
 }
 
-// After a downstream 421 the next transaction reconnects (TESTPLAN row 40).
+// After a downstream 421 the next transaction reconnects (docs/TESTPLAN.md row 40).
 func TestReconnectAfter421(t *testing.T) {
 	mta := fakemta.Start(t, fakemta.OnNth(fakemta.Rcpt, 1, fakemta.Shutdown()))
 	g := startGateway(t, smtpUp(mta, 2*time.Second))
@@ -354,7 +354,7 @@ func TestPluginVerdicts(t *testing.T) {
 }
 
 // SMTP smuggling through the whole gateway: the fake end-of-data sequences
-// never produce a second downstream transaction (TESTPLAN rows 1–6).
+// never produce a second downstream transaction (docs/TESTPLAN.md rows 1–6).
 func TestSmugglingOneTransaction(t *testing.T) {
 	for _, fake := range []string{"\n.\n", "\n.\r\n", "\r\n.\n", "\r\n\x00.\r\n"} {
 		mta := fakemta.Start(t)

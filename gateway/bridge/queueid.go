@@ -1,4 +1,4 @@
-package proxy
+package bridge
 
 import (
 	"strconv"
@@ -19,7 +19,7 @@ const queuedAs = "queued as "
 // or "" when there is none that can be trusted: the word after "queued as",
 // kept only when it is 1 to maxQueueID characters of [A-Za-z0-9._-]. Other
 // MTAs word their reply differently, and then no id is found. Only this id,
-// never the rest of the text, may go back to the client (SPEC §1).
+// never the rest of the text, may go back to the client (docs/DESIGN.md §1).
 func queueID(r *smtp.Reply) string {
 	if r == nil {
 		return ""

@@ -1,4 +1,4 @@
-package proxy
+package bridge
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 // session runs one client connection through the plugin chain and keeps the
-// downstream transaction in step with the client's (SPEC §1: before-queue).
+// downstream transaction in step with the client's (docs/DESIGN.md §1: before-queue).
 // It is driven by one goroutine (the smtpd connection), so it needs no lock.
 type session struct {
 	gen  *Generation // pinned for the whole session (reload safety)
@@ -228,7 +228,7 @@ func (s *session) data(ctx context.Context, raw []byte) *smtp.Reply {
 // queueID, is relayed: the rest of the downstream's text is not the
 // client's business. The log line is written before the reply is, so that
 // it exists even when the client is gone by then and the sender retries: a
-// duplicate is then traceable to the first delivery (TESTPLAN row 35).
+// duplicate is then traceable to the first delivery (docs/TESTPLAN.md row 35).
 func (s *session) delivered(st *filter.State) *smtp.Reply {
 	attrs := []any{"from", st.From, "rcpts", len(st.Rcpts), "size", st.Msg.Size(), "quarantined", len(st.Quarantined) > 0}
 	r := s.up.LastReply()
@@ -375,13 +375,13 @@ func (s *session) dropUpstream() {
 
 // upstreamReply turns a downstream failure into the client's reply: the
 // downstream server's own 4xx/5xx is relayed with its class; anything else
-// is a 4xx that says what failed, never Go error text (SPEC §1).
+// is a 4xx that says what failed, never Go error text (docs/DESIGN.md §1).
 func (s *session) upstreamReply(err error) *smtp.Reply {
 	var r *smtp.Reply
 	if errors.As(err, &r) {
 		if r.Code == 421 {
 			// The downstream server is closing: tempfail this transaction
-			// and reconnect for the next (TESTPLAN row 40).
+			// and reconnect for the next (docs/TESTPLAN.md row 40).
 			s.log.Warn("downstream closing connection", "reply", r.Code)
 			s.dropUpstream()
 			s.txnBroke = smtp.ReplyConnLost

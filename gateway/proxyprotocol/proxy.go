@@ -1,9 +1,9 @@
-// Package listener prepares the gateway's SMTP listener. Behind a TCP load
+// Package proxyprotocol prepares the gateway's SMTP listener. Behind a TCP load
 // balancer, Proxy reads the PROXY protocol header (HAProxy's
 // proxy-protocol.txt, versions 1 and 2) that names the real client, so that
 // the SMTP server, the plugins and the downstream (through XCLIENT) see the
 // client rather than the balancer.
-package listener
+package proxyprotocol
 
 import (
 	"bufio"
@@ -50,7 +50,7 @@ type ProxyOptions struct {
 // header was read and valid; their RemoteAddr and LocalAddr are the
 // addresses in the header. Every other connection is closed without a
 // word: one from an address outside Trusted, one whose header is missing,
-// malformed, or incomplete within HeaderTimeout (TESTPLAN row 29). A LOCAL
+// malformed, or incomplete within HeaderTimeout (docs/TESTPLAN.md row 29). A LOCAL
 // header (the balancer's own health check) and a v1 "PROXY UNKNOWN" keep
 // the balancer's addresses, as the specification says.
 //

@@ -1,4 +1,4 @@
-package proxy
+package bridge
 
 import (
 	"bytes"
@@ -105,7 +105,7 @@ func (l *logSink) waitFor(t *testing.T, msg string, n int) []map[string]any {
 }
 
 // The client learns the downstream's queue id and nothing else of its text;
-// the log has both (TESTPLAN row 35).
+// the log has both (docs/TESTPLAN.md row 35).
 func TestDownstreamQueueIDRelayed(t *testing.T) {
 	cases := []struct {
 		text       string // the downstream's end-of-data reply text after "250 2.0.0 "
@@ -143,7 +143,7 @@ func TestDownstreamQueueIDRelayed(t *testing.T) {
 	}
 }
 
-// TESTPLAN row 35: the downstream answered 250, then the client's
+// docs/TESTPLAN.md row 35: the downstream answered 250, then the client's
 // connection died before it read the reply. The message stays delivered,
 // once, and is logged with its queue id; the sender's retry delivers a
 // duplicate, which the two queue ids in the log make traceable.
