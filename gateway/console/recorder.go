@@ -17,14 +17,16 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/bridge"
+	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
 // DefaultSize is how many transactions the recorder keeps by default.
 const DefaultSize = 1000
 
-// MaxSize bounds --console-size: an entry is about a kilobyte.
-const MaxSize = 100000
+// MaxSize bounds the ring (--console-size, the policy's console size): an
+// entry is about a kilobyte.
+const MaxSize = policy.MaxConsoleSize
 
 // Options configure a Recorder.
 type Options struct {
@@ -35,6 +37,12 @@ type Options struct {
 	// Headers keeps the header fields of each message (as delivered,
 	// after the plugins' rewrites). Bodies are never kept.
 	Headers bool
+}
+
+// OptionsOf are the options of the policy's console block (after
+// `sluice serve`'s flags overrode it): its size 0 is DefaultSize.
+func OptionsOf(c policy.Console) Options {
+	return Options{Size: c.Size, HashAddresses: c.HashAddresses, Headers: c.Headers}
 }
 
 // Outcomes of a transaction, in the order of the overview's series.

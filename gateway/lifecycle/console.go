@@ -3,8 +3,11 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/sluice-mail/sluice/gateway/bridge"
 	"github.com/sluice-mail/sluice/gateway/dns"
@@ -112,4 +115,46 @@ func (t upstreamTee) PluginBreaker(plugin string, open bool) {
 	if b, ok := t.Observer.(interface{ PluginBreaker(string, bool) }); ok {
 		b.PluginBreaker(plugin, open)
 	}
+}
+
+// consoleChanges warns, at each attribute of a reloaded policy's console
+// block that differs from the one read at start-up (or at the block, or
+// the file, when the attribute or the block was removed), that the change
+// waits for a restart: the recorder keeps the settings it was made with, so
+// what its ring holds always follows one rule.
+func consoleChanges(running, now policy.Console) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, s := range []struct {
+		name     string
+		was, now any
+	}{
+		{"enabled", running.Enabled, now.Enabled},
+		{"size", consoleSize(running.Size), consoleSize(now.Size)},
+		{"hash_addresses", running.HashAddresses, now.HashAddresses},
+		{"headers", running.Headers, now.Headers},
+	} {
+		if s.was == s.now {
+			continue
+		}
+		detail := fmt.Sprintf("console %s changed from %v to %v; the console keeps %v until sluice restarts.", s.name, s.was, s.now, s.was)
+		rng, ok := now.Ranges[s.name]
+		if !ok {
+			rng = now.Range
+		}
+		if rng.Filename == "" { // the block was removed
+			diags = append(diags, policy.Warning(running.Range.Filename, nil, "Console setting needs a restart", detail))
+			continue
+		}
+		diags = append(diags, policy.Warning(rng.Filename, &rng, "Console setting needs a restart", detail))
+	}
+	return diags
+}
+
+// consoleSize names a ring size for consoleChanges: 0 is the console's
+// default.
+func consoleSize(n int) string {
+	if n == 0 {
+		return "the default"
+	}
+	return fmt.Sprint(n)
 }

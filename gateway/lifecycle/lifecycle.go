@@ -88,14 +88,26 @@ func (l *Loader) Check(ctx context.Context, path string) (*bridge.Generation, hc
 // Maildir upstream the override replaced by an SMTP address gets the
 // open-relay warning the policy decoder gives an address without XCLIENT.
 func (l *Loader) build(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	if l.Override != nil {
-		wasMaildir := p.Upstream.Maildir != ""
-		l.Override(p)
-		if wasMaildir && p.Upstream.Address != "" { // serve --upstream: SMTP without XCLIENT
-			diags = append(diags, policy.OpenRelayWarning(p.Upstream.Range.Filename, &p.Upstream.Range))
-		}
+	diags := l.override(p)
+	gen, more := l.generation(ctx, p)
+	return gen, append(diags, more...)
+}
+
+// override applies the Override to a freshly parsed policy.
+func (l *Loader) override(p *policy.Policy) hcl.Diagnostics {
+	if l.Override == nil {
+		return nil
 	}
+	wasMaildir := p.Upstream.Maildir != ""
+	l.Override(p)
+	if wasMaildir && p.Upstream.Address != "" { // serve --upstream: SMTP without XCLIENT
+		return hcl.Diagnostics{policy.OpenRelayWarning(p.Upstream.Range.Filename, &p.Upstream.Range)}
+	}
+	return nil
+}
+
+// generation builds a policy the override was applied to.
+func (l *Loader) generation(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 	opts := bridge.Options{Engine: l.Engine, Logger: l.Logger, Observer: l.Observer, Resolver: l.Resolver, Recorder: l.Recorder}
 	var breakers []func(string, bool)
 	if b, ok := l.Observer.(interface{ PluginBreaker(string, bool) }); ok {
@@ -111,8 +123,7 @@ func (l *Loader) build(ctx context.Context, p *policy.Policy) (*bridge.Generatio
 			}
 		}
 	}
-	gen, more := bridge.Build(ctx, p, opts)
-	return gen, append(diags, more...)
+	return bridge.Build(ctx, p, opts)
 }
 
 // KVDiagnostics reports, at the kv block's path attribute, a store file
@@ -208,8 +219,12 @@ type Options struct {
 	Parse    func(path string) (*policy.Policy, hcl.Diagnostics)
 	// Metrics, if set, observes sessions, reloads and generations.
 	Metrics *metrics.Metrics
-	// Recorder, if set, is told every finished transaction (the console).
-	Recorder bridge.Recorder
+	// NewRecorder, if set, is called once at start-up with the console
+	// block of the policy (after Override) and returns the recorder told
+	// every finished transaction (the console), or nil for none. A reload
+	// that changes the block then gets a "needs a restart" warning: the
+	// recorder keeps the settings it was made with.
+	NewRecorder func(policy.Console) bridge.Recorder
 	// Watch reloads when the policy or a file it names changes on disk.
 	Watch bool
 	// Debounce is the watcher's (0: DefaultDebounce).
@@ -250,16 +265,22 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{log: log, metrics: opts.Metrics, hup: make(chan struct{}, 1)}
-	g.loader = Loader{Logger: log, Override: opts.Override, Parse: opts.Parse, Recorder: opts.Recorder}
+	g.loader = Loader{Logger: log, Override: opts.Override, Parse: opts.Parse}
 	if opts.Metrics != nil {
 		g.loader.Observer = opts.Metrics
-	}
-	if u, ok := opts.Recorder.(upstreamWatcher); ok {
-		g.loader.Observer = upstreamTee{Observer: g.loader.Observer, watcher: u}
 	}
 	p, diags := g.loader.parse(opts.Path)
 	if diags.HasErrors() {
 		return nil, diags, ErrPolicy
+	}
+	diags = append(diags, g.loader.override(p)...)
+	// The console block is read here only: the recorder keeps its ring
+	// under one rule for the life of the process (RATIONALE.md).
+	if opts.NewRecorder != nil {
+		g.loader.Recorder = opts.NewRecorder(p.Console)
+	}
+	if u, ok := g.loader.Recorder.(upstreamWatcher); ok {
+		g.loader.Observer = upstreamTee{Observer: g.loader.Observer, watcher: u}
 	}
 	if kd := KVDiagnostics(p); kd.HasErrors() {
 		return nil, append(diags, kd...), ErrPolicy
@@ -286,7 +307,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 		return nil, diags, fmt.Errorf("cannot start the plugin engine: %w", err)
 	}
 	g.loader.Engine = eng
-	gen, more := g.loader.build(ctx, p)
+	gen, more := g.loader.generation(ctx, p)
 	diags = append(diags, more...)
 	if diags.HasErrors() {
 		g.closeEngine()
@@ -298,7 +319,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 	g.life, g.stop = context.WithCancel(context.Background())
 	g.backend = bridge.NewBackend(gen, log)
 	g.front = &front{backend: g.backend, log: log, failed: make(chan error, 1)}
-	started := p // the kv block is read from the start-up's policy only
+	started := p // the kv and console blocks are read from the start-up's policy only
 	g.reloader = NewReloader(opts.Path, p, ReloaderOptions{Parse: g.loader.parse, Logger: log,
 		Build: func(ctx context.Context, p *policy.Policy) (*bridge.Generation, hcl.Diagnostics) {
 			gen, diags := g.loader.build(ctx, p)
@@ -310,6 +331,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, hcl.Diagnostics, error)
 					return nil, diags
 				}
 				diags = append(diags, kvChanges(started.KV, p.KV)...)
+				if opts.NewRecorder != nil {
+					diags = append(diags, consoleChanges(started.Console, p.Console)...)
+				}
 			}
 			return gen, diags
 		},

@@ -18,6 +18,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "scanner", LabelNames: []string{"name"}},
 		{Type: "kv"},
 		{Type: "milter"},
+		{Type: "console"},
 	},
 }
 
@@ -35,7 +36,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	content, cdiags := f.Body.Content(fileSchema)
 	d.diags = append(d.diags, cdiags...)
 
-	var locals, listens, upstreams, resolvers, plugins, dkimKeys, scanners, kvs, milters hcl.Blocks
+	var locals, listens, upstreams, resolvers, plugins, dkimKeys, scanners, kvs, milters, consoles hcl.Blocks
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "locals":
@@ -56,6 +57,8 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 			kvs = append(kvs, b)
 		case "milter":
 			milters = append(milters, b)
+		case "console":
+			consoles = append(consoles, b)
 		}
 	}
 	d.ctx = d.evalContext(locals)
@@ -81,6 +84,7 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	}
 	p.Resolver = d.resolvers(resolvers)
 	p.KV = d.kvBlock(kvs)
+	p.Console = d.consoleBlock(consoles)
 	p.DKIMKeys = d.dkimKeys(dkimKeys)
 	d.keyNames = make(map[string]bool, len(p.DKIMKeys))
 	for _, k := range p.DKIMKeys {

@@ -28,6 +28,9 @@ type Policy struct {
 	Resolver Resolver
 	// KV is the optional `kv` block: the key/value store's file.
 	KV KV
+	// Console is the optional `console` block: the admin console's
+	// settings, read at start-up.
+	Console Console
 	// DKIMKeys are the `dkim_key` blocks in declaration order.
 	DKIMKeys []DKIMKey
 	// Scanners are the `scanner` blocks in declaration order.

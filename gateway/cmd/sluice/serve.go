@@ -36,10 +36,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	adminToken := fs.String("admin-token-file", "", "file holding the bearer token the admin server requires (needed off loopback)")
 	pprofOn := fs.Bool("pprof", false, "serve Go's /debug/pprof/ profiles on the admin address")
 	watch := fs.Bool("watch", true, "reload when the policy or a file it names changes on disk")
-	conOn := fs.Bool("console", true, "serve the web console at / and its JSON API under /api/ on the admin address (docs/console.md)")
-	conSize := fs.Int("console-size", console.DefaultSize, "transactions the console keeps")
-	conHash := fs.Bool("console-hash-addresses", false, "show envelope addresses hashed in the console (domains in clear)")
-	conHeaders := fs.Bool("console-headers", false, "keep each message's header fields for the console (bodies are never kept)")
+	// The console's flags override the policy's console block when given.
+	conOn := fs.Bool("console", true, "serve the web console at / and its JSON API under /api/ on the admin address (docs/console.md); overrides the policy's console enabled")
+	conSize := fs.Int("console-size", console.DefaultSize, "transactions the console keeps; overrides the policy's console size")
+	conHash := fs.Bool("console-hash-addresses", false, "show envelope addresses hashed in the console (domains in clear); overrides the policy's console hash_addresses")
+	conHeaders := fs.Bool("console-headers", false, "keep each message's header fields for the console (bodies are never kept); overrides the policy's console headers")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
@@ -60,15 +61,23 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	log := lf.logger(stderr)
 	ctx := context.Background()
 	met := metrics.New()
-	// The console's recorder only exists with an admin address to see it on.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// The console's recorder only exists with an admin address to see it
+	// on; lifecycle makes it from the start-up policy's console block.
 	var rec *console.Recorder
-	var recorder bridge.Recorder
-	if *admin != "" && *conOn {
-		rec = console.NewRecorder(console.Options{Size: *conSize, HashAddresses: *conHash, Headers: *conHeaders})
-		recorder = rec
+	var newRecorder func(policy.Console) bridge.Recorder
+	if *admin != "" {
+		newRecorder = func(c policy.Console) bridge.Recorder {
+			if !c.Enabled {
+				return nil
+			}
+			rec = console.NewRecorder(console.OptionsOf(c))
+			return rec
+		}
 	}
 	gw, diags, err := lifecycle.Start(ctx, lifecycle.Options{
-		Path: *policyPath, Logger: log, Metrics: met, Watch: *watch, Recorder: recorder,
+		Path: *policyPath, Logger: log, Metrics: met, Watch: *watch, NewRecorder: newRecorder,
 		NewEngine: func(ctx context.Context, store kv.Store) (*wasmhost.Engine, error) { return lf.engine(ctx, log, store) },
 		Override: func(p *policy.Policy) {
 			if *listen != "" {
@@ -76,6 +85,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			}
 			if *upAddr != "" {
 				p.Upstream.Address, p.Upstream.Maildir = *upAddr, ""
+			}
+			c := &p.Console
+			if c.Size == 0 {
+				c.Size = console.DefaultSize
+			}
+			for name, apply := range map[string]func(){
+				"console":                func() { c.Enabled = *conOn },
+				"console-size":           func() { c.Size = *conSize },
+				"console-hash-addresses": func() { c.HashAddresses = *conHash },
+				"console-headers":        func() { c.Headers = *conHeaders },
+			} {
+				if given[name] {
+					apply()
+				}
 			}
 		},
 	})
