@@ -36,11 +36,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	adminToken := fs.String("admin-token-file", "", "file holding the bearer token the admin server requires (needed off loopback)")
 	pprofOn := fs.Bool("pprof", false, "serve Go's /debug/pprof/ profiles on the admin address")
 	watch := fs.Bool("watch", true, "reload when the policy or a file it names changes on disk")
-	// The console's flags override the policy's console block when given.
-	conOn := fs.Bool("console", true, "serve the web console at / and its JSON API under /api/ on the admin address (docs/console.md); overrides the policy's console enabled")
-	conSize := fs.Int("console-size", console.DefaultSize, "transactions the console keeps; overrides the policy's console size")
-	conHash := fs.Bool("console-hash-addresses", false, "show envelope addresses hashed in the console (domains in clear); overrides the policy's console hash_addresses")
-	conHeaders := fs.Bool("console-headers", false, "keep each message's header fields for the console (bodies are never kept); overrides the policy's console headers")
+	var cf consoleFlags
+	cf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
@@ -54,15 +51,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 2
 	}
-	if *conSize < 1 || *conSize > console.MaxSize {
+	if *cf.size < 1 || *cf.size > console.MaxSize {
 		fmt.Fprintf(stderr, "sluice: --console-size must be 1 to %d\n", console.MaxSize)
 		return 2
 	}
 	log := lf.logger(stderr)
 	ctx := context.Background()
 	met := metrics.New()
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	// The console's recorder only exists with an admin address to see it
 	// on; lifecycle makes it from the start-up policy's console block.
 	var rec *console.Recorder
@@ -86,20 +81,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			if *upAddr != "" {
 				p.Upstream.Address, p.Upstream.Maildir = *upAddr, ""
 			}
-			c := &p.Console
-			if c.Size == 0 {
-				c.Size = console.DefaultSize
-			}
-			for name, apply := range map[string]func(){
-				"console":                func() { c.Enabled = *conOn },
-				"console-size":           func() { c.Size = *conSize },
-				"console-hash-addresses": func() { c.HashAddresses = *conHash },
-				"console-headers":        func() { c.Headers = *conHeaders },
-			} {
-				if given[name] {
-					apply()
-				}
-			}
+			cf.override(fs, &p.Console)
 		},
 	})
 	policy.WriteDiagnostics(stderr, diags)
@@ -143,6 +125,42 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// consoleFlags are serve's console flags. Each one given on the command
+// line overrides the matching attribute of the policy's console block
+// (docs/policy.md); the others leave the policy's value.
+type consoleFlags struct {
+	on, hash, headers *bool
+	size              *int
+}
+
+func (cf *consoleFlags) register(fs *flag.FlagSet) {
+	cf.on = fs.Bool("console", true, "serve the web console at / and its JSON API under /api/ on the admin address (docs/console.md); overrides the policy's console enabled")
+	cf.size = fs.Int("console-size", console.DefaultSize, "transactions the console keeps; overrides the policy's console size")
+	cf.hash = fs.Bool("console-hash-addresses", false, "show envelope addresses hashed in the console (domains in clear); overrides the policy's console hash_addresses")
+	cf.headers = fs.Bool("console-headers", false, "keep each message's header fields for the console (bodies are never kept); overrides the policy's console headers")
+}
+
+// override applies the flags given on fs's command line to c, and gives a
+// size left 0 its value, DefaultSize, so that a reload spelling the
+// default out is no change.
+func (cf *consoleFlags) override(fs *flag.FlagSet, c *policy.Console) {
+	if c.Size == 0 {
+		c.Size = console.DefaultSize
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "console":
+			c.Enabled = *cf.on
+		case "console-size":
+			c.Size = *cf.size
+		case "console-hash-addresses":
+			c.HashAddresses = *cf.hash
+		case "console-headers":
+			c.Headers = *cf.headers
+		}
+	})
 }
 
 // adminTarget is what the admin server acts on (lifecycle.Gateway).
