@@ -23,10 +23,12 @@ import (
 )
 
 // consolePolicy has a plugin that rejects at MAIL and one that rewrites the
-// message, in front of a fake MTA that answers with a queue id.
+// message, in front of a fake MTA that answers with a queue id; its console
+// block keeps the headers, which the detail view shows.
 const consolePolicy = `
 listen   { address = "%LISTEN%" }
 upstream { address = "%UPSTREAM%" }
+console  { headers = true }
 plugin "access" {
   wasm   = "%BIN%/plugins/access.wasm"
   config = {
@@ -163,7 +165,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	port := postfixtest.FreePort(t)
 	admin := fmt.Sprintf("http://127.0.0.1:%d", port)
 	g := startSluice(t, consolePolicy, mta.Addr(), "--admin", fmt.Sprintf("0.0.0.0:%d", port), "--admin-token-file", tokenFile,
-		"--watch=false", "--console-headers")
+		"--watch=false")
 	if !postfixtest.WaitPort(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second) {
 		t.Fatalf("no admin server; log:\n%s", g.Log())
 	}
