@@ -123,6 +123,9 @@ func (t upstreamTee) PluginBreaker(plugin string, open bool) {
 // waits for a restart: the recorder keeps the settings it was made with, so
 // what its ring holds always follows one rule.
 func consoleChanges(running, now policy.Console) hcl.Diagnostics {
+	if !running.Enabled && !now.Enabled {
+		return nil // no console, then or now: nothing waits for a restart
+	}
 	var diags hcl.Diagnostics
 	for _, s := range []struct {
 		name     string

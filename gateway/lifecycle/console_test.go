@@ -92,3 +92,16 @@ func TestConsoleBlockReadAtStart(t *testing.T) {
 		t.Errorf("reloads made %d more recorders", len(made)-1)
 	}
 }
+
+// With the console off at start-up and in the reloaded policy, its other
+// settings change nothing and are not warned about; turning it on is.
+func TestConsoleChangesWhileDisabled(t *testing.T) {
+	off := policy.Console{Size: 10}
+	if d := consoleChanges(off, policy.Console{Size: 20, HashAddresses: true}); len(d) != 0 {
+		t.Errorf("warnings for a console that stays off: %v", d)
+	}
+	d := consoleChanges(off, policy.Console{Enabled: true, Size: 10})
+	if len(d) != 1 || !strings.Contains(d[0].Detail, "console enabled changed from false to true") {
+		t.Errorf("turning the console on: %v", d)
+	}
+}
