@@ -72,10 +72,32 @@ function fetch(fn: (a: usize, al: i32, b: usize, bl: i32, buf: usize, cap: i32) 
 // every phase, sluice_configure and _initialize. Writes take effect at once
 // and are not undone when the call later fails.
 
-/** The value of `key`, or null if absent or expired. */
+/** Whether the last kv call got TEMPERROR. */
+let unavailable = false;
+
+/**
+ * Whether the last kv call (kvGet, kvGetString, kvSet, kvIncr or kvDelete)
+ * failed because the store could not answer (the ABI's TEMPERROR, §4.8): a
+ * shared store (`kv { redis = ... }`) that is down or slower than its
+ * timeout. Then kvGet's null does not mean "absent", kvSet's and
+ * kvDelete's false do not mean "refused" or "absent", and kvIncr's result
+ * is not a count; a write may or may not have happened. Decide what an
+ * outage means for the plugin: a greylist tempfails, a rate limit lets the
+ * message through.
+ */
+export function kvUnavailable(): bool {
+  return unavailable;
+}
+
+/**
+ * The value of `key`, or null if absent or expired, or if the store could
+ * not answer: kvUnavailable() tells the two apart.
+ */
 export function kvGet<K>(key: K): Uint8Array | null {
-  return fetch((kp: usize, kl: i32, _b: usize, _bl: i32, buf: usize, cap: i32): i32 => raw.kv_get(kp, kl, buf, cap),
+  const v = fetch((kp: usize, kl: i32, _b: usize, _bl: i32, buf: usize, cap: i32): i32 => raw.kv_get(kp, kl, buf, cap),
     argPtr(key, 0), argLen(key), 0, 0);
+  unavailable = v === null && lastResult == TEMPERROR;
+  return v;
 }
 
 /** kvGet() decoded as UTF-8. */
@@ -99,11 +121,14 @@ export function kvQuotaExceeded(): bool {
 /**
  * Stores `value` under `key` for ttlMs milliseconds (0: no expiry),
  * replacing any value and lifetime. False when the store's quota refused it
- * (QUOTA): nothing was written.
+ * (QUOTA: nothing was written; kvQuotaExceeded()) or the store could not
+ * answer (TEMPERROR; kvUnavailable()).
  */
 export function kvSet<K, V>(key: K, value: V, ttlMs: i32 = 0): bool {
-  quotaRefused = raw.kv_set(argPtr(key, 0), argLen(key), argPtr(value, 1), argLen(value), ttlMs) == QUOTA;
-  return !quotaRefused;
+  const n = raw.kv_set(argPtr(key, 0), argLen(key), argPtr(value, 1), argLen(value), ttlMs);
+  quotaRefused = n == QUOTA;
+  unavailable = n == TEMPERROR;
+  return !quotaRefused && !unavailable;
 }
 
 /**
@@ -112,19 +137,34 @@ export function kvSet<K, V>(key: K, value: V, ttlMs: i32 = 0): bool {
  * ttlMs; an existing key keeps its lifetime (a fixed window). A value that
  * is not a decimal integer counts as 0. Creating the key past the quota
  * returns QUOTA and creates nothing: kvQuotaExceeded() tells it from a
- * counter at -4.
+ * counter at -4. A store that could not answer returns TEMPERROR:
+ * kvUnavailable() tells it from a counter at -2.
  */
 export function kvIncr<K>(key: K, delta: i32 = 1, ttlMs: i32 = 0): i32 {
   const n = raw.kv_incr(argPtr(key, 0), argLen(key), delta, ttlMs);
-  // -4 is also a counter's value; QUOTA is returned only instead of
-  // creating the key, so the key exists now if and only if it counted.
-  quotaRefused = n == QUOTA && kvGet(key) === null;
+  quotaRefused = false;
+  unavailable = false;
+  if (n != QUOTA && n != TEMPERROR) return n;
+  // -4 and -2 are also a counter's values. QUOTA is returned only instead
+  // of creating the key, so the key exists now if and only if it counted;
+  // TEMPERROR means the store could not answer, and then it cannot answer
+  // kv_get either, or has no such key (sdk/ABI.md §4.8).
+  if (kvGet(key) !== null) return n; // kvGet cleared unavailable
+  if (!unavailable) {
+    quotaRefused = n == QUOTA;
+    unavailable = n == TEMPERROR;
+  }
   return n;
 }
 
-/** Removes `key`; false if it was absent. */
+/**
+ * Removes `key`; false if it was absent, or if the store could not answer
+ * (kvUnavailable()).
+ */
 export function kvDelete<K>(key: K): bool {
-  return raw.kv_delete(argPtr(key, 0), argLen(key)) == 0;
+  const n = raw.kv_delete(argPtr(key, 0), argLen(key));
+  unavailable = n == TEMPERROR;
+  return n == 0;
 }
 
 // ---------------------------------------------------------------------------

@@ -7,19 +7,19 @@
 
 // §4.8 Key/value store (grant "kv")
 
-/** kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND. */
+/** kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND | TEMPERROR. */
 @external("sluice", "kv_get")
 export declare function kv_get(keyPtr: usize, keyLen: i32, buf: usize, cap: i32): i32;
 
-/** kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0. */
+/** kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0 | TEMPERROR | QUOTA. */
 @external("sluice", "kv_set")
 export declare function kv_set(keyPtr: usize, keyLen: i32, valPtr: usize, valLen: i32, ttlMs: i32): i32;
 
-/** kv_incr(key_ptr, key_len, delta, ttl_ms) -> new value. */
+/** kv_incr(key_ptr, key_len, delta, ttl_ms) -> new value | TEMPERROR | QUOTA. */
 @external("sluice", "kv_incr")
 export declare function kv_incr(keyPtr: usize, keyLen: i32, delta: i32, ttlMs: i32): i32;
 
-/** kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND. */
+/** kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND | TEMPERROR. */
 @external("sluice", "kv_delete")
 export declare function kv_delete(keyPtr: usize, keyLen: i32): i32;
 

@@ -60,6 +60,25 @@ test("kv: a write past the quota is refused with QUOTA, not a trap", () => {
   assert.ok(h.kvUsage() <= 2 * (128 + 1 + 100));
 });
 
+test("kv: a store that is down answers TEMPERROR, told apart from absence", () => {
+  const h = new TestHost(wasm);
+  h.setKV("seen", "1");
+  h.setKV("n", "-2"); // a counter whose value is TEMPERROR's number
+  h.setEnvelope("a@example.org", "b@example.net");
+  h.setKvDown(true);
+  let r = h.data("From: a@example.org\nX-Test: down\n\nx\n");
+  assert.equal(r.error, null);
+  assert.equal(h.tags()["kv.down"], "null,true;null,true;false,true,false;-2,true;false,true");
+  assert.equal(h.kvValue("k"), null, "nothing is written while down");
+
+  // Back up: the keys are there; absence, a -2 counter and a delete are what they are.
+  h.setKvDown(false);
+  r = h.data("From: a@example.org\nX-Test: down\n\nx\n");
+  assert.equal(r.error, null);
+  assert.equal(h.tags()["kv.down"], "1,false;null,false;true,false,false;-2,false;true,false");
+  assert.equal(h.kvValue("seen"), null);
+});
+
 test("dns: records split on newline, not found vs temporary", () => {
   const h = new TestHost(wasm);
   h.setDNS("TXT", "example.org", "v=spf1 -all", "hello world");

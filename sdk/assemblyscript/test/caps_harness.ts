@@ -81,6 +81,14 @@ export function sluice_on_data(): i32 {
     const refusedN = caps.kvQuotaExceeded();
     const a = caps.kvIncr("a", -4);
     sluice.setTag("kv.quota", set + ";" + n.toString() + "," + refusedN.toString() + ";" + a.toString() + "," + caps.kvQuotaExceeded().toString());
+  } else if (sluice.equalsAscii(what, "down")) {
+    // Each call, then whether it was the store (TEMPERROR) or the key.
+    let out = orNull(caps.kvGetString("seen")) + "," + caps.kvUnavailable().toString();
+    out += ";" + orNull(caps.kvGetString("absent")) + "," + caps.kvUnavailable().toString();
+    out += ";" + caps.kvSet("k", "v").toString() + "," + caps.kvUnavailable().toString() + "," + caps.kvQuotaExceeded().toString();
+    out += ";" + caps.kvIncr("n", 0).toString() + "," + caps.kvUnavailable().toString();
+    out += ";" + caps.kvDelete("seen").toString() + "," + caps.kvUnavailable().toString();
+    sluice.setTag("kv.down", out);
   } else if (sluice.equalsAscii(what, "dkim-other")) {
     caps.kvSet("kept", "yes");
     caps.dkimSign("other"); // traps: not granted

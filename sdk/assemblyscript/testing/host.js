@@ -248,6 +248,8 @@ export class TestHost {
     this.kv = new Map();
     /** The store's quota in bytes (kv_quota; sdk/ABI.md §4.8). */
     this.kvQuota = 64 * 1024 * 1024;
+    /** Whether the store is down: every kv call returns TEMPERROR (setKvDown). */
+    this.kvDown = false;
     /** The store's clock in ms; it moves only with advance(). */
     this.clockMs = 0;
     this.dns = new Map();
@@ -272,6 +274,13 @@ export class TestHost {
 
   /** Sets the store's quota in bytes, as kv_quota in the policy would: writes past it get QUOTA. */
   setKvQuota(bytes) { this.kvQuota = bytes; }
+
+  /**
+   * Takes the key/value store down (true) or brings it back (false): while
+   * down, every kv call returns TEMPERROR, as with a shared store (Redis)
+   * that cannot answer (sdk/ABI.md §4.8). The keys are kept.
+   */
+  setKvDown(down) { this.kvDown = down; }
 
   /** What the keys count against the quota: per key 128 + key + value bytes, the value at least 20. */
   kvUsage() {
@@ -647,6 +656,7 @@ export class TestHost {
       },
       kv_get: (kp, kl, buf, cap) => {
         const k = kvKey("kv_get", read(kp, kl));
+        if (this.kvDown) return TEMPERROR;
         return give(this.kvLive(k)?.value ?? null, buf, cap);
       },
       kv_set: (kp, kl, vp, vl, ttl) => {
@@ -654,6 +664,7 @@ export class TestHost {
         const value = read(vp, vl);
         if (ttl < 0) throw new AbiMisuse(`kv_set: negative ttl_ms ${ttl}`);
         if (value.length > 65536) throw new AbiMisuse(`kv_set: value of ${value.length} bytes is above the limit of 65536`);
+        if (this.kvDown) return TEMPERROR;
         const old = this.kvLive(k);
         if (!this.kvFits(kvCost(k, value) - (old ? kvCost(k, old.value) : 0))) return QUOTA;
         this.kv.set(k, { value, expires: ttl > 0 ? this.clockMs + ttl : null });
@@ -662,6 +673,7 @@ export class TestHost {
       kv_incr: (kp, kl, delta, ttl) => {
         const k = kvKey("kv_incr", read(kp, kl));
         if (ttl < 0) throw new AbiMisuse(`kv_incr: negative ttl_ms ${ttl}`);
+        if (this.kvDown) return TEMPERROR;
         let e = this.kvLive(k);
         if (!e) {
           if (!this.kvFits(kvCost(k, Buffer.alloc(0)))) return QUOTA;
@@ -676,6 +688,7 @@ export class TestHost {
       },
       kv_delete: (kp, kl) => {
         const k = kvKey("kv_delete", read(kp, kl));
+        if (this.kvDown) return TEMPERROR;
         if (!this.kvLive(k)) return NOT_FOUND;
         this.kv.delete(k);
         return 0;

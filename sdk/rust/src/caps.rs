@@ -35,16 +35,27 @@ impl fmt::Display for DnsError {
     }
 }
 
-/// The error of [`Host::kv_set`] and [`Host::kv_incr`] when the write would
-/// take the plugin's key/value store past its quota (`kv_quota` in the
-/// policy, default 64 MiB; the ABI's QUOTA, sdk/ABI.md §4.8). Nothing was
-/// written; keys free up as they expire or are deleted.
+/// Why a key/value call did not do what it was asked (sdk/ABI.md §4.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KvQuotaExceeded;
+pub enum KvError {
+    /// The write would take the plugin's key/value store past its quota
+    /// (`kv_quota` in the policy, default 64 MiB; the ABI's QUOTA). Nothing
+    /// was written; keys free up as they expire or are deleted. Only
+    /// [`Host::kv_set`] and [`Host::kv_incr`] return it.
+    QuotaExceeded,
+    /// The store could not answer now: a shared store (Redis) is down, slow
+    /// or refused the call (the ABI's TEMPERROR). Nothing is known about the
+    /// key: it is neither "absent" nor "written". Answer 4xx rather than
+    /// 5xx on it, or let the message through if the plugin's purpose allows.
+    Temporary,
+}
 
-impl fmt::Display for KvQuotaExceeded {
+impl fmt::Display for KvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("key/value quota exceeded")
+        f.write_str(match self {
+            KvError::QuotaExceeded => "key/value quota exceeded",
+            KvError::Temporary => "key/value store temporarily unavailable",
+        })
     }
 }
 
@@ -145,23 +156,35 @@ impl Host {
     // ----- §4.8 key/value store (grant "kv") -----
 
     /// The value of `key` (1 to 256 bytes) in the plugin's key/value store,
-    /// or `None` if absent or expired. The store is shared by every
-    /// instance of the plugin and kept across reloads. Needs `grants =
-    /// ["kv"]`; works in every phase and in `configure`.
-    pub fn kv_get(&self, key: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+    /// or `Ok(None)` if absent or expired; [`KvError::Temporary`] if the
+    /// store could not answer (a shared store that is down). The store is
+    /// shared by every instance of the plugin and kept across reloads.
+    /// Needs `grants = ["kv"]`; works in every phase and in `configure`.
+    pub fn kv_get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, KvError> {
         let key = key.as_ref();
-        read_owned(|b| sys::kv_get(key, b))
+        let mut code = 0;
+        let v = read_owned(|b| {
+            code = sys::kv_get(key, b);
+            code
+        });
+        match v {
+            None if code == TEMPERROR => Err(KvError::Temporary),
+            v => Ok(v),
+        }
     }
 
     /// Stores `value` (at most 64 KiB) under `key` for `ttl_ms`
     /// milliseconds (0: no expiry), replacing any value and lifetime. Writes
     /// take effect at once and are not undone if the hook later fails.
-    /// [`KvQuotaExceeded`] when the plugin's store has no room for it.
-    pub fn kv_set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl_ms: u32) -> Result<(), KvQuotaExceeded> {
-        if sys::kv_set(key.as_ref(), value.as_ref(), ttl(ttl_ms)) == QUOTA {
-            return Err(KvQuotaExceeded);
+    /// [`KvError::QuotaExceeded`] when the plugin's store has no room for
+    /// it, [`KvError::Temporary`] when the store could not answer (the
+    /// write may or may not have happened).
+    pub fn kv_set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl_ms: u32) -> Result<(), KvError> {
+        match sys::kv_set(key.as_ref(), value.as_ref(), ttl(ttl_ms)) {
+            QUOTA => Err(KvError::QuotaExceeded),
+            TEMPERROR => Err(KvError::Temporary),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Atomically adds `delta` to the decimal counter under `key` and
@@ -169,22 +192,35 @@ impl Host {
     /// starts at 0 and lives `ttl_ms` milliseconds (0: no expiry); an
     /// existing key keeps its lifetime (a fixed window). A value that is not
     /// a decimal integer counts as 0.
-    /// [`KvQuotaExceeded`] when a missing key cannot be created within the
-    /// quota; incrementing an existing key never fails.
-    pub fn kv_incr(&self, key: impl AsRef<[u8]>, delta: i32, ttl_ms: u32) -> Result<i32, KvQuotaExceeded> {
+    /// [`KvError::QuotaExceeded`] when a missing key cannot be created
+    /// within the quota (incrementing an existing key never hits it);
+    /// [`KvError::Temporary`] when the store could not answer.
+    pub fn kv_incr(&self, key: impl AsRef<[u8]>, delta: i32, ttl_ms: u32) -> Result<i32, KvError> {
         let key = key.as_ref();
         let n = sys::kv_incr(key, delta, ttl(ttl_ms));
-        // -4 is also a counter's value; QUOTA is returned only instead of
-        // creating the key, so the key exists now if and only if it counted.
-        if n == QUOTA && self.kv_get(key).is_none() {
-            return Err(KvQuotaExceeded);
+        if n != QUOTA && n != TEMPERROR {
+            return Ok(n);
         }
-        Ok(n)
+        // -4 and -2 are also a counter's values. QUOTA is returned only
+        // instead of creating the key, so the key exists now if and only if
+        // it counted; TEMPERROR means the store could not answer, and then
+        // it cannot answer kv_get either, or has no such key (sdk/ABI.md
+        // §4.8).
+        match self.kv_get(key) {
+            Ok(Some(_)) => Ok(n),
+            Err(e) => Err(e),
+            Ok(None) if n == QUOTA => Err(KvError::QuotaExceeded),
+            Ok(None) => Err(KvError::Temporary),
+        }
     }
 
-    /// Removes `key`; `false` if it was absent.
-    pub fn kv_delete(&self, key: impl AsRef<[u8]>) -> bool {
-        sys::kv_delete(key.as_ref()) == 0
+    /// Removes `key`; `Ok(false)` if it was absent, [`KvError::Temporary`]
+    /// when the store could not answer.
+    pub fn kv_delete(&self, key: impl AsRef<[u8]>) -> Result<bool, KvError> {
+        match sys::kv_delete(key.as_ref()) {
+            TEMPERROR => Err(KvError::Temporary),
+            n => Ok(n == 0),
+        }
     }
 
     // ----- §4.9 DNS lookups (grant "dns") -----

@@ -83,13 +83,13 @@ extern "C" {
 #[link(wasm_import_module = "sluice")]
 extern "C" {
     // §4.8 Key/value store (grant "kv").
-    /// `kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.8).
+    /// `kv_get(key_ptr, key_len, buf, cap) -> len | NOT_FOUND | TEMPERROR` (§4.8).
     pub fn kv_get(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
-    /// `kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0` (§4.8).
+    /// `kv_set(key_ptr, key_len, val_ptr, val_len, ttl_ms) -> 0 | TEMPERROR | QUOTA` (§4.8).
     pub fn kv_set(key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32, ttl_ms: i32) -> i32;
-    /// `kv_incr(key_ptr, key_len, delta, ttl_ms) -> new value` (§4.8).
+    /// `kv_incr(key_ptr, key_len, delta, ttl_ms) -> new value | TEMPERROR | QUOTA` (§4.8).
     pub fn kv_incr(key_ptr: i32, key_len: i32, delta: i32, ttl_ms: i32) -> i32;
-    /// `kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND` (§4.8).
+    /// `kv_delete(key_ptr, key_len) -> 0 | NOT_FOUND | TEMPERROR` (§4.8).
     pub fn kv_delete(key_ptr: i32, key_len: i32) -> i32;
 
     // §4.9 DNS lookups (grant "dns").

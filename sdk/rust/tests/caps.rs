@@ -9,9 +9,9 @@ fn kv_round_trip_incr_delete_and_expiry() {
     let mut s = Session::new();
     let mut seen = Vec::new();
     let out = s.run(Phase::Connect, |h| {
-        seen.push(h.kv_get("greylist"));
+        seen.push(h.kv_get("greylist").unwrap());
         h.kv_set("greylist", b"\x00first\xff", 0).unwrap();
-        seen.push(h.kv_get("greylist"));
+        seen.push(h.kv_get("greylist").unwrap());
         h.kv_set("window", "x", 1000).unwrap();
         Verdict::Continue
     });
@@ -42,9 +42,9 @@ fn kv_round_trip_incr_delete_and_expiry() {
         got = (
             h.kv_incr("big", 7, 0).unwrap(),
             h.kv_incr("text", 2, 0).unwrap(),
-            h.kv_delete("text"),
-            h.kv_delete("text"),
-            h.kv_get("text"),
+            h.kv_delete("text").unwrap(),
+            h.kv_delete("text").unwrap(),
+            h.kv_get("text").unwrap(),
         );
         Verdict::Continue
     });
@@ -62,7 +62,7 @@ fn kv_writes_survive_a_failed_call_and_bad_keys_trap() {
     assert!(out.error.unwrap().contains("boom"));
     assert_eq!(s.kv("k"), Some(b"v".to_vec()), "the store is outside the transaction");
     let out = s.run(Phase::Connect, |h| {
-        h.kv_get("");
+        let _ = h.kv_get("");
         Verdict::Continue
     });
     assert!(out.error.unwrap().contains("key length 0"));
@@ -234,7 +234,7 @@ fn dkim_keys_and_signing() {
 
 #[test]
 fn kv_quota_is_an_error_not_a_trap() {
-    use sluice::KvQuotaExceeded;
+    use sluice::KvError::QuotaExceeded;
     let mut s = Session::new();
     s.set_kv_quota(2 * (128 + 1 + 100));
     let mut got = Vec::new();
@@ -248,7 +248,47 @@ fn kv_quota_is_an_error_not_a_trap() {
         Verdict::Continue
     });
     assert!(out.is_ok(), "{:?}", out.error);
-    assert_eq!(got, [Ok(()), Ok(()), Err(KvQuotaExceeded), Err(KvQuotaExceeded), Ok(())]);
+    assert_eq!(got, [Ok(()), Ok(()), Err(QuotaExceeded), Err(QuotaExceeded), Ok(())]);
     assert_eq!(s.kv("c"), None, "a refused key is not stored");
     assert!(s.kv_usage() <= 2 * (128 + 1 + 100));
+}
+
+#[test]
+fn kv_store_down_is_temporary_not_absent() {
+    use sluice::KvError::Temporary;
+    let mut s = Session::new();
+    s.set_kv("seen", "1", 0).set_kv("n", "-2", 0).set_kv_down(true);
+    let mut got = None;
+    let out = s.run(Phase::Rcpt, |h| {
+        got = Some((
+            h.kv_get("seen"),
+            h.kv_get("absent"),
+            h.kv_set("k", "v", 0),
+            h.kv_incr("n", 1, 0),
+            h.kv_incr("new", 1, 0),
+            h.kv_delete("seen"),
+        ));
+        Verdict::Continue
+    });
+    assert!(out.is_ok(), "{:?}", out.error);
+    assert_eq!(
+        got.unwrap(),
+        (Err(Temporary), Err(Temporary), Err(Temporary), Err(Temporary), Err(Temporary), Err(Temporary))
+    );
+    // A bad key is still misuse, down or not.
+    let out = s.run(Phase::Rcpt, |h| {
+        let _ = h.kv_get("");
+        Verdict::Continue
+    });
+    assert!(out.error.unwrap().contains("key length 0"));
+
+    // Back up: the keys are there, nothing was written while down, and a
+    // counter whose value is -2 (TEMPERROR's number) is a value.
+    s.set_kv_down(false);
+    let mut got = None;
+    s.run(Phase::Rcpt, |h| {
+        got = Some((h.kv_get("seen"), h.kv_get("k"), h.kv_incr("n", 0, 0), h.kv_delete("seen")));
+        Verdict::Continue
+    });
+    assert_eq!(got.unwrap(), (Ok(Some(b"1".to_vec())), Ok(None), Ok(-2), Ok(true)));
 }

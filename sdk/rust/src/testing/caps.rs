@@ -31,6 +31,9 @@ pub(crate) struct Caps {
     pub(crate) kv: BTreeMap<Vec<u8>, KvEntry>,
     /// The store's quota in bytes (sdk/ABI.md §4.8); `None`: the default.
     pub(crate) kv_quota: Option<i64>,
+    /// Whether the store is down: every kv call answers TEMPERROR, as the
+    /// gateway's Redis store does when Redis cannot answer (sdk/ABI.md §4.8).
+    pub(crate) kv_down: bool,
     /// Answers by (upper-case qtype, lower-case name without the final dot).
     pub(crate) dns: BTreeMap<(String, String), Result<Vec<Vec<u8>>, DnsError>>,
     /// Flat members of the auth result (`spf.result`, `dkim.0.domain`, ...).
@@ -198,9 +201,14 @@ pub(crate) mod sys {
 
     pub(crate) fn kv_get(key: &[u8], buf: &mut [u8]) -> i32 {
         kv_key("kv_get", key);
-        with(|st| match st.caps.kv_live(key) {
-            Some(e) => out(buf, &e.value),
-            None => NOT_FOUND,
+        with(|st| {
+            if st.caps.kv_down {
+                return TEMPERROR;
+            }
+            match st.caps.kv_live(key) {
+                Some(e) => out(buf, &e.value),
+                None => NOT_FOUND,
+            }
         })
     }
 
@@ -211,6 +219,9 @@ pub(crate) mod sys {
             trap(std::format!("kv_set: value of {} bytes is above the limit of 65536", val.len()))
         }
         with(|st| {
+            if st.caps.kv_down {
+                return TEMPERROR;
+            }
             let old = st.caps.kv_live(key).map_or(0, |e| kv_cost(key, &e.value));
             if !st.caps.kv_fits(kv_cost(key, val) - old) {
                 return QUOTA;
@@ -224,6 +235,9 @@ pub(crate) mod sys {
         kv_key("kv_incr", key);
         kv_ttl("kv_incr", ttl_ms);
         with(|st| {
+            if st.caps.kv_down {
+                return TEMPERROR;
+            }
             if st.caps.kv_live(key).is_none() {
                 if !st.caps.kv_fits(kv_cost(key, &[])) {
                     return QUOTA;
@@ -241,6 +255,9 @@ pub(crate) mod sys {
     pub(crate) fn kv_delete(key: &[u8]) -> i32 {
         kv_key("kv_delete", key);
         with(|st| {
+            if st.caps.kv_down {
+                return TEMPERROR;
+            }
             if st.caps.kv_live(key).is_none() {
                 return NOT_FOUND;
             }

@@ -177,9 +177,18 @@ impl Session {
 
     /// Sets the plugin's key/value quota in bytes, as `kv_quota` in its
     /// policy block would (default 64 MiB): a write past it gets
-    /// `KvQuotaExceeded` (sdk/ABI.md §4.8).
+    /// `KvError::QuotaExceeded` (sdk/ABI.md §4.8).
     pub fn set_kv_quota(&mut self, bytes: i64) -> &mut Self {
         self.st.caps.kv_quota = Some(bytes);
+        self
+    }
+
+    /// Takes the key/value store down (`true`) or brings it back
+    /// (`false`): while down, every kv call gets `KvError::Temporary`, as
+    /// with a shared store (Redis) that cannot answer (sdk/ABI.md §4.8).
+    /// The keys are kept and are there again once it is back.
+    pub fn set_kv_down(&mut self, down: bool) -> &mut Self {
+        self.st.caps.kv_down = down;
         self
     }
 
