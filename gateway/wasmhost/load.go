@@ -44,15 +44,16 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(nil, "the module is %d bytes, above the limit of %d MiB", len(wasm), MaxModuleSize>>20)
 	}
 	p := &Plugin{
-		name:    s.Name,
-		log:     e.log.With("plugin", s.Name),
-		config:  s.Config,
-		timeout: s.Timeout,
-		maxMsg:  int(min(s.MaxMessageSize, math.MaxInt32)),
-		maxIdle: s.MaxIdle,
-		kv:      e.kv,
-		dns:     e.dns,
-		now:     time.Now,
+		name:     s.Name,
+		log:      e.log.With("plugin", s.Name),
+		config:   s.Config,
+		timeout:  s.Timeout,
+		maxMsg:   int(min(s.MaxMessageSize, math.MaxInt32)),
+		maxIdle:  s.MaxIdle,
+		kv:       e.kv,
+		dns:      e.dns,
+		scanners: s.Scanners,
+		now:      time.Now,
 
 		idleTimeout: idleTimeout,
 	}
@@ -289,7 +290,11 @@ func (e *Engine) checkImports(cm wazero.CompiledModule, grants []string) string 
 				return fmt.Sprintf("the module imports %s.%s, which needs a DKIM key: declare a dkim_key \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
 					mod, name, abi.GrantDKIMPrefix)
 			}
-			if h.grant != "" && h.grant != abi.GrantDKIMPrefix && !slices.Contains(grants, h.grant) {
+			if h.grant == abi.GrantScanPrefix && !slices.ContainsFunc(grants, isScanGrant) {
+				return fmt.Sprintf("the module imports %s.%s, which needs a scanner: declare a scanner \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
+					mod, name, abi.GrantScanPrefix)
+			}
+			if h.grant != "" && h.grant != abi.GrantDKIMPrefix && h.grant != abi.GrantScanPrefix && !slices.Contains(grants, h.grant) {
 				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",
 					mod, name, h.grant, h.grant)
 			}
