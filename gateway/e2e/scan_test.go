@@ -72,25 +72,11 @@ plugin %q {
 `, maildir, engine, address, pluginName, pluginName, timeout, config)
 }
 
-// sendMessage runs one transaction and returns the reply to the message
-// (the final dot).
+// sendMessage runs one transaction to bob@example.net and returns the
+// reply to the message (the final dot).
 func sendMessage(t *testing.T, addr, msg string) string {
 	t.Helper()
-	c := dialSMTP(t, addr)
-	c.cmd("MAIL FROM:<alice@example.org>", "250")
-	c.cmd("RCPT TO:<bob@example.net>", "250")
-	c.cmd("DATA", "354")
-	fmt.Fprintf(c.c, "%s.\r\n", msg)
-	c.c.SetReadDeadline(time.Now().Add(60 * time.Second))
-	for {
-		line, err := c.r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("reading the reply to DATA: %v", err)
-		}
-		if len(line) < 4 || line[3] != '-' {
-			return strings.TrimRight(line, "\r\n")
-		}
-	}
+	return sendTo(t, addr, "bob@example.net", msg)
 }
 
 func plainMessage(subject, body string) string {
