@@ -31,7 +31,7 @@ func stopScanDaemons() {
 	}
 }
 
-func scanDaemon(t *testing.T, name string) *scantest.Daemon {
+func scanDaemon(t testing.TB, name string) *scantest.Daemon {
 	t.Helper()
 	scanDaemons.mu.Lock()
 	defer scanDaemons.mu.Unlock()
