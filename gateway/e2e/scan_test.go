@@ -85,16 +85,29 @@ func plainMessage(subject, body string) string {
 		"@example.org>\r\n\r\n" + body + "\r\n"
 }
 
-// assertDeferredWhileDown kills d, checks that a message gets 451 and is
-// not delivered, and restarts d.
+// assertDeferredWhileDown kills d in the middle of a transaction (the
+// message half sent), checks that the message gets 451 and is not
+// delivered, then that a new one is deferred as well, and restarts d.
 func assertDeferredWhileDown(t *testing.T, d *scantest.Daemon, gw *gateway, md string, delivered int) {
 	t.Helper()
-	d.Kill()
 	defer func() {
 		if err := d.Restart(); err != nil {
 			t.Errorf("restart %s: %v", d.Name, err)
 		}
 	}()
+	c := dialSMTP(t, gw.Addr)
+	c.cmd("MAIL FROM:<alice@example.org>", "250")
+	c.cmd("RCPT TO:<bob@example.net>", "250")
+	c.cmd("DATA", "354")
+	msg := plainMessage("killed mid-run", "first half\r\n")
+	fmt.Fprint(c.c, msg)
+	d.Kill()
+	fmt.Fprint(c.c, "second half\r\n.\r\n")
+	c.c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	line, err := c.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "451 4.7.1") {
+		t.Errorf("%s killed mid-transaction: reply %q, %v; want 451 4.7.1", d.Name, line, err)
+	}
 	if got := sendMessage(t, gw.Addr, plainMessage("while down", "hello")); !strings.HasPrefix(got, "451 4.7.1") {
 		t.Errorf("%s down: reply %q, want 451 4.7.1", d.Name, got)
 	}
