@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/netip"
 	"runtime"
@@ -25,6 +26,7 @@ import (
 type countingScanner struct {
 	scan.Scanner
 	scans, writes, copies atomic.Int64
+	lastErr               atomic.Value // error of the last failed scan, for failure messages
 }
 
 func (c *countingScanner) Scan(ctx context.Context, env scan.Envelope, msg scan.Message) (*scan.Result, error) {
@@ -32,7 +34,11 @@ func (c *countingScanner) Scan(ctx context.Context, env scan.Envelope, msg scan.
 	if _, ok := msg.(*message.Message); !ok {
 		c.copies.Add(1)
 	}
-	return c.Scanner.Scan(ctx, env, countingMessage{msg, &c.writes})
+	r, err := c.Scanner.Scan(ctx, env, countingMessage{msg, &c.writes})
+	if err != nil {
+		c.lastErr.Store(err.Error())
+	}
+	return r, err
 }
 
 type countingMessage struct {
@@ -62,9 +68,11 @@ func defaultChain(b *testing.B, scanners map[string]scan.Scanner) []*wasmhost.Pl
 		chain = append(chain,
 			loadGoPlugin(b, "clamav", `{"scanner":"virus"}`, func(s *wasmhost.Spec) {
 				s.Grants, s.Scanners = []string{"scan:virus"}, map[string]scan.Scanner{"virus": scanners["virus"]}
+				s.Timeout = 30 * time.Second // the default 200 ms is too short for a scan
 			}),
 			loadGoPlugin(b, "rspamd", `{"scanner":"spam"}`, func(s *wasmhost.Spec) {
 				s.Grants, s.Scanners = []string{"scan:spam"}, map[string]scan.Scanner{"spam": scanners["spam"]}
+				s.Timeout = 30 * time.Second
 			}))
 	}
 	return append(chain, loadGoPlugin(b, "dkim-sign", `{}`, func(s *wasmhost.Spec) {
@@ -82,7 +90,8 @@ func cpuTime() time.Duration {
 
 // runChain runs the data hooks of chain on benchMessage once per iteration
 // and reports the gateway's CPU per message.
-func runChain(b *testing.B, chain []*wasmhost.Plugin) {
+// why, if set, explains a failure (the scanners' last errors).
+func runChain(b *testing.B, chain []*wasmhost.Plugin, why func() string) {
 	ctx := context.Background()
 	sess := &filter.Session{ID: "bench", Tags: filter.Tags{}, ClientIP: netip.MustParseAddr("127.0.0.1"), Helo: "client.sender.test"}
 	one := func() {
@@ -91,7 +100,11 @@ func runChain(b *testing.B, chain []*wasmhost.Plugin) {
 		st.Phase, st.Msg, st.From, st.Rcpts = filter.Data, m, "a@sender.test", []string{"b@example.net"}
 		for _, p := range chain {
 			if v, err := p.Call(ctx, st); err != nil || v != filter.Continue {
-				b.Fatalf("%s: %v %v %v", p.Name(), v, err, st.Reply)
+				extra := ""
+				if why != nil {
+					extra = why()
+				}
+				b.Fatalf("%s: %v %v %v %s", p.Name(), v, err, st.Reply, extra)
 			}
 			st.Commit()
 		}
@@ -111,7 +124,7 @@ func runChain(b *testing.B, chain []*wasmhost.Plugin) {
 }
 
 // BenchmarkDefaultChain: the default chain's data hooks on a 10 KiB message.
-func BenchmarkDefaultChain(b *testing.B) { runChain(b, defaultChain(b, nil)) }
+func BenchmarkDefaultChain(b *testing.B) { runChain(b, defaultChain(b, nil), nil) }
 
 // BenchmarkDefaultChainScanning: the same with clamav and rspamd added,
 // scanning with the real daemons. Each message is sent to each scanner
@@ -129,7 +142,9 @@ func BenchmarkDefaultChainScanning(b *testing.B) {
 	}
 	cs, cv := &countingScanner{Scanner: spam}, &countingScanner{Scanner: virus}
 	b.Cleanup(func() { spam.Close(); virus.Close() })
-	runChain(b, defaultChain(b, map[string]scan.Scanner{"spam": cs, "virus": cv}))
+	runChain(b, defaultChain(b, map[string]scan.Scanner{"spam": cs, "virus": cv}), func() string {
+		return fmt.Sprintf("(rspamd: %v; clamd: %v)", cs.lastErr.Load(), cv.lastErr.Load())
+	})
 	n := float64(b.N)
 	for _, c := range []*countingScanner{cs, cv} {
 		if c.scans.Load() != int64(b.N)+5 || c.writes.Load() != int64(b.N)+5 || c.copies.Load() != 0 {
