@@ -137,7 +137,7 @@ func Build(ctx context.Context, p *policy.Policy, opts Options) (*Generation, hc
 			OnBreaker: opts.OnBreaker, BreakerThreshold: breakerThreshold(pl.BreakerThreshold),
 			BreakerWindow: pl.BreakerWindow, BreakerFaultRate: pl.BreakerFaultRate,
 			BreakerBackoff: pl.BreakerBackoff, BreakerMaxBackoff: pl.BreakerMaxBackoff, Grants: pl.Grants,
-			DKIMKeys: grantedKeys(keys, pl.Grants), InitTimeout: pl.InitTimeout,
+			DKIMKeys: grantedKeys(keys, pl.Grants), Scanners: grantedScanners(g.scanners, pl.Grants), InitTimeout: pl.InitTimeout,
 			MaxMessageSize: p.Listen.MaxMessageSize, KVQuota: pl.KVQuota,
 		})
 		if err != nil {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/scan"
+	"github.com/sluice-mail/sluice/sdk/abi"
 )
 
 // maxPasswordFile bounds what is read of a scanner's password_file.
@@ -68,4 +70,19 @@ func readPassword(path string) (string, error) {
 		return "", fmt.Errorf("%s holds more than one line; it should hold the password alone", path)
 	}
 	return string(b), nil
+}
+
+// grantedScanners returns the scanners named by a plugin's "scan:NAME"
+// grants (sdk/ABI.md §4.12).
+func grantedScanners(all map[string]scan.Scanner, grants []string) map[string]scan.Scanner {
+	var out map[string]scan.Scanner
+	for _, g := range grants {
+		if name, ok := strings.CutPrefix(g, abi.GrantScanPrefix); ok && all[name] != nil {
+			if out == nil {
+				out = map[string]scan.Scanner{}
+			}
+			out[name] = all[name]
+		}
+	}
+	return out
 }

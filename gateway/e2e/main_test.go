@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopScanDaemons()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -57,7 +58,7 @@ func buildAll(dir string) error {
 	if err := run(nil, "build", "-o", filepath.Join(dir, "sluice"), "./gateway/cmd/sluice"); err != nil {
 		return err
 	}
-	for _, p := range []string{"tag", "access", "auth-results", "dmarc", "dkim-sign", "dnsbl", "footer", "attachments", "greylist", "ratelimit", "rewrite"} {
+	for _, p := range []string{"tag", "access", "auth-results", "dmarc", "dkim-sign", "dnsbl", "footer", "attachments", "greylist", "ratelimit", "rewrite", "rspamd", "clamav", "spamassassin"} {
 		if err := run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "build", "-buildmode=c-shared",
 			"-o", filepath.Join(dir, "plugins", p+".wasm"), "./plugins/"+p); err != nil {
 			return err

@@ -91,6 +91,10 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 		d.keyNames[k.Name] = true
 	}
 	p.Scanners = d.scanners(scanners)
+	d.scannerNames = make(map[string]bool, len(p.Scanners))
+	for _, s := range p.Scanners {
+		d.scannerNames[s.Name] = true
+	}
 	p.Plugins = d.plugins(plugins)
 	return p, d.diags
 }

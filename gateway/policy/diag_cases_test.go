@@ -341,11 +341,15 @@ upstream {
 	}},
 	{"unknown grants", okBoth + `plugin "a" {
   wasm   = "a.wasm"
-  grants = ["kv", "dns", "dkim:example", "smtp"]
+  grants = ["kv", "dns", "dkim:example", "smtp", "scan:spam", "scan:virus"]
+}
+scanner "virus" {
+  clamd = "tcp://127.0.0.1:3310"
 }
 `, []string{
 		`policy.hcl:9:3: Unknown DKIM key: grants[2] is "dkim:example", but no dkim_key block is named "example"; declare dkim_key "example" { domain, selector, private_key_file }.`,
-		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns", "envelope" and "dkim:NAME" for a dkim_key block.`,
+		`policy.hcl:9:3: Unknown grant: grants[3] is "smtp", which is not a capability this Sluice can grant; known grants: "kv", "dns", "envelope", "dkim:NAME" for a dkim_key block and "scan:NAME" for a scanner block.`,
+		`policy.hcl:9:3: Unknown scanner: grants[4] is "scan:spam", but no scanner block is named "spam"; declare scanner "spam" { rspamd = "http://127.0.0.1:11333" } (or clamd, spamd: see docs/scanners.md).`,
 	}},
 	{"dkim keys", okBoth + `dkim_key "main" {
   domain           = "example.org"

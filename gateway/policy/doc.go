@@ -65,7 +65,7 @@
 //	  memory   = "64MiB"                    # 1MiB to 4GiB
 //	  on_error = "tempfail"                 # or "continue", "reject"
 //	  kv_quota = "64MiB"                    # key/value bytes with grant "kv", 64KiB to 64GiB
-//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.6, §4.8-4.11): "kv", "dns", "envelope", "dkim:NAME"
+//	  grants   = ["kv"]                     # capabilities (sdk/ABI.md §4.6, §4.8-4.12): "kv", "dns", "envelope", "dkim:NAME", "scan:NAME"
 //	}
 //	resolver {                              # optional, once: DNS for the "dns" grant
 //	  servers = ["127.0.0.1:53"]            # default: /etc/resolv.conf

@@ -190,8 +190,15 @@ func (d *decoder) grants(attr *hcl.Attribute, grants []string) {
 			}
 			continue
 		}
+		if name, ok := strings.CutPrefix(g, abi.GrantScanPrefix); ok {
+			if !d.scannerNames[name] {
+				d.errorf(attr.Range, "Unknown scanner", "grants[%d] is %q, but no scanner block is named %q; declare scanner %q { rspamd = \"http://127.0.0.1:11333\" } (or clamd, spamd: see docs/scanners.md).",
+					i, g, name, name)
+			}
+			continue
+		}
 		if !slices.Contains(knownGrants, g) {
-			d.errorf(attr.Range, "Unknown grant", "grants[%d] is %q, which is not a capability this Sluice can grant; known grants: %s and \"dkim:NAME\" for a dkim_key block.",
+			d.errorf(attr.Range, "Unknown grant", "grants[%d] is %q, which is not a capability this Sluice can grant; known grants: %s, \"dkim:NAME\" for a dkim_key block and \"scan:NAME\" for a scanner block.",
 				i, g, quotedList(knownGrants))
 		}
 	}

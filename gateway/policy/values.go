@@ -21,6 +21,8 @@ type decoder struct {
 	diags hcl.Diagnostics
 	// keyNames are the declared dkim_key names, for "dkim:NAME" grants.
 	keyNames map[string]bool
+	// scannerNames are the declared scanner names, for "scan:NAME" grants.
+	scannerNames map[string]bool
 }
 
 func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {

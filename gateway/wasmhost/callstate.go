@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/contract"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/msgauth"
+	"github.com/sluice-mail/sluice/gateway/scan"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -34,6 +35,10 @@ type callState struct {
 
 	auth     map[int32]authMemo // auth_check results of this call, by checks
 	authLast *msgauth.Result    // the last one, for auth_value
+
+	scans    map[string]scanMemo // scan results of this call, by scanner
+	scanLast *scan.Result        // the last one, for scan_value
+	scanErr  string              // why the last scan failed, for scan_value "error"
 }
 
 // reset prepares cs for a call of hook on st.

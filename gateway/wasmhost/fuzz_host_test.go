@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
+	"github.com/sluice-mail/sluice/gateway/scan"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 	"github.com/sluice-mail/sluice/sdk/abi"
 )
@@ -55,6 +56,7 @@ var fuzzFuncs = []struct {
 	{"body_replace", 2, 1}, {"body_append", 2, 1}, {"body_read", 3, 1},
 	{"body_size", 0, 1}, {"info", 4, 1}, {"log", 3, 0}, {"config", 2, 1},
 	{"dkim_sign", 6, 1}, {"auth_check", 3, 1}, {"auth_value", 4, 1},
+	{"scan", 4, 1}, {"scan_value", 4, 1},
 }
 
 // fuzzWAT generates the interpreter module.
@@ -350,7 +352,9 @@ func fuzzHostPluginWith(tb testing.TB, setup func(*Engine)) (*Plugin, *atomic.Bo
 	tb.Cleanup(func() { e.Close(context.Background()) })
 	p := load(tb, e, Spec{Name: "fuzz", Wasm: watModule(tb, fuzzWAT()), Timeout: fuzzHostTimeout, MaxIdle: 1,
 		MaxMessageSize: 8192, Config: []byte(`{"k":"v"}`),
-		Grants: []string{"dns", "envelope", "dkim:k"}, DKIMKeys: []*dkimsign.Key{fuzzKey(tb)}, // a 1-byte key name the fuzzer finds
+		Grants: []string{"dns", "envelope", "dkim:k", "scan:k"}, DKIMKeys: []*dkimsign.Key{fuzzKey(tb)}, // a 1-byte key name the fuzzer finds
+		Scanners: map[string]scan.Scanner{"k": &fakeScanner{res: &scan.Result{Engine: scan.EngineRspamd, Action: "reject",
+			Symbols: []scan.Symbol{{Name: "GTUBE"}}}}},
 		BreakerThreshold: -1}) // every call must reach the guest
 	return p, panicked
 }

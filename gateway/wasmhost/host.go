@@ -26,7 +26,7 @@ type hostFunc struct {
 var notFound = api.EncodeI32(abi.ErrNotFound)
 
 // hostFuncs lists every host function of ABI v1; the areas live in
-// host_session.go, host_envelope.go, host_message.go, host_kv.go, host_dns.go and host_auth.go.
+// host_session.go, host_envelope.go, host_message.go, host_kv.go, host_dns.go, host_auth.go and host_scan.go.
 func hostFuncs() []hostFunc {
 	return []hostFunc{
 		{abi.FnLog, 3, 0, hostLog, ""},
@@ -60,6 +60,8 @@ func hostFuncs() []hostFunc {
 		{abi.FnDKIMSign, 6, 1, hostDKIMSign, abi.GrantDKIMPrefix},
 		{abi.FnAuthCheck, 3, 1, hostAuthCheck, abi.GrantDNS},
 		{abi.FnAuthValue, 4, 1, hostAuthValue, abi.GrantDNS},
+		{abi.FnScan, 4, 1, hostScan, abi.GrantScanPrefix},
+		{abi.FnScanValue, 4, 1, hostScanValue, abi.GrantScanPrefix},
 	}
 }
 

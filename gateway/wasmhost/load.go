@@ -37,15 +37,16 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(nil, "the module is %d bytes, above the limit of %d MiB", len(wasm), MaxModuleSize>>20)
 	}
 	p := &Plugin{
-		name:    s.Name,
-		log:     e.log.With("plugin", s.Name),
-		config:  s.Config,
-		timeout: s.Timeout,
-		maxMsg:  int(min(s.MaxMessageSize, math.MaxInt32)),
-		maxIdle: s.MaxIdle,
-		kv:      e.kv,
-		dns:     e.dns,
-		now:     time.Now,
+		name:     s.Name,
+		log:      e.log.With("plugin", s.Name),
+		config:   s.Config,
+		timeout:  s.Timeout,
+		maxMsg:   int(min(s.MaxMessageSize, math.MaxInt32)),
+		maxIdle:  s.MaxIdle,
+		kv:       e.kv,
+		dns:      e.dns,
+		scanners: s.Scanners,
+		now:      time.Now,
 
 		idleTimeout: idleTimeout,
 	}
@@ -322,6 +323,11 @@ func (e *Engine) checkGrants(cm wazero.CompiledModule, grants []string) string {
 				if !slices.ContainsFunc(grants, isDKIMGrant) {
 					return fmt.Sprintf("the module imports %s.%s, which needs a DKIM key: declare a dkim_key \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
 						mod, name, abi.GrantDKIMPrefix)
+				}
+			case h.grant == abi.GrantScanPrefix:
+				if !slices.ContainsFunc(grants, isScanGrant) {
+					return fmt.Sprintf("the module imports %s.%s, which needs a scanner: declare a scanner \"NAME\" block and add grants = [\"%sNAME\"] to the plugin block",
+						mod, name, abi.GrantScanPrefix)
 				}
 			case !slices.Contains(grants, h.grant):
 				return fmt.Sprintf("the module imports %s.%s, which needs the %q grant: add grants = [%q] to the plugin block",

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/dns"
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/kv"
+	"github.com/sluice-mail/sluice/gateway/scan"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -110,6 +111,10 @@ type Spec struct {
 	// DKIMKeys are the DKIM keys the plugin may sign with (the policy's
 	// dkim_key blocks named by its "dkim:NAME" grants, sdk/ABI.md §4.10).
 	DKIMKeys []*dkimsign.Key
+	// Scanners are the content scanners the plugin may use, by name (the
+	// policy's scanner blocks named by its "scan:NAME" grants, sdk/ABI.md
+	// §4.12). The caller owns them.
+	Scanners map[string]scan.Scanner
 }
 
 // hookExports maps each phase to its hook export (sdk/ABI.md §2).
@@ -141,6 +146,7 @@ type Plugin struct {
 	kv       kv.Store // namespaced by name
 	dns      dns.Resolver
 	dkim     map[string]*dkimsign.Key // granted DKIM keys by name
+	scanners map[string]scan.Scanner  // granted scanners by name
 
 	hooks     [len(filter.Phases)]string // export per phase, "" if absent
 	hooksMask bool                       // sluice_hooks is exported

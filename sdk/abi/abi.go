@@ -124,6 +124,10 @@ const (
 	// Message authentication, grant GrantDNS (sdk/ABI.md §4.11).
 	FnAuthCheck = "auth_check" // (checks, buf, cap) -> len | ErrNotFound
 	FnAuthValue = "auth_value" // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
+
+	// Content scanning, grant GrantScanPrefix+NAME (sdk/ABI.md §4.12).
+	FnScan      = "scan"       // (name_ptr, name_len, buf, cap) -> len | ErrNotFound | ErrTemporary
+	FnScanValue = "scan_value" // (key_ptr, key_len, buf, cap) -> len | ErrNotFound
 )
 
 // Checks for auth_check, OR-ed together (sdk/ABI.md §4.11).
@@ -144,6 +148,10 @@ const (
 	// GrantDKIMPrefix followed by the name of a dkim_key block grants
 	// signing with that key; any such grant allows importing dkim_sign.
 	GrantDKIMPrefix = "dkim:"
+	// GrantScanPrefix followed by the name of a scanner block grants
+	// scanning with that scanner; any such grant allows importing scan
+	// and scan_value (sdk/ABI.md §4.12).
+	GrantScanPrefix = "scan:"
 )
 
 // Limits of the key/value store (sdk/ABI.md §4.8).
@@ -236,3 +244,8 @@ const (
 	AuthSPFAligned   = "spf_aligned"   // dmarc, true or false
 	AuthDKIMAligned  = "dkim_aligned"  // dmarc, true or false
 )
+
+// ScanKeyError is the scan_value key of the reason the last scan of the
+// call returned ErrTemporary (sdk/ABI.md §4.12); the other keys are the
+// result's member paths, such as "action", "score" or "symbols.count".
+const ScanKeyError = "error"

@@ -43,6 +43,8 @@ SLUICE_IMPORT("dns_lookup") int32_t sluice_raw_dns_lookup(const void *qtype, int
 SLUICE_IMPORT("dkim_sign") int32_t sluice_raw_dkim_sign(const void *name, int32_t name_len, const void *opts, int32_t opts_len, void *buf, int32_t cap);
 SLUICE_IMPORT("auth_check") int32_t sluice_raw_auth_check(int32_t checks, void *buf, int32_t cap);
 SLUICE_IMPORT("auth_value") int32_t sluice_raw_auth_value(const void *key, int32_t key_len, void *buf, int32_t cap);
+SLUICE_IMPORT("scan") int32_t sluice_raw_scan(const void *name, int32_t name_len, void *buf, int32_t cap);
+SLUICE_IMPORT("scan_value") int32_t sluice_raw_scan_value(const void *key, int32_t key_len, void *buf, int32_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Key/value store (ABI.md §4.8, grant "kv")                                 */
@@ -177,6 +179,47 @@ SLUICE_INLINE int32_t sluice_auth_value_str(const char *key, char *buf, size_t s
 SLUICE_INLINE int sluice_auth_is(const char *key, const char *want) {
     char v[64];
     int32_t n = sluice_auth_value(key, v, (int32_t)sizeof v);
+    return n >= 0 && (size_t)n <= sizeof v && sluice_equal(v, (size_t)n, want, sluice_strlen(want));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Content scanning (ABI.md §4.12, grant "scan:NAME")                        */
+/* ------------------------------------------------------------------------ */
+
+/* sluice_scan has the host send the message as it is now to the scanner
+ * name (a scanner block; an ungranted name traps) and keep the result for
+ * the rest of this hook call. It returns 0, SLUICE_NOT_FOUND outside phase
+ * data, or SLUICE_TEMPERROR when the scanner was unreachable, timed out or
+ * answered garbage (sluice_scan_value("error") says why): defer the message
+ * then, do not pass it unscanned. Read the result with sluice_scan_value. */
+SLUICE_INLINE int32_t sluice_scan(const char *name) {
+    int32_t n = sluice_raw_scan(name, (int32_t)sluice_strlen(name), NULL, 0);
+    return n < 0 ? n : 0;
+}
+
+/* sluice_scan_json is sluice_scan returning the whole result as JSON with
+ * the (buf, cap) protocol, or an error code. */
+SLUICE_INLINE int32_t sluice_scan_json(const char *name, char *buf, int32_t cap) {
+    return sluice_raw_scan(name, (int32_t)sluice_strlen(name), buf, cap);
+}
+
+/* sluice_scan_value returns one member of the last sluice_scan of this call
+ * as text ("action", "score", "required_score", "symbols.count",
+ * "symbols.0.name", "infected", "virus", ...; "error" after a failed scan)
+ * with the (buf, cap) protocol; SLUICE_NOT_FOUND before any scan in this
+ * call and for an unknown key. */
+SLUICE_INLINE int32_t sluice_scan_value(const char *key, char *buf, int32_t cap) {
+    return sluice_raw_scan_value(key, (int32_t)sluice_strlen(key), buf, cap);
+}
+SLUICE_INLINE int32_t sluice_scan_value_str(const char *key, char *buf, size_t size) {
+    return sluice__str(sluice_scan_value(key, buf, sluice__cap(size)), buf, size);
+}
+
+/* sluice_scan_is reports whether member key equals want:
+ *     if (sluice_scan_is("action", "reject")) ... */
+SLUICE_INLINE int sluice_scan_is(const char *key, const char *want) {
+    char v[64];
+    int32_t n = sluice_scan_value(key, v, (int32_t)sizeof v);
     return n >= 0 && (size_t)n <= sizeof v && sluice_equal(v, (size_t)n, want, sluice_strlen(want));
 }
 

@@ -202,6 +202,11 @@ struct sluice_mock {
     mk_info *auth; /* flat members of the auth_check result */
     size_t nauth;
     int auth_ran;  /* the checks of the last auth_check in this call; 0: none */
+    mk_info *scans; /* scan results: key "NAME\nMEMBER"; "NAME\n" marks a granted scanner */
+    size_t nscans;
+    mk_info *scan_errors; /* failing scanners: key NAME, value the reason */
+    size_t nscan_errors;
+    char scan_last[128]; /* the scanner of the last scan in this call; "": none */
 
     /* per call */
     int phase; /* SLUICE_MOCK_*; SLUICE_MOCK_CONFIGURE has no session */
@@ -289,6 +294,16 @@ void sluice_mock_free(sluice_mock *m) {
         mk_drop(&m->auth[i].val);
     }
     free(m->auth);
+    for (size_t i = 0; i < m->nscans; i++) {
+        mk_drop(&m->scans[i].key);
+        mk_drop(&m->scans[i].val);
+    }
+    free(m->scans);
+    for (size_t i = 0; i < m->nscan_errors; i++) {
+        mk_drop(&m->scan_errors[i].key);
+        mk_drop(&m->scan_errors[i].val);
+    }
+    free(m->scan_errors);
     free(m);
 }
 
@@ -1396,6 +1411,7 @@ sluice_mock_result sluice_mock_run(sluice_mock *m, int phase, sluice_mock_fn fn)
     m->reason[0] = '\0';
     m->reply_code = 0;
     m->auth_ran = 0; /* auth_check results last one call */
+    m->scan_last[0] = '\0'; /* so do scan results */
     m->body_changed = m->env_changed = 0;
     r.called = 1;
     r.verdict = -1;
@@ -1589,4 +1605,106 @@ int sluice_mock_done(void) {
     }
     printf("ok: %d checks passed\n", mk_checks);
     return 0;
+}
+
+/* ---- content scanning (ABI.md §4.12) ---- */
+
+static void mk_scan_put(sluice_mock *m, const char *name, const char *key, const char *value) {
+    size_t nn = strlen(name), kn = strlen(key);
+    char *k = (char *)mk_alloc(nn + 1 + kn + 1);
+    memcpy(k, name, nn);
+    k[nn] = '\n';
+    memcpy(k + nn + 1, key, kn + 1);
+    m->scans = (mk_info *)mk_grow(m->scans, sizeof(mk_info), m->nscans);
+    m->scans[m->nscans].key = mk_cstr(k);
+    m->scans[m->nscans].val = mk_cstr(value);
+    m->nscans++;
+    free(k);
+}
+
+/* mk_scan_get returns the member of scanner name (the newest set), or NULL. */
+static const mk_bytes *mk_scan_get(sluice_mock *m, const char *name, const char *key, size_t kn) {
+    size_t nn = strlen(name);
+    for (size_t i = m->nscans; i > 0; i--) {
+        const mk_bytes *k = &m->scans[i - 1].key;
+        if (k->n == nn + 1 + kn && memcmp(k->p, name, nn) == 0 && k->p[nn] == '\n' && memcmp(k->p + nn + 1, key, kn) == 0)
+            return &m->scans[i - 1].val;
+    }
+    return NULL;
+}
+
+static const mk_bytes *mk_scan_error(sluice_mock *m, const char *name) {
+    for (size_t i = m->nscan_errors; i > 0; i--)
+        if (mk_eq(&m->scan_errors[i - 1].key, name, strlen(name)))
+            return &m->scan_errors[i - 1].val;
+    return NULL;
+}
+
+void sluice_mock_set_scan(sluice_mock *m, const char *name, const char *key, const char *value) {
+    mk_scan_put(m, name, "", "");
+    mk_scan_put(m, name, key, value);
+}
+
+void sluice_mock_set_scan_error(sluice_mock *m, const char *name, const char *reason) {
+    m->scan_errors = (mk_info *)mk_grow(m->scan_errors, sizeof(mk_info), m->nscan_errors);
+    m->scan_errors[m->nscan_errors].key = mk_cstr(name);
+    m->scan_errors[m->nscan_errors].val = mk_cstr(reason);
+    m->nscan_errors++;
+}
+
+int32_t sluice_raw_scan(const void *name, int32_t name_len, void *buf, int32_t cap) {
+    sluice_mock *m = mk_cur("scan");
+    mk_check_len(m, "scan", name, name_len);
+    char n[128];
+    if ((size_t)name_len >= sizeof n)
+        mk_fail(m, "scan", "scanner name of %d bytes", name_len);
+    memcpy(n, name, (size_t)name_len);
+    n[name_len] = '\0';
+    const mk_bytes *fail = mk_scan_error(m, n);
+    if (fail == NULL && mk_scan_get(m, n, "", 0) == NULL)
+        mk_fail(m, "scan", "scanner \"%s\" is not granted to this plugin", n);
+    m->scan_last[0] = '\0';
+    if (m->phase != SLUICE_MOCK_DATA)
+        return SLUICE_NOT_FOUND;
+    memcpy(m->scan_last, n, (size_t)name_len + 1);
+    if (fail != NULL)
+        return SLUICE_TEMPERROR;
+    mk_text t = {0};
+    mk_text_add(&t, "{", 1);
+    size_t nn = strlen(n);
+    int first = 1;
+    for (size_t i = 0; i < m->nscans; i++) {
+        const mk_bytes *k = &m->scans[i].key;
+        if (k->n <= nn + 1 || memcmp(k->p, n, nn) != 0 || k->p[nn] != '\n')
+            continue;
+        if (!first)
+            mk_text_add(&t, ",", 1);
+        first = 0;
+        mk_text_json(&t, k->p + nn + 1, k->n - nn - 1);
+        mk_text_add(&t, ":", 1);
+        mk_text_json(&t, m->scans[i].val.p, m->scans[i].val.n);
+    }
+    mk_text_add(&t, "}", 1);
+    int32_t r = mk_out(m, "scan", buf, cap, t.p, t.n);
+    free(t.p);
+    return r;
+}
+
+int32_t sluice_raw_scan_value(const void *key, int32_t key_len, void *buf, int32_t cap) {
+    sluice_mock *m = mk_cur("scan_value");
+    mk_check_len(m, "scan_value", key, key_len);
+    if (m->scan_last[0] == '\0')
+        return SLUICE_NOT_FOUND;
+    const mk_bytes *fail = mk_scan_error(m, m->scan_last);
+    if (fail != NULL) {
+        if (key_len == 5 && memcmp(key, "error", 5) == 0)
+            return mk_out(m, "scan_value", buf, cap, fail->p, fail->n);
+        return SLUICE_NOT_FOUND;
+    }
+    if (key_len == 0)
+        return SLUICE_NOT_FOUND;
+    const mk_bytes *v = mk_scan_get(m, m->scan_last, (const char *)key, (size_t)key_len);
+    if (v == NULL)
+        return SLUICE_NOT_FOUND;
+    return mk_out(m, "scan_value", buf, cap, v->p, v->n);
 }

@@ -107,6 +107,15 @@ void sluice_mock_set_dns_temporary(sluice_mock *m, const char *qtype, const char
  * "dmarc.pct", ...). The mock evaluates nothing: members come back as set,
  * for the checks asked for, in the phases the ABI allows. */
 void sluice_mock_set_auth(sluice_mock *m, const char *key, const char *value);
+/* sluice_mock_set_scan grants the scanner name and sets one member of its
+ * result by scan_value key ("engine", "action", "score", "symbols.count",
+ * "virus", ...). The mock scans nothing: members come back as set, in phase
+ * data. */
+void sluice_mock_set_scan(sluice_mock *m, const char *name, const char *key, const char *value);
+/* sluice_mock_set_scan_error grants the scanner name and makes it fail as
+ * an unreachable or timed-out scanner does: sluice_scan returns
+ * SLUICE_TEMPERROR and scan_value "error" gives reason. */
+void sluice_mock_set_scan_error(sluice_mock *m, const char *name, const char *reason);
 /* sluice_mock_add_dkim_key grants key name (listed in info "dkim.keys").
  * dkim_sign with it inserts a pretend DKIM-Signature field at the top, or
  * refuses like the host when the message has no From field or several, or

@@ -63,10 +63,10 @@ for mode in wasi free bulk; do
 	wasm $mode caps "$here/test/caps_plugin.c"
 done
 
-# Capability functions need a grant (ABI.md §4.8-§4.11): only a module that
+# Capability functions need a grant (ABI.md §4.8-§4.12): only a module that
 # calls them may import them.
 if command -v wasm-objdump >/dev/null 2>&1; then
-	caps='kv_get|kv_set|kv_incr|kv_delete|dns_lookup|dkim_sign|auth_check|auth_value'
+	caps='kv_get|kv_set|kv_incr|kv_delete|dns_lookup|dkim_sign|auth_check|auth_value|scan|scan_value'
 	for name in probe filter hello; do
 		if wasm-objdump -x -j Import "$tmp/$name.wasm" | grep -Eq "sluice\.($caps)"; then
 			echo "test.sh: $name.wasm imports a capability function it does not use" >&2
@@ -74,7 +74,7 @@ if command -v wasm-objdump >/dev/null 2>&1; then
 		fi
 	done
 	got=$(wasm-objdump -x -j Import "$tmp/caps.wasm" | grep -Eo "sluice\.($caps)" | sort -u | tr '\n' ' ')
-	[ "$got" = "sluice.auth_check sluice.auth_value sluice.dkim_sign sluice.dns_lookup sluice.kv_delete sluice.kv_get sluice.kv_incr sluice.kv_set " ] || {
+	[ "$got" = "sluice.auth_check sluice.auth_value sluice.dkim_sign sluice.dns_lookup sluice.kv_delete sluice.kv_get sluice.kv_incr sluice.kv_set sluice.scan sluice.scan_value " ] || {
 		echo "test.sh: caps.wasm imports [$got], want every capability function" >&2
 		exit 1
 	}

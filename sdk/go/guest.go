@@ -45,6 +45,8 @@ type rawABI interface {
 	dkimSign(name string, opts []byte, buf []byte) int32
 	authCheck(checks int32, buf []byte) int32
 	authValue(key string, buf []byte) int32
+	scan(name string, buf []byte) int32
+	scanValue(key string, buf []byte) int32
 }
 
 // scratchSize is the initial size of the per-instance scratch buffer: large

@@ -30,6 +30,7 @@ type fakeRaw struct {
 	dns     map[string]string // "QTYPE name" -> joined records
 	signed  []string          // dkim_sign calls: "name opts"
 	checked bool              // auth_check was called
+	scanned string            // the scanner of the last scan
 }
 
 func (f *fakeRaw) put(fn string, buf []byte, v string) int32 {

@@ -80,6 +80,17 @@ type Host interface {
 	// granted stops the hook.
 	SignDKIM(name string, opts DKIMOptions) error
 
+	// Scan has the host send the message as it is now to the content
+	// scanner name (phase data; needs grants = ["scan:NAME"] and a scanner
+	// block, ABI §4.12). The error is ErrNotFound outside phase data, and a
+	// *ScanError (an ErrTemporary) when the scanner was unreachable, timed
+	// out or answered garbage: decide whether to tempfail, never pass the
+	// message as scanned. A name that was not granted stops the hook.
+	Scan(name string) (*ScanResult, error)
+	// ScanValue returns one member of the last Scan result of this hook
+	// call by its ABI §4.12 key ("symbols.NAME.options", ...).
+	ScanValue(key string) (string, bool)
+
 	// RcptCount is the number of recipients accepted so far in this
 	// transaction; at rcpt the recipient being checked is not counted.
 	RcptCount() int
@@ -176,6 +187,8 @@ const (
 	GrantKV       = abi.GrantKV       // KVGet, KVSet, KVIncr, KVDelete
 	GrantDNS      = abi.GrantDNS      // DNSLookup, CheckAuth
 	GrantEnvelope = abi.GrantEnvelope // SetMailFrom, AddRcpt, RemoveRcpt
+	// GrantScanPrefix followed by a scanner block's name: Scan, ScanValue.
+	GrantScanPrefix = abi.GrantScanPrefix
 )
 
 // TTLMillis converts a key/value lifetime to the ABI's ttl_ms (ABI §4.8):

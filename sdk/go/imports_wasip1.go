@@ -302,3 +302,23 @@ func (wasmABI) authCheck(checks int32, b []byte) int32 {
 	p, n := buf(b)
 	return hostAuthCheck(checks, p, n)
 }
+
+//go:wasmimport sluice scan
+//go:noescape
+func hostScan(name unsafe.Pointer, nameLen int32, buf unsafe.Pointer, cap int32) int32
+
+//go:wasmimport sluice scan_value
+//go:noescape
+func hostScanValue(key unsafe.Pointer, keyLen int32, buf unsafe.Pointer, cap int32) int32
+
+func (wasmABI) scan(name string, b []byte) int32 {
+	np, nn := str(name)
+	p, n := buf(b)
+	return hostScan(np, nn, p, n)
+}
+
+func (wasmABI) scanValue(key string, b []byte) int32 {
+	kp, kn := str(key)
+	p, n := buf(b)
+	return hostScanValue(kp, kn, p, n)
+}

@@ -234,6 +234,41 @@ export function authValue<K>(key: K): string | null {
 }
 
 // ---------------------------------------------------------------------------
+// §4.12 Content scanning (grant "scan:NAME")
+
+/**
+ * Has the host send the message as it is now to the scanner `name` (a
+ * scanner block; an ungranted name traps) and keep the result for the rest
+ * of this hook call, to read with scanValue. Returns 0, NOT_FOUND outside
+ * phase data, or TEMPERROR when the scanner was unreachable, timed out or
+ * answered garbage (scanValue("error") says why): defer the message then,
+ * do not pass it unscanned.
+ */
+export function scan<N>(name: N): i32 {
+  const n = raw.scan(argPtr(name, 0), argLen(name), 0, 0);
+  return n < 0 ? n : 0;
+}
+
+/** scan() returning the whole result as JSON, or null on an error. */
+export function scanJSON<N>(name: N): string | null {
+  const v = fetch((np: usize, nl: i32, _b: usize, _bl: i32, buf: usize, cap: i32): i32 => raw.scan(np, nl, buf, cap),
+    argPtr(name, 0), argLen(name), 0, 0);
+  return v === null ? null : str(v);
+}
+
+/**
+ * One member of the last scan of this hook call as text: "action", "score",
+ * "required_score", "symbols.count", "symbols.0.name", "infected", "virus",
+ * ... (sdk/ABI.md §4.12); "error" after a failed scan. null before any scan
+ * in this call and for an unknown key.
+ */
+export function scanValue<K>(key: K): string | null {
+  const v = fetch((kp: usize, kl: i32, _b: usize, _bl: i32, buf: usize, cap: i32): i32 => raw.scan_value(kp, kl, buf, cap),
+    argPtr(key, 0), argLen(key), 0, 0);
+  return v === null ? null : str(v);
+}
+
+// ---------------------------------------------------------------------------
 // §4.10 DKIM signing (grant "dkim:NAME")
 
 /** A key this plugin may sign with. */

@@ -44,3 +44,13 @@ export declare function auth_check(checks: i32, buf: usize, cap: i32): i32;
 /** auth_value(key_ptr, key_len, buf, cap) -> len | NOT_FOUND. */
 @external("sluice", "auth_value")
 export declare function auth_value(keyPtr: usize, keyLen: i32, buf: usize, cap: i32): i32;
+
+// §4.12 Content scanning (grant "scan:NAME")
+
+/** scan(name_ptr, name_len, buf, cap) -> len | NOT_FOUND | TEMPERROR. */
+@external("sluice", "scan")
+export declare function scan(namePtr: usize, nameLen: i32, buf: usize, cap: i32): i32;
+
+/** scan_value(key_ptr, key_len, buf, cap) -> len | NOT_FOUND. */
+@external("sluice", "scan_value")
+export declare function scan_value(keyPtr: usize, keyLen: i32, buf: usize, cap: i32): i32;

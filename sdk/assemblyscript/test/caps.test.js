@@ -7,7 +7,7 @@ import { TestHost, Verdict } from "../testing/host.js";
 import { capsHarnessWasm, exampleWasm, harnessWasm, probeWasm } from "./build.js";
 
 const wasm = capsHarnessWasm();
-const CAPS = ["kv_get", "kv_set", "kv_incr", "kv_delete", "dns_lookup", "dkim_sign", "auth_check", "auth_value"];
+const CAPS = ["kv_get", "kv_set", "kv_incr", "kv_delete", "dns_lookup", "dkim_sign", "auth_check", "auth_value", "scan", "scan_value"];
 
 /** The capability functions a module imports, sorted. */
 function capImports(bytes) {
@@ -137,4 +137,21 @@ test("dkim: key list, refusal with the host's reason, signing, ungranted key tra
 
   h.setEnvelope("a@example.org", "b@example.net");
   assert.match(h.data("From: a@example.org\nX-Test: dkim-other\n\nx\n").error, /not granted/);
+});
+
+test("scan: members, JSON, a failing scanner is TEMPERROR, an ungranted one traps", () => {
+  const h = new TestHost(wasm);
+  h.setScan("spam", "engine", "rspamd");
+  h.setScan("spam", "action", "reject");
+  h.setScan("spam", "symbols.0.name", "GTUBE");
+  h.setScanError("virus", "scanner unreachable");
+  h.setEnvelope("a@example.org", "b@example.net");
+  const r = h.data("From: a@example.org\nX-Test: scan\n\nx\n");
+  assert.equal(r.error, null);
+  const tags = h.tags();
+  assert.equal(tags["scan.spam"], "null,0,reject,GTUBE,null");
+  assert.deepEqual(JSON.parse(tags["scan.json"]), { engine: "rspamd", action: "reject", "symbols.0.name": "GTUBE" });
+  assert.equal(tags["scan.virus"], "-2,scanner unreachable");
+  const bad = h.data("From: a@example.org\nX-Test: scan-other\n\nx\n");
+  assert.match(bad.error, /not granted/);
 });

@@ -70,6 +70,16 @@ export function sluice_on_data(): i32 {
     sluice.setTag("auth.data", orNull(before) + "," + ran.toString() + "," + orNull(caps.authValue("dkim.0.result")) + "," +
       orNull(caps.authValue("dmarc.pct")) + "," + orNull(caps.authValue("dmarc.nope")));
     sluice.setTag("auth.json", orNull(caps.authCheckJSON(caps.AuthCheck.SPF | caps.AuthCheck.DKIM)));
+  } else if (sluice.equalsAscii(what, "scan")) {
+    const before = caps.scanValue("action");
+    const ok = caps.scan("spam");
+    sluice.setTag("scan.spam", orNull(before) + "," + ok.toString() + "," + orNull(caps.scanValue("action")) + "," +
+      orNull(caps.scanValue("symbols.0.name")) + "," + orNull(caps.scanValue("nope")));
+    sluice.setTag("scan.json", orNull(caps.scanJSON("spam")));
+    const down = caps.scan("virus");
+    sluice.setTag("scan.virus", down.toString() + "," + orNull(caps.scanValue("error")));
+  } else if (sluice.equalsAscii(what, "scan-other")) {
+    caps.scan("other");
   } else if (sluice.equalsAscii(what, "dkim")) {
     const opts = sluice.header("X-Opts");
     const r = caps.dkimSign("main", opts === null ? "" : sluice.str(opts));

@@ -255,6 +255,8 @@ export class TestHost {
     this.dns = new Map();
     this.auth = new Map();
     this.authRan = 0;
+    this.scans = new Map(); // scanner name -> Map of members, or { error }
+    this.scanLast = null;
     this.dkimKeys = [];
     this.instantiate();
   }
@@ -321,6 +323,20 @@ export class TestHost {
    * phases the ABI allows.
    */
   setAuth(key, value) { this.auth.set(key, String(value)); }
+
+  /**
+   * Grants the scanner `name` and sets one member of its result by
+   * scan_value key ("engine", "action", "score", "symbols.count", "virus",
+   * ...). Nothing is scanned: members come back as set, in phase data.
+   */
+  setScan(name, key, value) {
+    let m = this.scans.get(name);
+    if (!(m instanceof Map)) { m = new Map(); this.scans.set(name, m); }
+    m.set(key, String(value));
+  }
+
+  /** Grants the scanner `name` and makes it fail with TEMPERROR and `reason`. */
+  setScanError(name, reason) { this.scans.set(name, { error: String(reason) }); }
 
   /**
    * Grants DKIM key `name` (listed in info "dkim.keys"). dkim_sign with it
@@ -479,6 +495,7 @@ export class TestHost {
     this.phase = phase;
     this.reply = null;
     this.authRan = 0; // auth_check results last one call
+    this.scanLast = null; // so do scan results
     try {
       const v = fn();
       if (v < 0 || v > 5) throw new AbiMisuse(`${name} returned ${v}, which is not a verdict`);
@@ -714,6 +731,24 @@ export class TestHost {
         const bit = { spf: 1, dkim: 2, dmarc: 4 }[k.split(".")[0]] ?? 0;
         const v = this.auth.get(k);
         if ((this.authRan & bit) === 0 || v === undefined) return NOT_FOUND;
+        return give(Buffer.from(v, "utf8"), buf, cap);
+      },
+      scan: (np, nl, buf, cap) => {
+        const name = read(np, nl).toString("utf8");
+        const r = this.scans.get(name);
+        if (r === undefined) throw new AbiMisuse(`scan: scanner ${JSON.stringify(name)} is not granted to this plugin`);
+        this.scanLast = null;
+        if (this.phase !== "data") return NOT_FOUND;
+        this.scanLast = r;
+        if (!(r instanceof Map)) return TEMPERROR;
+        return give(Buffer.from(JSON.stringify(Object.fromEntries(r)), "utf8"), buf, cap);
+      },
+      scan_value: (kp, kl, buf, cap) => {
+        const k = read(kp, kl).toString("utf8");
+        const r = this.scanLast;
+        if (r === null) return NOT_FOUND;
+        const v = r instanceof Map ? r.get(k) : k === "error" ? r.error : undefined;
+        if (v === undefined) return NOT_FOUND;
         return give(Buffer.from(v, "utf8"), buf, cap);
       },
       dkim_sign: (np, nl, op, ol, buf, cap) => {

@@ -24,5 +24,9 @@ int32_t sluice_on_data(void) {
     if (sluice_dkim_keys(buf, sizeof buf, keys, 4) > 0 &&
         sluice_dkim_sign(keys[0].name, NULL, reason, sizeof reason) == SLUICE_REFUSED)
         sluice_log_warn(reason);
+    if (sluice_scan("spam") == SLUICE_TEMPERROR)
+        return SLUICE_TEMPFAIL;
+    if (sluice_scan_is("action", "reject"))
+        return SLUICE_REJECT;
     return SLUICE_CONTINUE;
 }

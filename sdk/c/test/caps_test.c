@@ -354,6 +354,59 @@ static void test_dkim(void) {
     sluice_mock_free(m);
 }
 
+/* ---- content scanning ---- */
+
+static int32_t scan_data_hook(void) {
+    char buf[256];
+    record(0, sluice_scan_value_str("action", buf, sizeof buf), buf); /* before any scan */
+    rc[1] = sluice_scan("spam");
+    record(2, sluice_scan_value_str("action", buf, sizeof buf), buf);
+    rc[3] = sluice_scan_is("symbols.0.name", "GTUBE");
+    record(4, sluice_scan_json("spam", buf, (int32_t)sizeof buf), buf);
+    rc[5] = sluice_scan("virus");
+    record(6, sluice_scan_value_str("error", buf, sizeof buf), buf);
+    record(7, sluice_scan_value_str("action", buf, sizeof buf), buf);
+    return SLUICE_CONTINUE;
+}
+
+static int32_t scan_mail_hook(void) {
+    rc[0] = sluice_scan("spam");
+    return SLUICE_CONTINUE;
+}
+
+static int32_t scan_ungranted_hook(void) {
+    sluice_scan("other");
+    return SLUICE_CONTINUE;
+}
+
+static void test_scan(void) {
+    sluice_mock *m = sluice_mock_new();
+    sluice_mock_set_scan(m, "spam", "engine", "rspamd");
+    sluice_mock_set_scan(m, "spam", "action", "reject");
+    sluice_mock_set_scan(m, "spam", "symbols.0.name", "GTUBE");
+    sluice_mock_set_scan_error(m, "virus", "scanner unreachable");
+    sluice_mock_result r = sluice_mock_mail(m, scan_mail_hook, "a@example.org");
+    SLUICE_EXPECT(!r.error);
+    SLUICE_EXPECT_INT(rc[0], SLUICE_NOT_FOUND);
+
+    sluice_mock_set_envelope(m, "a@example.org", "b@example.net", NULL);
+    sluice_mock_set_message(m, "From: a@example.org\n\nx\n");
+    r = sluice_mock_data(m, scan_data_hook);
+    SLUICE_EXPECT(!r.error);
+    SLUICE_EXPECT_INT(rc[0], SLUICE_NOT_FOUND);
+    SLUICE_EXPECT_INT(rc[1], 0);
+    SLUICE_EXPECT_STR(seen[2], "reject");
+    SLUICE_EXPECT_INT(rc[3], 1);
+    SLUICE_EXPECT(strstr(seen[4], "\"action\":\"reject\"") != NULL);
+    SLUICE_EXPECT_INT(rc[5], SLUICE_TEMPERROR);
+    SLUICE_EXPECT_STR(seen[6], "scanner unreachable");
+    SLUICE_EXPECT_INT(rc[7], SLUICE_NOT_FOUND);
+
+    r = sluice_mock_data(m, scan_ungranted_hook);
+    SLUICE_EXPECT(r.error && strstr(r.reason, "not granted") != NULL);
+    sluice_mock_free(m);
+}
+
 int main(void) {
     test_kv();
     test_kv_quota();
@@ -361,5 +414,6 @@ int main(void) {
     test_dns();
     test_auth();
     test_dkim();
+    test_scan();
     return sluice_mock_done();
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/sluice-mail/sluice/gateway/contract"
+	"github.com/sluice-mail/sluice/gateway/scan"
 	"github.com/sluice-mail/sluice/sdk/abi"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
@@ -18,6 +19,8 @@ type host struct {
 	s    *Session
 	c    *contract.Call
 	live bool
+
+	scanLast *scan.Result // the last Scan result of the call, for ScanValue
 }
 
 var _ sluice.Host = (*host)(nil)

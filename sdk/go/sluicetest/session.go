@@ -75,6 +75,8 @@ type Session struct {
 
 	dkimKeys map[string]*dkimsign.Key // granted DKIM keys by name (auth.go)
 	grants   map[string]bool          // capabilities (grants.go)
+
+	scans map[string]*cannedScan // granted scanners by name (scan.go)
 }
 
 // New returns a session in which a client 192.0.2.1 port 49152 connected

@@ -35,6 +35,26 @@ impl fmt::Display for DnsError {
     }
 }
 
+/// Why [`Host::scan`] has no result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanError {
+    /// Not in phase `data` (the ABI's NOT_FOUND).
+    NotFound,
+    /// The scanner was unreachable, timed out or answered garbage (the
+    /// ABI's TEMPERROR), with the host's reason. Defer the message (4xx)
+    /// rather than pass it unscanned.
+    Temporary(String),
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScanError::NotFound => f.write_str("no message to scan in this phase"),
+            ScanError::Temporary(r) => write!(f, "scan failed: {}", r),
+        }
+    }
+}
+
 /// Why a key/value call did not do what it was asked (sdk/ABI.md §4.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KvError {
@@ -272,6 +292,55 @@ impl Host {
     /// check that was not asked for, and for an unknown key.
     pub fn auth_value(&self, key: &str) -> Option<String> {
         read_owned(|b| sys::auth_value(key.as_bytes(), b)).map(|v| String::from_utf8_lossy(&v).into_owned())
+    }
+
+    // ----- §4.12 content scanning (grant "scan:NAME") -----
+
+    /// Has the host send the message as it is now to the scanner `name` (a
+    /// `scanner` block; needs `grants = ["scan:NAME"]`, and an ungranted
+    /// name traps) and keep the result for the rest of the hook call, to
+    /// read with [`scan_value`](Host::scan_value). Phase `data` only.
+    pub fn scan(&self, name: &str) -> Result<(), ScanError> {
+        self.scan_json_into(name, &mut []).map(|_| ())
+    }
+
+    /// Like [`scan`](Host::scan), returning the whole result as JSON
+    /// (sdk/ABI.md §4.12).
+    pub fn scan_json(&self, name: &str) -> Result<Vec<u8>, ScanError> {
+        let mut code = 0;
+        match read_owned(|b| {
+            code = sys::scan(name.as_bytes(), b);
+            code
+        }) {
+            Some(v) => Ok(v),
+            None => Err(self.scan_failure(code)),
+        }
+    }
+
+    fn scan_json_into(&self, name: &str, buf: &mut [u8]) -> Result<i32, ScanError> {
+        let n = sys::scan(name.as_bytes(), buf);
+        if n < 0 {
+            return Err(self.scan_failure(n));
+        }
+        Ok(n)
+    }
+
+    fn scan_failure(&self, code: i32) -> ScanError {
+        if code == TEMPERROR {
+            ScanError::Temporary(self.scan_value("error").unwrap_or_default())
+        } else {
+            ScanError::NotFound
+        }
+    }
+
+    /// One member of the last [`scan`](Host::scan) of this hook call as
+    /// text: `engine`, `action`, `score`, `required_score`, `spam`,
+    /// `message`, `subject`, `infected`, `virus`, `symbols.count`,
+    /// `symbols.0.name`, `symbols.GTUBE.score`, `add_headers.0.value`, ...
+    /// (sdk/ABI.md §4.12); `error` after a failed scan. `None` before any
+    /// scan in this call and for an unknown key.
+    pub fn scan_value(&self, key: &str) -> Option<String> {
+        read_owned(|b| sys::scan_value(key.as_bytes(), b)).map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
     // ----- §4.10 DKIM signing (grant "dkim:NAME") -----

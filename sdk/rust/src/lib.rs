@@ -39,7 +39,7 @@ mod sys;
 pub mod testing;
 mod verdict;
 
-pub use caps::{parse_dkim_keys, AuthChecks, DkimKey, DkimRefusal, DnsError, KvError};
+pub use caps::{parse_dkim_keys, AuthChecks, DkimKey, DkimRefusal, DnsError, KvError, ScanError};
 pub use host::{info, Body, Headers, Host, NOT_FOUND, QUOTA, REFUSED, TEMPERROR};
 #[doc(hidden)]
 pub use plugin::__private;

@@ -112,4 +112,10 @@ extern "C" {
     pub fn auth_check(checks: i32, buf: i32, cap: i32) -> i32;
     /// `auth_value(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.11).
     pub fn auth_value(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
+
+    // §4.12 Content scanning (grant "scan:NAME").
+    /// `scan(name_ptr, name_len, buf, cap) -> len | NOT_FOUND | TEMPERROR` (§4.12).
+    pub fn scan(name_ptr: i32, name_len: i32, buf: i32, cap: i32) -> i32;
+    /// `scan_value(key_ptr, key_len, buf, cap) -> len | NOT_FOUND` (§4.12).
+    pub fn scan_value(key_ptr: i32, key_len: i32, buf: i32, cap: i32) -> i32;
 }

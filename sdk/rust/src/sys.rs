@@ -147,4 +147,12 @@ mod wasm {
         let ((kp, kl), (bp, bc)) = (p(key), m(buf));
         unsafe { raw::auth_value(kp, kl, bp, bc) }
     }
+    pub(crate) fn scan(name: &[u8], buf: &mut [u8]) -> i32 {
+        let ((np, nl), (bp, bc)) = (p(name), m(buf));
+        unsafe { raw::scan(np, nl, bp, bc) }
+    }
+    pub(crate) fn scan_value(key: &[u8], buf: &mut [u8]) -> i32 {
+        let ((kp, kl), (bp, bc)) = (p(key), m(buf));
+        unsafe { raw::scan_value(kp, kl, bp, bc) }
+    }
 }

@@ -42,6 +42,11 @@ pub(crate) struct Caps {
     /// ones), `None` before any.
     pub(crate) auth_ran: Option<i32>,
     pub(crate) dkim_keys: Vec<DkimKey>,
+    /// Granted scanners: the flat members of their result, or the reason
+    /// they fail with TEMPERROR.
+    pub(crate) scans: BTreeMap<String, Result<BTreeMap<String, String>, String>>,
+    /// The scanner of the last scan of this call, `None` before any.
+    pub(crate) scan_last: Option<String>,
 }
 
 impl Caps {
@@ -314,6 +319,55 @@ pub(crate) mod sys {
             };
             match st.caps.auth.get(key.as_ref()) {
                 Some(v) if ran & bit != 0 => out(buf, v.as_bytes()),
+                _ => NOT_FOUND,
+            }
+        })
+    }
+
+    pub(crate) fn scan(name: &[u8], buf: &mut [u8]) -> i32 {
+        let name = String::from_utf8_lossy(name).into_owned();
+        with(|st| {
+            let res = match st.caps.scans.get(&name) {
+                Some(r) => r.clone(),
+                None => trap(std::format!("scan: scanner {:?} is not granted to this plugin", name)),
+            };
+            st.caps.scan_last = None;
+            if st.phase != Some(Phase::Data) {
+                return NOT_FOUND;
+            }
+            st.caps.scan_last = Some(name);
+            match res {
+                Ok(members) => {
+                    let mut o = String::from("{");
+                    for (k, v) in members.iter() {
+                        if o.len() > 1 {
+                            o.push(',');
+                        }
+                        json_str(&mut o, k);
+                        o.push(':');
+                        json_str(&mut o, v);
+                    }
+                    o.push('}');
+                    out(buf, o.as_bytes())
+                }
+                Err(_) => TEMPERROR,
+            }
+        })
+    }
+
+    pub(crate) fn scan_value(key: &[u8], buf: &mut [u8]) -> i32 {
+        let key = String::from_utf8_lossy(key).into_owned();
+        with(|st| {
+            let last = match &st.caps.scan_last {
+                Some(n) => n.clone(),
+                None => return NOT_FOUND,
+            };
+            match st.caps.scans.get(&last) {
+                Some(Ok(members)) => match members.get(&key) {
+                    Some(v) => out(buf, v.as_bytes()),
+                    None => NOT_FOUND,
+                },
+                Some(Err(reason)) if key == "error" => out(buf, reason.as_bytes()),
                 _ => NOT_FOUND,
             }
         })

@@ -230,6 +230,29 @@ impl Session {
         self
     }
 
+    /// Grants the plugin the scanner `name` and sets one member of the
+    /// result `scan` gives, by its `scan_value` key: `engine`, `action`,
+    /// `score`, `symbols.count`, `symbols.0.name`, `virus`, ... The mock
+    /// scans nothing: members are returned as set, in phase `data`.
+    pub fn set_scan(&mut self, name: &str, key: &str, value: &str) -> &mut Self {
+        let e = self.st.caps.scans.entry(name.to_string()).or_insert_with(|| Ok(Default::default()));
+        if e.is_err() {
+            *e = Ok(Default::default());
+        }
+        if let Ok(m) = e {
+            m.insert(key.to_string(), value.to_string());
+        }
+        self
+    }
+
+    /// Grants the plugin the scanner `name` and makes it fail as an
+    /// unreachable, timed-out or garbled scanner does: `scan` gives
+    /// TEMPERROR, and `scan_value("error")` the reason.
+    pub fn set_scan_error(&mut self, name: &str, reason: &str) -> &mut Self {
+        self.st.caps.scans.insert(name.to_string(), Err(reason.to_string()));
+        self
+    }
+
     /// Grants the plugin DKIM key `name` (listed by `Host::dkim_keys`).
     /// `Host::dkim_sign` with it inserts a pretend `DKIM-Signature` field at
     /// the top, or refuses like the host when the message has no From field
@@ -395,6 +418,7 @@ impl Session {
     fn call(&mut self, f: impl FnOnce(&Host) -> Verdict) -> Outcome {
         quiet_traps();
         self.st.caps.auth_ran = None; // auth_check results last one hook call
+        self.st.caps.scan_last = None; // so do scan results
         let snapshot = self.st.clone();
         self.st.reply = None;
         state::install(core::mem::take(&mut self.st));

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/sluice-mail/sluice/plugins/internal/scanverdict"
+	sluice "github.com/sluice-mail/sluice/sdk/go"
+)
+
+// config is the plugin's policy configuration.
+type config struct {
+	scanverdict.Config
+	// Action is what an infected message gets: "reject" (default, 554
+	// 5.7.0) or "quarantine".
+	Action string `json:"action"`
+}
+
+// clamav is the plugin; Configure fills it once per instance.
+type clamav struct {
+	scanner         string
+	continueOnError bool
+	quarantine      bool
+}
+
+// hdrScanned is added to a clean message (fields of that name already in
+// the message are removed first, so a sender cannot forge it).
+const hdrScanned = "X-Virus-Scanned"
+
+func (p *clamav) Configure(h sluice.Host) error {
+	var c config
+	if err := sluice.DecodeConfig(h, &c); err != nil {
+		return err
+	}
+	return p.load(c)
+}
+
+func (p *clamav) load(c config) error {
+	var err error
+	if p.continueOnError, err = c.Check(); err != nil {
+		return err
+	}
+	p.scanner = c.Scanner
+	switch c.Action {
+	case "", "reject":
+		p.quarantine = false
+	case "quarantine":
+		p.quarantine = true
+	default:
+		return fmt.Errorf(`action: %q is neither "reject" nor "quarantine"`, c.Action)
+	}
+	return nil
+}
+
+// OnData scans the message.
+func (p *clamav) OnData(h sluice.Host) sluice.Verdict {
+	r, err := h.Scan(p.scanner)
+	if err != nil {
+		return scanverdict.Failed(h, p.continueOnError, p.scanner, err)
+	}
+	scanverdict.DeleteAll(h, hdrScanned)
+	switch {
+	case r.Skipped != "":
+		h.Log(sluice.LevelInfo, "message not scanned: "+r.Skipped)
+		h.AddHeader(hdrScanned, "clamav, skipped ("+r.Skipped+")")
+		return sluice.VerdictContinue
+	case r.Infected:
+		why := scanverdict.ReplyText("Virus found: "+r.Virus, "Virus found")
+		h.Log(sluice.LevelInfo, why)
+		if p.quarantine {
+			return sluice.Quarantine(h, why)
+		}
+		return sluice.Reject(h, 554, "5.7.0", why)
+	}
+	h.AddHeader(hdrScanned, "clamav")
+	return sluice.VerdictContinue
+}
