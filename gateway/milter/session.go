@@ -64,20 +64,10 @@ func (s *Server) newSession(_ uint32, actions gomilter.OptAction, _ gomilter.Opt
 	return ss
 }
 
-// run passes st through the chain and logs every step (as proxy does).
+// run passes st through the chain and reports every step (as bridge does).
 func (s *session) run(st *filter.State) filter.Outcome {
 	out := s.gen.Chain().Run(context.Background(), st)
-	for _, step := range out.Steps {
-		s.gen.Observer().Step(step)
-		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
-		if step.Err != nil {
-			s.log.Warn("plugin error", append(attrs, "err", step.Err)...)
-			continue
-		}
-		if step.Verdict != filter.Continue {
-			s.log.Info("plugin verdict", attrs...)
-		}
-	}
+	s.gen.ReportSteps(s.log, out.Steps)
 	return out
 }
 
