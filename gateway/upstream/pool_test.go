@@ -12,32 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/internal/fakeclock"
 	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// fakeClock is a settable clock for the pool's idle timeout.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newTestPool returns a pool on addr with a fake clock, closed at cleanup.
-func newTestPool(t *testing.T, addr string, opts PoolOptions) (*Pool, *fakeClock) {
+func newTestPool(t *testing.T, addr string, opts PoolOptions) (*Pool, *fakeclock.Clock) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	p := NewPool(newTestSMTP(addr, 2*time.Second), opts)
 	p.now = clk.Now
 	t.Cleanup(func() { p.Close() })
