@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/policy"
-	"github.com/sluice-mail/sluice/gateway/smtpd"
 	"github.com/sluice-mail/sluice/gateway/upstream"
 )
 
@@ -46,22 +44,7 @@ func startProxyFilter(t *testing.T, up upstream.Upstream, entries ...filter.Entr
 		obs:      nopObserver{},
 		limits:   message.Limits{MaxHeaderBytes: 64 << 10, MaxHeaderFields: 1000},
 	}
-	gen.refs.Store(1)
-	b := NewBackend(gen, gen.log)
-	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second,
-		XForwardPeers: peers}, b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		b.Close()
-	})
-	return ln.Addr().String(), gen
+	return serveGeneration(t, gen, peers).addr, gen
 }
 
 // XFORWARD from Postfix replaces the client in what plugins see and in what

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -80,9 +81,17 @@ func startWith(t *testing.T, up upstream.Upstream, obs Observer, log *slog.Logge
 		obs:      obs,
 		limits:   message.Limits{MaxHeaderBytes: 64 << 10, MaxHeaderFields: 1000},
 	}
+	return serveGeneration(t, gen, nil)
+}
+
+// serveGeneration serves gen on a loopback port until the test ends, with
+// xforwardPeers allowed to send XFORWARD.
+func serveGeneration(t *testing.T, gen *Generation, xforwardPeers []netip.Prefix) *gw {
+	t.Helper()
 	gen.refs.Store(1)
 	b := NewBackend(gen, gen.log)
-	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second, Logger: log}, b)
+	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second,
+		Logger: gen.log, XForwardPeers: xforwardPeers}, b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/policy"
 	"github.com/sluice-mail/sluice/gateway/smtp"
-	"github.com/sluice-mail/sluice/gateway/smtpd"
 )
 
 // recorded is a Recorder that keeps copies of what it is told.
@@ -54,21 +52,7 @@ func (r *recorded) wait(t *testing.T, n int) []Transaction {
 
 func startRecorded(t *testing.T, gen *Generation) string {
 	t.Helper()
-	gen.refs.Store(1)
-	b := NewBackend(gen, gen.log)
-	srv := smtpd.New(smtpd.Config{Hostname: "sluice.test", CommandTimeout: 10 * time.Second, DataTimeout: 10 * time.Second, Logger: gen.log}, b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		b.Close()
-	})
-	return ln.Addr().String()
+	return serveGeneration(t, gen, nil).addr
 }
 
 // Every way a transaction ends is recorded once, with its steps, reply and

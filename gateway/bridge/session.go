@@ -83,17 +83,7 @@ func (s *session) run(ctx context.Context, st *filter.State) filter.Outcome {
 	if s.rec != nil {
 		s.rec.add(st.Phase, out.Steps)
 	}
-	for _, step := range out.Steps {
-		s.gen.obs.Step(step)
-		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
-		if step.Err != nil {
-			s.log.Warn("plugin error", append(attrs, "err", step.Err)...)
-			continue
-		}
-		if step.Verdict != filter.Continue {
-			s.log.Info("plugin verdict", attrs...)
-		}
-	}
+	s.gen.ReportSteps(s.log, out.Steps)
 	return out
 }
 

@@ -56,3 +56,19 @@ func NewGeneration(p *policy.Policy, chain *filter.Chain, log *slog.Logger, obs 
 	g.refs.Store(1)
 	return g
 }
+
+// ReportSteps tells the generation's observer about every step of a chain
+// run and logs the step's error or, when it is not Continue, its verdict.
+func (g *Generation) ReportSteps(log *slog.Logger, steps []filter.Step) {
+	for _, step := range steps {
+		g.obs.Step(step)
+		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
+		if step.Err != nil {
+			log.Warn("plugin error", append(attrs, "err", step.Err)...)
+			continue
+		}
+		if step.Verdict != filter.Continue {
+			log.Info("plugin verdict", attrs...)
+		}
+	}
+}

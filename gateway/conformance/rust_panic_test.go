@@ -1,36 +1,17 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/internal/syncbuf"
 	"github.com/sluice-mail/sluice/gateway/wasmhost"
 )
-
-// lockedBuffer is a log sink the engine may write from any goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRustPanicIsLogged: a Rust plugin that panics (an unwrap, or
 // SystemTime::now() on wasm32-unknown-unknown) traps with only
@@ -41,7 +22,7 @@ func TestRustPanicIsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: run make probes", err)
 	}
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	e, err := wasmhost.NewEngine(context.Background(), wasmhost.EngineOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

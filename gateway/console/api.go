@@ -259,13 +259,22 @@ type TryRequest struct {
 	Message  string   `json:"message"` // the .eml, CRLF or LF line endings
 }
 
+// servingPolicy is the policy being served, or nil after a 503 reply when
+// none is.
+func (c *Console) servingPolicy(w http.ResponseWriter) *policy.Policy {
+	p := c.gw.Policy()
+	if p == nil {
+		fail(w, http.StatusServiceUnavailable, "the gateway is not serving")
+	}
+	return p
+}
+
 // maxTry bounds POST /api/try's body when the policy sets no message size.
 const maxTry = 64 << 20
 
 func (c *Console) try(w http.ResponseWriter, r *http.Request) {
-	p := c.gw.Policy()
+	p := c.servingPolicy(w)
 	if p == nil {
-		fail(w, http.StatusServiceUnavailable, "the gateway is not serving")
 		return
 	}
 	limit := int64(maxTry)
@@ -350,9 +359,8 @@ type PolicyFile struct {
 const maxPolicySource = 1 << 20
 
 func (c *Console) policy(w http.ResponseWriter, r *http.Request) {
-	p := c.gw.Policy()
+	p := c.servingPolicy(w)
 	if p == nil {
-		fail(w, http.StatusServiceUnavailable, "the gateway is not serving")
 		return
 	}
 	v := PolicyView{Generation: c.gw.Generation(), File: p.File, Files: []PolicyFile{}}

@@ -120,8 +120,8 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) string {
 	return path
 }
 
-// adminGet does one request to the admin address and returns the status and
-// body.
+// adminDo does one request to the admin address, with token as bearer
+// token unless empty, and returns the status and body.
 func adminDo(t *testing.T, method, url, token string, header ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)

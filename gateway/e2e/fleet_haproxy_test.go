@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
 	"github.com/sluice-mail/sluice/gateway/internal/redistest"
+	"github.com/sluice-mail/sluice/gateway/internal/syncbuf"
 )
 
 // haproxyFleetPolicy: a gateway behind HAProxy (PROXY v2 from 127.0.0.1
@@ -57,10 +58,8 @@ func startHAProxy(t *testing.T, gws []fleetGateway) string {
 		_, port, _ := net.SplitHostPort(g.admin)
 		cmd.Env = append(cmd.Env, fmt.Sprintf("SLUICE_GW%d=%s", i+1, g.Addr), fmt.Sprintf("SLUICE_GW%d_ADMIN_PORT=%s", i+1, port))
 	}
-	var log strings.Builder
-	var mu sync.Mutex
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return log.Write(p) })
-	cmd.Stderr = cmd.Stdout
+	var log syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -70,22 +69,14 @@ func startHAProxy(t *testing.T, gws []fleetGateway) string {
 		cmd.Process.Kill()
 		<-done
 		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
 			t.Logf("haproxy:\n%s", log.String())
 		}
 	})
 	if !postfixtest.WaitPort(lb, 20*time.Second) {
-		mu.Lock()
-		defer mu.Unlock()
 		t.Fatalf("haproxy did not listen on %s:\n%s", lb, log.String())
 	}
 	return lb
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // sendOnce runs one SMTP transaction from clientIP through addr and
 // reports whether the message was accepted (250 after DATA). Any 4xx, a

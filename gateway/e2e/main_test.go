@@ -3,17 +3,16 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/syncbuf"
 )
 
 var (
@@ -77,8 +76,7 @@ type gateway struct {
 	repl   *strings.Replacer // fills %LISTEN%, %UPSTREAM%, %BIN%
 	done   chan struct{}     // closed when the process exited
 	err    error             // its exit status
-	mu     sync.Mutex
-	log    bytes.Buffer
+	log    syncbuf.Buffer    // its stdout and stderr
 }
 
 // wait waits (bounded) for the process to exit and returns its status.
@@ -102,24 +100,14 @@ func writePolicy(t *testing.T, path, src string, g *gateway) {
 	}
 }
 
-func (g *gateway) Write(p []byte) (int, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.log.Write(p)
-}
-
 // Log returns what sluice logged so far.
-func (g *gateway) Log() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.log.String()
-}
+func (g *gateway) Log() string { return g.log.String() }
 
 // startSluice writes policy (with %LISTEN% and %UPSTREAM% filled in) and
 // runs `sluice serve` on it until the test ends.
 func startSluice(t *testing.T, policy, upstream string, extra ...string) *gateway {
 	t.Helper()
-	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t)), done: make(chan struct{})}
+	g := &gateway{Addr: fmt.Sprintf("127.0.0.1:%d", postfixtest.FreePort(t))}
 	g.repl = strings.NewReplacer("%LISTEN%", g.Addr, "%UPSTREAM%", upstream, "%BIN%", binDir)
 	policy = g.repl.Replace(policy)
 	path := filepath.Join(t.TempDir(), "policy.hcl")
@@ -127,26 +115,47 @@ func startSluice(t *testing.T, policy, upstream string, extra ...string) *gatewa
 	if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	g.run(t, sluiceServe(path, extra...))
+	return g
+}
+
+// sluiceServe is `sluice serve` on the policy file at path, with the
+// tests' module cache.
+func sluiceServe(path string, extra ...string) *exec.Cmd {
 	args := append([]string{"serve", "--policy", path, "--cache-dir", cacheDir}, extra...)
-	g.cmd = exec.Command(filepath.Join(binDir, "sluice"), args...)
-	g.cmd.Stdout, g.cmd.Stderr = g, g
-	if err := g.cmd.Start(); err != nil {
+	return exec.Command(filepath.Join(binDir, "sluice"), args...)
+}
+
+// run starts cmd as g's process, with its output in g's log, stops it when
+// the test ends, and waits for g.Addr (unless empty) to accept connections.
+func (g *gateway) run(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	g.done = make(chan struct{})
+	g.cmd = cmd
+	cmd.Stdout, cmd.Stderr = &g.log, &g.log
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { g.err = g.cmd.Wait(); close(g.done) }()
-	t.Cleanup(func() {
-		g.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-g.done:
-		case <-time.After(20 * time.Second):
-			g.cmd.Process.Kill()
-			<-g.done
-		}
-	})
-	if !postfixtest.WaitPort(g.Addr, 60*time.Second) {
+	go func() { g.err = cmd.Wait(); close(g.done) }()
+	t.Cleanup(func() { stopGateway(g) })
+	if g.Addr != "" && !postfixtest.WaitPort(g.Addr, 60*time.Second) {
 		t.Fatalf("sluice did not listen on %s; log:\n%s", g.Addr, g.Log())
 	}
-	return g
+}
+
+// stopGateway interrupts g's process, and kills it when it has not exited
+// 20 s later.
+func stopGateway(g *gateway) {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	g.cmd.Process.Signal(os.Interrupt)
+	if g.wait(20*time.Second) != nil {
+		g.cmd.Process.Kill()
+		<-g.done
+	}
 }
 
 // swaks runs one SMTP transaction and returns its transcript.

@@ -92,21 +92,12 @@ upstream { address = "`+pf.Addr+`" }
 // addr.
 func serveWith(b *testing.B, policy, addr string) *gateway {
 	b.Helper()
-	g := &gateway{Addr: addr, done: make(chan struct{})}
+	g := &gateway{Addr: addr}
 	path := filepath.Join(b.TempDir(), "policy.hcl")
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(policy, "%BIN%", binDir)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	g.cmd = exec.Command(filepath.Join(binDir, "sluice"), "serve", "--policy", path, "--cache-dir", cacheDir, "--watch=false", "--log-level", "error")
-	g.cmd.Stdout, g.cmd.Stderr = g, g
-	if err := g.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { g.err = g.cmd.Wait(); close(g.done) }()
-	b.Cleanup(func() { stopGateway(g) })
-	if addr != "" && !postfixtest.WaitPort(addr, 60*time.Second) {
-		b.Fatalf("sluice did not listen on %s; log:\n%s", addr, g.Log())
-	}
+	g.run(b, sluiceServe(path, "--watch=false", "--log-level", "error"))
 	return g
 }
 

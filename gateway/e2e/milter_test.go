@@ -27,37 +27,15 @@ import (
 func milterGateway(t *testing.T, policy string) *gateway {
 	t.Helper()
 	addr := loopback(t)
-	g := &gateway{Addr: addr, done: make(chan struct{})}
+	g := &gateway{Addr: addr}
 	g.repl = strings.NewReplacer("%MILTER%", addr, "%BIN%", binDir)
 	path := filepath.Join(t.TempDir(), "policy.hcl")
 	g.policy = path
 	if err := os.WriteFile(path, []byte(g.repl.Replace(policy)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g.cmd = exec.Command(filepath.Join(binDir, "sluice"), "serve", "--policy", path, "--cache-dir", cacheDir, "--watch=false")
-	g.cmd.Stdout, g.cmd.Stderr = g, g
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { g.err = g.cmd.Wait(); close(g.done) }()
-	t.Cleanup(func() { stopGateway(g) })
-	if !postfixtest.WaitPort(addr, 60*time.Second) {
-		t.Fatalf("sluice did not listen for milter connections on %s; log:\n%s", addr, g.Log())
-	}
+	g.run(t, sluiceServe(path, "--watch=false"))
 	return g
-}
-
-func stopGateway(g *gateway) {
-	select {
-	case <-g.done:
-		return
-	default:
-	}
-	g.cmd.Process.Signal(os.Interrupt)
-	if g.wait(20*time.Second) != nil {
-		g.cmd.Process.Kill()
-		<-g.done
-	}
 }
 
 // milterPostfix starts Postfix with the example milter settings pointing at
@@ -185,18 +163,10 @@ func TestMilterShippedPolicy(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "serves milter "+addr) {
 		t.Fatalf("sluice check: %v\n%s", err, out)
 	}
-	g := &gateway{Addr: addr, done: make(chan struct{})}
-	g.cmd = exec.Command(filepath.Join(binDir, "sluice"), "serve", "--policy", path, "--cache-dir", cacheDir, "--watch=false")
-	g.cmd.Env = check.Env
-	g.cmd.Stdout, g.cmd.Stderr = g, g
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { g.err = g.cmd.Wait(); close(g.done) }()
-	t.Cleanup(func() { stopGateway(g) })
-	if !postfixtest.WaitPort(addr, 60*time.Second) {
-		t.Fatalf("sluice did not listen on %s; log:\n%s", addr, g.Log())
-	}
+	g := &gateway{Addr: addr}
+	serve := sluiceServe(path, "--watch=false")
+	serve.Env = check.Env
+	g.run(t, serve)
 	pf := milterPostfix(t, addr)
 	if out, err := swaks(t, pf.Addr, "--from", "a@sender.test", "--to", "bob@"+postfixtest.Domain, "--header", "Subject: shipped"); err != nil {
 		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s", err, out, g.Log())

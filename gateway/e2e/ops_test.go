@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,16 +53,10 @@ plugin "tag" {
 `, maildir, gen)
 }
 
+// httpDo is adminDo without a token.
 func httpDo(t *testing.T, method, url string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return adminDo(t, method, url, "")
 }
 
 // A transaction open across a reload finishes on the generation it started

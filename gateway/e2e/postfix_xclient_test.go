@@ -69,26 +69,9 @@ func startExample(t *testing.T, mode, listen, upstream string) *gateway {
 
 	args := unitCommand(t, "ExecStart", policyPath)
 	g := &gateway{Addr: listen}
-	g.cmd = exec.Command(args[0], args[1:]...)
-	g.cmd.Env = env
-	g.cmd.Stdout, g.cmd.Stderr = g, g
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { g.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		g.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			g.cmd.Process.Kill()
-			<-done
-		}
-	})
-	if !postfixtest.WaitPort(listen, 60*time.Second) {
-		t.Fatalf("sluice did not listen on %s; log:\n%s", listen, g.Log())
-	}
+	serve := exec.Command(args[0], args[1:]...)
+	serve.Env = env
+	g.run(t, serve)
 	return g
 }
 
@@ -110,6 +93,22 @@ func startMXFront(t *testing.T, mynetworks, xclientHost string) (*postfixtest.Po
 func fromClient(t *testing.T, server string, args ...string) (string, error) {
 	t.Helper()
 	return swaks(t, server, append([]string{"--local-interface", clientIP}, args...)...)
+}
+
+// sendOne sends one message with subject from the client address through
+// server and returns the one message Postfix delivered.
+func sendOne(t *testing.T, server, subject string, gw *gateway, pf *postfixtest.Postfix) string {
+	t.Helper()
+	out, err := fromClient(t, server, "--from", "alice@sender.test", "--to", "bob@"+postfixtest.Domain,
+		"--header", "Subject: "+subject)
+	if err != nil || !strings.Contains(out, "<-  250 2.0.0 Ok: queued") {
+		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s\nmaillog:\n%s", err, out, gw.Log(), pf.Log())
+	}
+	got := pf.WaitDelivered(1, 30*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("postfix delivered %d messages; maillog:\n%s", len(got), pf.Log())
+	}
+	return string(got[0])
 }
 
 // waitLog waits (bounded) for a Postfix log line matching re.
@@ -139,16 +138,7 @@ func noWarnings(t *testing.T, pf *postfixtest.Postfix) {
 // Received header and its log; not Sluice's address.
 func TestPostfixXClient(t *testing.T) {
 	pf, gw := startMXFront(t, "127.0.0.254/32", "127.0.0.1")
-	out, err := fromClient(t, gw.Addr, "--from", "alice@sender.test", "--to", "bob@"+postfixtest.Domain,
-		"--header", "Subject: xclient")
-	if err != nil || !strings.Contains(out, "<-  250 2.0.0 Ok: queued") {
-		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s\nmaillog:\n%s", err, out, gw.Log(), pf.Log())
-	}
-	got := pf.WaitDelivered(1, 30*time.Second)
-	if len(got) != 1 {
-		t.Fatalf("postfix delivered %d messages; maillog:\n%s", len(got), pf.Log())
-	}
-	msg := string(got[0])
+	msg := sendOne(t, gw.Addr, "xclient", gw, pf)
 	if !strings.Contains(msg, "X-Sluice: checked") {
 		t.Errorf("the example policy's tag is missing:\n%s", msg)
 	}
@@ -228,16 +218,7 @@ func TestPostfixXForward(t *testing.T) {
 	})
 	gw := startExample(t, "proxy-filter", sluice, after)
 
-	out, err := fromClient(t, public, "--from", "alice@sender.test", "--to", "bob@"+postfixtest.Domain,
-		"--header", "Subject: xforward")
-	if err != nil || !strings.Contains(out, "<-  250 2.0.0 Ok: queued") {
-		t.Fatalf("swaks: %v\n%s\nsluice log:\n%s\nmaillog:\n%s", err, out, gw.Log(), pf.Log())
-	}
-	got := pf.WaitDelivered(1, 30*time.Second)
-	if len(got) != 1 {
-		t.Fatalf("postfix delivered %d messages; maillog:\n%s", len(got), pf.Log())
-	}
-	msg := string(got[0])
+	msg := sendOne(t, public, "xforward", gw, pf)
 	if !strings.Contains(msg, "X-Sluice: checked") {
 		t.Errorf("the message did not go through Sluice:\n%s", msg)
 	}
@@ -255,7 +236,7 @@ func TestPostfixXForward(t *testing.T) {
 
 	// The public listener refuses relaying for the real client before
 	// Sluice is even asked.
-	out, err = fromClient(t, public, "--from", "alice@sender.test", "--to", "someone@foreign.test")
+	out, err := fromClient(t, public, "--from", "alice@sender.test", "--to", "someone@foreign.test")
 	if err == nil || !strings.Contains(out, "554 5.7.1") {
 		t.Fatalf("relay through the public listener not refused: %v\n%s", err, out)
 	}

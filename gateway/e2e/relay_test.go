@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,24 +168,8 @@ func serveSnippetOn(t *testing.T, s docsnippet.Snippet, listen, upstream string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{Addr: listen, done: make(chan struct{})}
-	g.cmd = exec.Command(filepath.Join(binDir, "sluice"), "serve", "--policy", path, "--cache-dir", cacheDir,
-		"--listen", listen, "--upstream", upstream, "--watch=false")
-	g.cmd.Stdout, g.cmd.Stderr = g, g
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { g.err = g.cmd.Wait(); close(g.done) }()
-	t.Cleanup(func() {
-		g.cmd.Process.Signal(os.Interrupt)
-		if g.wait(20*time.Second) != nil {
-			g.cmd.Process.Kill()
-			<-g.done
-		}
-	})
-	if !postfixtest.WaitPort(listen, 60*time.Second) {
-		t.Fatalf("sluice did not listen on %s; log:\n%s", listen, g.Log())
-	}
+	g := &gateway{Addr: listen}
+	g.run(t, sluiceServe(path, "--listen", listen, "--upstream", upstream, "--watch=false"))
 	if strings.Contains(g.Log(), "open relay") {
 		t.Errorf("sluice warned about an open relay:\n%s", g.Log())
 	}

@@ -172,14 +172,14 @@ func (s *Memory) start(opts MemoryOptions) {
 		iv = DefaultSweepInterval
 	}
 	if iv > 0 {
-		s.workers.Go(func() { s.sweeper(iv) })
+		s.workers.Go(func() { s.every(iv, func() { s.Sweep() }) })
 	}
 	save := opts.SaveInterval
 	if save == 0 {
 		save = DefaultSaveInterval
 	}
 	if s.path != "" && save > 0 {
-		s.workers.Go(func() { s.saver(save) })
+		s.workers.Go(func() { s.every(save, s.saveChanged) })
 	}
 }
 
@@ -200,7 +200,9 @@ func (s *Memory) Len() int {
 	return len(s.m)
 }
 
-func (s *Memory) sweeper(iv time.Duration) {
+// every calls f every iv until the store is closed: the sweeper and the
+// saver.
+func (s *Memory) every(iv time.Duration, f func()) {
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
@@ -208,7 +210,7 @@ func (s *Memory) sweeper(iv time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.Sweep()
+			f()
 		}
 	}
 }

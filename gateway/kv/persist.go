@@ -132,25 +132,17 @@ func (s *Memory) Save() error {
 	return nil
 }
 
-// saver saves the store every iv when it changed.
-func (s *Memory) saver(iv time.Duration) {
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			dirty := s.changes != s.saved
-			s.mu.Unlock()
-			if !dirty {
-				continue
-			}
-			if err := s.Save(); err != nil && s.onSaveError != nil {
-				s.onSaveError(err)
-			}
-		}
+// saveChanged saves the store when it changed since it was last saved:
+// the saver's tick.
+func (s *Memory) saveChanged() {
+	s.mu.Lock()
+	dirty := s.changes != s.saved
+	s.mu.Unlock()
+	if !dirty {
+		return
+	}
+	if err := s.Save(); err != nil && s.onSaveError != nil {
+		s.onSaveError(err)
 	}
 }
 

@@ -64,20 +64,10 @@ func (s *Server) newSession(_ uint32, actions gomilter.OptAction, _ gomilter.Opt
 	return ss
 }
 
-// run passes st through the chain and logs every step (as proxy does).
+// run passes st through the chain and reports every step (as bridge does).
 func (s *session) run(st *filter.State) filter.Outcome {
 	out := s.gen.Chain().Run(context.Background(), st)
-	for _, step := range out.Steps {
-		s.gen.Observer().Step(step)
-		attrs := []any{"plugin", step.Plugin, "phase", step.Phase.String(), "verdict", step.Verdict.String(), "duration", step.Duration}
-		if step.Err != nil {
-			s.log.Warn("plugin error", append(attrs, "err", step.Err)...)
-			continue
-		}
-		if step.Verdict != filter.Continue {
-			s.log.Info("plugin verdict", attrs...)
-		}
-	}
+	s.gen.ReportSteps(s.log, out.Steps)
 	return out
 }
 
@@ -146,14 +136,22 @@ func (s *session) Connect(host, family string, port uint16, addr string, m gomil
 	s.info.Refused, s.info.Discarded = nil, false
 	s.tls(m)
 	s.log.Debug("milter connect", "client", addr, "name", name, "daemon", m.Get("{daemon_name}"), "family", family)
+	return s.runSessionPhase(filter.Connect), nil
+}
+
+// runSessionPhase runs a phase of the session (connect, HELO): a reject or
+// tempfail refuses the session's every later command with the same reply.
+// A discard discards every transaction of the session: each MAIL answers
+// SMFIR_DISCARD.
+func (s *session) runSessionPhase(phase filter.Phase) *gomilter.Response {
 	st := filter.NewState(s.info)
-	st.Phase = filter.Connect
+	st.Phase = phase
 	out := s.run(st)
 	if out.Verdict == filter.Reject || out.Verdict == filter.Tempfail {
 		s.info.Refused = out.Reply
-		return s.replyCode(out.Reply), nil
+		return s.replyCode(out.Reply)
 	}
-	return gomilter.RespContinue, nil
+	return gomilter.RespContinue
 }
 
 // tls reads the TLS macros, which Postfix sends from HELO on.
@@ -173,16 +171,7 @@ func (s *session) Helo(name string, m gomilter.Modifier) (*gomilter.Response, er
 	if s.info.Refused != nil {
 		return s.replyCode(s.info.Refused), nil
 	}
-	st := filter.NewState(s.info)
-	st.Phase = filter.Helo
-	out := s.run(st)
-	if out.Verdict == filter.Reject || out.Verdict == filter.Tempfail {
-		s.info.Refused = out.Reply
-		return s.replyCode(out.Reply), nil
-	}
-	// A discard here discards every transaction of the session: each MAIL
-	// answers SMFIR_DISCARD.
-	return gomilter.RespContinue, nil
+	return s.runSessionPhase(filter.Helo), nil
 }
 
 func (s *session) MailFrom(from, params string, m gomilter.Modifier) (*gomilter.Response, error) {

@@ -1,6 +1,10 @@
 package msgauth
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/sluice-mail/sluice/gateway/authres"
+)
 
 // The result list of an RFC 8601 Authentication-Results field, rendered in
 // the host: a plugin only adds its authserv-id. Values from the message or
@@ -11,9 +15,6 @@ const (
 	// maxLine is the line length RFC 5322 §2.1.1 asks for; the list is
 	// folded to stay within it where the values allow.
 	maxLine = 78
-	// maxValue bounds a property value taken from the message or DNS, so
-	// that no line comes near the hard limit of 998 bytes.
-	maxValue = 255
 	// maxComment is the longest reason put in a comment; longer ones are
 	// left out rather than cut.
 	maxComment = 64
@@ -60,14 +61,14 @@ func (r Result) resinfos() [][]string {
 	var out [][]string
 	for _, d := range r.DKIM {
 		out = append(out, resinfo("dkim", d.Result, d.Reason,
-			"header.d", value(d.Domain), "header.s", value(d.Selector), "header.b", value(d.Signature)))
+			"header.d", authres.Value(d.Domain), "header.s", authres.Value(d.Selector), "header.b", authres.Value(d.Signature)))
 	}
 	if s := r.SPF; s != nil {
-		ptype, v := "smtp.mailfrom", value(s.Sender)
+		ptype, v := "smtp.mailfrom", authres.Value(s.Sender)
 		if s.Identity == "helo" || v != s.Sender || !isAddr(v) {
 			// RFC 8601 §2.7.2: the HELO name for the null sender; the
 			// domain when the address would not survive unchanged.
-			v = value(s.Domain)
+			v = authres.Value(s.Domain)
 			if s.Identity == "helo" {
 				ptype = "smtp.helo"
 			}
@@ -75,7 +76,7 @@ func (r Result) resinfos() [][]string {
 		out = append(out, resinfo("spf", s.Result, s.Reason, ptype, v))
 	}
 	if m := r.DMARC; m != nil {
-		out = append(out, resinfo("dmarc", m.Result, m.Reason, "header.from", value(m.FromDomain)))
+		out = append(out, resinfo("dmarc", m.Result, m.Reason, "header.from", authres.Value(m.FromDomain)))
 	}
 	return out
 }
@@ -83,7 +84,7 @@ func (r Result) resinfos() [][]string {
 // resinfo is one result's words; props are property/value pairs, those
 // with an empty value left out.
 func resinfo(method, result, reason string, props ...string) []string {
-	w := []string{method + "=" + keyword(result)}
+	w := []string{method + "=" + authres.Keyword(result)}
 	if c := comment(reason); c != "" {
 		w = append(w, "("+c+")")
 	}
@@ -95,30 +96,9 @@ func resinfo(method, result, reason string, props ...string) []string {
 	return w
 }
 
-// keyword reduces a result name to lower-case letters, "none" when nothing
-// is left; results are RFC 8601 §2.7 keywords already, this only guards the
-// field's syntax.
-func keyword(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s) && len(b) < 32; i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c >= 'a' && c <= 'z' {
-			b = append(b, c)
-		}
-	}
-	if len(b) == 0 {
-		return "none"
-	}
-	return string(b)
-}
-
 // Byte classes.
 const (
-	clsValue   = 1 << iota // kept by value: printable ASCII except space and ;()"\
-	clsToken               // a MIME token byte (RFC 2045 §5.1)
+	clsToken   = 1 << iota // a MIME token byte (RFC 2045 §5.1)
 	clsAtext               // a dot-atom atext byte (RFC 5322 §3.2.3)
 	clsLabel               // a domain label byte: letters, digits, '-', '_'
 	clsComment             // kept in a comment: printable ASCII and tab except ;()"\
@@ -130,7 +110,7 @@ const tspecials = `()<>@,;:\"/[]?=`
 // classes is the class set of each byte; built once, never changed.
 var classes = func() (t [256]uint8) {
 	for c := 0x21; c < 0x7f; c++ {
-		t[c] |= clsValue | clsToken | clsComment
+		t[c] |= clsToken | clsComment
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
 			t[c] |= clsAtext | clsLabel
 		}
@@ -138,7 +118,7 @@ var classes = func() (t [256]uint8) {
 	t[' '] |= clsComment
 	t['\t'] |= clsComment
 	for _, c := range []byte(`;()"\`) {
-		t[c] &^= clsValue | clsComment
+		t[c] &^= clsComment
 	}
 	for _, c := range []byte(tspecials) {
 		t[c] &^= clsToken
@@ -151,20 +131,8 @@ var classes = func() (t [256]uint8) {
 	return t
 }()
 
-// value reduces text from the message or DNS to printable ASCII without
-// whitespace and without ;()"\, at most maxValue bytes.
-func value(s string) string {
-	b := make([]byte, 0, min(len(s), maxValue))
-	for i := 0; i < len(s) && len(b) < maxValue; i++ {
-		if c := s[i]; classes[c]&clsValue != 0 {
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-// pvalue writes a value() as RFC 8601 §2.2 pvalue: bare when it is a MIME
-// token (RFC 2045 §5.1) or [local-part "@"] domain-name, else quoted; value
+// pvalue writes an authres.Value as RFC 8601 §2.2 pvalue: bare when it is a
+// MIME token (RFC 2045 §5.1) or [local-part "@"] domain-name, else quoted; Value
 // left no '"' or '\' to escape.
 func pvalue(v string) string {
 	if isToken(v) || isAddr(v) {

@@ -37,28 +37,12 @@ func decodeFile(src []byte, filename string) (*Policy, hcl.Diagnostics) {
 	d.diags = append(d.diags, cdiags...)
 
 	var locals, listens, upstreams, resolvers, plugins, dkimKeys, scanners, kvs, milters, consoles hcl.Blocks
+	byType := map[string]*hcl.Blocks{"locals": &locals, "listen": &listens, "upstream": &upstreams,
+		"resolver": &resolvers, "plugin": &plugins, "dkim_key": &dkimKeys, "scanner": &scanners, "kv": &kvs,
+		"milter": &milters, "console": &consoles}
 	for _, b := range content.Blocks {
-		switch b.Type {
-		case "locals":
-			locals = append(locals, b)
-		case "listen":
-			listens = append(listens, b)
-		case "upstream":
-			upstreams = append(upstreams, b)
-		case "resolver":
-			resolvers = append(resolvers, b)
-		case "plugin":
-			plugins = append(plugins, b)
-		case "dkim_key":
-			dkimKeys = append(dkimKeys, b)
-		case "scanner":
-			scanners = append(scanners, b)
-		case "kv":
-			kvs = append(kvs, b)
-		case "milter":
-			milters = append(milters, b)
-		case "console":
-			consoles = append(consoles, b)
+		if list := byType[b.Type]; list != nil {
+			*list = append(*list, b)
 		}
 	}
 	d.ctx = d.evalContext(locals)

@@ -37,13 +37,7 @@ func (d *decoder) dkimKeys(blocks hcl.Blocks) []DKIMKey {
 	seen := map[string]hcl.Range{}
 	for _, b := range blocks {
 		k := DKIMKey{Name: b.Labels[0], DefRange: b.DefRange}
-		if !validPluginName(k.Name) {
-			d.errorf(b.LabelRanges[0], "Invalid DKIM key name",
-				"%q is not a key name: use lower-case letters, digits, \"_\" and \"-\", starting with a letter or digit.", k.Name)
-		} else if first, dup := seen[k.Name]; dup {
-			d.errorf(b.DefRange, "Duplicate DKIM key",
-				"A dkim_key named %q is already declared at %s.", k.Name, pos(first))
-		}
+		d.blockName(b, seen, "DKIM key", "key")
 		c, diags := b.Body.Content(dkimKeySchema)
 		d.diags = append(d.diags, diags...)
 		if attr := c.Attributes["domain"]; d.str(attr, &k.Domain) {
@@ -60,9 +54,6 @@ func (d *decoder) dkimKeys(blocks hcl.Blocks) []DKIMKey {
 		if attr := c.Attributes["private_key_file"]; attr != nil {
 			k.KeyFileRange = attr.Range
 			d.path(attr, &k.KeyFile)
-		}
-		if _, dup := seen[k.Name]; !dup {
-			seen[k.Name] = b.DefRange
 		}
 		out = append(out, k)
 	}

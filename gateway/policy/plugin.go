@@ -215,6 +215,23 @@ func quotedList(names []string) string {
 
 // validPluginName reports whether s matches [a-z0-9][a-z0-9_-]*. Names
 // appear in logs, metrics labels and `sluice test` output.
+// blockName reports a named block whose name is invalid or was declared
+// before, as recorded in seen; a new valid name is recorded. title names the
+// kind of block in the diagnostics' summaries ("DKIM key"), noun in their
+// details ("key").
+func (d *decoder) blockName(b *hcl.Block, seen map[string]hcl.Range, title, noun string) {
+	name := b.Labels[0]
+	if !validPluginName(name) {
+		d.errorf(b.LabelRanges[0], "Invalid "+title+" name",
+			"%q is not a %s name: use lower-case letters, digits, \"_\" and \"-\", starting with a letter or digit.", name, noun)
+	} else if first, dup := seen[name]; dup {
+		d.errorf(b.DefRange, "Duplicate "+title,
+			"A %s named %q is already declared at %s.", b.Type, name, pos(first))
+	} else {
+		seen[name] = b.DefRange
+	}
+}
+
 func validPluginName(s string) bool {
 	if s == "" {
 		return false

@@ -64,15 +64,7 @@ func (d *decoder) scanners(blocks hcl.Blocks) []Scanner {
 	seen := map[string]hcl.Range{}
 	for _, b := range blocks {
 		s := Scanner{Name: b.Labels[0], DefRange: b.DefRange, Timeout: defaultScanTimeout}
-		if !validPluginName(s.Name) {
-			d.errorf(b.LabelRanges[0], "Invalid scanner name",
-				"%q is not a scanner name: use lower-case letters, digits, \"_\" and \"-\", starting with a letter or digit.", s.Name)
-		} else if first, dup := seen[s.Name]; dup {
-			d.errorf(b.DefRange, "Duplicate scanner",
-				"A scanner named %q is already declared at %s.", s.Name, pos(first))
-		} else {
-			seen[s.Name] = b.DefRange
-		}
+		d.blockName(b, seen, "scanner", "scanner")
 		c, diags := b.Body.Content(scannerSchema)
 		d.diags = append(d.diags, diags...)
 		var engines []*hcl.Attribute

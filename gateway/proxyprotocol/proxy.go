@@ -58,12 +58,8 @@ type ProxyOptions struct {
 // up Accept. Close closes ln and the connections still awaiting a header,
 // and waits for those goroutines.
 func Proxy(ln net.Listener, opts ProxyOptions) net.Listener {
-	if opts.HeaderTimeout <= 0 {
-		opts.HeaderTimeout = DefaultHeaderTimeout
-	}
-	if opts.MaxPending <= 0 {
-		opts.MaxPending = DefaultMaxPending
-	}
+	opts.HeaderTimeout = positiveOr(opts.HeaderTimeout, DefaultHeaderTimeout)
+	opts.MaxPending = positiveOr(opts.MaxPending, DefaultMaxPending)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -296,4 +292,12 @@ func (c *proxyConn) SyscallConn() (syscall.RawConn, error) {
 		return sc.SyscallConn()
 	}
 	return nil, errors.ErrUnsupported
+}
+
+// positiveOr returns v, or def when v is 0 or less (a zero field).
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }

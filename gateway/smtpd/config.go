@@ -121,38 +121,26 @@ func (c Config) withDefaults() Config {
 			c.Hostname = "localhost"
 		}
 	}
-	if c.MaxMessageSize <= 0 {
-		c.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if c.MaxRecipients <= 0 {
-		c.MaxRecipients = DefaultMaxRecipients
-	}
-	if c.MaxLineLength <= 0 {
-		c.MaxLineLength = DefaultMaxLineLength
-	}
-	if c.CommandTimeout <= 0 {
-		c.CommandTimeout = DefaultCommandTimeout
-	}
-	if c.DataTimeout <= 0 {
-		c.DataTimeout = DefaultDataTimeout
-	}
-	if c.JunkCommandLimit <= 0 {
-		c.JunkCommandLimit = DefaultJunkCommandLimit
-	}
-	if c.HardErrorLimit <= 0 {
-		c.HardErrorLimit = DefaultHardErrorLimit
-	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = DefaultMaxConnections
-	}
-	if c.MaxConnectionsPerIP <= 0 {
-		c.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
-	}
-	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
+	c.MaxMessageSize = positiveOr(c.MaxMessageSize, DefaultMaxMessageSize)
+	c.MaxRecipients = positiveOr(c.MaxRecipients, DefaultMaxRecipients)
+	c.MaxLineLength = positiveOr(c.MaxLineLength, DefaultMaxLineLength)
+	c.CommandTimeout = positiveOr(c.CommandTimeout, DefaultCommandTimeout)
+	c.DataTimeout = positiveOr(c.DataTimeout, DefaultDataTimeout)
+	c.JunkCommandLimit = positiveOr(c.JunkCommandLimit, DefaultJunkCommandLimit)
+	c.HardErrorLimit = positiveOr(c.HardErrorLimit, DefaultHardErrorLimit)
+	c.MaxConnections = positiveOr(c.MaxConnections, DefaultMaxConnections)
+	c.MaxConnectionsPerIP = positiveOr(c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+	c.HandshakeTimeout = positiveOr(c.HandshakeTimeout, DefaultHandshakeTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// positiveOr returns v, or def when v is 0 or less (a zero field).
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }

@@ -133,16 +133,20 @@ func TestJunkCommandLimit(t *testing.T) {
 	c2.expectClosed()
 }
 
+// refuseNobody refuses the recipients whose address starts with "nobody"
+// with 550 5.1.1, as a backend that knows its users does.
+func refuseNobody(to string) *smtp.Reply {
+	if strings.HasPrefix(to, "nobody") {
+		return smtp.NewReply(550, "5.1.1", "No such user")
+	}
+	return nil
+}
+
 // TestHardErrorLimit: the hard_error_limit-th 4xx/5xx reply is followed by
 // 421 4.7.0 and the connection is closed. 452 4.5.3 does not count.
 func TestHardErrorLimit(t *testing.T) {
 	b := newFakeBackend()
-	b.rcpt = func(to string) *smtp.Reply {
-		if strings.HasPrefix(to, "nobody") {
-			return smtp.NewReply(550, "5.1.1", "No such user")
-		}
-		return nil
-	}
+	b.rcpt = refuseNobody
 	ts := startServer(t, Config{HardErrorLimit: 5, MaxRecipients: 1}, b)
 	c := ts.inMail(t)
 	c.cmd("RCPT TO:<b@example.net>", 250, "")
@@ -179,12 +183,7 @@ func TestHardErrorLimit(t *testing.T) {
 func TestPipeliningClientNeverHitsLimits(t *testing.T) {
 	b := newFakeBackend()
 	b.data = accept250
-	b.rcpt = func(to string) *smtp.Reply {
-		if strings.HasPrefix(to, "nobody") {
-			return smtp.NewReply(550, "5.1.1", "No such user")
-		}
-		return nil
-	}
+	b.rcpt = refuseNobody
 	ts := startServer(t, Config{JunkCommandLimit: 10, HardErrorLimit: 5}, b)
 	c := ts.ehloed(t)
 	const messages = 30

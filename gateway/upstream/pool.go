@@ -80,12 +80,8 @@ var (
 
 // NewPool returns a pool of connections opened through u.
 func NewPool(u Upstream, opts PoolOptions) *Pool {
-	if opts.MaxIdle <= 0 {
-		opts.MaxIdle = DefaultPoolMaxIdle
-	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = DefaultPoolIdleTimeout
-	}
+	opts.MaxIdle = positiveOr(opts.MaxIdle, DefaultPoolMaxIdle)
+	opts.IdleTimeout = positiveOr(opts.IdleTimeout, DefaultPoolIdleTimeout)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -369,4 +365,12 @@ func isStale(err error) bool {
 	}
 	var r *smtp.Reply
 	return !errors.As(err, &r) || r.Code == 421
+}
+
+// positiveOr returns v, or def when v is 0 or less (a zero field).
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }

@@ -12,32 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/internal/fakeclock"
 	"github.com/sluice-mail/sluice/gateway/internal/fakemta"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
-// fakeClock is a settable clock for the pool's idle timeout.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newTestPool returns a pool on addr with a fake clock, closed at cleanup.
-func newTestPool(t *testing.T, addr string, opts PoolOptions) (*Pool, *fakeClock) {
+func newTestPool(t *testing.T, addr string, opts PoolOptions) (*Pool, *fakeclock.Clock) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	p := NewPool(newTestSMTP(addr, 2*time.Second), opts)
 	p.now = clk.Now
 	t.Cleanup(func() { p.Close() })
@@ -65,13 +48,19 @@ func session(ctx context.Context, p *Pool, n int) error {
 	return send(ctx, c, fmt.Sprintf("a%d@example.org", n), []string{"b@example.net"}, testMsg(n))
 }
 
-// sessionOn runs session n, which must succeed, and checks that the
-// downstream has seen conns connections in all.
-func sessionOn(t *testing.T, ctx context.Context, p *Pool, m *fakemta.MTA, n, conns int) {
+// mustSession runs session n, which must succeed.
+func mustSession(t *testing.T, ctx context.Context, p *Pool, n int) {
 	t.Helper()
 	if err := session(ctx, p, n); err != nil {
 		t.Fatalf("session %d: %v", n, err)
 	}
+}
+
+// sessionOn runs session n, which must succeed, and checks that the
+// downstream has seen conns connections in all.
+func sessionOn(t *testing.T, ctx context.Context, p *Pool, m *fakemta.MTA, n, conns int) {
+	t.Helper()
+	mustSession(t, ctx, p, n)
 	if m.Conns() != conns {
 		t.Errorf("downstream connections = %d, want %d", m.Conns(), conns)
 	}
@@ -224,20 +213,14 @@ func TestPoolIdleTimeout(t *testing.T) {
 	m := fakemta.Start(t)
 	p, clk := newTestPool(t, m.Addr(), PoolOptions{IdleTimeout: time.Minute})
 	ctx := testCtx(t)
-	if err := session(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, ctx, p, 0)
 	clk.Advance(59 * time.Second)
-	if err := session(ctx, p, 1); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, ctx, p, 1)
 	if m.Conns() != 1 {
 		t.Fatalf("downstream connections = %d, want 1 within the idle timeout", m.Conns())
 	}
 	clk.Advance(time.Minute)
-	if err := session(ctx, p, 2); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, ctx, p, 2)
 	if m.Conns() != 2 {
 		t.Errorf("downstream connections = %d, want 2 after the idle timeout", m.Conns())
 	}
@@ -253,9 +236,7 @@ func TestPoolIdleTimeoutCountsFromLastCommand(t *testing.T) {
 	m := fakemta.Start(t)
 	p, clk := newTestPool(t, m.Addr(), PoolOptions{IdleTimeout: time.Minute})
 	ctx := testCtx(t)
-	if err := session(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, ctx, p, 0)
 	clk.Advance(40 * time.Second)
 	c, err := p.Open(ctx, Identity{})
 	if err != nil {
@@ -272,9 +253,7 @@ func TestPoolSweepsExpiredConnections(t *testing.T) {
 	m := fakemta.Start(t)
 	p := NewPool(newTestSMTP(m.Addr(), 2*time.Second), PoolOptions{IdleTimeout: 20 * time.Millisecond})
 	t.Cleanup(func() { p.Close() })
-	if err := session(testCtx(t), p, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, testCtx(t), p, 0)
 	deadline := time.Now().Add(5 * time.Second)
 	for p.idleLen() != 0 || count(m.Commands(), "QUIT") != 1 {
 		if time.Now().After(deadline) {
@@ -361,9 +340,7 @@ func TestPoolRetriesStaleConnection(t *testing.T) {
 			r := startRelay(t, m.Addr())
 			p, _ := newTestPool(t, r.Addr(), PoolOptions{})
 			ctx := testCtx(t)
-			if err := session(ctx, p, 0); err != nil {
-				t.Fatal(err)
-			}
+			mustSession(t, ctx, p, 0)
 			r.kill(last)
 			sessionOn(t, ctx, p, m, 1, 2)
 			delivered(t, m, 0, 1)
@@ -381,9 +358,7 @@ func TestPoolStaleRetryUnreachable(t *testing.T) {
 	r := startRelay(t, m.Addr())
 	p, _ := newTestPool(t, r.Addr(), PoolOptions{})
 	ctx := testCtx(t)
-	if err := session(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, ctx, p, 0)
 	r.ln.Close()
 	r.kill("")
 	err := session(ctx, p, 1)
@@ -534,9 +509,7 @@ func TestPoolClose(t *testing.T) {
 		t.Fatalf("idle = %d, commands = %q: want the busy connection quit", p.idleLen(), m.Commands())
 	}
 	// Later sessions bypass the pool.
-	if err := session(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustSession(t, ctx, p, 0)
 	if p.idleLen() != 0 || count(m.Commands(), "QUIT") != 4 || m.Conns() != 4 {
 		t.Errorf("idle = %d, conns = %d, commands = %q", p.idleLen(), m.Conns(), m.Commands())
 	}

@@ -78,15 +78,9 @@ func NewSMTP(cfg SMTPConfig) *SMTP {
 	if cfg.Helo == "" {
 		cfg.Helo = "localhost"
 	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = DefaultCommandTimeout
-	}
-	if cfg.DataTimeout <= 0 {
-		cfg.DataTimeout = DefaultDataTimeout
-	}
+	cfg.ConnectTimeout = positiveOr(cfg.ConnectTimeout, DefaultConnectTimeout)
+	cfg.CommandTimeout = positiveOr(cfg.CommandTimeout, DefaultCommandTimeout)
+	cfg.DataTimeout = positiveOr(cfg.DataTimeout, DefaultDataTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

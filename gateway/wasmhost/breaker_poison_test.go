@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/internal/fakeclock"
 	"github.com/sluice-mail/sluice/gateway/message"
 )
 
@@ -29,7 +30,7 @@ type soakResult struct {
 // every 500 ticks. The messages whose Message-ID the seeded random picks
 // with probability rate trap on every try (a parser bug); the others
 // behave. With stopAtOpen it stops when the breaker first opens.
-func mtaSoak(t *testing.T, p *Plugin, clk *fakeClock, seed uint64, rate float64, messages int, stopAtOpen bool) soakResult {
+func mtaSoak(t *testing.T, p *Plugin, clk *fakeclock.Clock, seed uint64, rate float64, messages int, stopAtOpen bool) soakResult {
 	t.Helper()
 	rnd := rand.New(rand.NewPCG(seed, 1))
 	poison := make([]bool, messages)

@@ -11,26 +11,10 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/internal/fakeclock"
+	"github.com/sluice-mail/sluice/gateway/internal/syncbuf"
 	"github.com/sluice-mail/sluice/gateway/message"
 )
-
-// fakeClock is the breaker's clock in tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // breakerEvents records OnBreaker calls.
 type breakerEvents struct {
@@ -52,13 +36,13 @@ func (b *breakerEvents) String() string {
 
 // breakerPlugin loads testdata/hostile.wat with s's breaker settings and a
 // fake clock.
-func breakerPlugin(t *testing.T, s Spec) (*Plugin, *fakeClock, *breakerEvents, *logBuffer) {
+func breakerPlugin(t *testing.T, s Spec) (*Plugin, *fakeclock.Clock, *breakerEvents, *syncbuf.Buffer) {
 	t.Helper()
 	e, logs := newEngine(t)
 	ev := &breakerEvents{}
 	s.Name, s.Wasm, s.Grants, s.OnBreaker = "flaky", module(t, "hostile"), hostileGrants, ev.hook
 	p := load(t, e, s)
-	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	if p.brk != nil {
 		p.brk.now = clk.Now
 	}

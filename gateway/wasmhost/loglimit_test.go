@@ -43,12 +43,7 @@ func TestLogRateLimit(t *testing.T) {
 	elapsed := time.Since(start)
 	p.Close(context.Background()) // writes the pending summary now
 	out := logs.String()
-	written := 0
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "flood-log-line") || strings.Contains(line, "flood-stdout-line") {
-			written++
-		}
-	}
+	written := floodLines(out)
 	// One summary a second at most (the call may outlast one under -race).
 	summaries := regexp.MustCompile(`plugin flood: dropped (\d+) lines \((\d+) bytes\) in the last`).FindAllStringSubmatch(out, -1)
 	dropped := 0
@@ -119,12 +114,7 @@ func TestLogRateLimitWholeCall(t *testing.T) {
 	}
 	p.Close(context.Background()) // writes the pending summary now
 	out := logs.String()
-	written := 0
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "flood-log-line") || strings.Contains(line, "flood-stdout-line") {
-			written++
-		}
-	}
+	written := floodLines(out)
 	if max := logLineBurst + int(elapsed.Seconds()*logLinesPerSecond) + 1; written > max {
 		t.Errorf("%d lines written in %v; want at most %d", written, elapsed, max)
 	}
@@ -135,4 +125,15 @@ func TestLogRateLimitWholeCall(t *testing.T) {
 		t.Errorf("the log grew by %d bytes for one call", n)
 	}
 	t.Logf("call %v: %d lines written, %d bytes of log", elapsed, written, len(out))
+}
+
+// floodLines counts the flooding plugin's log and stdout lines in out.
+func floodLines(out string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "flood-log-line") || strings.Contains(line, "flood-stdout-line") {
+			n++
+		}
+	}
+	return n
 }

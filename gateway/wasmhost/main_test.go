@@ -1,7 +1,6 @@
 package wasmhost
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,10 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
+	"github.com/sluice-mail/sluice/gateway/internal/syncbuf"
 	"github.com/sluice-mail/sluice/gateway/message"
 )
 
@@ -79,27 +78,9 @@ func module(t testing.TB, name string) []byte {
 	return b
 }
 
-// logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newEngine(t testing.TB) (*Engine, *logBuffer) {
+func newEngine(t testing.TB) (*Engine, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	e, err := NewEngine(context.Background(), EngineOptions{
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

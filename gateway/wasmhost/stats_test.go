@@ -48,17 +48,7 @@ func TestPoolTrimsIdleInstances(t *testing.T) {
 	p.now = func() time.Time { return clock }
 	ctx := context.Background()
 
-	var burst []*instance
-	for range 5 {
-		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
-		burst = append(burst, inst)
-	}
-	for _, inst := range burst {
-		p.put(ctx, inst)
-	}
+	burstInstances(t, p, 5)
 	if n := len(p.idleInstances()); n != 5 {
 		t.Fatalf("%d idle instances after a burst of 5, want 5", n)
 	}
@@ -91,17 +81,7 @@ func TestPoolTrimsWithoutCalls(t *testing.T) {
 	p.idleTimeout = 50 * time.Millisecond
 	p.mu.Unlock()
 	ctx := context.Background()
-	var burst []*instance
-	for range 5 {
-		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
-		burst = append(burst, inst)
-	}
-	for _, inst := range burst {
-		p.put(ctx, inst)
-	}
+	burstInstances(t, p, 5)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(p.idleInstances()) > minIdle && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -111,5 +91,23 @@ func TestPoolTrimsWithoutCalls(t *testing.T) {
 	}
 	if _, err := p.Call(ctx, stateAt(t, filter.Data)); err != nil {
 		t.Fatalf("a call after trimming: %v", err)
+	}
+}
+
+// burstInstances takes n instances of p at once, as n concurrent calls
+// would, then gives them all back.
+func burstInstances(t *testing.T, p *Plugin, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var burst []*instance
+	for range n {
+		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		burst = append(burst, inst)
+	}
+	for _, inst := range burst {
+		p.put(ctx, inst)
 	}
 }

@@ -23,9 +23,7 @@ type config struct {
 
 // Limits of the configuration itself.
 const (
-	maxDepthLimit = 100    // Postfix's mime_nesting_limit default
-	maxPartsLimit = 100000 // parts in one message
-	maxMessageLen = 290    // 400 bytes of reply text, less ": " and a 100-byte name
+	maxMessageLen = 290 // 400 bytes of reply text, less ": " and a 100-byte name
 )
 
 // attachments is the plugin; Configure fills it once per instance.
@@ -65,13 +63,10 @@ func (p *attachments) load(c config) error {
 		p.types = append(p.types, typ)
 	}
 
-	switch {
-	case c.MaxDepth < 0 || c.MaxDepth > maxDepthLimit:
-		return fmt.Errorf("max_depth %d: must be 1 to %d", c.MaxDepth, maxDepthLimit)
-	case c.MaxParts < 0 || c.MaxParts > maxPartsLimit:
-		return fmt.Errorf("max_parts %d: must be 1 to %d", c.MaxParts, maxPartsLimit)
+	var err error
+	if p.limits, err = mime.ConfigLimits(c.MaxDepth, c.MaxParts); err != nil {
+		return err
 	}
-	p.limits = mime.Limits{MaxDepth: c.MaxDepth, MaxParts: c.MaxParts} // 0: the defaults, 10 and 500
 
 	switch c.OnLimit {
 	case "", "reject":
@@ -82,7 +77,6 @@ func (p *attachments) load(c config) error {
 		return fmt.Errorf("on_limit %q: must be \"reject\" or \"accept\"", c.OnLimit)
 	}
 
-	var err error
 	p.reply, err = sluice.ConfigReply(sluice.Reply{Code: c.Code, Enhanced: c.Enhanced, Text: c.Message},
 		sluice.Reply{Code: 554, Enhanced: "5.7.1", Text: "Attachment not allowed"}, maxMessageLen)
 	return err

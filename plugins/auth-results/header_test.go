@@ -48,21 +48,6 @@ func TestRender(t *testing.T) {
 	}
 }
 
-func TestSanitizers(t *testing.T) {
-	if got := value("a b\t(c);d\"e\\f\x00g\xffh"); got != "abcdefgh" {
-		t.Errorf("value = %q", got)
-	}
-	if got := value(strings.Repeat("x", 300)); len(got) != maxValue {
-		t.Errorf("value not cut: %d bytes", len(got))
-	}
-	if got := keyword("TempError"); got != "temperror" {
-		t.Errorf("keyword = %q", got)
-	}
-	if got := keyword("\r\n"); got != "none" {
-		t.Errorf("keyword of nothing = %q", got)
-	}
-}
-
 func TestBestDKIM(t *testing.T) {
 	r := func(rs ...string) []sluice.DKIMResult {
 		var out []sluice.DKIMResult

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-mail/sluice/gateway/authres"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -44,28 +45,28 @@ func (p *authResults) OnData(h sluice.Host) sluice.Verdict {
 // setTags records the results for later plugins.
 func setTags(h sluice.Host, r *sluice.AuthResult) {
 	if r.SPF != nil {
-		h.SetTag(tagSPF, keyword(r.SPF.Result))
+		h.SetTag(tagSPF, authres.Keyword(r.SPF.Result))
 	}
 	h.SetTag(tagDKIM, bestDKIM(r.DKIM))
 	var passing []string
 	for _, d := range r.DKIM {
-		if keyword(d.Result) != "pass" {
+		if authres.Keyword(d.Result) != "pass" {
 			continue
 		}
-		if dom := strings.ToLower(value(d.Domain)); dom != "" && !slices.Contains(passing, dom) {
+		if dom := strings.ToLower(authres.Value(d.Domain)); dom != "" && !slices.Contains(passing, dom) {
 			passing = append(passing, dom)
 		}
 	}
 	h.SetTag(tagDKIMDomains, words(passing, maxTag))
 	if m := r.DMARC; m != nil {
-		h.SetTag(tagDMARC, keyword(m.Result))
+		h.SetTag(tagDMARC, authres.Keyword(m.Result))
 		policy := ""
 		if m.Policy != "" {
-			policy = keyword(m.Policy)
+			policy = authres.Keyword(m.Policy)
 		}
 		h.SetTag(tagPolicy, policy)
 		h.SetTag(tagPct, strconv.Itoa(min(max(m.Percent, 0), 100)))
-		h.SetTag(tagDomain, strings.ToLower(value(m.FromDomain)))
+		h.SetTag(tagDomain, strings.ToLower(authres.Value(m.FromDomain)))
 	}
 }
 
@@ -74,7 +75,7 @@ func setTags(h sluice.Host, r *sluice.AuthResult) {
 func bestDKIM(rs []sluice.DKIMResult) string {
 	first := ""
 	for _, d := range rs {
-		k := keyword(d.Result)
+		k := authres.Keyword(d.Result)
 		if k == "pass" {
 			return k
 		}

@@ -20,10 +20,8 @@ type config struct {
 
 // Limits of the configuration itself.
 const (
-	maxFooterLen  = 16 * 1024 // bytes of text or html
-	maxLineLen    = 998       // RFC 5322 §2.1.1, the host's body rule
-	maxDepthLimit = 100
-	maxPartsLimit = 100000
+	maxFooterLen = 16 * 1024 // bytes of text or html
+	maxLineLen   = 998       // RFC 5322 §2.1.1, the host's body rule
 )
 
 // footer is the plugin; Configure fills it once per instance.
@@ -56,14 +54,8 @@ func (p *footer) load(c config) error {
 	}
 	p.textASCII, p.htmlASCII = isASCII(p.text), isASCII(p.html)
 
-	switch {
-	case c.MaxDepth < 0 || c.MaxDepth > maxDepthLimit:
-		return fmt.Errorf("max_depth %d: must be 1 to %d", c.MaxDepth, maxDepthLimit)
-	case c.MaxParts < 0 || c.MaxParts > maxPartsLimit:
-		return fmt.Errorf("max_parts %d: must be 1 to %d", c.MaxParts, maxPartsLimit)
-	}
-	p.limits = mime.Limits{MaxDepth: c.MaxDepth, MaxParts: c.MaxParts} // 0: the defaults, 10 and 500
-	return nil
+	p.limits, err = mime.ConfigLimits(c.MaxDepth, c.MaxParts)
+	return err
 }
 
 // normalText checks configured footer text and gives it CRLF line endings

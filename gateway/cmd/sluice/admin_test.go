@@ -133,16 +133,7 @@ func TestAdminLoopbackNoToken(t *testing.T) {
 // With a token every request but the health probes needs it, compared in
 // full; a forged cross-site POST is refused even with it.
 func TestAdminToken(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "token")
-	if err := os.WriteFile(file, []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	access, err := newAdminAccess("0.0.0.0:9", file, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := startAdmin(t, access)
+	addr := startTokenAdmin(t)
 	good := "Authorization: Bearer s3cret-token-0123456789"
 	for _, tc := range []struct {
 		name, method, path string
@@ -196,15 +187,7 @@ func TestAdminAddressNeedsToken(t *testing.T) {
 // right token posted to /login sets a cookie that then stands for the
 // token; a wrong one, a forged cookie or a cross-site login does not.
 func TestAdminConsoleLogin(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	access, err := newAdminAccess("0.0.0.0:9", file, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := startAdmin(t, access)
+	addr := startTokenAdmin(t)
 	noRedirect := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	login := func(token string, header ...string) *http.Response {
 		t.Helper()
@@ -258,4 +241,19 @@ func TestAdminConsoleLogin(t *testing.T) {
 	if code, _ := get("/metrics", forged); code != 401 {
 		t.Fatalf("with a forged cookie: %d", code)
 	}
+}
+
+// startTokenAdmin starts an admin server on a wildcard address whose token
+// file holds "s3cret-token-0123456789".
+func startTokenAdmin(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	access, err := newAdminAccess("0.0.0.0:9", file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startAdmin(t, access)
 }

@@ -26,22 +26,14 @@ upstream { maildir = "mail" }
 plugin "stamp" { wasm = "stamp.wasm" }
 `)
 	ctx := context.Background()
-	eng, err := wasmhost.NewEngine(ctx, wasmhost.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
+	eng := testEngine(t)
 	met := metrics.New()
 	gen, diags := build(ctx, p, eng, slog.New(slog.DiscardHandler), nil, met)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
 	defer gen.Release()
-	rec := httptest.NewRecorder()
-	met.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if want := `sluice_plugin_breaker_open{plugin="stamp"} 0`; !strings.Contains(rec.Body.String(), want) {
-		t.Errorf("exposition lacks %q", want)
-	}
+	exposes(t, met, `sluice_plugin_breaker_open{plugin="stamp"} 0`)
 }
 
 // TestBreakerReachesConsole: a plugin whose breaker opens shows in the
@@ -58,11 +50,7 @@ plugin "trap" {
 }
 `)
 	ctx := context.Background()
-	eng, err := wasmhost.NewEngine(ctx, wasmhost.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
+	eng := testEngine(t)
 	met := metrics.New()
 	rec := console.NewRecorder(console.Options{})
 	gen, diags := (&lifecycle.Loader{Engine: eng, Logger: slog.New(slog.DiscardHandler), Observer: met, Recorder: rec}).Load(ctx, p)
@@ -77,9 +65,28 @@ plugin "trap" {
 	if got := rec.Stats().OpenBreakers; len(got) != 1 || got[0] != "trap" {
 		t.Fatalf("console's open breakers: %v", got)
 	}
-	w := httptest.NewRecorder()
-	met.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	if want := `sluice_plugin_breaker_open{plugin="trap"} 1`; !strings.Contains(w.Body.String(), want) {
+	exposes(t, met, `sluice_plugin_breaker_open{plugin="trap"} 1`)
+}
+
+// testEngine is a wasmhost engine with default options, closed when the
+// test ends.
+func testEngine(t *testing.T) *wasmhost.Engine {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := wasmhost.NewEngine(ctx, wasmhost.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(ctx) })
+	return eng
+}
+
+// exposes checks that met's exposition holds the line want.
+func exposes(t *testing.T, met *metrics.Metrics, want string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	met.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("exposition lacks %q", want)
 	}
 }

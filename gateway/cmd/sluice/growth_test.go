@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -25,12 +23,7 @@ plugin "bloat" {
   timeout = "10s"
 }
 `)
-	eml := filepath.Join(dir, "m.eml")
-	os.WriteFile(eml, []byte("Subject: hi\n\nbody\n"), 0o644)
-	code, out, stderr := runCLI("test", "--policy", p, "--from", "a@example.org", "--rcpt", "b@example.net", "--json", eml)
-	if code != 4 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	out := runTestJSON(t, dir, p, 4)
 	var res struct {
 		Action string
 		Steps  []struct{ Plugin, Verdict, Error string }

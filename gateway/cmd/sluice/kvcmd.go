@@ -70,17 +70,25 @@ func cmdKV(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %s has no kv block: its store lives in memory only\n", *policyPath)
 		return 1
 	}
+	// --file, created for export, read for import; else stdout or stdin.
+	var f *os.File
+	if *file != "" {
+		open := os.Open
+		if op == "export" {
+			open = os.Create
+		}
+		var ferr error
+		if f, ferr = open(*file); ferr != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", ferr)
+			return 1
+		}
+		defer f.Close()
+	}
 	var n int
 	var err error
 	if op == "export" {
 		w := stdout
-		if *file != "" {
-			f, ferr := os.Create(*file)
-			if ferr != nil {
-				fmt.Fprintf(stderr, "sluice: %v\n", ferr)
-				return 1
-			}
-			defer f.Close()
+		if f != nil {
 			w = f
 		}
 		n, err = kv.Export(list, w)
@@ -89,13 +97,7 @@ func cmdKV(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		var r io.Reader = os.Stdin
-		if *file != "" {
-			f, ferr := os.Open(*file)
-			if ferr != nil {
-				fmt.Fprintf(stderr, "sluice: %v\n", ferr)
-				return 1
-			}
-			defer f.Close()
+		if f != nil {
 			r = f
 		}
 		n, err = kv.Import(store, r)

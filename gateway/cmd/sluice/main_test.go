@@ -130,12 +130,7 @@ func TestTestJSON(t *testing.T) {
 upstream { maildir = "mail" }
 plugin "stamp" { wasm = "stamp.wasm" }
 `)
-	eml := filepath.Join(dir, "m.eml")
-	os.WriteFile(eml, []byte("Subject: hi\n\nbody\n"), 0o644)
-	code, out, stderr := runCLI("test", "--policy", p, "--from", "a@example.org", "--rcpt", "b@example.net", "--json", eml)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	out := runTestJSON(t, dir, p, 0)
 	var res struct {
 		Action  string
 		Code    int
@@ -159,4 +154,18 @@ func TestUsage(t *testing.T) {
 	if code, _, _ := runCLI("frobnicate"); code != 2 {
 		t.Fatalf("unknown command exit %d", code)
 	}
+}
+
+// runTestJSON runs `sluice test --json` of policy p on a small message from
+// a@example.org to b@example.net, written in dir, checks its exit status
+// and returns its output.
+func runTestJSON(t *testing.T, dir, p string, wantCode int) string {
+	t.Helper()
+	eml := filepath.Join(dir, "m.eml")
+	os.WriteFile(eml, []byte("Subject: hi\n\nbody\n"), 0o644)
+	code, out, stderr := runCLI("test", "--policy", p, "--from", "a@example.org", "--rcpt", "b@example.net", "--json", eml)
+	if code != wantCode {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	return out
 }

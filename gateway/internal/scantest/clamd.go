@@ -24,15 +24,10 @@ const StreamMaxLength = 1 << 20
 // mirrors, and the tests need nothing else), which loads in well under a
 // second.
 func StartClamd() (*Daemon, error) {
-	bin, err := lookBin("clamd", "clamav-daemon")
+	bin, d, err := newDaemon("clamd", "clamav-daemon", "tcp")
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDaemon("clamd")
-	if err != nil {
-		return nil, err
-	}
-	d.Address = fmt.Sprintf("tcp://127.0.0.1:%d", d.Port)
 	db := filepath.Join(d.Dir, "db")
 	d.logFile = filepath.Join(d.Dir, "data", "clamd.log")
 	sock := filepath.Join(d.Dir, "data", "clamd.sock")

@@ -25,15 +25,10 @@ var rspamdOff = []string{
 // AddHeaderSubject as add header, and milter_headers asks for X-Spamd-Bar
 // and X-Spam-Level on every message, so replies carry a milter block.
 func StartRspamd() (*Daemon, error) {
-	bin, err := lookBin("rspamd", "rspamd")
+	bin, d, err := newDaemon("rspamd", "rspamd", "http")
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDaemon("rspamd")
-	if err != nil {
-		return nil, err
-	}
-	d.Address = fmt.Sprintf("http://127.0.0.1:%d", d.Port)
 	dead, err := freePort() // DNS goes here and fails at once
 	if err != nil {
 		return nil, err

@@ -168,20 +168,26 @@ func (d *Daemon) Log() string {
 	return b.String()
 }
 
-// newDaemon makes the instance directory, readable by the daemon's user.
-func newDaemon(name string) (*Daemon, error) {
+// newDaemon finds the daemon's binary (from Debian package pkg), makes the
+// instance directory, readable by the daemon's user, and picks its
+// loopback port: Address is scheme://127.0.0.1:port.
+func newDaemon(name, pkg, scheme string) (string, *Daemon, error) {
+	bin, err := lookBin(name, pkg)
+	if err != nil {
+		return "", nil, err
+	}
 	dir, err := os.MkdirTemp("", "sluice-"+name+"-")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return &Daemon{Name: name, Dir: dir, Port: port}, nil
+	return bin, &Daemon{Name: name, Dir: dir, Port: port, Address: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)}, nil
 }
 
 // freePort returns a loopback TCP port nobody listens on now.

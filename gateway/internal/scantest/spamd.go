@@ -11,15 +11,10 @@ import (
 // rules, local tests only (-L: no DNS blocklists, no Razor/Pyzor), no Bayes
 // and no auto-whitelist, one child. GTUBE scores 1000.
 func StartSpamd() (*Daemon, error) {
-	bin, err := lookBin("spamd", "spamd")
+	bin, d, err := newDaemon("spamd", "spamd", "tcp")
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDaemon("spamd")
-	if err != nil {
-		return nil, err
-	}
-	d.Address = fmt.Sprintf("tcp://127.0.0.1:%d", d.Port)
 	home := filepath.Join(d.Dir, "home")
 	site := filepath.Join(d.Dir, "site")
 	d.logFile = filepath.Join(d.Dir, "spamd.log")

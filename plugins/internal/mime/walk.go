@@ -3,6 +3,7 @@ package mime
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -14,6 +15,24 @@ const (
 	DefaultMaxParts = 500
 	MaxBoundaryLen  = 70
 )
+
+// The largest max_depth and max_parts a plugin's configuration may set.
+const (
+	MaxDepthLimit = 100    // Postfix's mime_nesting_limit default
+	MaxPartsLimit = 100000 // parts in one message
+)
+
+// ConfigLimits checks a plugin's max_depth and max_parts settings, 0 for
+// the defaults, and returns them as Limits; the error names the setting.
+func ConfigLimits(maxDepth, maxParts int) (Limits, error) {
+	switch {
+	case maxDepth < 0 || maxDepth > MaxDepthLimit:
+		return Limits{}, fmt.Errorf("max_depth %d: must be 1 to %d", maxDepth, MaxDepthLimit)
+	case maxParts < 0 || maxParts > MaxPartsLimit:
+		return Limits{}, fmt.Errorf("max_parts %d: must be 1 to %d", maxParts, MaxPartsLimit)
+	}
+	return Limits{MaxDepth: maxDepth, MaxParts: maxParts}, nil
+}
 
 // Limits bound the walk. A zero field takes its default.
 type Limits struct {
