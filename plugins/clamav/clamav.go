@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/sluice-mail/sluice/plugins/internal/scanverdict"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
@@ -27,11 +25,7 @@ type clamav struct {
 const hdrScanned = "X-Virus-Scanned"
 
 func (p *clamav) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *clamav) load(c config) error {
@@ -40,15 +34,8 @@ func (p *clamav) load(c config) error {
 		return err
 	}
 	p.scanner = c.Scanner
-	switch c.Action {
-	case "", "reject":
-		p.quarantine = false
-	case "quarantine":
-		p.quarantine = true
-	default:
-		return fmt.Errorf(`action: %q is neither "reject" nor "quarantine"`, c.Action)
-	}
-	return nil
+	p.quarantine, err = scanverdict.Choice("action", c.Action, "reject", "quarantine")
+	return err
 }
 
 // OnData scans the message.

@@ -4,22 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/plugins/internal/scanverdict/scantest"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
 )
 
 func run(t *testing.T, cfg string, set func(s *sluicetest.Session)) (*sluicetest.Session, sluicetest.Result) {
 	t.Helper()
-	s := sluicetest.New()
-	if err := s.SetMessage([]byte("Subject: hi\r\nX-Virus-Scanned: forged\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	set(s)
-	p := &clamav{}
-	if err := s.Configure(p, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return s, s.Data(p)
+	return scantest.Run(t, &clamav{}, "Subject: hi\r\nX-Virus-Scanned: forged\r\n\r\nbody\r\n", cfg, set)
 }
 
 func TestClamav(t *testing.T) {
@@ -47,9 +39,8 @@ func TestClamav(t *testing.T) {
 	if r.Verdict != sluice.VerdictContinue || strings.Contains(string(s.Message()), "X-Virus-Scanned: clamav\r\n") {
 		t.Errorf("on_error continue: %v\n%s", r.Verdict, s.Message())
 	}
-	for _, cfg := range []string{`{}`, `{"scanner": "virus", "action": "drop"}`} {
-		if err := sluicetest.New().Configure(&clamav{}, cfg); err == nil {
-			t.Errorf("config %s accepted", cfg)
-		}
-	}
+	sluicetest.ConfigCases(t, func() any { return &clamav{} }, []sluicetest.ConfigCase{
+		{Name: "no scanner", JSON: `{}`, WantErr: "scanner: required"},
+		{Name: "bad action", JSON: `{"scanner": "virus", "action": "drop"}`, WantErr: `action: "drop" is neither`},
+	})
 }

@@ -44,11 +44,7 @@ const (
 )
 
 func (p *rspamd) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *rspamd) load(c config) error {
@@ -57,13 +53,8 @@ func (p *rspamd) load(c config) error {
 		return err
 	}
 	p.scanner = c.Scanner
-	switch c.Greylist {
-	case "", "tempfail":
-		p.greylistPass = false
-	case "continue":
-		p.greylistPass = true
-	default:
-		return fmt.Errorf(`greylist: %q is neither "tempfail" nor "continue"`, c.Greylist)
+	if p.greylistPass, err = scanverdict.Choice("greylist", c.Greylist, "tempfail", "continue"); err != nil {
+		return err
 	}
 	p.symbols = c.SymbolsHeader
 	p.prefix = defaultPrefix

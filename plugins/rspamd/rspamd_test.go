@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/plugins/internal/scanverdict/scantest"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
 )
@@ -12,16 +13,7 @@ const msg = "From: alice@example.org\r\nSubject: Hello\r\nX-Spam: forged\r\n\r\n
 
 func run(t *testing.T, cfg string, set func(s *sluicetest.Session)) (*sluicetest.Session, sluicetest.Result) {
 	t.Helper()
-	s := sluicetest.New()
-	if err := s.SetMessage([]byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-	set(s)
-	p := &rspamd{}
-	if err := s.Configure(p, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return s, s.Data(p)
+	return scantest.Run(t, &rspamd{}, msg, cfg, set)
 }
 
 func header(t *testing.T, s *sluicetest.Session, name string) string {
@@ -142,10 +134,12 @@ func TestRspamdScannerDown(t *testing.T) {
 }
 
 func TestRspamdConfig(t *testing.T) {
-	for _, cfg := range []string{`{}`, `{"scanner": "Spam!"}`, `{"scanner": "spam", "on_error": "reject"}`,
-		`{"scanner": "spam", "greylist": "accept"}`, `{"scanner": "spam", "subject_prefix": "a\nb"}`, `{"scanner": "spam", "nope": 1}`} {
-		if err := sluicetest.New().Configure(&rspamd{}, cfg); err == nil {
-			t.Errorf("config %s accepted", cfg)
-		}
-	}
+	sluicetest.ConfigCases(t, func() any { return &rspamd{} }, []sluicetest.ConfigCase{
+		{Name: "no scanner", JSON: `{}`, WantErr: "scanner: required"},
+		{Name: "bad scanner", JSON: `{"scanner": "Spam!"}`, WantErr: "is not a scanner name"},
+		{Name: "bad on_error", JSON: `{"scanner": "spam", "on_error": "reject"}`, WantErr: `on_error: "reject" is neither`},
+		{Name: "bad greylist", JSON: `{"scanner": "spam", "greylist": "accept"}`, WantErr: `greylist: "accept" is neither`},
+		{Name: "line break in prefix", JSON: `{"scanner": "spam", "subject_prefix": "a\nb"}`, WantErr: "subject_prefix:"},
+		{Name: "unknown key", JSON: `{"scanner": "spam", "nope": 1}`, WantErr: "unknown key"},
+	})
 }

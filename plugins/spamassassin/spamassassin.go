@@ -35,11 +35,7 @@ const (
 )
 
 func (p *spamassassin) Configure(h sluice.Host) error {
-	var c config
-	if err := sluice.DecodeConfig(h, &c); err != nil {
-		return err
-	}
-	return p.load(c)
+	return sluice.LoadConfig(h, p.load)
 }
 
 func (p *spamassassin) load(c config) error {

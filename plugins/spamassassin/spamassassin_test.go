@@ -4,22 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/plugins/internal/scanverdict/scantest"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 	"github.com/sluice-mail/sluice/sdk/go/sluicetest"
 )
 
 func run(t *testing.T, cfg string, set func(s *sluicetest.Session)) (*sluicetest.Session, sluicetest.Result) {
 	t.Helper()
-	s := sluicetest.New()
-	if err := s.SetMessage([]byte("Subject: hi\r\nX-Spam-Flag: NO\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	set(s)
-	p := &spamassassin{}
-	if err := s.Configure(p, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return s, s.Data(p)
+	return scantest.Run(t, &spamassassin{}, "Subject: hi\r\nX-Spam-Flag: NO\r\n\r\nbody\r\n", cfg, set)
 }
 
 func TestSpamassassin(t *testing.T) {

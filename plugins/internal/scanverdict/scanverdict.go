@@ -34,13 +34,19 @@ func (c Config) Check() (continueOnError bool, err error) {
 			return false, fmt.Errorf("scanner: %q is not a scanner name", c.Scanner)
 		}
 	}
-	switch c.OnError {
-	case "", "tempfail":
+	return Choice("on_error", c.OnError, "tempfail", "continue")
+}
+
+// Choice reads the setting key, which is either def (the default, also
+// when empty) or other: it reports whether value is other.
+func Choice(key, value, def, other string) (bool, error) {
+	switch value {
+	case "", def:
 		return false, nil
-	case "continue":
+	case other:
 		return true, nil
 	}
-	return false, fmt.Errorf(`on_error: %q is neither "tempfail" nor "continue"`, c.OnError)
+	return false, fmt.Errorf("%s: %q is neither %q nor %q", key, value, def, other)
 }
 
 // Failed is the verdict for a scan that failed with err: 451 4.7.1, or
