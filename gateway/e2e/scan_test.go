@@ -79,6 +79,18 @@ func sendMessage(t *testing.T, addr, msg string) string {
 	return sendTo(t, addr, "bob@example.net", msg)
 }
 
+// sendWant sends msg and reports, as an error naming what, a reply that
+// does not start with want; it returns whether the reply did.
+func sendWant(t *testing.T, addr, what, msg, want string) bool {
+	t.Helper()
+	got := sendMessage(t, addr, msg)
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("%s: %q, want %s", what, got, want)
+		return false
+	}
+	return true
+}
+
 func plainMessage(subject, body string) string {
 	return "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: " + subject +
 		"\r\nDate: Mon, 7 Dec 2026 06:00:00 +0000\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) +
@@ -121,14 +133,12 @@ func TestScanRspamd(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "mail")
 	gw := startSluice(t, scanPolicy(md, "rspamd", d.Address, "rspamd", "", "30s"), "")
 
-	if got := sendMessage(t, gw.Addr, plainMessage("gtube", gtube)); !strings.HasPrefix(got, "554 5.7.1") {
-		t.Errorf("GTUBE: %q, want 554 5.7.1", got)
+	sendWant(t, gw.Addr, "GTUBE", plainMessage("gtube", gtube), "554 5.7.1")
+	if !sendWant(t, gw.Addr, "plain message", plainMessage("lunch", "Shall we meet at noon?"), "250") {
+		t.FailNow()
 	}
-	if got := sendMessage(t, gw.Addr, plainMessage("lunch", "Shall we meet at noon?")); !strings.HasPrefix(got, "250") {
-		t.Fatalf("plain message: %q", got)
-	}
-	if got := sendMessage(t, gw.Addr, plainMessage(scantest.AddHeaderSubject, "hello")); !strings.HasPrefix(got, "250") {
-		t.Fatalf("add header message: %q", got)
+	if !sendWant(t, gw.Addr, "add header message", plainMessage(scantest.AddHeaderSubject, "hello"), "250") {
+		t.FailNow()
 	}
 	msgs := waitMaildir(t, md, 2)
 	if len(msgs) != 2 {
@@ -154,11 +164,9 @@ func TestScanSpamassassin(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "mail")
 	gw := startSluice(t, scanPolicy(md, "spamd", d.Address, "spamassassin", "reject_score = 10", "30s"), "")
 
-	if got := sendMessage(t, gw.Addr, plainMessage("gtube", gtube)); !strings.HasPrefix(got, "554 5.7.1") {
-		t.Errorf("GTUBE: %q, want 554 5.7.1", got)
-	}
-	if got := sendMessage(t, gw.Addr, plainMessage("lunch", "Shall we meet at noon?")); !strings.HasPrefix(got, "250") {
-		t.Fatalf("plain message: %q", got)
+	sendWant(t, gw.Addr, "GTUBE", plainMessage("gtube", gtube), "554 5.7.1")
+	if !sendWant(t, gw.Addr, "plain message", plainMessage("lunch", "Shall we meet at noon?"), "250") {
+		t.FailNow()
 	}
 	msgs := waitMaildir(t, md, 1)
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "\nX-Spam-Status: No, score=") || !strings.Contains(msgs[0], "\nX-Spam-Flag: NO") {
@@ -183,8 +191,8 @@ func TestScanClamav(t *testing.T) {
 	if got := sendMessage(t, gw.Addr, attached); got != want {
 		t.Errorf("EICAR attachment: %q, want %q", got, want)
 	}
-	if got := sendMessage(t, gw.Addr, plainMessage("clean", "nothing to see")); !strings.HasPrefix(got, "250") {
-		t.Fatalf("clean message: %q", got)
+	if !sendWant(t, gw.Addr, "clean message", plainMessage("clean", "nothing to see"), "250") {
+		t.FailNow()
 	}
 	msgs := waitMaildir(t, md, 1)
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "\nX-Virus-Scanned: clamav\r\n") {
@@ -225,9 +233,7 @@ func TestScanSlowScannerStoppedAtDeadline(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "mail")
 	gw := startSluice(t, scanPolicy(md, "clamd", "tcp://"+l.Addr().String(), "clamav", "", "1s"), "")
 	start := time.Now()
-	if got := sendMessage(t, gw.Addr, plainMessage("slow", "hello")); !strings.HasPrefix(got, "451 4.7.1") {
-		t.Errorf("slow scanner: %q, want 451 4.7.1", got)
-	}
+	sendWant(t, gw.Addr, "slow scanner", plainMessage("slow", "hello"), "451 4.7.1")
 	if took := time.Since(start); took > 1*time.Second+10*time.Second {
 		t.Errorf("slow scanner: the reply took %v with a 1s hook timeout", took)
 	}
