@@ -15,9 +15,8 @@ type config struct {
 
 // clamav is the plugin; Configure fills it once per instance.
 type clamav struct {
-	scanner         string
-	continueOnError bool
-	quarantine      bool
+	scanverdict.Scanner
+	quarantine bool
 }
 
 // hdrScanned is added to a clean message (fields of that name already in
@@ -29,20 +28,19 @@ func (p *clamav) Configure(h sluice.Host) error {
 }
 
 func (p *clamav) load(c config) error {
-	var err error
-	if p.continueOnError, err = c.Check(); err != nil {
+	err := p.Load(c.Config)
+	if err != nil {
 		return err
 	}
-	p.scanner = c.Scanner
 	p.quarantine, err = scanverdict.Choice("action", c.Action, "reject", "quarantine")
 	return err
 }
 
 // OnData scans the message.
 func (p *clamav) OnData(h sluice.Host) sluice.Verdict {
-	r, err := h.Scan(p.scanner)
+	r, err := p.Scan(h)
 	if err != nil {
-		return scanverdict.Failed(h, p.continueOnError, p.scanner, err)
+		return p.Fail(h, err)
 	}
 	scanverdict.DeleteAll(h, hdrScanned)
 	switch {

@@ -27,11 +27,10 @@ const defaultPrefix = "*** SPAM *** "
 
 // rspamd is the plugin; Configure fills it once per instance.
 type rspamd struct {
-	scanner         string
-	continueOnError bool
-	greylistPass    bool
-	symbols         bool
-	prefix          string
+	scanverdict.Scanner
+	greylistPass bool
+	symbols      bool
+	prefix       string
 }
 
 // The header fields the plugin writes; fields of these names already in
@@ -48,11 +47,10 @@ func (p *rspamd) Configure(h sluice.Host) error {
 }
 
 func (p *rspamd) load(c config) error {
-	var err error
-	if p.continueOnError, err = c.Check(); err != nil {
+	err := p.Load(c.Config)
+	if err != nil {
 		return err
 	}
-	p.scanner = c.Scanner
 	if p.greylistPass, err = scanverdict.Choice("greylist", c.Greylist, "tempfail", "continue"); err != nil {
 		return err
 	}
@@ -69,9 +67,9 @@ func (p *rspamd) load(c config) error {
 
 // OnData scans the message and acts on rspamd's action.
 func (p *rspamd) OnData(h sluice.Host) sluice.Verdict {
-	r, err := h.Scan(p.scanner)
+	r, err := p.Scan(h)
 	if err != nil {
-		return scanverdict.Failed(h, p.continueOnError, p.scanner, err)
+		return p.Fail(h, err)
 	}
 	for _, name := range []string{hdrSpam, hdrScore, hdrAction, hdrSymbols} {
 		scanverdict.DeleteAll(h, name)

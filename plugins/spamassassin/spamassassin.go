@@ -20,10 +20,9 @@ type config struct {
 
 // spamassassin is the plugin; Configure fills it once per instance.
 type spamassassin struct {
-	scanner         string
-	continueOnError bool
-	reject          bool
-	rejectScore     float64
+	scanverdict.Scanner
+	reject      bool
+	rejectScore float64
 }
 
 // The header fields the plugin writes; fields of these names already in
@@ -39,11 +38,9 @@ func (p *spamassassin) Configure(h sluice.Host) error {
 }
 
 func (p *spamassassin) load(c config) error {
-	var err error
-	if p.continueOnError, err = c.Check(); err != nil {
+	if err := p.Load(c.Config); err != nil {
 		return err
 	}
-	p.scanner = c.Scanner
 	p.reject = c.RejectScore != nil
 	if p.reject {
 		p.rejectScore = *c.RejectScore
@@ -56,9 +53,9 @@ func (p *spamassassin) load(c config) error {
 
 // OnData scans the message, marks it and rejects at reject_score.
 func (p *spamassassin) OnData(h sluice.Host) sluice.Verdict {
-	r, err := h.Scan(p.scanner)
+	r, err := p.Scan(h)
 	if err != nil {
-		return scanverdict.Failed(h, p.continueOnError, p.scanner, err)
+		return p.Fail(h, err)
 	}
 	for _, name := range []string{hdrStatus, hdrScore, hdrFlag} {
 		scanverdict.DeleteAll(h, name)

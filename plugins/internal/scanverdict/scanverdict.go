@@ -49,6 +49,30 @@ func Choice(key, value, def, other string) (bool, error) {
 	return false, fmt.Errorf("%s: %q is neither %q nor %q", key, value, def, other)
 }
 
+// Scanner is a plugin's configured scanner, kept by Load; plugins embed it.
+type Scanner struct {
+	name            string
+	continueOnError bool
+}
+
+// Load checks c and keeps its scanner and on_error setting.
+func (s *Scanner) Load(c Config) error {
+	var err error
+	s.continueOnError, err = c.Check()
+	s.name = c.Scanner
+	return err
+}
+
+// Scan asks the scanner about the message.
+func (s *Scanner) Scan(h sluice.Host) (*sluice.ScanResult, error) {
+	return h.Scan(s.name)
+}
+
+// Fail is the verdict for a scan that failed with err (see Failed).
+func (s *Scanner) Fail(h sluice.Host, err error) sluice.Verdict {
+	return Failed(h, s.continueOnError, s.name, err)
+}
+
 // Failed is the verdict for a scan that failed with err: 451 4.7.1, or
 // Continue (logged as a warning) when continueOnError is set.
 func Failed(h sluice.Host, continueOnError bool, scanner string, err error) sluice.Verdict {
