@@ -128,6 +128,19 @@ const (
 	authMinMargin = 5 * time.Millisecond
 )
 
+// beforeDeadline is ctx ending a margin before its deadline, so a lookup's
+// or a scan's temporary error reaches the plugin while it can still
+// answer: the margin is a fifth of the time left, at least minMargin and
+// at most maxMargin. Without a deadline it is ctx.
+func beforeDeadline(ctx context.Context, maxMargin, minMargin time.Duration) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	margin := min(maxMargin, max(minMargin, time.Until(dl)/5))
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
 // hostAuthCheck implements auth_check(checks, buf, cap) -> len | NOT_FOUND.
 func hostAuthCheck(cs *callState, s []uint64) {
 	checks := api.DecodeI32(s[0])
@@ -153,13 +166,8 @@ func hostAuthCheck(cs *callState, s []uint64) {
 	if ph == filter.Data {
 		in.Message = st.Msg
 	}
-	ctx := cs.ctx
-	if dl, ok := ctx.Deadline(); ok {
-		margin := min(authMargin, max(authMinMargin, time.Until(dl)/5))
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
-		defer cancel()
-	}
+	ctx, cancel := beforeDeadline(cs.ctx, authMargin, authMinMargin)
+	defer cancel()
 	r := msgauth.Evaluate(ctx, in, msgauth.Checks(checks), msgauth.Options{Resolver: cs.p.dns})
 	out, err := json.Marshal(r)
 	if err != nil {

@@ -1,7 +1,6 @@
 package wasmhost
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -46,13 +45,8 @@ func hostScan(cs *callState, s []uint64) {
 		s[0] = cs.outBytes(s[2], s[3], memo.json)
 		return
 	}
-	ctx := cs.ctx
-	if dl, ok := ctx.Deadline(); ok {
-		margin := min(scanMargin, max(scanMinMargin, time.Until(dl)/5))
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
-		defer cancel()
-	}
+	ctx, cancel := beforeDeadline(cs.ctx, scanMargin, scanMinMargin)
+	defer cancel()
 	// The message is written to the scanner's connection straight from
 	// the transaction's message: no copy (gateway/scan Message).
 	r, err := sc.Scan(ctx, scanEnvelope(cs.st), cs.st.Msg)
