@@ -91,6 +91,16 @@ func sendWant(t *testing.T, addr, what, msg, want string) bool {
 	return true
 }
 
+// sendSpamAndHam sends GTUBE, which must get 554 5.7.1, then a plain
+// message, which must be accepted (else the test stops).
+func sendSpamAndHam(t *testing.T, addr string) {
+	t.Helper()
+	sendWant(t, addr, "GTUBE", plainMessage("gtube", gtube), "554 5.7.1")
+	if !sendWant(t, addr, "plain message", plainMessage("lunch", "Shall we meet at noon?"), "250") {
+		t.FailNow()
+	}
+}
+
 func plainMessage(subject, body string) string {
 	return "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: " + subject +
 		"\r\nDate: Mon, 7 Dec 2026 06:00:00 +0000\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) +
@@ -133,10 +143,7 @@ func TestScanRspamd(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "mail")
 	gw := startSluice(t, scanPolicy(md, "rspamd", d.Address, "rspamd", "", "30s"), "")
 
-	sendWant(t, gw.Addr, "GTUBE", plainMessage("gtube", gtube), "554 5.7.1")
-	if !sendWant(t, gw.Addr, "plain message", plainMessage("lunch", "Shall we meet at noon?"), "250") {
-		t.FailNow()
-	}
+	sendSpamAndHam(t, gw.Addr)
 	if !sendWant(t, gw.Addr, "add header message", plainMessage(scantest.AddHeaderSubject, "hello"), "250") {
 		t.FailNow()
 	}
@@ -164,10 +171,7 @@ func TestScanSpamassassin(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "mail")
 	gw := startSluice(t, scanPolicy(md, "spamd", d.Address, "spamassassin", "reject_score = 10", "30s"), "")
 
-	sendWant(t, gw.Addr, "GTUBE", plainMessage("gtube", gtube), "554 5.7.1")
-	if !sendWant(t, gw.Addr, "plain message", plainMessage("lunch", "Shall we meet at noon?"), "250") {
-		t.FailNow()
-	}
+	sendSpamAndHam(t, gw.Addr)
 	msgs := waitMaildir(t, md, 1)
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "\nX-Spam-Status: No, score=") || !strings.Contains(msgs[0], "\nX-Spam-Flag: NO") {
 		t.Fatalf("delivered: %q", msgs)
