@@ -72,6 +72,20 @@ plugin %q {
 `, maildir, engine, address, pluginName, pluginName, timeout, config)
 }
 
+// scanGateway starts the scanner daemon name (once) and a gateway running
+// plugin (with config) against it, on its Unix socket when unixSocket is
+// set; it returns the daemon, the gateway and the gateway's maildir.
+func scanGateway(t *testing.T, name, plugin, config string, unixSocket bool) (*scantest.Daemon, *gateway, string) {
+	t.Helper()
+	d := scanDaemon(t, name)
+	address := d.Address
+	if unixSocket {
+		address = d.Socket
+	}
+	md := filepath.Join(t.TempDir(), "mail")
+	return d, startSluice(t, scanPolicy(md, name, address, plugin, config, "30s"), ""), md
+}
+
 // sendMessage runs one transaction to bob@example.net and returns the
 // reply to the message (the final dot).
 func sendMessage(t *testing.T, addr, msg string) string {
@@ -139,9 +153,7 @@ func assertDeferredWhileDown(t *testing.T, d *scantest.Daemon, gw *gateway, md s
 }
 
 func TestScanRspamd(t *testing.T) {
-	d := scanDaemon(t, "rspamd")
-	md := filepath.Join(t.TempDir(), "mail")
-	gw := startSluice(t, scanPolicy(md, "rspamd", d.Address, "rspamd", "", "30s"), "")
+	d, gw, md := scanGateway(t, "rspamd", "rspamd", "", false)
 
 	sendSpamAndHam(t, gw.Addr)
 	if !sendWant(t, gw.Addr, "add header message", plainMessage(scantest.AddHeaderSubject, "hello"), "250") {
@@ -167,9 +179,7 @@ func TestScanRspamd(t *testing.T) {
 }
 
 func TestScanSpamassassin(t *testing.T) {
-	d := scanDaemon(t, "spamd")
-	md := filepath.Join(t.TempDir(), "mail")
-	gw := startSluice(t, scanPolicy(md, "spamd", d.Address, "spamassassin", "reject_score = 10", "30s"), "")
+	d, gw, md := scanGateway(t, "spamd", "spamassassin", "reject_score = 10", false)
 
 	sendSpamAndHam(t, gw.Addr)
 	msgs := waitMaildir(t, md, 1)
@@ -180,9 +190,7 @@ func TestScanSpamassassin(t *testing.T) {
 }
 
 func TestScanClamav(t *testing.T) {
-	d := scanDaemon(t, "clamd")
-	md := filepath.Join(t.TempDir(), "mail")
-	gw := startSluice(t, scanPolicy(md, "clamd", d.Socket, "clamav", "", "30s"), "")
+	d, gw, md := scanGateway(t, "clamd", "clamav", "", true)
 
 	want := "554 5.7.0 Virus found: " + scantest.EICARSignature
 	if got := sendMessage(t, gw.Addr, plainMessage("inline", string(scantest.EICAR))); got != want {
