@@ -51,6 +51,16 @@ func start(t *testing.T, src string, watch bool) (*Gateway, string, *atomic.Int3
 	return gw, path, &parses, met
 }
 
+// wantDiagnostics fails the test for each of wants that diags lacks.
+func wantDiagnostics(t *testing.T, diags string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(diags, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, diags)
+		}
+	}
+}
+
 func listenPolicy(addr, extra string) string {
 	return fmt.Sprintf("listen {\n  address = %q\n%s}\nupstream { maildir = \"mail\" }\n", addr, extra)
 }
@@ -130,14 +140,10 @@ func TestListenerSettingsOnReload(t *testing.T) {
 	if res.Status != "ok" {
 		t.Fatalf("reload: %+v", res)
 	}
-	for _, want := range []string{
+	wantDiagnostics(t, res.Diagnostics,
 		"policy.hcl:3:3: warning: Listener setting needs a restart: listen max_connections changed from 100 to 10",
 		"policy.hcl:4:3: warning: Listener setting needs a restart: listen greet_delay changed from 0s to 1s",
-	} {
-		if !strings.Contains(res.Diagnostics, want) {
-			t.Errorf("diagnostics lack %q:\n%s", want, res.Diagnostics)
-		}
-	}
+	)
 	// Removing an attribute is a change to its default, reported at the
 	// listen block; a setting back at the running value is not reported.
 	os.WriteFile(path, []byte(listenPolicy(addr, "")), 0o644)

@@ -3,8 +3,6 @@ package policy
 import (
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/hcl/v2"
 )
 
 func TestMilterBlock(t *testing.T) {
@@ -30,21 +28,7 @@ func TestMilterBlock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, diags := Parse([]byte(tc.src), "policy.hcl")
-			var got []string
-			for _, d := range diags {
-				if d.Severity == hcl.DiagError {
-					got = append(got, FormatDiagnostic(d))
-				}
-			}
-			if len(got) != len(tc.errs) {
-				t.Fatalf("errors %q, want %d matching %q", got, len(tc.errs), tc.errs)
-			}
-			for i, want := range tc.errs {
-				if !strings.Contains(got[i], want) {
-					t.Errorf("error %q, want it to contain %q", got[i], want)
-				}
-			}
-			if len(tc.errs) > 0 {
+			if !checkErrors(t, diags, tc.errs) {
 				return
 			}
 			if tc.fronts != "" {
