@@ -41,13 +41,11 @@ var consoleSchema = &hcl.BodySchema{
 // consoleBlock decodes the optional, single console block.
 func (d *decoder) consoleBlock(blocks hcl.Blocks) Console {
 	c := Console{Enabled: true}
-	b := d.optional(blocks, "console")
-	if b == nil {
+	content, defRange, ok := d.optionalContent(blocks, "console", consoleSchema)
+	if !ok {
 		return c
 	}
-	c.Range = b.DefRange
-	content, diags := b.Body.Content(consoleSchema)
-	d.diags = append(d.diags, diags...)
+	c.Range = defRange
 	d.boolean(content.Attributes["enabled"], &c.Enabled)
 	d.integer(content.Attributes["size"], &c.Size, 1, MaxConsoleSize)
 	d.boolean(content.Attributes["hash_addresses"], &c.HashAddresses)

@@ -109,3 +109,15 @@ func (d *decoder) optional(blocks hcl.Blocks, kind string) *hcl.Block {
 	}
 	return blocks[0]
 }
+
+// optionalContent decodes the optional, single block of kind against
+// schema: its content and header range, or ok false when there is none.
+func (d *decoder) optionalContent(blocks hcl.Blocks, kind string, schema *hcl.BodySchema) (c *hcl.BodyContent, defRange hcl.Range, ok bool) {
+	b := d.optional(blocks, kind)
+	if b == nil {
+		return nil, hcl.Range{}, false
+	}
+	c, diags := b.Body.Content(schema)
+	d.diags = append(d.diags, diags...)
+	return c, b.DefRange, true
+}

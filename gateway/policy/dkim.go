@@ -107,13 +107,11 @@ var kvSchema = &hcl.BodySchema{
 // kvBlock decodes the optional, single kv block.
 func (d *decoder) kvBlock(blocks hcl.Blocks) KV {
 	var kv KV
-	b := d.optional(blocks, "kv")
-	if b == nil {
+	c, defRange, ok := d.optionalContent(blocks, "kv", kvSchema)
+	if !ok {
 		return kv
 	}
-	kv.Range = b.DefRange
-	c, diags := b.Body.Content(kvSchema)
-	d.diags = append(d.diags, diags...)
+	kv.Range = defRange
 	if attr := c.Attributes["path"]; d.path(attr, &kv.Path) {
 		kv.PathRange = attr.Range
 	}
@@ -128,7 +126,7 @@ func (d *decoder) kvBlock(blocks hcl.Blocks) KV {
 		}
 	}
 	if kv.Path == "" && kv.Redis == "" && c.Attributes["path"] == nil && c.Attributes["redis"] == nil {
-		d.errorf(b.DefRange, "Incomplete kv block", "a kv block needs path (a file) or redis (a shared server).")
+		d.errorf(defRange, "Incomplete kv block", "a kv block needs path (a file) or redis (a shared server).")
 	}
 	d.path(c.Attributes["password_file"], &kv.PasswordFile)
 	d.str(c.Attributes["prefix"], &kv.Prefix)

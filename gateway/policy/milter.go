@@ -38,13 +38,11 @@ var milterSchema = &hcl.BodySchema{
 
 // milterBlock decodes the optional, single milter block.
 func (d *decoder) milterBlock(blocks hcl.Blocks) *Milter {
-	b := d.optional(blocks, "milter")
-	if b == nil {
+	c, defRange, ok := d.optionalContent(blocks, "milter", milterSchema)
+	if !ok {
 		return nil
 	}
-	m := &Milter{Range: b.DefRange, Network: "tcp"}
-	c, diags := b.Body.Content(milterSchema)
-	d.diags = append(d.diags, diags...)
+	m := &Milter{Range: defRange, Network: "tcp"}
 	attr := c.Attributes["address"]
 	if attr == nil || !d.str(attr, &m.Address) {
 		return m

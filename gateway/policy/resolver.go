@@ -34,13 +34,11 @@ const (
 // resolvers decodes the optional, single resolver block.
 func (d *decoder) resolvers(blocks hcl.Blocks) Resolver {
 	r := Resolver{Timeout: defaultResolverTimeout}
-	b := d.optional(blocks, "resolver")
-	if b == nil {
+	c, defRange, ok := d.optionalContent(blocks, "resolver", resolverSchema)
+	if !ok {
 		return r
 	}
-	r.Range = b.DefRange
-	c, diags := b.Body.Content(resolverSchema)
-	d.diags = append(d.diags, diags...)
+	r.Range = defRange
 	if attr := c.Attributes["servers"]; attr != nil {
 		d.stringList(attr, &r.Servers)
 		for i, s := range r.Servers {
