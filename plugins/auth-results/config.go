@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-mail/sluice/plugins/internal/dnsname"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -48,19 +49,7 @@ func validHostname(s string) error {
 	if len(s) > 253 {
 		return errors.New("longer than 253 bytes")
 	}
-	for _, l := range strings.Split(s, ".") {
-		if l == "" || len(l) > 63 {
-			return errors.New("labels must be 1 to 63 bytes")
-		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
-			return errors.New("a label starts or ends with a hyphen")
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Errorf("byte 0x%02x is not a letter, digit or hyphen", c)
-			}
-		}
-	}
-	return nil
+	return dnsname.CheckLabels(s, func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-mail/sluice/plugins/internal/toggle"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -70,14 +71,11 @@ func (p *signer) load(c config) error {
 		}
 	}
 	p.unmatched = c.SignUnmatched
-	switch c.OnRefusal {
-	case "", "continue":
-		p.tempfail = false
-	case "tempfail":
-		p.tempfail = true
-	default:
-		return fmt.Errorf(`on_refusal: %q is neither "continue" nor "tempfail"`, c.OnRefusal)
+	tempfail, err := toggle.Parse("on_refusal", c.OnRefusal, "continue", "tempfail")
+	if err != nil {
+		return err
 	}
+	p.tempfail = tempfail
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-mail/sluice/plugins/internal/dnsname"
+	"github.com/sluice-mail/sluice/plugins/internal/toggle"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -47,14 +49,11 @@ func (p *dnsbl) load(c config) error {
 		}
 		p.zones = append(p.zones, z)
 	}
-	switch c.Mode {
-	case "", "reject":
-		p.tag = false
-	case "tag":
-		p.tag = true
-	default:
-		return fmt.Errorf(`mode: %q is neither "reject" nor "tag"`, c.Mode)
+	tag, err := toggle.Parse("mode", c.Mode, "reject", "tag")
+	if err != nil {
+		return err
 	}
+	p.tag = tag
 	p.code = c.Code
 	if p.code == 0 {
 		p.code = 554
@@ -94,19 +93,7 @@ func validZone(z string) error {
 	if z == "" || len(z) > maxZone {
 		return fmt.Errorf("length must be 1 to %d bytes", maxZone)
 	}
-	for _, l := range strings.Split(z, ".") {
-		if l == "" || len(l) > 63 {
-			return errors.New("labels must be 1 to 63 bytes")
-		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
-			return errors.New("a label starts or ends with a hyphen")
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return fmt.Errorf("byte 0x%02x is not a letter, digit or hyphen", c)
-			}
-		}
-	}
-	return nil
+	return dnsname.CheckLabels(z, func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	})
 }
