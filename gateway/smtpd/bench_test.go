@@ -48,9 +48,7 @@ func BenchmarkSession(b *testing.B) {
 		c := &client{smtptest.New(b, nc)}
 		c.expect(220, "")
 		c.cmd("HELO client.example", 250, "")
-		c.cmd("MAIL FROM:<a@example.org>", 250, "")
-		c.cmd("RCPT TO:<b@example.net>", 250, "")
-		c.cmd("DATA", 354, "")
+		c.toData()
 		c.Write(body)
 		c.expect(250, "")
 		c.cmd("QUIT", 221, "")

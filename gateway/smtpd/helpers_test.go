@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -343,6 +344,31 @@ func (c *client) cmd(line string, code int, enhanced string) *smtp.Reply {
 	c.T.Helper()
 	c.Write(line + "\r\n")
 	return c.expect(code, enhanced)
+}
+
+// toData starts a transaction from a@example.org to b@example.net: MAIL,
+// RCPT and DATA, each with its own reply (250, 250, 354), before the
+// message.
+func (c *client) toData() {
+	c.T.Helper()
+	c.cmd("MAIL FROM:<a@example.org>", 250, "")
+	c.cmd("RCPT TO:<b@example.net>", 250, "")
+	c.cmd("DATA", 354, "")
+}
+
+// expectReplies reads one reply for each of replies, a code optionally
+// followed by a space and the enhanced code ("354", "250 2.1.5"), and
+// checks it as expect does: the replies to a pipelined group.
+func (c *client) expectReplies(replies ...string) {
+	c.T.Helper()
+	for _, r := range replies {
+		code, enhanced, _ := strings.Cut(r, " ")
+		n, err := strconv.Atoi(code)
+		if err != nil {
+			c.T.Fatalf("bad expected reply %q", r)
+		}
+		c.expect(n, enhanced)
+	}
 }
 
 // expectClosed checks that the server closed the connection.

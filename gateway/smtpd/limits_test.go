@@ -36,9 +36,7 @@ func TestMessageSize(t *testing.T) {
 	}
 	// the session goes on, the transaction is over
 	c.cmd("RCPT TO:<b@example.net>", 503, "")
-	c.cmd("MAIL FROM:<a@example.org>", 250, "")
-	c.cmd("RCPT TO:<b@example.net>", 250, "")
-	c.cmd("DATA", 354, "")
+	c.toData()
 	c.Write(strings.Repeat("0123456789\r\n", 8) + ".\r\n") // 96 bytes
 	c.expect(250, "")
 	if !strings.Contains(b.Calls(), "data 96|reset") {
@@ -63,9 +61,7 @@ func TestNUL(t *testing.T) {
 	c.cmd("HELO a\x00b", 501, "5.5.2")
 	c.cmd("EHLO client.test", 250, "")
 	c.cmd("MAIL FROM:<a\x00@example.org>", 501, "5.5.2")
-	c.cmd("MAIL FROM:<a@example.org>", 250, "")
-	c.cmd("RCPT TO:<b@example.net>", 250, "")
-	c.cmd("DATA", 354, "")
+	c.toData()
 	c.Write("Subject: a\x00b\r\n\r\nx\r\n.\r\n")
 	c.expect(554, "5.6.0")
 	c.cmd("NOOP", 250, "")

@@ -190,12 +190,7 @@ func TestPipeliningClientNeverHitsLimits(t *testing.T) {
 	for i := range messages {
 		// RFC 2920: DATA ends a group; the message follows the 354.
 		c.Write("RSET\r\nNOOP\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<nobody@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
-		c.expect(250, "")
-		c.expect(250, "")
-		c.expect(250, "2.1.0")
-		c.expect(550, "5.1.1")
-		c.expect(250, "2.1.5")
-		c.expect(354, "")
+		c.expectReplies("250", "250", "250 2.1.0", "550 5.1.1", "250 2.1.5", "354")
 		c.Write(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n.\r\n", i))
 		c.expect(250, "")
 	}
@@ -218,9 +213,7 @@ func TestDataLineTooLong(t *testing.T) {
 		"Subject: long body\r\n\r\n" + strings.Repeat("b", 50000) + "\r\n",
 		"Subject: stuffed\r\n\r\n." + strings.Repeat(".", DefaultMaxLineLength-2) + "\r\n",
 	} {
-		c.cmd("MAIL FROM:<a@example.org>", 250, "")
-		c.cmd("RCPT TO:<b@example.net>", 250, "")
-		c.cmd("DATA", 354, "")
+		c.toData()
 		c.Write(msg + ".\r\n")
 		r := c.expect(552, "5.3.4")
 		if !strings.Contains(r.Lines[0], "2048") {
@@ -230,9 +223,7 @@ func TestDataLineTooLong(t *testing.T) {
 	if len(b.Messages()) != 0 {
 		t.Fatal("Data called for a message with an over-long line")
 	}
-	c.cmd("MAIL FROM:<a@example.org>", 250, "")
-	c.cmd("RCPT TO:<b@example.net>", 250, "")
-	c.cmd("DATA", 354, "")
+	c.toData()
 	exact := strings.Repeat("e", DefaultMaxLineLength-2) // with CRLF: the limit
 	c.Write("Subject: " + strings.Repeat("s", DefaultMaxLineLength-11) + "\r\n\r\n" + exact + "\r\n.\r\n")
 	c.expect(250, "")

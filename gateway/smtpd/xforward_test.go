@@ -68,9 +68,7 @@ func TestXForwardAuthorized(t *testing.T) {
 	}
 	c.cmd("XFORWARD NAME=client.example ADDR=192.0.2.7 PORT=4242", 250, "2.0.0")
 	c.cmd("XFORWARD PROTO=ESMTP HELO=client+2Bx.example IDENT=4XyZ1 SOURCE=REMOTE", 250, "2.0.0")
-	c.cmd("MAIL FROM:<a@example.org>", 250, "")
-	c.cmd("RCPT TO:<b@example.net>", 250, "")
-	c.cmd("DATA", 354, "")
+	c.toData()
 	c.cmd("Subject: x\r\n\r\nbody\r\n.", 250, "")
 	c.cmd("MAIL FROM:<a@example.org>", 250, "")
 
