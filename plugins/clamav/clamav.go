@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/sluice-mail/sluice/plugins/internal/scanverdict"
+	"github.com/sluice-mail/sluice/plugins/internal/toggle"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -32,7 +33,7 @@ func (p *clamav) load(c config) error {
 	if err != nil {
 		return err
 	}
-	p.quarantine, err = scanverdict.Choice("action", c.Action, "reject", "quarantine")
+	p.quarantine, err = toggle.Parse("action", c.Action, "reject", "quarantine")
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sluice-mail/sluice/plugins/internal/scanverdict"
+	"github.com/sluice-mail/sluice/plugins/internal/toggle"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -51,7 +52,7 @@ func (p *rspamd) load(c config) error {
 	if err != nil {
 		return err
 	}
-	if p.greylistPass, err = scanverdict.Choice("greylist", c.Greylist, "tempfail", "continue"); err != nil {
+	if p.greylistPass, err = toggle.Parse("greylist", c.Greylist, "tempfail", "continue"); err != nil {
 		return err
 	}
 	p.symbols = c.SymbolsHeader

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-mail/sluice/plugins/internal/toggle"
 	sluice "github.com/sluice-mail/sluice/sdk/go"
 )
 
@@ -34,19 +35,7 @@ func (c Config) Check() (continueOnError bool, err error) {
 			return false, fmt.Errorf("scanner: %q is not a scanner name", c.Scanner)
 		}
 	}
-	return Choice("on_error", c.OnError, "tempfail", "continue")
-}
-
-// Choice reads the setting key, which is either def (the default, also
-// when empty) or other: it reports whether value is other.
-func Choice(key, value, def, other string) (bool, error) {
-	switch value {
-	case "", def:
-		return false, nil
-	case other:
-		return true, nil
-	}
-	return false, fmt.Errorf("%s: %q is neither %q nor %q", key, value, def, other)
+	return toggle.Parse("on_error", c.OnError, "tempfail", "continue")
 }
 
 // Scanner is a plugin's configured scanner, kept by Load; plugins embed it.

@@ -3,14 +3,14 @@ package toggle
 
 import "fmt"
 
-// Parse reports whether value selects on; "" and off select off. Any other
-// value is an error naming setting and both choices.
-func Parse(setting, value, off, on string) (bool, error) {
+// Parse reads the setting key, which is either def (the default, also
+// when empty) or other: it reports whether value is other.
+func Parse(key, value, def, other string) (bool, error) {
 	switch value {
-	case "", off:
+	case "", def:
 		return false, nil
-	case on:
+	case other:
 		return true, nil
 	}
-	return false, fmt.Errorf("%s: %q is neither %q nor %q", setting, value, off, on)
+	return false, fmt.Errorf("%s: %q is neither %q nor %q", key, value, def, other)
 }
