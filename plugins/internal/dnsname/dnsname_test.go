@@ -10,14 +10,12 @@ func TestCheckLabels(t *testing.T) {
 		{"-a.b", "a label starts or ends with a hyphen"},
 		{"a.B", "byte 0x42 is not a letter, digit or hyphen"},
 	} {
-		err := CheckLabels(tc.name, lower)
-		if got := ""; err != nil {
+		got := ""
+		if err := CheckLabels(tc.name, lower); err != nil {
 			got = err.Error()
-			if got != tc.err {
-				t.Errorf("CheckLabels(%q) = %q, want %q", tc.name, got, tc.err)
-			}
-		} else if tc.err != "" {
-			t.Errorf("CheckLabels(%q) = nil, want %q", tc.name, tc.err)
+		}
+		if got != tc.err {
+			t.Errorf("CheckLabels(%q) = %q, want %q", tc.name, got, tc.err)
 		}
 	}
 }
