@@ -29,21 +29,7 @@ func TestMilterBlock(t *testing.T) {
 		{"two blocks", "milter { address = \"127.0.0.1:1\" }\nmilter { address = \"127.0.0.1:2\" }", []string{"policy.hcl:2:1: Duplicate milter block"}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, diags := Parse([]byte(tc.src), "policy.hcl")
-			var got []string
-			for _, d := range diags {
-				if d.Severity == hcl.DiagError {
-					got = append(got, FormatDiagnostic(d))
-				}
-			}
-			if len(got) != len(tc.errs) {
-				t.Fatalf("errors %q, want %d matching %q", got, len(tc.errs), tc.errs)
-			}
-			for i, want := range tc.errs {
-				if !strings.Contains(got[i], want) {
-					t.Errorf("error %q, want it to contain %q", got[i], want)
-				}
-			}
+			p, diags := parseWithErrors(t, tc.src, tc.errs)
 			if len(tc.errs) > 0 {
 				return
 			}
@@ -67,4 +53,27 @@ func TestMilterBlock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseWithErrors parses src as policy.hcl and checks that its errors, as
+// FormatDiagnostic prints them, are one per errs, in order, each containing
+// its string. It returns the policy and every diagnostic.
+func parseWithErrors(t *testing.T, src string, errs []string) (*Policy, hcl.Diagnostics) {
+	t.Helper()
+	p, diags := Parse([]byte(src), "policy.hcl")
+	var got []string
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			got = append(got, FormatDiagnostic(d))
+		}
+	}
+	if len(got) != len(errs) {
+		t.Fatalf("errors %q, want %d matching %q", got, len(errs), errs)
+	}
+	for i, want := range errs {
+		if !strings.Contains(got[i], want) {
+			t.Errorf("error %q, want it to contain %q", got[i], want)
+		}
+	}
+	return p, diags
 }
