@@ -55,18 +55,9 @@ func TestConsoleBlockReadAtStart(t *testing.T) {
 	ctx := context.Background()
 
 	write("console {\n  size = 20\n  hash_addresses = false\n  headers = true\n}\n")
-	res := gw.Reload(ctx)
-	if res.Status != "ok" {
-		t.Fatalf("reload: %+v", res)
-	}
-	for _, want := range []string{
+	res := reloadWarning(ctx, t, gw,
 		"policy.hcl:6:3: warning: Console setting needs a restart: console size changed from 10 to 20; the console keeps 10 until sluice restarts.",
-		"policy.hcl:7:3: warning: Console setting needs a restart: console hash_addresses changed from true to false",
-	} {
-		if !strings.Contains(res.Diagnostics, want) {
-			t.Errorf("diagnostics lack %q:\n%s", want, res.Diagnostics)
-		}
-	}
+		"policy.hcl:7:3: warning: Console setting needs a restart: console hash_addresses changed from true to false")
 	if strings.Contains(res.Diagnostics, "headers") || strings.Contains(res.Diagnostics, "enabled") {
 		t.Errorf("an unchanged setting is warned about:\n%s", res.Diagnostics)
 	}

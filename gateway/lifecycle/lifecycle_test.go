@@ -126,18 +126,9 @@ func TestListenerSettingsOnReload(t *testing.T) {
 	ctx := context.Background()
 
 	os.WriteFile(path, []byte(listenPolicy(addr, "  max_connections = 10\n  greet_delay = \"1s\"\n")), 0o644)
-	res := gw.Reload(ctx)
-	if res.Status != "ok" {
-		t.Fatalf("reload: %+v", res)
-	}
-	for _, want := range []string{
+	res := reloadWarning(ctx, t, gw,
 		"policy.hcl:3:3: warning: Listener setting needs a restart: listen max_connections changed from 100 to 10",
-		"policy.hcl:4:3: warning: Listener setting needs a restart: listen greet_delay changed from 0s to 1s",
-	} {
-		if !strings.Contains(res.Diagnostics, want) {
-			t.Errorf("diagnostics lack %q:\n%s", want, res.Diagnostics)
-		}
-	}
+		"policy.hcl:4:3: warning: Listener setting needs a restart: listen greet_delay changed from 0s to 1s")
 	// Removing an attribute is a change to its default, reported at the
 	// listen block; a setting back at the running value is not reported.
 	os.WriteFile(path, []byte(listenPolicy(addr, "")), 0o644)
@@ -297,4 +288,20 @@ func TestKVStoreOpenedOnceAtStart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "second", "kv.db")); err == nil {
 		t.Error("a reload moved the store")
 	}
+}
+
+// reloadWarning reloads gw, which must succeed, and checks that its
+// diagnostics hold every one of wants; it returns the reload's result.
+func reloadWarning(ctx context.Context, t *testing.T, gw *Gateway, wants ...string) Result {
+	t.Helper()
+	res := gw.Reload(ctx)
+	if res.Status != "ok" {
+		t.Fatalf("reload: %+v", res)
+	}
+	for _, want := range wants {
+		if !strings.Contains(res.Diagnostics, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, res.Diagnostics)
+		}
+	}
+	return res
 }
