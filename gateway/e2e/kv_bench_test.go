@@ -23,36 +23,17 @@ import (
 // Run: go test -run '^$' -bench KVChain -benchtime 2000x ./gateway/e2e/
 // (README "Running several gateways", the Cost bullet, has the numbers.)
 func BenchmarkKVChain(b *testing.B) {
-	keyFile, _ := keygen(b, "ed25519")
-	chain := fmt.Sprintf(`
-dkim_key "main" {
-  domain           = "sluice.test"
-  selector         = "s1"
-  private_key_file = %q
-}
-plugin "access" {
-  wasm   = "%%BIN%%/plugins/access.wasm"
-  config = { deny_recipients = ["blocked@*"] }
-}
-plugin "ratelimit" {
-  wasm   = "%%BIN%%/plugins/ratelimit.wasm"
+	chain := benchChain(b, `plugin "ratelimit" {
+  wasm   = "%BIN%/plugins/ratelimit.wasm"
   grants = ["kv"]
   config = { rules = [{ key = "sender", limit = 1000000000, window = "1h" }] }
 }
 plugin "greylist" {
-  wasm   = "%%BIN%%/plugins/greylist.wasm"
+  wasm   = "%BIN%/plugins/greylist.wasm"
   grants = ["kv"]
   config = { delay = "1s" }
 }
-plugin "tag" {
-  wasm   = "%%BIN%%/plugins/tag.wasm"
-  config = { headers = { "X-Sluice" = "scanned" } }
-}
-plugin "dkim-sign" {
-  wasm   = "%%BIN%%/plugins/dkim-sign.wasm"
-  grants = ["dkim:main"]
-}
-`, keyFile)
+`)
 	run := func(b *testing.B, kv string) {
 		listen := loopback(b)
 		md := filepath.Join(b.TempDir(), "mail")

@@ -26,26 +26,7 @@ import (
 // Run: go test -run '^$' -bench MilterVsProxy -benchtime 2000x ./gateway/e2e/
 // (README "Milter mode" has a table.)
 func BenchmarkMilterVsProxy(b *testing.B) {
-	keyFile, _ := keygen(b, "ed25519")
-	chain := fmt.Sprintf(`
-dkim_key "main" {
-  domain           = "sluice.test"
-  selector         = "s1"
-  private_key_file = %q
-}
-plugin "access" {
-  wasm   = "%%BIN%%/plugins/access.wasm"
-  config = { deny_recipients = ["blocked@*"] }
-}
-plugin "tag" {
-  wasm   = "%%BIN%%/plugins/tag.wasm"
-  config = { headers = { "X-Sluice" = "scanned" } }
-}
-plugin "dkim-sign" {
-  wasm   = "%%BIN%%/plugins/dkim-sign.wasm"
-  grants = ["dkim:main"]
-}
-`, keyFile)
+	chain := benchChain(b, "")
 	discard := []string{"virtual_transport = discard:", "smtpd_client_connection_count_limit = 0", "default_process_limit = 200"}
 
 	b.Run("proxy", func(b *testing.B) {

@@ -19,11 +19,7 @@ import (
 // every plugin, so sluice_plugin_breaker_open has a series per plugin from
 // the start (alerts need it to exist before the first opening).
 func TestBuildWiresBreakerGauge(t *testing.T) {
-	dir := t.TempDir()
-	wasm(t, dir, "stamp")
-	p := writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
-upstream { maildir = "mail" }
-plugin "stamp" { wasm = "stamp.wasm" }
+	p := pluginPolicy(t, "stamp", `plugin "stamp" { wasm = "stamp.wasm" }
 `)
 	ctx := context.Background()
 	eng := testEngine(t)
@@ -39,11 +35,7 @@ plugin "stamp" { wasm = "stamp.wasm" }
 // TestBreakerReachesConsole: a plugin whose breaker opens shows in the
 // console's open breakers, and still in the metrics' gauge.
 func TestBreakerReachesConsole(t *testing.T) {
-	dir := t.TempDir()
-	wasm(t, dir, "trap")
-	p := writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
-upstream { maildir = "mail" }
-plugin "trap" {
+	p := pluginPolicy(t, "trap", `plugin "trap" {
   wasm              = "trap.wasm"
   on_error          = "continue"
   breaker_threshold = 2

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,10 +13,7 @@ import (
 // cmdCheck parses and validates a policy, compiles and configures every
 // plugin, and prints every diagnostic as file:line:col (like `nginx -t`).
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var lf loadFlags
-	lf.register(fs)
+	fs, lf := newLoadFlagSet("check", stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2

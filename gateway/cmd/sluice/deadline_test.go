@@ -9,11 +9,7 @@ import (
 // `sluice check` of a plugin that sleeps in sluice_configure ends at the
 // plugin's init_timeout with a diagnostic naming the plugin and the export.
 func TestCheckBoundedByInitTimeout(t *testing.T) {
-	dir := t.TempDir()
-	wasm(t, dir, "sleepy")
-	p := writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
-upstream { maildir = "mail" }
-plugin "sleepy" {
+	p := pluginPolicy(t, "sleepy", `plugin "sleepy" {
   wasm         = "sleepy.wasm"
   init_timeout = "500ms"
 }

@@ -20,6 +20,16 @@ type loadFlags struct {
 	logLevel  string
 }
 
+// newLoadFlagSet is the flag set of the command name, printing its errors to
+// stderr, with the loadFlags registered on it.
+func newLoadFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *loadFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	lf := &loadFlags{}
+	lf.register(fs)
+	return fs, lf
+}
+
 func (l *loadFlags) register(fs *flag.FlagSet) {
 	def := ""
 	if d, err := os.UserCacheDir(); err == nil {

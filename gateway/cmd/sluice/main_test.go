@@ -29,6 +29,18 @@ func writePolicy(t *testing.T, dir, src string) string {
 	return p
 }
 
+// pluginPolicy compiles testdata/NAME.wat into a temp dir and writes there
+// a policy listening on 127.0.0.1:2525, delivering to a maildir, with the
+// plugin block plugin (its first line is line 3); it returns the policy's path.
+func pluginPolicy(t *testing.T, name, plugin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	wasm(t, dir, name)
+	return writePolicy(t, dir, `listen { address = "127.0.0.1:2525" }
+upstream { maildir = "mail" }
+`+plugin)
+}
+
 func runCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(append(args, "--cache-dir="), &out, &errb)

@@ -25,10 +25,7 @@ import (
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var lf loadFlags
-	lf.register(fs)
+	fs, lf := newLoadFlagSet("serve", stderr)
 	policyPath := fs.String("policy", "", "policy file")
 	listen := fs.String("listen", "", "override the policy's listen address")
 	upAddr := fs.String("upstream", "", "override the policy's upstream with this SMTP address")

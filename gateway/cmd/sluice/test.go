@@ -101,10 +101,7 @@ func jsonDiagnostics(diags hcl.Diagnostics) []diagnostic {
 // verdict, the final action and the rewritten message. Its exit status is
 // the action (exitStatus).
 func cmdTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var lf loadFlags
-	lf.register(fs)
+	fs, lf := newLoadFlagSet("test", stderr)
 	var rcpts listFlag
 	policyPath := fs.String("policy", "", "policy file")
 	from := fs.String("from", "sender@example.com", "envelope sender")
