@@ -87,20 +87,19 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		return fail(nil, "%s", msg)
 	}
 
-	// The stack budget is instrumented into the module first (stack.go),
-	// so the shared runtime below is keyed on the bytes it compiles.
-	wasm, msg := e.instrumentModule(wasm)
-	if msg != "" {
-		return fail(nil, "%s", msg)
-	}
 	// The runtime and compiled module are shared with the plugins loaded
 	// from the same bytes and limit, of this generation or another
-	// (modcache.go).
+	// (modcache.go); a module is instrumented (stack.go) only when it is
+	// compiled, not again on every reload that keeps it.
 	sm, err := e.acquireModule(ctx, wasm, uint32(pages))
 	if err != nil {
 		var he *hostSetupError
-		if errors.As(err, &he) {
+		var ie *instrumentError
+		switch {
+		case errors.As(err, &he):
 			return fail(he.err, "cannot set up host modules: %v", he.err)
+		case errors.As(err, &ie):
+			return fail(nil, "%s", ie.msg)
 		}
 		return fail(err, "not a valid WebAssembly module: %v", err)
 	}

@@ -27,9 +27,10 @@ type moduleCache struct {
 	m  map[moduleKey]*sharedModule
 }
 
-// moduleKey is what a compiled module depends on: the bytes compiled and
-// the runtime's memory limit (the engine's other runtime settings are the
-// same for every plugin).
+// moduleKey is what a compiled module depends on: the module's bytes as
+// loaded (the instrumentation that rewrites them is the same for every
+// plugin of an engine) and the runtime's memory limit (the engine's other
+// runtime settings are the same for every plugin).
 type moduleKey struct {
 	sum   [sha256.Size]byte
 	pages uint32
@@ -44,6 +45,12 @@ type sharedModule struct {
 	err   error // compiling or setting up the host modules failed
 	refs  int   // plugins holding it; guarded by moduleCache.mu
 }
+
+// instrumentError is a module the instrumentation refuses (stack.go), with
+// Load's whole message.
+type instrumentError struct{ msg string }
+
+func (e *instrumentError) Error() string { return e.msg }
 
 // hostSetupError is a failure to instantiate the host modules, told apart
 // from an invalid module in Load's message.
@@ -99,9 +106,13 @@ func (e *Engine) acquireModule(ctx context.Context, wasm []byte, pages uint32) (
 	return sm, nil
 }
 
-// compileShared creates the runtime, compiles wasm in it and instantiates
-// the host modules.
+// compileShared instruments wasm (stack.go), creates the runtime, compiles
+// the result in it and instantiates the host modules.
 func (e *Engine) compileShared(ctx context.Context, wasm []byte, pages uint32) (wazero.Runtime, wazero.CompiledModule, error) {
+	wasm, msg := e.instrumentModule(wasm)
+	if msg != "" {
+		return nil, nil, &instrumentError{msg}
+	}
 	rt := wazero.NewRuntimeWithConfig(ctx, e.runtimeConfig(pages))
 	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
