@@ -50,7 +50,9 @@ need postfix "Debian package postfix; make deps"
 
 mkdir -p "$PEERS_WORK"
 PEERS_WORK=$(cd "$PEERS_WORK" && pwd)
-RUN=$(mktemp -d "$PEERS_WORK/run.XXXXXX")
+# Postfix runs as its own user: its run dir must not sit under a private
+# directory such as var/ (0700), so it lives in the system temp dir.
+RUN=$(mktemp -d -t sluice-peers.XXXXXX)
 chmod 755 "$RUN"
 PIDS=()
 PFX=$RUN/postfix
@@ -128,7 +130,7 @@ awk '/^[^ \t#]/ { skip = ($1 == "smtp" && $2 == "inet") }
      { print }' /etc/postfix/master.cf > "$PFX/conf/master.cf"
 echo "127.0.0.1:$POSTFIX inet n - n - - smtpd -o smtpd_proxy_filter=127.0.0.1:$SINK" >> "$PFX/conf/master.cf"
 postfix -c "$PFX/conf" check
-postfix -c "$PFX/conf" start >/dev/null 2>&1
+postfix -c "$PFX/conf" start >"$RUN/postfix-start.log" 2>&1 || { cat "$RUN/postfix-start.log" "$PFX/maillog" >&2 2>/dev/null; exit 1; }
 wait_port $POSTFIX
 POSTFIX_PID=$(tr -d ' ' < "$PFX/spool/pid/master.pid")
 
