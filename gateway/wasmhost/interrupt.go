@@ -3,7 +3,6 @@ package wasmhost
 import (
 	"context"
 	"crypto/rand"
-	"runtime"
 
 	"github.com/sluice-mail/sluice/gateway/wasmhost/instrument"
 	"github.com/tetratelabs/wazero"
@@ -17,10 +16,16 @@ import (
 // work the guest may do before the next such site, and about every
 // instrument.Fuel instructions the guest calls yieldGuest. That function
 // ends the call if its context is done, as a timeout or cancellation like
-// every other way a call stops, and lets the Go scheduler run, so a guest
-// that computes for a long time neither outlives its deadline nor holds
-// off the garbage collector's stop-the-world pauses (a goroutine in
-// compiled guest code cannot be preempted).
+// every other way a call stops. Being Go code, it is also where the
+// goroutine honours a pending preemption request: a goroutine in compiled
+// guest code cannot be preempted, but the scheduler's request (the garbage
+// collector's stop-the-world, or sysmon after a 10 ms time slice) stays
+// set until the goroutine next runs a Go function prologue, which the yield
+// does within tens of microseconds. So a guest that computes for a long
+// time neither outlives its deadline nor holds off the collector, and the
+// yield needs no runtime.Gosched of its own: that woke an idle scheduler
+// thread on every yield, for nothing on a lightly loaded gateway
+// (RATIONALE.md, "A hook call arms no timer").
 //
 // wazero's RuntimeConfig.WithCloseOnContextDone did the same by leaving the
 // compiled code for Go at every loop header, about 40 ns each time, and Go's
@@ -30,10 +35,9 @@ import (
 // countdown.
 
 // yieldGuest is the countdown's host function: it stops a guest whose
-// call's context ended, else lets other goroutines run.
+// call's context ended.
 func yieldGuest(ctx context.Context, _ api.Module, _ []uint64) {
 	stopIfDone(ctx)
-	runtime.Gosched()
 }
 
 // instantiateYield adds the countdown's host module to rt. A plugin cannot

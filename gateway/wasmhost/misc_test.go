@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -151,4 +152,111 @@ func TestCallCtxStaleWakeups(t *testing.T) {
 		t.Errorf("Err = %v", c.Err())
 	}
 	c.end()
+}
+
+// TestCallCtxArmsOnlyWhenWaitedOn: a call whose guest and host functions
+// only check Err arms neither the deadline timer nor a watch on the
+// caller's context, yet still ends at its deadline and with its caller.
+func TestCallCtxArmsOnlyWhenWaitedOn(t *testing.T) {
+	c := newCallCtx(&callState{})
+	defer c.timer.Stop()
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.begin(parent, time.Now().Add(time.Hour))
+	if c.Err() != nil || c.Value(callKey{}) == nil {
+		t.Fatalf("fresh call: Err %v", c.Err())
+	}
+	if c.armed {
+		t.Fatal("Err and Value armed the timer")
+	}
+	c.end()
+
+	// Past its deadline, Err says so without any timer, and Done is closed.
+	c.begin(parent, time.Now().Add(-time.Millisecond))
+	if !errors.Is(c.Err(), context.DeadlineExceeded) || c.armed {
+		t.Fatalf("past deadline: Err %v, armed %v", c.Err(), c.armed)
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done open after Err reported the deadline")
+	}
+	c.end()
+
+	// The caller cancelling is seen by Err alone.
+	p2, cancel2 := context.WithCancel(context.Background())
+	c.begin(p2, time.Now().Add(time.Hour))
+	cancel2()
+	if !errors.Is(c.Err(), context.Canceled) || c.armed {
+		t.Fatalf("cancelled caller: Err %v, armed %v", c.Err(), c.armed)
+	}
+	c.end()
+
+	// Asking for Done arms both; end disarms them.
+	c.begin(parent, time.Now().Add(time.Hour))
+	c.Done()
+	if !c.armed || c.stopParent == nil {
+		t.Fatal("Done did not arm the timer and the parent watch")
+	}
+	c.end()
+	if c.armed || c.stopParent != nil {
+		t.Fatal("end left the call armed")
+	}
+}
+
+// TestCallCtxChildrenNeedNoGoroutine: contexts derived from a call's
+// context (beforeDeadline's WithDeadline) register through AfterFunc
+// rather than each starting a goroutine that waits on Done, and end when
+// the call ends.
+func TestCallCtxChildrenNeedNoGoroutine(t *testing.T) {
+	c := newCallCtx(&callState{})
+	defer c.timer.Stop()
+	c.begin(context.Background(), time.Now().Add(time.Hour))
+	before := runtime.NumGoroutine()
+	var stops []context.CancelFunc
+	for range 100 {
+		child, stop := context.WithDeadline(c, time.Now().Add(30*time.Minute))
+		stops = append(stops, stop)
+		_ = child
+	}
+	if n := runtime.NumGoroutine(); n >= before+100 {
+		t.Errorf("100 derived contexts started %d goroutines", n-before)
+	}
+	if len(c.after) != 100 {
+		t.Errorf("%d AfterFunc registrations, want 100", len(c.after))
+	}
+	for _, stop := range stops[50:] {
+		stop()
+	}
+	if len(c.after) != 50 {
+		t.Errorf("%d registrations left after 50 cancels, want 50", len(c.after))
+	}
+	c.end()
+
+	// A child of a call that reaches its deadline ends with it.
+	c.begin(context.Background(), time.Now().Add(20*time.Millisecond))
+	child, stop := context.WithCancel(c)
+	defer stop()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the derived context outlived the call's deadline")
+	}
+	if !errors.Is(child.Err(), context.DeadlineExceeded) {
+		t.Errorf("child Err = %v", child.Err())
+	}
+	c.end()
+
+	// AfterFunc on a call that already ended runs at once, and its stop
+	// reports it could not stop it.
+	ran := make(chan struct{})
+	stopAF := c.AfterFunc(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("AfterFunc after the end did not run")
+	}
+	if stopAF() {
+		t.Error("stop reported it stopped a callback that ran")
+	}
 }
