@@ -251,7 +251,12 @@ func (f *front) shutdown(ctx context.Context) error {
 // openListener opens the SMTP listener. Behind a load balancer (proxy_protocol)
 // every connection must start with a PROXY header from a trusted address.
 func openListener(l policy.Listen, log *slog.Logger) (net.Listener, error) {
-	ln, err := net.Listen("tcp", l.Address)
+	// No TCP keep-alive on accepted sessions: every SMTP state has its own
+	// idle timeout (RFC 5321 §4.5.3.2), which ends a dead peer's session
+	// sooner, and turning keep-alive on costs four setsockopt calls per
+	// connection (RATIONALE.md, "Accepted sessions have no TCP keep-alive").
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", l.Address)
 	if err != nil || !l.ProxyProtocol {
 		return ln, err
 	}

@@ -47,9 +47,9 @@ func (l *loadFlags) logger(w io.Writer) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if strings.EqualFold(l.logFormat, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(newLazyAttrs(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(newLazyAttrs(slog.NewTextHandler(w, opts)))
 }
 
 // engine creates the plugin engine; store, if not nil, is the key/value
