@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/internal/deadline"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -68,6 +69,8 @@ type conn struct {
 	idle     bool          // waiting for a command outside a transaction
 	readIdle time.Duration // deadline for each read
 	readHard time.Time     // overall read deadline, zero if none
+	readDL   deadline.Lazy // the socket's read deadline (under mu)
+	writeDL  deadline.Lazy // its write deadline (the session goroutine's)
 }
 
 func newConn(s *Server, nc net.Conn, id, ip string) *conn {
@@ -85,6 +88,8 @@ func newConn(s *Server, nc net.Conn, id, ip string) *conn {
 		started:  time.Now(),
 		readIdle: s.cfg.CommandTimeout,
 	}
+	c.readDL = deadline.New(nc.SetReadDeadline)
+	c.writeDL = deadline.New(nc.SetWriteDeadline)
 	c.xforwardOK = xforwardAllowed(s.cfg.XForwardPeers, ip)
 	if br, ok := s.readers.Get().(*bufio.Reader); ok {
 		br.Reset(connReader{c})
@@ -112,7 +117,9 @@ func (c *conn) releaseBuffers() {
 }
 
 // connReader sets the read deadline before every read of the socket, so
-// that an idle limit, an overall limit (DATA) and Shutdown all apply.
+// that an idle limit, an overall limit (DATA) and Shutdown all apply. The
+// deadline moves only when it must (gateway/internal/deadline): an idle
+// limit may end a session up to 1/64 of it early.
 type connReader struct{ c *conn }
 
 func (r connReader) Read(p []byte) (int, error) {
@@ -127,7 +134,7 @@ func (r connReader) Read(p []byte) (int, error) {
 			dl = c.readHard
 		}
 	}
-	c.raw.SetReadDeadline(dl)
+	c.readDL.Set(dl, c.readIdle/deadline.SlackDivisor)
 	c.mu.Unlock()
 	return c.rw.Read(p)
 }
@@ -136,7 +143,7 @@ func (r connReader) Read(p []byte) (int, error) {
 type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
-	w.c.raw.SetWriteDeadline(time.Now().Add(w.c.cfg.CommandTimeout))
+	w.c.writeDL.After(w.c.cfg.CommandTimeout)
 	return w.c.rw.Write(p)
 }
 
@@ -148,7 +155,7 @@ func (c *conn) stop(level int) {
 		c.stopped = level
 	}
 	if c.stopped == stopForce || c.idle {
-		c.raw.SetReadDeadline(time.Unix(1, 0))
+		c.readDL.Set(time.Unix(1, 0), 0)
 	}
 	if level == stopForce {
 		c.cancel()

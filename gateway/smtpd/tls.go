@@ -34,6 +34,10 @@ func (c *conn) startTLS(arg string) bool {
 	c.raw.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
 	err := tc.HandshakeContext(ctx)
 	c.raw.SetDeadline(time.Time{})
+	c.mu.Lock()
+	c.readDL.Forget()
+	c.mu.Unlock()
+	c.writeDL.Forget()
 	if err != nil {
 		c.log.Info("TLS handshake failed", "err", err)
 		return false

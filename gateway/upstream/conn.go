@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/internal/deadline"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -28,6 +29,7 @@ type smtpConn struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	ext map[string]string // EHLO keywords, upper case, with their parameters
+	dl  deadline.Lazy     // nc's read and write deadline; see setDeadline
 
 	mu     sync.Mutex // held for the whole of each call
 	broken error      // why the connection can no longer be used
@@ -267,13 +269,14 @@ func (c *smtpConn) readReply(ctx context.Context) (*smtp.Reply, error) {
 }
 
 // setDeadline bounds the next reads and writes by d, or by ctx's deadline
-// when that comes first.
+// when that comes first. The deadline moves only when it must
+// (gateway/internal/deadline): it may stand up to d/64 early.
 func (c *smtpConn) setDeadline(ctx context.Context, d time.Duration) {
 	t := time.Now().Add(d)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
 		t = dl
 	}
-	_ = c.nc.SetDeadline(t)
+	_ = c.dl.Set(t, d/deadline.SlackDivisor)
 }
 
 // watch closes the connection if ctx ends during a call. The returned stop

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/internal/deadline"
 	"github.com/sluice-mail/sluice/gateway/smtp"
 )
 
@@ -129,6 +130,7 @@ func (s *SMTP) open(ctx context.Context, id Identity, mode TLSMode, log *slog.Lo
 		br:  bufio.NewReaderSize(nc, smtp.MaxReplyLineLength+2),
 		bw:  bufio.NewWriterSize(nc, 32<<10),
 	}
+	c.dl = deadline.New(func(t time.Time) error { return c.nc.SetDeadline(t) })
 	if err := c.greet(ctx); err != nil {
 		c.closeNet()
 		log.Warn("upstream greeting failed", "err", err)

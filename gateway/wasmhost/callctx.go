@@ -23,9 +23,8 @@ import (
 // arms no timer").
 //
 // callCtx also implements the context package's AfterFunc hook, so that
-// context.WithDeadline and context.AfterFunc on it (beforeDeadline in
-// host_auth.go) register a callback instead of starting a goroutine that
-// waits on Done.
+// contexts derived from it (a DNS lookup's, earlyCtx's once waited on)
+// register a callback instead of starting a goroutine that waits on Done.
 type callCtx struct {
 	cs       *callState
 	timer    *time.Timer // runs expire; armed by Done, stopped by end

@@ -138,7 +138,7 @@ func beforeDeadline(ctx context.Context, maxMargin, minMargin time.Duration) (co
 		return ctx, func() {}
 	}
 	margin := min(maxMargin, max(minMargin, time.Until(dl)/5))
-	return context.WithDeadline(ctx, dl.Add(-margin))
+	return newEarlyCtx(ctx, dl.Add(-margin))
 }
 
 // hostAuthCheck implements auth_check(checks, buf, cap) -> len | NOT_FOUND.

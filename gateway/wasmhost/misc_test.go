@@ -205,7 +205,7 @@ func TestCallCtxArmsOnlyWhenWaitedOn(t *testing.T) {
 }
 
 // TestCallCtxChildrenNeedNoGoroutine: contexts derived from a call's
-// context (beforeDeadline's WithDeadline) register through AfterFunc
+// context (a DNS lookup's, or earlyCtx's once waited on) register through AfterFunc
 // rather than each starting a goroutine that waits on Done, and end when
 // the call ends.
 func TestCallCtxChildrenNeedNoGoroutine(t *testing.T) {
