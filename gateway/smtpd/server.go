@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,7 +31,14 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perIP     map[string]int
-	wg        sync.WaitGroup // one per connection goroutine
+	wg        sync.WaitGroup // one per session being served
+
+	// Session goroutines wait here for the next connection once theirs
+	// ends, so a connection usually starts on a goroutine whose stack has
+	// already grown to what a session with plugin calls needs (see work).
+	next        chan *conn
+	idleWorkers atomic.Int32
+	quit        chan struct{} // closed by the first Shutdown: idle ones exit
 
 	// Buffers of finished connections, for the next ones: a session per
 	// message (as smtp-source and many MTAs send) would otherwise allocate
@@ -48,8 +56,14 @@ func New(cfg Config, b Backend) *Server {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		perIP:     map[string]int{},
+		next:      make(chan *conn),
+		quit:      make(chan struct{}),
 	}
 }
+
+// maxIdleWorkers bounds the session goroutines kept waiting for a
+// connection; beyond it a goroutine whose session ended exits.
+const maxIdleWorkers = 32
 
 // Serve accepts connections on ln until Shutdown (then it returns
 // ErrServerClosed) or until ln fails.
@@ -121,12 +135,41 @@ func (s *Server) admit(nc net.Conn) bool {
 	s.perIP[ip]++
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer s.forget(c)
-		c.serve()
-	}()
+	select {
+	case s.next <- c: // a goroutine that served an earlier session
+	default:
+		go s.work(c)
+	}
 	return true
+}
+
+// work serves c, then waits for the next connection admit hands over, up
+// to maxIdleWorkers goroutines at a time and until Shutdown. A new
+// goroutine starts with a small stack that a session's first plugin call
+// grows by copying, several times (runtime.newstack was about 3% of the CPU
+// at one message per connection); a reused one has grown already
+// (RATIONALE.md, "Sessions run on goroutines that outlive them").
+func (s *Server) work(c *conn) {
+	for {
+		s.serve(c)
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case c = <-s.next:
+			s.idleWorkers.Add(-1)
+		case <-s.quit:
+			s.idleWorkers.Add(-1)
+			return
+		}
+	}
+}
+
+func (s *Server) serve(c *conn) {
+	defer s.wg.Done()
+	defer s.forget(c)
+	c.serve()
 }
 
 // refuse answers 421 4.7.0 to a connection over the caps and closes it.
@@ -154,6 +197,9 @@ func (s *Server) forget(c *conn) {
 // sessions ended before.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.shutting {
+		close(s.quit)
+	}
 	s.shutting = true
 	for ln := range s.listeners {
 		ln.Close()
