@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# peers.sh - Sluice beside its peers, in one run on this machine:
+# peers.sh - Sluice beside its peers, in one run on this machine, printing
+# every target of README "Performance" with its measured figure and ok/no.
 # smtp-source -> SYSTEM -> smtp-sink on loopback for each of
 #   sink         smtp-sink alone (the physical limit)
 #   postfix-bq   a private Postfix instance, smtpd with smtpd_proxy_filter
@@ -7,13 +8,40 @@
 #   passthrough  bench/passthrough, a naive go-smtp relay with pooled
 #                upstream connections
 #   haraka       Haraka (npm, installed under the work dir at run time) with
-#                one header plugin and queue/smtp_forward to the sink
+#                one header plugin and queue/smtp_forward to the sink, tuned
+#                as below
 #   sluice       bench/policy.hcl: the default chain (auth-results with DNS
 #                from bench/dnsd, tag, ed25519 dkim-sign)
 #   sluice-tag   the same binary with tag only: the proxy's own cost
-# It prints msgs/s and CPU ms per message of each system (its whole process
-# tree, from /proc), medians of RUNS runs, and the ratios against the
-# targets of README "Performance" (bench/peerload).
+# bench/peerload prints msgs/s and CPU ms per message of each system (its
+# whole process tree, from /proc), medians of RUNS runs; then, for each
+# Sluice, the ratios against the throughput and CPU targets (vs Postfix,
+# vs Haraka, vs the pass-through); then, for the default chain, a table of
+# the other targets:
+#   - latency one session adds: bench/latency (LAT_N sessions of LAT_SIZE
+#     bytes, connect to final reply) on the sink alone and through sluice,
+#     after the load; p50 and p99 of the second minus those of the first
+#   - a warm hook call: go test -bench, run here before any server starts,
+#     best of 3: BenchmarkHookCall/bench (gateway/wasmhost, a pooled
+#     hand-written WAT instance's on_data) and BenchmarkGoPluginRcpt
+#     (gateway/e2e, the Go-built access plugin's rcpt hook)
+#   - RSS after the load with IDLE_N idle sessions (bench/idle: greeting and
+#     EHLO, then held): sluice's VmRSS once they are all up; no GOMEMLIMIT
+#
+# Haraka is tuned as its operator would tune it for this job:
+#   - smtp.ini nodes=cpus: one worker per core (Haraka's Performance-Tuning
+#     wiki; Sluice and Postfix use every core too)
+#   - plugin bench_nodelay: TCP_NODELAY on the connections Haraka opens.
+#     queue/smtp_forward writes the message to the sink a line at a time
+#     and the final "." alone; with Nagle on, that last small write waits
+#     for the ACK of the one before, which the sink delays (about 40 ms), so
+#     untuned Haraka spends about 50 ms per message waiting (20 msg/s with
+#     one session). Haraka 3.3.4 has no setting for it (smtp_forward.ini,
+#     smtp.ini and outbound.ini have none; its socket wrapper ignores
+#     setNoDelay), so the plugin sets it on the socket its connect returns.
+#   - plugin bench_rdns: the reverse lookup of 127.0.0.1 answered without
+#     DNS; log level warn.
+# With those, one session relays a 1 KiB message in about 4 ms.
 #
 # Usage: bench/peers.sh   (after `make build`; `make bench-peers` does both)
 # Knobs: SIZES ("1024 10240 102400"), CONCS ("1 20"), RUNS (3), MSGS (2000
@@ -21,7 +49,9 @@
 #        HARAKA_VERSION (3.3.4), PEERS_WORK (var/bench-peers: keeps the npm
 #        install between runs), PORT_BASE (2700: ports 2725-2730, DNS 2753),
 #        NOISY (0.3: cores other processes may use during a run before it is
-#        noisy), RETRIES (1: noisy runs repeated, the quietest kept)
+#        noisy), RETRIES (1: noisy runs repeated, the quietest kept),
+#        LAT_N (500), LAT_SIZE (10240), IDLE_N (1000), HOOK_BENCHTIME
+#        (200000x: calls per benchmark run)
 # Every run is bounded in messages and time; everything started here is
 # stopped by PID at exit. Needs root (the Postfix instance).
 set -euo pipefail
@@ -80,6 +110,8 @@ wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 go build -o "$RUN/dnsd" ./bench/dnsd
 go build -o "$RUN/passthrough" ./bench/passthrough
 go build -o "$RUN/peerload" ./bench/peerload
+go build -o "$RUN/latency" ./bench/latency
+go build -o "$RUN/idle" ./bench/idle
 ./bin/sluice dkim-keygen --if-missing --algorithm ed25519 --domain example.com --selector bench --out var/dkim/bench.pem >/dev/null
 
 # Haraka, from npm, into the work dir (kept: the next run reuses it).
@@ -88,6 +120,16 @@ if [ "$HARAKA" != 0 ] && [ ! -x "$PEERS_WORK/haraka-$HARAKA_VERSION/node_modules
   (cd "$PEERS_WORK/haraka-$HARAKA_VERSION" && npm init -y >/dev/null &&
     timeout 600 npm install --no-audit --no-fund --loglevel error "Haraka@$HARAKA_VERSION" >/dev/null)
 fi
+
+# The warm hook call, before anything else runs; a failure becomes a "not
+# measured" row.
+hook_bench() {
+  timeout 600 go test -run '^$' -bench "$1" -benchtime "${HOOK_BENCHTIME:-200000x}" -count 3 "$2" >> "$RUN/hook.txt" 2>&1 ||
+    { echo "peers: hook benchmark $1 failed:" >&2; tail -5 "$RUN/hook.txt" >&2; }
+}
+echo "peers: hook call benchmarks" >&2
+hook_bench '^BenchmarkHookCall$/^bench$' ./gateway/wasmhost
+hook_bench '^BenchmarkGoPluginRcpt$' ./gateway/e2e
 
 # The sink, and DNS for the default chain.
 smtp-sink -c -u nobody 127.0.0.1:$SINK 1024 > "$RUN/sink.out" 2>&1 & SINK_PID=$!; PIDS+=($SINK_PID)
@@ -140,8 +182,8 @@ if [ "$HARAKA" != 0 ]; then
   H=$PEERS_WORK/haraka-$HARAKA_VERSION
   HC=$RUN/haraka
   "$H/node_modules/.bin/haraka" -i "$HC" >/dev/null
-  printf 'bench_rdns\nrelay\nbench_header\nqueue/smtp_forward\n' > "$HC/config/plugins"
-  echo "listen=127.0.0.1:$HARAKA_PORT" > "$HC/config/smtp.ini" # no nodes=: one process
+  printf 'bench_nodelay\nbench_rdns\nrelay\nbench_header\nqueue/smtp_forward\n' > "$HC/config/plugins"
+  printf 'listen=127.0.0.1:%s\nnodes=cpus\n' $HARAKA_PORT > "$HC/config/smtp.ini"
   printf '[relay]\nacl=true\n' > "$HC/config/relay.ini"
   echo 127.0.0.0/8 > "$HC/config/relay_acl_allow"
   printf 'host=127.0.0.1\nport=%s\nenable_outbound=true\n' $SINK > "$HC/config/smtp_forward.ini"
@@ -153,6 +195,18 @@ if [ "$HARAKA" != 0 ]; then
 exports.hook_data_post = (next, connection) => {
   connection.transaction.add_header('X-Sluice', 'scanned')
   next()
+}
+JS
+  # TCP_NODELAY on every connection Haraka opens (see the top of this file).
+  cat > "$HC/plugins/bench_nodelay.js" <<'JS'
+exports.register = function () {
+  const tls_socket = this.haraka_require('tls_socket')
+  const connect = tls_socket.connect
+  tls_socket.connect = (options) => {
+    const socket = connect(options)
+    socket.targetsocket.setNoDelay(true)
+    return socket
+  }
 }
 JS
   # Every client is 127.0.0.1: answer Haraka's reverse lookup without DNS.
@@ -181,9 +235,10 @@ plugin "tag" {
   config = { headers = { "X-Sluice" = "scanned" } }
 }
 HCL
-./bin/sluice serve --policy "$RUN/policy.hcl" --listen 127.0.0.1:$SLUICE --upstream 127.0.0.1:$SINK \
+# No GOMEMLIMIT: the memory target is without one.
+env -u GOMEMLIMIT ./bin/sluice serve --policy "$RUN/policy.hcl" --listen 127.0.0.1:$SLUICE --upstream 127.0.0.1:$SINK \
   --watch=false --log-level error > "$RUN/sluice.log" 2>&1 & SLUICE_PID=$!; PIDS+=($SLUICE_PID)
-./bin/sluice serve --policy "$RUN/tag.hcl" --watch=false --log-level error > "$RUN/sluice-tag.log" 2>&1 & SLUICE_TAG_PID=$!; PIDS+=($SLUICE_TAG_PID)
+env -u GOMEMLIMIT ./bin/sluice serve --policy "$RUN/tag.hcl" --watch=false --log-level error > "$RUN/sluice-tag.log" 2>&1 & SLUICE_TAG_PID=$!; PIDS+=($SLUICE_TAG_PID)
 wait_port $SLUICE
 wait_port $SLUICE_TAG
 
@@ -197,7 +252,9 @@ echo "peers: $(nproc) CPUs, $(uname -r); Postfix $(postconf -d -h mail_version)$
 # In the background so that a signal to this script reaches the trap (which
 # stops it first) while it runs.
 "$RUN/peerload" -sink-out "$RUN/sink.out" -sizes "$SIZES" -concs "$CONCS" -runs "$RUN_COUNT" -msgs "$MSGS" \
-  -timeout "$RUN_TIMEOUT" -noisy "${NOISY:-0.3}" -retries "${RETRIES:-1}" "${SYSTEMS[@]}" & LOAD_PID=$!
+  -timeout "$RUN_TIMEOUT" -noisy "${NOISY:-0.3}" -retries "${RETRIES:-1}" \
+  -latency "$RUN/latency" -latency-n "${LAT_N:-500}" -latency-size "${LAT_SIZE:-10240}" \
+  -idle "$RUN/idle" -idle-n "${IDLE_N:-1000}" -hook-bench "$RUN/hook.txt" "${SYSTEMS[@]}" & LOAD_PID=$!
 PIDS=($LOAD_PID "${PIDS[@]}")
 wait $LOAD_PID
 for l in sluice sluice-tag; do

@@ -3,7 +3,11 @@
 // (interleaved, so drift on a shared machine spreads over all of them),
 // counts the messages smtp-sink received, reads the CPU time of each
 // system's process tree from /proc, and prints the medians and the ratios
-// against the throughput and CPU targets of README "Performance".
+// against the throughput and CPU targets of README "Performance". Then,
+// against the system named "sluice" (the default chain), the targets that
+// are not ratios (targets.go): the latency one session adds, a warm hook
+// call (from go test -bench output) and the RSS after the load with idle
+// sessions open.
 package main
 
 import (
@@ -67,6 +71,12 @@ func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "limit of one run")
 	noisy := flag.Float64("noisy", 0.3, "a run during which other processes used more cores than this is noisy")
 	retries := flag.Int("retries", 1, "times a noisy run is repeated (the quietest is kept)")
+	latencyBin := flag.String("latency", "", "bench/latency binary: after the load, the latency one session adds through the system named sluice")
+	latencyN := flag.Int("latency-n", 500, "sessions of the latency measurement, on each of sink and sluice")
+	latencySize := flag.Int("latency-size", 10240, "message size of the latency measurement, bytes")
+	idleBin := flag.String("idle", "", "bench/idle binary: after the load, the RSS of sluice with idle sessions open")
+	idleN := flag.Int("idle-n", 1000, "idle sessions")
+	hookBench := flag.String("hook-bench", "", "go test -bench output of the warm hook call benchmarks")
 	flag.Parse()
 	// On SIGTERM or SIGINT, stop the smtp-source running and exit.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -178,14 +188,15 @@ func main() {
 		}
 		fmt.Print("\n|---|" + strings.Repeat("---|", len(cells)) + "\n")
 		for _, t := range targets {
-			if _, ok := medians[t.peer]; !ok {
-				continue
-			}
 			cmp := "≥"
 			if t.cpu {
 				cmp = "≤"
 			}
 			fmt.Printf("| %s %s %.1f× |", t.what, cmp, t.want)
+			if _, ok := medians[t.peer]; !ok { // not run (HARAKA=0)
+				fmt.Println(strings.Repeat(" not run |", len(cells)))
+				continue
+			}
 			for _, c := range cells {
 				us, peer := medians[s.name][c], medians[t.peer][c]
 				var r float64
@@ -206,6 +217,32 @@ func main() {
 			fmt.Println()
 		}
 	}
+
+	// The targets that are not ratios, against the default chain.
+	var rows []row
+	chain, sink := find(systems, "sluice"), find(systems, "sink")
+	if *latencyBin != "" && chain != nil && sink != nil {
+		rows = append(rows, latencyRows(ctx, *latencyBin, sink.addr, chain.addr, *latencyN, *latencySize)...)
+	}
+	if *hookBench != "" {
+		rows = append(rows, hookRows(*hookBench)...)
+	}
+	if *idleBin != "" && chain != nil {
+		rows = append(rows, idleRow(ctx, *idleBin, chain.addr, chain.roots[0], *idleN))
+	}
+	if len(rows) > 0 {
+		printRows("sluice (default chain) against the other targets (ok when met)", rows)
+	}
+}
+
+// find is the system named name, or nil.
+func find(systems []system, name string) *system {
+	for i := range systems {
+		if systems[i].name == name {
+			return &systems[i]
+		}
+	}
+	return nil
 }
 
 func fields(s string) []int {
@@ -280,10 +317,8 @@ func run(ctx context.Context, s system, sink []int, sinkOut string, size, conc, 
 
 // sinkRoots is the sink's process (the system named "sink").
 func sinkRoots(systems []system) []int {
-	for _, s := range systems {
-		if s.name == "sink" {
-			return s.roots
-		}
+	if s := find(systems, "sink"); s != nil {
+		return s.roots
 	}
 	return nil
 }
