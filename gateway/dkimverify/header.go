@@ -40,7 +40,10 @@ func splitHeader(raw []byte) header {
 		}
 		line := raw[pos:next]
 		crlf := bytes.HasSuffix(line, []byte("\r\n"))
-		content := bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		content := line // without its line end: LF or CRLF, none at the end of raw
+		if bytes.HasSuffix(line, []byte("\n")) {
+			content = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
+		}
 		if len(content) == 0 {
 			flush()
 			h.body, h.ended = raw[next:], true

@@ -239,12 +239,12 @@ func (v *verifier) verify(field []byte, tags tagList) *verdict {
 	// §8.2: l= lets text be appended to a signed body. A signature
 	// whose l= covers the whole body passes; any other is refused as
 	// local policy (RFC 8601 §2.7.1), and the reason tells why.
-	d := v.hashes[bodyKey{bc, limit}]
+	d, hashed := v.hashes[bodyKey{bc, limit}]
 	switch {
+	case hashed && limit > d.length:
+		return policy("body length tag l=" + strconv.FormatInt(limit, 10) + " exceeds the body")
 	case vd != nil:
 		return policy("body length tag, and " + vd.reason)
-	case limit > d.length:
-		return policy("body length tag l=" + strconv.FormatInt(limit, 10) + " exceeds the body")
 	case limit < d.length:
 		return policy("body length tag leaves " + strconv.FormatInt(d.length-limit, 10) + " body bytes unsigned")
 	}
