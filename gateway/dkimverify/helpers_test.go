@@ -153,7 +153,14 @@ func goClasses(raw []byte, lookup func(string) ([]string, error), max int) []str
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: max})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		if verifs == nil && strings.HasPrefix(err.Error(), "failed to read header") {
-			return []string{"header"}
+			// gateway/msgauth reported "none" for a message without a
+			// signature before asking go-msgauth.
+			for _, f := range splitHeader(raw).fields {
+				if bytes.EqualFold(fieldName(f), []byte("DKIM-Signature")) {
+					return []string{"header"}
+				}
+			}
+			return []string{}
 		}
 		return []string{"error: " + err.Error()}
 	}
