@@ -113,8 +113,9 @@ type picker struct {
 func (p *picker) pick(name string) []byte {
 	name = strings.ToLower(name)
 	skip := p.used[name]
+	nb := []byte(name)
 	for i := len(p.fields) - 1; i >= 0; i-- {
-		if !strings.EqualFold(string(fieldName(p.fields[i])), name) {
+		if !bytes.EqualFold(fieldName(p.fields[i]), nb) {
 			continue
 		}
 		if skip == 0 {

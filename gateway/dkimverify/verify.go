@@ -78,26 +78,25 @@ func Verify(ctx context.Context, raw []byte, o Options) []Verification {
 		v.o.Now = time.Now()
 	}
 	out := make([]Verification, len(sigs))
+	tags := make([]tagList, len(sigs))
 	for i, f := range sigs {
-		tags := parseTags(fieldValue(f))
-		out[i] = describe(tags)
-		var vd *verdict
+		tags[i] = parseTags(fieldValue(f))
+		out[i] = describe(tags[i])
+	}
+	for i, f := range sigs {
+		vd := permerror(reasonNoHeaderEnd)
 		if h.ended {
-			vd = v.verify(f, tags)
-		} else {
-			vd = permerror(reasonNoHeaderEnd)
+			vd = v.verify(f, tags[i])
 		}
 		if v.stopped {
-			break
+			for i := range out {
+				out[i].Result, out[i].Reason = "temperror", reasonDeadline
+			}
+			return out
 		}
 		out[i].Result = "pass"
 		if vd != nil {
 			out[i].Result, out[i].Reason = vd.result, vd.reason
-		}
-	}
-	if v.stopped {
-		for i := range out {
-			out[i].Result, out[i].Reason = "temperror", reasonDeadline
 		}
 	}
 	return out

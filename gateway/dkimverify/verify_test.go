@@ -196,21 +196,25 @@ func TestStopsWhenContextEnds(t *testing.T) {
 	msg := testMsg + strings.Repeat("more text\r\n", 1<<16)
 	raw := signTags(t, msg, edTags+"bh=%BH%; b=", -1, k)
 	raw = signTags(t, raw, strings.Replace(edTags, "c=relaxed/relaxed", "c=relaxed/simple", 1)+"bh=%BH%; b=", -1, k)
-	ctx, cancel := context.WithCancel(context.Background())
-	n := 0
-	lookup := func(name string) ([]string, error) {
-		if n++; n == 2 {
-			cancel() // after the first signature is verified
+	// The context ends at the first lookup (nothing verified yet), or at
+	// the second (after the first signature passed).
+	for _, at := range []int{1, 2} {
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		lookup := func(name string) ([]string, error) {
+			if n++; n == at {
+				cancel()
+			}
+			return z.lookup(name)
 		}
-		return z.lookup(name)
-	}
-	vs := Verify(ctx, []byte(raw), Options{LookupTXT: lookup})
-	if len(vs) != 2 {
-		t.Fatalf("got %+v", vs)
-	}
-	for _, v := range vs {
-		if v.Result != "temperror" || v.Reason != reasonDeadline {
-			t.Errorf("got %+v", v)
+		vs := Verify(ctx, []byte(raw), Options{LookupTXT: lookup})
+		if len(vs) != 2 {
+			t.Fatalf("got %+v", vs)
+		}
+		for _, v := range vs {
+			if v.Result != "temperror" || v.Reason != reasonDeadline || v.Domain != "example.com" || v.Selector != "s" {
+				t.Errorf("ends at lookup %d: got %+v", at, v)
+			}
 		}
 	}
 }
