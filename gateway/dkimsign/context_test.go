@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/gateway/dkimcanon"
 	"github.com/sluice-mail/sluice/gateway/message"
 )
 
@@ -35,7 +36,7 @@ func TestSignContextStopsHashing(t *testing.T) {
 		}
 		return m
 	}
-	big := parse(strings.Repeat("a  line\t of text \r\n", 4*hashChunk/19))
+	big := parse(strings.Repeat("a  line\t of text \r\n", 4*dkimcanon.Chunk/19))
 	small := parse("short\r\n")
 	for _, c := range []string{"relaxed/relaxed", "relaxed/simple"} {
 		_, err := SignContext(&endsAfter{Context: context.Background(), n: 1}, big, k, Options{Canonicalization: c})

@@ -9,11 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-mail/sluice/gateway/dkimcanon"
 	"github.com/sluice-mail/sluice/gateway/message"
 )
 
@@ -70,7 +70,7 @@ func Sign(m *message.Message, k *Key, o Options) (message.Field, error) {
 }
 
 // SignContext is Sign under ctx: hashing a large body stops soon after ctx
-// ends (every hashChunk bytes), and the error is then ctx's.
+// ends (every dkimcanon.Chunk bytes), and the error is then ctx's.
 func SignContext(ctx context.Context, m *message.Message, k *Key, o Options) (message.Field, error) {
 	if m == nil {
 		return message.Field{}, errors.New("dkimsign: nil message")
@@ -102,7 +102,7 @@ func SignContext(ctx context.Context, m *message.Message, k *Key, o Options) (me
 	// canonBody reads a body without its final CRLF as if it had one, as
 	// the rendering of a changed message adds it: no copy here.
 	bh := sha256.New()
-	if err := canonBody(&ctxWriter{ctx: ctx, w: bh}, bc, m.Body); err != nil {
+	if err := dkimcanon.Body(ctx, bh, bc, m.Body); err != nil {
 		return message.Field{}, err
 	}
 
@@ -126,12 +126,12 @@ func SignContext(ctx context.Context, m *message.Message, k *Key, o Options) (me
 	hh := sha256.New()
 	var buf []byte
 	for _, i := range fields {
-		buf = canonHeader(buf[:0], hc, fieldBytes(m.Fields[i]))
+		buf = dkimcanon.Header(buf[:0], hc, fieldBytes(m.Fields[i]))
 		hh.Write(buf)
 	}
 	self := append([]byte(sigFieldName+": "), f.b...)
 	self = append(self, crlf...)
-	buf = canonHeader(buf[:0], hc, self)
+	buf = dkimcanon.Header(buf[:0], hc, self)
 	hh.Write(bytes.TrimSuffix(buf, crlf))
 
 	sig, err := signDigest(k.Signer, alg, hh.Sum(nil))
@@ -209,7 +209,7 @@ func checkMessage(m *message.Message) error {
 	if from != 1 {
 		return refuse("message has %d From fields; DKIM signing needs exactly one", from)
 	}
-	if hasBareCRLF(m.Body) || bytes.HasSuffix(m.Body, []byte("\r")) {
+	if dkimcanon.HasBareCRLF(m.Body) || bytes.HasSuffix(m.Body, []byte("\r")) {
 		return refuse("message body contains a bare CR or LF")
 	}
 	return nil
@@ -252,25 +252,6 @@ func wellFormedField(f message.Field) bool {
 	return true
 }
 
-// hasBareCRLF reports a CR not followed by LF or an LF not preceded by CR.
-// With as many CRs as LFs and a CR before every LF, every CR is in a CRLF;
-// counting and IndexByte run at memory speed, unlike a loop over bytes.
-func hasBareCRLF(b []byte) bool {
-	if bytes.Count(b, []byte{'\r'}) != bytes.Count(b, []byte{'\n'}) {
-		return true
-	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return false
-		}
-		if i+j == 0 || b[i+j-1] != '\r' {
-			return true
-		}
-		i += j + 1
-	}
-}
-
 // pickFields returns the h= list and the indexes of the fields it selects,
 // in h= order. Each requested name present in m is listed once per
 // instance, instances taken from the bottom of the header up (RFC 6376
@@ -310,38 +291,4 @@ func signDigest(s crypto.Signer, alg string, digest []byte) ([]byte, error) {
 		return nil, fmt.Errorf("dkimsign: signing: %w", err)
 	}
 	return sig, nil
-}
-
-// hashChunk is how many bytes ctxWriter hashes between two looks at its
-// context: well under a millisecond of SHA-256.
-const hashChunk = 256 << 10
-
-// ctxWriter writes to w in chunks of at most hashChunk bytes and fails with
-// ctx's error once ctx has ended, so a signature over a large body cannot
-// outlive its caller's deadline.
-type ctxWriter struct {
-	ctx  context.Context
-	w    io.Writer
-	left int // bytes until the next look at ctx
-}
-
-func (c *ctxWriter) Write(b []byte) (int, error) {
-	n := 0
-	for len(b) > 0 {
-		if c.left <= 0 {
-			if err := c.ctx.Err(); err != nil {
-				return n, err
-			}
-			c.left = hashChunk
-		}
-		k := min(len(b), c.left)
-		m, err := c.w.Write(b[:k])
-		n += m
-		c.left -= m
-		if err != nil {
-			return n, err
-		}
-		b = b[k:]
-	}
-	return n, nil
 }

@@ -279,34 +279,6 @@ func TestDKIMChangedMessage(t *testing.T) {
 	}
 }
 
-func TestSignatureFields(t *testing.T) {
-	raw := []byte(" continuation first\r\n" +
-		"dkim-signature : d=a.example; s=one;\r\n b = AAAA BBBB\r\n\tCCCC DDDD; i=@a.example; d=dup.example\n" +
-		"X: y\r\n" +
-		"DKIM-Signature:d=b.example\r\n" +
-		"\r\n" +
-		"DKIM-Signature: d=body.example\r\n")
-	got := signatureFields(raw, 5)
-	want := []sigTags{
-		{d: "a.example", s: "one", b: "AAAABBBBCCCCDDDD", i: "@a.example"},
-		{d: "b.example"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("field %d: got %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	if got := signatureFields(raw, 1); len(got) != 1 {
-		t.Errorf("max 1: got %d", len(got))
-	}
-	if d := describe(got[0]); d.Signature != "AAAABBBBCCCC" {
-		t.Errorf("b= prefix %q", d.Signature)
-	}
-}
-
 // TestDKIMExpiry: a signature with x= in the future verifies.
 func TestDKIMExpiry(t *testing.T) {
 	keys := testKeys()

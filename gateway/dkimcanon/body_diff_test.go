@@ -1,23 +1,24 @@
-package dkimsign
+package dkimcanon
 
 import (
 	"bytes"
+	"context"
 	"math/rand"
 	"strings"
 	"testing"
 )
 
 // refCanonBody is RFC 6376 §3.4.3 and §3.4.4 read literally, line by line,
-// for the differential tests of canonBody: split at CRLF (a bare CR or LF
+// for the differential tests of Body: split at CRLF (a bare CR or LF
 // is an ordinary byte, a last line without CRLF is a line), relax each
 // line, drop the empty lines at the end, end each line with CRLF; simple
 // turns an empty result into one CRLF.
-func refCanonBody(c canon, body []byte) []byte {
+func refCanonBody(c Canon, body []byte) []byte {
 	lines := strings.Split(string(body), "\r\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1] // body ends with CRLF, or is empty
 	}
-	if c == canonRelaxed {
+	if c == Relaxed {
 		for i, l := range lines {
 			var sb strings.Builder
 			wsp := false
@@ -43,7 +44,7 @@ func refCanonBody(c canon, body []byte) []byte {
 		out = append(out, l...)
 		out = append(out, "\r\n"...)
 	}
-	if c == canonSimple && len(out) == 0 {
+	if c == Simple && len(out) == 0 {
 		out = []byte("\r\n")
 	}
 	return out
@@ -51,9 +52,9 @@ func refCanonBody(c canon, body []byte) []byte {
 
 func checkCanonBody(t *testing.T, body []byte) {
 	t.Helper()
-	for _, c := range []canon{canonRelaxed, canonSimple} {
+	for _, c := range []Canon{Relaxed, Simple} {
 		var got bytes.Buffer
-		if err := canonBody(&got, c, body); err != nil {
+		if err := Body(context.Background(), &got, c, body); err != nil {
 			t.Fatal(err)
 		}
 		if want := refCanonBody(c, body); !bytes.Equal(got.Bytes(), want) {
@@ -68,12 +69,12 @@ func checkCanonBody(t *testing.T, body []byte) {
 	}
 }
 
-// TestCanonBodyDifferential: canonBody equals the literal reference on
+// TestBodyDifferential: Body equals the literal reference on
 // random bodies made of the bytes that matter (SP, HTAB, CR, LF, CRLF,
 // letters), short and long, and on the shapes at the edges: bare CR and
 // LF, WSP at line ends and at the very end, blank lines at the end, no
 // final CRLF, and lines longer than a hash chunk.
-func TestCanonBodyDifferential(t *testing.T) {
+func TestBodyDifferential(t *testing.T) {
 	for _, s := range []string{
 		"", "\r\n", "\r", "\n", " ", "\t", "a", "a ", " a", "a\r", "a \r", "a \r\r\n", "a\t\r\n",
 		" \r\n", "  \r\n", "\r\n \r\n\t\r\n", "a\r\n\r\n", "a\r\n \r\n", "a\r\n \t", "a  b", "a \tb",
@@ -94,20 +95,20 @@ func TestCanonBodyDifferential(t *testing.T) {
 	// Long lines and long runs, across hash chunks.
 	long := func(n int, s string) string { return strings.Repeat(s, n/len(s)) }
 	for _, s := range []string{
-		long(3*hashChunk, "x"),
-		long(3*hashChunk, " ") + "x\r\n",
-		"x" + long(3*hashChunk, " \t") + "\r\n\r\n",
-		long(hashChunk+7, "ab  cd\t") + " ",
-		long(2*hashChunk, "word ") + "\r\n" + long(hashChunk, " ") + "\r\n",
-		long(hashChunk, "a\r\n") + long(hashChunk, "\r\n"),
-		long(hashChunk, "a \r\n"),
+		long(3*Chunk, "x"),
+		long(3*Chunk, " ") + "x\r\n",
+		"x" + long(3*Chunk, " \t") + "\r\n\r\n",
+		long(Chunk+7, "ab  cd\t") + " ",
+		long(2*Chunk, "word ") + "\r\n" + long(Chunk, " ") + "\r\n",
+		long(Chunk, "a\r\n") + long(Chunk, "\r\n"),
+		long(Chunk, "a \r\n"),
 	} {
 		checkCanonBody(t, []byte(s))
 	}
 }
 
-// FuzzCanonBody: canonBody equals the literal reference on any input.
-func FuzzCanonBody(f *testing.F) {
+// FuzzBody: Body equals the literal reference on any input.
+func FuzzBody(f *testing.F) {
 	for _, s := range []string{"", " C \r\nD \t E\r\n\r\n\r\n", "a \r", "a\r\n \t", "\t\r\n  x  \r\n\n"} {
 		f.Add([]byte(s))
 	}
