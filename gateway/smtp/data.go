@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"sync"
 )
 
 // BareLF says what to do with an LF that is not preceded by CR.
@@ -45,7 +46,15 @@ type DataOptions struct {
 	// SizeHint is the least initial capacity of the returned buffer; it
 	// is raised to what the reader already holds.
 	SizeHint int
+	// Chunks, if not nil, lends the *[ChunkSize]byte buffers a message
+	// that outgrows its first buffer is gathered in (see dataReader.put);
+	// they are returned to it before ReadData returns.
+	Chunks *sync.Pool
 }
+
+// ChunkSize is the size of the buffers a message that outgrows its first
+// buffer is gathered in.
+const ChunkSize = 64 << 10
 
 // ReadData reads a message after the 354 reply up to and including the end
 // of data, CRLF "." CRLF (RFC 5321 §4.1.1.4), where the first CRLF may be the
@@ -81,6 +90,7 @@ func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 		}
 		d.consumed += int64(len(seg))
 		if opt.MaxConsume > 0 && d.consumed > opt.MaxConsume {
+			d.release()
 			return nil, ErrDataOverrun
 		}
 		d.lineLen += len(seg)
@@ -94,11 +104,12 @@ func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 				if d.perr != nil {
 					return nil, d.perr
 				}
-				return d.out, nil
+				return d.result(), nil
 			}
 		case bufio.ErrBufferFull:
 			d.partial(seg)
 		default:
+			d.release()
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
@@ -112,9 +123,11 @@ func ReadData(r *bufio.Reader, opt DataOptions) ([]byte, error) {
 // line.
 type dataReader struct {
 	opt       DataOptions
-	out       []byte
-	sized     bool  // out was allocated
-	perr      error // protocol error to report at the end of data
+	out       []byte   // the buffer being filled
+	full      [][]byte // filled buffers before out: the first one, then chunks
+	fullLen   int      // bytes in full
+	sized     bool     // out was allocated
+	perr      error    // protocol error to report at the end of data
 	consumed  int64
 	lineLen   int  // bytes of the current line received so far
 	lineStart bool // the next segment starts a line
@@ -180,20 +193,75 @@ func (d *dataReader) store(content []byte, whole bool) {
 	if d.perr != nil {
 		return
 	}
-	if d.opt.MaxSize > 0 && int64(len(d.out)+len(content)) > d.opt.MaxSize {
+	if d.opt.MaxSize > 0 && int64(d.len()+len(content)) > d.opt.MaxSize {
 		d.fail(ErrTooBig)
 		return
 	}
-	d.out = append(d.out, content...)
+	d.put(content)
+}
+
+// len is the number of bytes stored.
+func (d *dataReader) len() int { return d.fullLen + len(d.out) }
+
+// put appends b. A message that outgrows its first buffer continues in
+// ChunkSize buffers and is copied once, by result, into a buffer of its
+// size: growing one buffer by append copied it at every step and left
+// about 2.5 times the message as garbage (RATIONALE.md, "A large message
+// is gathered in chunks").
+func (d *dataReader) put(b []byte) {
+	for len(b) > 0 {
+		if len(d.out) == cap(d.out) {
+			d.full = append(d.full, d.out)
+			d.fullLen += len(d.out)
+			d.out = d.chunk()
+		}
+		n := copy(d.out[len(d.out):cap(d.out)], b)
+		d.out = d.out[:len(d.out)+n]
+		b = b[n:]
+	}
+}
+
+// chunk borrows an empty ChunkSize buffer.
+func (d *dataReader) chunk() []byte {
+	if d.opt.Chunks != nil {
+		if c, ok := d.opt.Chunks.Get().(*[ChunkSize]byte); ok {
+			return c[:0]
+		}
+	}
+	return new([ChunkSize]byte)[:0]
+}
+
+// result is the message in one buffer of its size; the chunks go back.
+func (d *dataReader) result() []byte {
+	if len(d.full) == 0 {
+		return d.out
+	}
+	msg := make([]byte, 0, d.len())
+	for _, b := range d.full {
+		msg = append(msg, b...)
+	}
+	msg = append(msg, d.out...)
+	d.release()
+	return msg
+}
+
+// release returns the borrowed chunks: every buffer after the first.
+func (d *dataReader) release() {
+	if len(d.full) > 0 && d.opt.Chunks != nil {
+		for _, b := range append(d.full[1:], d.out) {
+			d.opt.Chunks.Put((*[ChunkSize]byte)(b[:ChunkSize]))
+		}
+	}
+	d.full, d.fullLen, d.out = nil, 0, nil
 }
 
 // endLine finishes a line: a bare LF is stored as CRLF (BareLFNormalize).
 func (d *dataReader) endLine(crlf bool) {
 	if d.perr == nil {
-		if d.opt.MaxSize > 0 && int64(len(d.out)+2) > d.opt.MaxSize {
+		if d.opt.MaxSize > 0 && int64(d.len()+2) > d.opt.MaxSize {
 			d.fail(ErrTooBig)
 		} else {
-			d.out = append(d.out, '\r', '\n')
+			d.put([]byte{'\r', '\n'})
 		}
 	}
 	d.lineStart = true
@@ -205,5 +273,5 @@ func (d *dataReader) fail(err error) {
 	if d.perr == nil || (IsFramingError(err) && !IsFramingError(d.perr)) {
 		d.perr = err
 	}
-	d.out = nil
+	d.release()
 }

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -155,13 +157,14 @@ func FuzzDataReader(f *testing.F) {
 	for _, s := range []string{"a\r\n.\r\n", "\n.\n", "\r.\r\n.\r\n", "..x\r\n.\r\n", "\r\r\n.\r\r\n.\r\n", "\x00.\r\n"} {
 		f.Add([]byte(s), false)
 	}
+	pool := new(sync.Pool) // a message over 512 bytes is gathered in its chunks
 	f.Fuzz(func(t *testing.T, in []byte, reject bool) {
 		mode := BareLFNormalize
 		if reject {
 			mode = BareLFReject
 		}
 		br := bufio.NewReaderSize(bytes.NewReader(in), 16)
-		out, err := ReadData(br, DataOptions{BareLF: mode, MaxSize: 1 << 20})
+		out, err := ReadData(br, DataOptions{BareLF: mode, MaxSize: 1 << 20, Chunks: pool})
 		if err == io.ErrUnexpectedEOF {
 			if bytes.Contains(append([]byte("\r\n"), in...), []byte("\r\n.\r\n")) {
 				t.Fatalf("missed the end of data in %q", in)
@@ -193,7 +196,7 @@ func FuzzDataReader(f *testing.F) {
 	})
 }
 
-func benchmarkDataReader(b *testing.B, size int) {
+func benchmarkDataReader(b *testing.B, size int, opt DataOptions) {
 	var msg bytes.Buffer
 	line := strings.Repeat("abcdefghij", 7) + "\r\n" // 72 bytes
 	for msg.Len() < size {
@@ -211,15 +214,26 @@ func benchmarkDataReader(b *testing.B, size int) {
 	for b.Loop() {
 		rd.Reset(in)
 		br.Reset(rd)
-		if _, err := ReadData(br, DataOptions{MaxSize: 1 << 20, SizeHint: size}); err != nil {
+		if _, err := ReadData(br, opt); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkDataReader(b *testing.B) {
-	b.Run("10KiB", func(b *testing.B) { benchmarkDataReader(b, 10<<10) })
-	b.Run("100KiB", func(b *testing.B) { benchmarkDataReader(b, 100<<10) })
+	b.Run("10KiB", func(b *testing.B) { benchmarkDataReader(b, 10<<10, DataOptions{MaxSize: 1 << 20, SizeHint: 10 << 10}) })
+	b.Run("100KiB", func(b *testing.B) {
+		benchmarkDataReader(b, 100<<10, DataOptions{MaxSize: 1 << 20, SizeHint: 100 << 10})
+	})
+	// Without a SIZE from the client, as smtp-source sends; with the
+	// listener's chunk pool.
+	b.Run("100KiB-nohint", func(b *testing.B) { benchmarkDataReader(b, 100<<10, DataOptions{MaxSize: 1 << 20}) })
+	b.Run("100KiB-nohint-pool", func(b *testing.B) {
+		benchmarkDataReader(b, 100<<10, DataOptions{MaxSize: 1 << 20, Chunks: new(sync.Pool)})
+	})
+	b.Run("1MiB-nohint-pool", func(b *testing.B) {
+		benchmarkDataReader(b, 1<<20, DataOptions{MaxSize: 2 << 20, Chunks: new(sync.Pool)})
+	})
 }
 
 // TestReadDataMaxLine: a line longer than MaxLine, CRLF and a stuffed dot
@@ -279,5 +293,57 @@ func TestReadDataOneAllocation(t *testing.T) {
 	}
 	if allocs > 1 {
 		t.Errorf("%v allocations per message; want 1", allocs)
+	}
+}
+
+// TestReadDataChunks: a message that outgrows its first buffer is gathered
+// in chunks, with or without a pool, into the same bytes; with a pool it
+// leaves about its own size as garbage, not several times it.
+func TestReadDataChunks(t *testing.T) {
+	var body strings.Builder
+	for i := 0; body.Len() < 3*ChunkSize+1000; i++ {
+		body.WriteString(strings.Repeat(string(rune('a'+i%26)), i%300) + "\r\n")
+	}
+	want := body.String()
+	var wire bytes.Buffer
+	if _, err := writeDotStuffed(&wire, []byte(want)); err != nil {
+		t.Fatal(err)
+	}
+	in := wire.String()
+	pool := new(sync.Pool)
+	for _, opt := range []DataOptions{{}, {Chunks: pool}, {Chunks: pool, MaxSize: 1 << 20}} {
+		got, err, rest := readData(t, in+"NOOP\r\n", opt)
+		if err != nil || string(got) != want || rest != "NOOP\r\n" {
+			t.Fatalf("chunks %v: err %v, %d bytes (want %d), rest %q", opt.Chunks != nil, err, len(got), len(want), rest)
+		}
+		if cap(got) != len(got) {
+			t.Errorf("result has capacity %d for %d bytes", cap(got), len(got))
+		}
+	}
+	// Too big across chunks: the chunks go back and nothing is kept.
+	if _, err, _ := readData(t, in, DataOptions{Chunks: pool, MaxSize: 2*ChunkSize + 5}); err != ErrTooBig {
+		t.Fatalf("err %v, want ErrTooBig", err)
+	}
+	sr := strings.NewReader(in)
+	r := bufio.NewReaderSize(sr, 16<<10)
+	var ms0, ms1 runtime.MemStats
+	const runs = 20
+	read := func() {
+		sr.Reset(in)
+		r.Reset(sr)
+		if _, err := ReadData(r, DataOptions{Chunks: pool}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read() // fill the pool
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	for range runs {
+		read()
+	}
+	runtime.ReadMemStats(&ms1)
+	perMsg := float64(ms1.TotalAlloc-ms0.TotalAlloc) / runs
+	if perMsg > 1.5*float64(len(want)) {
+		t.Errorf("%.0f bytes allocated per %d-byte message; want at most 1.5 times its size", perMsg, len(want))
 	}
 }

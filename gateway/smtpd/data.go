@@ -32,6 +32,7 @@ func (c *conn) data(arg string) bool {
 		MaxLine:    c.cfg.MaxLineLength,
 		BareLF:     c.cfg.BareLF,
 		SizeHint:   c.sizeHint,
+		Chunks:     &c.srv.chunks,
 	})
 	c.setRead(c.cfg.CommandTimeout, time.Time{}, false)
 

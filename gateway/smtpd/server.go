@@ -44,6 +44,8 @@ type Server struct {
 	// message (as smtp-source and many MTAs send) would otherwise allocate
 	// 20 KiB of them per message.
 	readers, writers sync.Pool
+	// The buffers a large message is gathered in (smtp.DataOptions.Chunks).
+	chunks sync.Pool
 }
 
 // New returns a Server; zero fields of cfg take their defaults.
