@@ -47,6 +47,7 @@ type conn struct {
 	started  time.Time
 
 	sess     Session
+	settler  Settler // sess, if it can answer MAIL and RCPT later; else nil
 	tls      *tls.ConnectionState
 	greeted  bool // HELO or EHLO accepted since the start or STARTTLS
 	inTx     bool // MAIL accepted
@@ -62,6 +63,9 @@ type conn struct {
 	proto      string            // "ESMTP" after EHLO, "SMTP" after HELO
 	xforwardOK bool              // the peer is one of Config.XForwardPeers
 	xforward   map[string]string // XFORWARD attributes for the next transaction
+
+	held       []held // replies held back behind one answered Later (pipeline.go)
+	heldErrors int    // 4xx and 5xx replies among held
 
 	mu       sync.Mutex
 	stopped  int           // stopNone, stopDrain, stopForce
@@ -183,6 +187,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.sess = sess
+	c.settler, _ = sess.(Settler)
 	if c.earlyTalker() {
 		c.log.Warn("early talker rejected")
 		c.reply(replyEarlyTalker)
@@ -199,7 +204,10 @@ func (c *conn) serve() {
 func (c *conn) finish() {
 	if v := recover(); v != nil {
 		c.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
+		c.held = nil // the 421 answers them all
 		c.reply(replyPanic)
+	} else {
+		c.settle()
 	}
 	c.flush()
 	if c.sess != nil {
@@ -229,8 +237,11 @@ func (c *conn) next() bool {
 	}
 	// RFC 2920 §3.2: replies to pipelined commands may wait while more
 	// commands are buffered; flush before blocking for input.
-	if !c.lineBuffered() && !c.flush() {
-		return false
+	if !c.lineBuffered() {
+		c.settle()
+		if c.closing || !c.flush() {
+			return false
+		}
 	}
 	// The deadline covers the whole line: a client trickling one byte at
 	// a time does not push it back.
@@ -319,10 +330,19 @@ func (c *conn) delivered() {
 	c.errors, c.junk = 0, 0
 }
 
-// reply queues r; a 421 ends the connection (RFC 5321 §3.8). Every other
-// 4xx or 5xx counts towards Config.HardErrorLimit: the one that reaches it
-// is followed by 421 (Postfix's smtpd_hard_error_limit).
+// reply queues r, behind the held replies if there are any (pipeline.go).
 func (c *conn) reply(r *smtp.Reply) {
+	if c.holding() {
+		c.hold(held{r: r})
+		return
+	}
+	c.emit(r)
+}
+
+// emit writes r to the output buffer; a 421 ends the connection (RFC 5321
+// §3.8). Every other 4xx or 5xx counts towards Config.HardErrorLimit: the
+// one that reaches it is followed by 421 (Postfix's smtpd_hard_error_limit).
+func (c *conn) emit(r *smtp.Reply) {
 	c.bw.WriteString(r.Format())
 	switch {
 	case r.Code == 421:
