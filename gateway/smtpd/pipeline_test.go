@@ -33,26 +33,23 @@ type settlingSession struct {
 func (s *settlingSession) Mail(ctx context.Context, from, params string) *smtp.Reply {
 	s.b.record("mail <%s>", from)
 	s.panics = strings.HasPrefix(from, "panic")
-	if strings.HasPrefix(from, "hook-") {
-		return replyHookRefused
-	}
-	s.pending = append(s.pending, func() *smtp.Reply {
-		if s.b.mail != nil {
-			return s.b.mail(from)
-		}
-		return nil
-	})
-	return Later
+	return s.later(from, s.b.mail)
 }
 
 func (s *settlingSession) Rcpt(ctx context.Context, to, params string) *smtp.Reply {
 	s.b.record("rcpt <%s>", to)
-	if strings.HasPrefix(to, "hook-") {
+	return s.later(to, s.b.rcpt)
+}
+
+// later refuses addr at once if it starts with "hook-", else answers Later
+// and queues what hook, if any, says of it for Settle.
+func (s *settlingSession) later(addr string, hook func(string) *smtp.Reply) *smtp.Reply {
+	if strings.HasPrefix(addr, "hook-") {
 		return replyHookRefused
 	}
 	s.pending = append(s.pending, func() *smtp.Reply {
-		if s.b.rcpt != nil {
-			return s.b.rcpt(to)
+		if hook != nil {
+			return hook(addr)
 		}
 		return nil
 	})
