@@ -203,11 +203,16 @@ func (c *conn) serve() {
 // and closes the socket.
 func (c *conn) finish() {
 	if v := recover(); v != nil {
-		c.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
-		c.held = nil // the 421 answers them all
-		c.reply(replyPanic)
+		c.panicked(v)
 	} else {
-		c.settle()
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					c.panicked(v)
+				}
+			}()
+			c.settle()
+		}()
 	}
 	c.flush()
 	if c.sess != nil {
@@ -224,6 +229,14 @@ func (c *conn) finish() {
 	c.lingerClose()
 	c.releaseBuffers()
 	c.log.Info("connection closed", "duration", time.Since(c.started).Round(time.Millisecond))
+}
+
+// panicked logs a recovered panic and answers 421; replies held back are
+// dropped, the 421 answers them all.
+func (c *conn) panicked(v any) {
+	c.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
+	c.held = nil
+	c.reply(replyPanic)
 }
 
 // next reads and runs one command; false ends the connection.

@@ -188,6 +188,16 @@ func TestSettlePanic(t *testing.T) {
 	c.expectClosed()
 }
 
+// A panic in the Settle of a connection that is ending is one 421 too.
+func TestSettlePanicAtEnd(t *testing.T) {
+	ts, _ := startSettling(t, Config{MaxLineLength: 100})
+	ts.allowPanic = true
+	c := ts.ehloed(t)
+	c.Write("MAIL FROM:<panic@example.org>\r\nRCPT TO:<b@example.net>\r\n" + strings.Repeat("x", 200) + "\r\n")
+	c.expectReplies("421 4.3.0")
+	c.expectClosed()
+}
+
 // Later from a Session that cannot settle is a 451, never a 250.
 func TestLaterWithoutSettler(t *testing.T) {
 	fb := newFakeBackend()
