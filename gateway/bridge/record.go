@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-mail/sluice/gateway/filter"
 	"github.com/sluice-mail/sluice/gateway/message"
 	"github.com/sluice-mail/sluice/gateway/smtp"
+	"github.com/sluice-mail/sluice/gateway/smtpd"
 )
 
 // Recorder is told about every finished transaction of a live session (the
@@ -124,18 +125,29 @@ func (tr *txnRecord) add(ph filter.Phase, steps []filter.Step) {
 func (s *session) Mail(ctx context.Context, from, params string) *smtp.Reply {
 	s.beginTxn(from)
 	r := s.mail(ctx, from, params)
-	if r != nil && r.Class() != 2 {
-		s.record(nil, refusalOutcome(r), r, "")
-	}
+	s.mailAnswered(r)
 	return r
 }
 
 func (s *session) Rcpt(ctx context.Context, to, params string) *smtp.Reply {
 	r := s.rcpt(ctx, to, params)
-	if tr := s.rec; tr != nil && r != nil && r.Class() != 2 {
+	s.rcptAnswered(to, r)
+	return r
+}
+
+// mailAnswered records a refused MAIL; Later is not an answer yet.
+func (s *session) mailAnswered(r *smtp.Reply) {
+	if r != nil && r != smtpd.Later && r.Class() != 2 {
+		s.record(nil, refusalOutcome(r), r, "")
+	}
+}
+
+// rcptAnswered keeps a refused recipient for the record; Later is not an
+// answer yet.
+func (s *session) rcptAnswered(to string, r *smtp.Reply) {
+	if tr := s.rec; tr != nil && r != nil && r != smtpd.Later && r.Class() != 2 {
 		tr.refused, tr.last = append(tr.refused, to), r
 	}
-	return r
 }
 
 func (s *session) Data(ctx context.Context, raw []byte) *smtp.Reply {

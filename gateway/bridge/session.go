@@ -27,9 +27,10 @@ type session struct {
 
 	st *filter.State // current transaction; nil outside one
 
-	up       upstream.Conn // downstream connection, opened at the first MAIL
-	upTxn    bool          // a downstream transaction is open (MAIL sent)
-	txnBroke *smtp.Reply   // set when the downstream leg of this transaction failed
+	up       upstream.Conn      // downstream connection, opened at the first MAIL
+	upTxn    bool               // a downstream transaction is open (MAIL sent or queued)
+	txnBroke *smtp.Reply        // set when the downstream leg of this transaction failed
+	pending  []upstream.Command // MAIL and RCPTs answered Later, sent by Settle (pipeline.go)
 
 	origin originState // the client behind each transaction (origin.go)
 
@@ -110,6 +111,7 @@ func (s *session) mail(ctx context.Context, from, params string) *smtp.Reply {
 	if s.info.Refused != nil {
 		return s.info.Refused
 	}
+	s.txnBroke = nil // a new transaction; smtpd calls no Reset after a refused MAIL
 	st := filter.NewState(s.info)
 	st.Phase, st.From, st.MailParams = filter.Mail, from, params
 	out := s.run(ctx, st)
@@ -124,6 +126,11 @@ func (s *session) mail(ctx context.Context, from, params string) *smtp.Reply {
 	if err := s.openUpstream(ctx); err != nil {
 		s.st = nil
 		return s.upstreamReply(err)
+	}
+	if s.pipelining() {
+		s.pending = append(s.pending, upstream.Command{Path: st.From, Params: params})
+		s.upTxn = true
+		return smtpd.Later
 	}
 	if err := s.upCall("mail", func() error { return s.up.Mail(ctx, st.From, params) }); err != nil {
 		s.st = nil
@@ -152,6 +159,11 @@ func (s *session) rcpt(ctx context.Context, to, params string) *smtp.Reply {
 		return out.Reply
 	}
 	if !st.Discarded {
+		if s.pipelining() {
+			// Added to st.Rcpts when the downstream accepts it (pipeline.go).
+			s.pending = append(s.pending, upstream.Command{Rcpt: true, Path: to, Params: params})
+			return smtpd.Later
+		}
 		if err := s.upCall("rcpt", func() error { return s.up.Rcpt(ctx, to, params) }); err != nil {
 			return s.upstreamReply(err)
 		}
@@ -312,6 +324,7 @@ func (s *session) Reset() {
 }
 
 func (s *session) Close() {
+	s.pending = nil // never sent: smtpd settles before anything else ends
 	s.endTxn()
 	if s.up != nil {
 		s.up.Close()

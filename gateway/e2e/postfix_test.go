@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/internal/postfixtest"
+	"github.com/sluice-mail/sluice/gateway/internal/smtptest"
 )
 
 const frontPolicy = `
@@ -118,5 +119,48 @@ func TestPostfixReplyPaths(t *testing.T) {
 	}
 	if strings.Contains(out, "250 2.0.0") {
 		t.Fatalf("a message was acknowledged with the downstream down:\n%s", out)
+	}
+}
+
+// A client that pipelines (RFC 2920) through Sluice to a Postfix that
+// disconnects clients breaking the pipelining rules: each command gets its
+// own answer in order (the plugin's refusal, Postfix's relay refusal, and
+// acceptances), the message goes to the accepted recipients only, and
+// Postfix saw nothing improper in the MAIL and RCPTs Sluice pipelined.
+func TestPostfixPipelined(t *testing.T) {
+	pf := postfixtest.Start(t, postfixtest.Options{MainCF: []string{"smtpd_forbid_unauth_pipelining = yes"}})
+	gw := startSluice(t, frontPolicy, pf.Addr)
+
+	c := smtptest.Dial(t, gw.Addr)
+	c.Expect("220")
+	c.Cmd("EHLO client.sluice.test", "250")
+	for range 2 {
+		c.Write("MAIL FROM:<alice@sender.test>\r\n" +
+			"RCPT TO:<bob@" + postfixtest.Domain + ">\r\n" +
+			"RCPT TO:<blocked@" + postfixtest.Domain + ">\r\n" +
+			"RCPT TO:<someone@foreign.test>\r\n" +
+			"RCPT TO:<carol@" + postfixtest.Domain + ">\r\n" +
+			"DATA\r\n")
+		for _, want := range []string{"250 2.1.0", "250 2.1.5", "550 5.7.1 Recipient refused here", "554 5.7.1", "250 2.1.5", "354"} {
+			c.Expect(want)
+		}
+		c.Write("Subject: pipelined\r\n\r\nbody\r\n.\r\n")
+		c.Expect("250 2.0.0 Ok: queued as ")
+	}
+	c.Cmd("QUIT", "221")
+
+	got := pf.WaitDelivered(4, 30*time.Second)
+	if len(got) != 4 {
+		t.Fatalf("postfix delivered %d messages, want 2 recipients × 2; maillog:\n%s\nsluice log:\n%s", len(got), pf.Log(), gw.Log())
+	}
+	for _, m := range got {
+		if !bytes.Contains(m, []byte("Subject: [sluice] pipelined")) {
+			t.Errorf("delivered message:\n%s", m)
+		}
+	}
+	for _, bad := range []string{"improper command pipelining", "synchronization", "blocked@"} {
+		if strings.Contains(pf.Log(), bad) {
+			t.Errorf("Postfix's log has %q:\n%s", bad, pf.Log())
+		}
 	}
 }

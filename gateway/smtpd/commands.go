@@ -16,6 +16,22 @@ const maxSizeHint = 1 << 20
 func (c *conn) command(line []byte) bool {
 	verb, arg := splitCommand(string(line))
 	c.log.Debug("command", "verb", verb)
+	if c.holding() {
+		if !c.batchable(verb) {
+			c.settle()
+			if c.closing {
+				return false
+			}
+		} else {
+			// Every reply to this RCPT is marked, for settle.
+			mark := len(c.held)
+			defer func() {
+				for i := mark; i < len(c.held); i++ {
+					c.held[i].rcpt = true
+				}
+			}()
+		}
+	}
 	if isJunk(verb) && !c.junkCommand() {
 		return false
 	}
@@ -161,7 +177,15 @@ func (c *conn) mail(arg string) bool {
 		return c.bad(rep)
 	}
 	c.tellOrigin()
-	r := c.checked(c.sess.Mail(c.ctx, from, strings.Join(params, " ")), replyMailOK)
+	r := c.sess.Mail(c.ctx, from, strings.Join(params, " "))
+	if r == Later && c.settler != nil {
+		// Taken as accepted until settled (pipeline.go).
+		c.inTx, c.rcpts = true, 0
+		c.sizeHint = int(min(size, maxSizeHint))
+		c.hold(held{r: Later, mail: true})
+		return true
+	}
+	r = c.checked(r, replyMailOK)
 	if r.Class() == 2 {
 		c.inTx, c.rcpts = true, 0
 		c.sizeHint = int(min(size, maxSizeHint))
@@ -187,7 +211,13 @@ func (c *conn) rcpt(arg string) bool {
 		c.reply(smtp.ReplyTooManyRcpts)
 		return true
 	}
-	r := c.checked(c.sess.Rcpt(c.ctx, to, strings.Join(params, " ")), replyRcptOK)
+	r := c.sess.Rcpt(c.ctx, to, strings.Join(params, " "))
+	if r == Later && c.settler != nil {
+		c.rcpts++ // until settled
+		c.hold(held{r: Later, rcpt: true})
+		return true
+	}
+	r = c.checked(r, replyRcptOK)
 	if r.Class() == 2 {
 		c.rcpts++
 	}

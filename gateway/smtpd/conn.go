@@ -48,6 +48,7 @@ type conn struct {
 	started  time.Time
 
 	sess     Session
+	settler  Settler // sess, if it can answer MAIL and RCPT later; else nil
 	tls      *tls.ConnectionState
 	greeted  bool // HELO or EHLO accepted since the start or STARTTLS
 	inTx     bool // MAIL accepted
@@ -63,6 +64,9 @@ type conn struct {
 	proto      string            // "ESMTP" after EHLO, "SMTP" after HELO
 	xforwardOK bool              // the peer is one of Config.XForwardPeers
 	xforward   map[string]string // XFORWARD attributes for the next transaction
+
+	held       []held // replies held back behind one answered Later (pipeline.go)
+	heldErrors int    // 4xx and 5xx replies among held
 
 	mu       sync.Mutex
 	stopped  int           // stopNone, stopDrain, stopForce
@@ -190,6 +194,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.sess = sess
+	c.settler, _ = sess.(Settler)
 	if c.earlyTalker() {
 		c.log.Warn("early talker rejected")
 		c.reply(replyEarlyTalker)
@@ -205,8 +210,16 @@ func (c *conn) serve() {
 // and closes the socket.
 func (c *conn) finish() {
 	if v := recover(); v != nil {
-		c.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
-		c.reply(replyPanic)
+		c.panicked(v)
+	} else {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					c.panicked(v)
+				}
+			}()
+			c.settle()
+		}()
 	}
 	c.flush()
 	if c.sess != nil {
@@ -225,6 +238,14 @@ func (c *conn) finish() {
 	c.log.Info("connection closed", "duration", time.Since(c.started).Round(time.Millisecond))
 }
 
+// panicked logs a recovered panic and answers 421; replies held back are
+// dropped, the 421 answers them all.
+func (c *conn) panicked(v any) {
+	c.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
+	c.held = nil
+	c.reply(replyPanic)
+}
+
 // next reads and runs one command; false ends the connection.
 func (c *conn) next() bool {
 	if c.closing {
@@ -236,8 +257,11 @@ func (c *conn) next() bool {
 	}
 	// RFC 2920 §3.2: replies to pipelined commands may wait while more
 	// commands are buffered; flush before blocking for input.
-	if !c.lineBuffered() && !c.flush() {
-		return false
+	if !c.lineBuffered() {
+		c.settle()
+		if c.closing || !c.flush() {
+			return false
+		}
 	}
 	// The deadline covers the whole line: a client trickling one byte at
 	// a time does not push it back.
@@ -326,10 +350,19 @@ func (c *conn) delivered() {
 	c.errors, c.junk = 0, 0
 }
 
-// reply queues r; a 421 ends the connection (RFC 5321 §3.8). Every other
-// 4xx or 5xx counts towards Config.HardErrorLimit: the one that reaches it
-// is followed by 421 (Postfix's smtpd_hard_error_limit).
+// reply queues r, behind the held replies if there are any (pipeline.go).
 func (c *conn) reply(r *smtp.Reply) {
+	if c.holding() {
+		c.hold(held{r: r})
+		return
+	}
+	c.emit(r)
+}
+
+// emit writes r to the output buffer; a 421 ends the connection (RFC 5321
+// §3.8). Every other 4xx or 5xx counts towards Config.HardErrorLimit: the
+// one that reaches it is followed by 421 (Postfix's smtpd_hard_error_limit).
+func (c *conn) emit(r *smtp.Reply) {
 	c.bw.WriteString(r.Format())
 	switch {
 	case r.Code == 421:

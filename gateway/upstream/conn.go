@@ -68,25 +68,45 @@ var (
 // downstream advertised support for; see mailParams.
 func (c *smtpConn) Mail(ctx context.Context, from, params string) error {
 	c.last.Store(nil)
-	if !cleanArg(from) || !cleanArg(params) {
-		return replyBadChars
-	}
-	p, refuse := c.mailParams(params)
+	line, refuse := c.mailLine(from, params)
 	if refuse != nil {
 		return refuse
 	}
-	if c.cfg.XForward && c.has("XFORWARD") {
-		return c.mailWithXForward(ctx, "MAIL FROM:<"+from+">"+p)
+	if c.sendsXForward() {
+		return c.mailWithXForward(ctx, line)
 	}
-	return c.command(ctx, "MAIL FROM:<"+from+">"+p)
+	return c.command(ctx, line)
+}
+
+// mailLine renders MAIL FROM with the parameters the downstream takes, or
+// the reply that refuses the transaction without a word to the server.
+func (c *smtpConn) mailLine(from, params string) (string, *smtp.Reply) {
+	if !cleanArg(from) || !cleanArg(params) {
+		return "", replyBadChars
+	}
+	p, refuse := c.mailParams(params)
+	if refuse != nil {
+		return "", refuse
+	}
+	return "MAIL FROM:<" + from + ">" + p, nil
 }
 
 // Rcpt sends RCPT TO (RFC 5321 §4.1.1.3). Only the DSN parameters (RFC 3461
 // §4) are passed on, and only to a server that advertised DSN.
 func (c *smtpConn) Rcpt(ctx context.Context, to, params string) error {
 	c.last.Store(nil)
+	line, refuse := c.rcptLine(to, params)
+	if refuse != nil {
+		return refuse
+	}
+	return c.command(ctx, line)
+}
+
+// rcptLine renders RCPT TO with the parameters the downstream takes, or the
+// reply that refuses the recipient without a word to the server.
+func (c *smtpConn) rcptLine(to, params string) (string, *smtp.Reply) {
 	if !cleanArg(to) || !cleanArg(params) {
-		return replyBadChars
+		return "", replyBadChars
 	}
 	var b strings.Builder
 	for _, p := range strings.Fields(params) {
@@ -100,7 +120,7 @@ func (c *smtpConn) Rcpt(ctx context.Context, to, params string) error {
 		}
 		c.log.Debug("upstream: RCPT parameter not passed on", "param", key)
 	}
-	return c.command(ctx, "RCPT TO:<"+to+">"+b.String())
+	return "RCPT TO:<" + to + ">" + b.String(), nil
 }
 
 // Reset sends RSET (RFC 5321 §4.1.1.5).
@@ -254,9 +274,11 @@ func (c *smtpConn) writeLine(line string) error {
 	return c.bw.Flush()
 }
 
-// readReply reads one bounded reply. We never pipeline, so bytes already
-// waiting behind the reply were not asked for: the dialogue is out of step
-// and the connection cannot be trusted (docs/TESTPLAN.md rows 16 and 47).
+// readReply reads one bounded reply to a command sent alone, so bytes
+// already waiting behind the reply were not asked for: the dialogue is out
+// of step and the connection cannot be trusted (docs/TESTPLAN.md rows 16 and
+// 47). Pipeline (pipeline.go) reads the replies of a batch with the same
+// check after the last one only.
 func (c *smtpConn) readReply(ctx context.Context) (*smtp.Reply, error) {
 	r, err := smtp.ReadReply(c.br)
 	if err != nil {

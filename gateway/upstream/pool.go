@@ -252,22 +252,79 @@ func (w *pooledConn) Mail(ctx context.Context, from, params string) error {
 	w.first = false
 	err := w.c.Mail(ctx, from, params)
 	if retry && isStale(err) && ctx.Err() == nil {
-		w.p.log.Info("pooled upstream connection was stale; reconnecting", "session", w.id.SessionID, "err", err)
-		_ = w.c.Close()
-		w.c, w.reused = nil, false
-		c, oerr := w.p.u.Open(ctx, w.id)
-		if oerr != nil {
-			w.broken = true
+		if oerr := w.reopen(ctx, err); oerr != nil {
 			return oerr
 		}
-		w.c, w.active = c, w.p.now()
-		err = c.Mail(ctx, from, params)
+		err = w.c.Mail(ctx, from, params)
 	}
 	w.note(err)
 	if err == nil {
 		w.txn = true
 	}
 	return err
+}
+
+// reopen replaces a stale reused connection, whose first command failed
+// with err, by a new one.
+func (w *pooledConn) reopen(ctx context.Context, err error) error {
+	w.p.log.Info("pooled upstream connection was stale; reconnecting", "session", w.id.SessionID, "err", err)
+	_ = w.c.Close()
+	w.c, w.reused = nil, false
+	c, oerr := w.p.u.Open(ctx, w.id)
+	if oerr != nil {
+		w.broken = true
+		return oerr
+	}
+	w.c, w.active = c, w.p.now()
+	return nil
+}
+
+// Pipelining is that of the wrapped connection.
+func (w *pooledConn) Pipelining() bool {
+	p, ok := w.c.(Pipeliner)
+	return ok && p.Pipelining()
+}
+
+// Pipeline sends a batch on the wrapped connection, or one command at a
+// time if it cannot pipeline. A batch that starts with MAIL on a reused
+// connection is retried once on a new connection, like Mail: the stale
+// connection got no DATA, so nothing of the transaction can be delivered
+// twice.
+func (w *pooledConn) Pipeline(ctx context.Context, cmds []Command) []error {
+	if w.c == nil || len(cmds) == 0 {
+		return fill(make([]error, len(cmds)), errNoConn)
+	}
+	retry := w.reused && w.first && !cmds[0].Rcpt
+	w.first = false
+	errs := w.pipeline(ctx, cmds)
+	if retry && isStale(errs[0]) && ctx.Err() == nil {
+		if oerr := w.reopen(ctx, errs[0]); oerr != nil {
+			return fill(errs, oerr)
+		}
+		errs = w.pipeline(ctx, cmds)
+	}
+	for i, err := range errs {
+		w.note(err)
+		if err == nil && !cmds[i].Rcpt {
+			w.txn = true
+		}
+	}
+	return errs
+}
+
+func (w *pooledConn) pipeline(ctx context.Context, cmds []Command) []error {
+	if p, ok := w.c.(Pipeliner); ok && p.Pipelining() {
+		return p.Pipeline(ctx, cmds)
+	}
+	return sendEach(ctx, w.c, cmds)
+}
+
+// fill sets every element of errs to err and returns errs.
+func fill(errs []error, err error) []error {
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 func (w *pooledConn) Rcpt(ctx context.Context, to, params string) error {

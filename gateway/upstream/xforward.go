@@ -81,6 +81,12 @@ func xforwardLines(offered map[string]bool, id Identity) []string {
 	return lines
 }
 
+// sendsXForward reports whether XFORWARD goes before each MAIL: configured
+// and offered.
+func (c *smtpConn) sendsXForward() bool {
+	return c.cfg.XForward && c.has("XFORWARD")
+}
+
 // rebind gives a pooled connection to a new session: XFORWARD, sent per
 // transaction, then describes that session's client, and logs name it.
 func (c *smtpConn) rebind(id Identity) {

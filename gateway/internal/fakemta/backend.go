@@ -108,6 +108,9 @@ const maxTapLine = 4096
 
 func (c *tapConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.m.countRead()
+	}
 	for _, b := range p[:n] {
 		if len(c.line) < maxTapLine {
 			c.line = append(c.line, b)

@@ -104,6 +104,7 @@ type MTA struct {
 	txns    int
 	msgs    []Message
 	cmds    []string
+	reads   int
 }
 
 // Start starts an MTA on 127.0.0.1:0.
@@ -178,6 +179,21 @@ func (m *MTA) Commands() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.cmds...)
+}
+
+// Reads returns how many reads of the connections returned data, over all
+// connections: a client that sends several commands in one write and waits
+// for their replies makes one read here, lock-step makes one per command.
+func (m *MTA) Reads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reads
+}
+
+func (m *MTA) countRead() {
+	m.mu.Lock()
+	m.reads++
+	m.mu.Unlock()
 }
 
 // Reached returns a channel closed once step has occurred, before the MTA

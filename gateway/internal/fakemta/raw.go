@@ -27,7 +27,7 @@ func (m *MTA) acceptRaw() {
 			defer m.wg.Done()
 			defer m.untrack(c)
 			defer c.Close()
-			s := &rawSession{m: m, c: c, br: bufio.NewReader(c)}
+			s := &rawSession{m: m, c: c, br: bufio.NewReader(readCounter{c, m})}
 			s.run()
 		}()
 	}
@@ -158,7 +158,7 @@ func (s *rawSession) startTLS() bool {
 	}
 	s.c.SetDeadline(time.Time{})
 	// Whatever was pipelined after STARTTLS was plaintext: dropped.
-	s.c, s.br, s.tls = tc, bufio.NewReader(tc), true
+	s.c, s.br, s.tls = tc, bufio.NewReader(readCounter{tc, s.m}), true
 	s.reset()
 	return true
 }
@@ -283,6 +283,20 @@ func (s *rawSession) perform(a Action, okReply string) bool {
 func (s *rawSession) write(str string) bool {
 	_, err := io.WriteString(s.c, str)
 	return err == nil
+}
+
+// readCounter counts the reads of a connection that return data.
+type readCounter struct {
+	r io.Reader
+	m *MTA
+}
+
+func (c readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.m.countRead()
+	}
+	return n, err
 }
 
 // address extracts the path of "FROM:<a@b> PARAMS" or "TO:<a@b>".
