@@ -119,9 +119,17 @@ func (g *guestHost) DKIMKeys() []DKIMKey {
 	return ParseDKIMKeys(s)
 }
 
+// SignDKIM passes no options at all for the defaults (ABI §4.10: length
+// 0 means {}), which spares the host a JSON decoder, and lends the
+// scratch buffer for the reason.
 func (g *guestHost) SignDKIM(name string, opts DKIMOptions) error {
-	buf := make([]byte, maxRefusal)
-	switch n := g.raw.dkimSign(name, opts.marshal(), buf); n {
+	var raw []byte
+	if len(opts.Headers) > 0 || opts.Canonicalization != "" || opts.Expiration != 0 {
+		raw = opts.marshal()
+	}
+	buf := g.scratch[:maxRefusal] // the scratch buffer is never smaller
+	clear(buf)                    // the host writes the reason without a NUL
+	switch n := g.raw.dkimSign(name, raw, buf); n {
 	case 0:
 		return nil
 	case abi.ErrRefused:

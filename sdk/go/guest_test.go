@@ -488,6 +488,10 @@ func TestGuestAuthAndDKIM(t *testing.T) {
 	if len(f.signed) != 1 || f.signed[0] != `main {"headers":["From","To"],"canonicalization":"simple"}` {
 		t.Errorf("dkim_sign got %q", f.signed)
 	}
+	// The defaults are no options at all (ABI §4.10: length 0 means {}).
+	if err := g.SignDKIM("main", DKIMOptions{Headers: []string{}}); err != nil || f.signed[1] != "main " {
+		t.Errorf("SignDKIM with the defaults: %v, options %q", err, f.signed[1:])
+	}
 	var ref *DKIMRefusal
 	if err := g.SignDKIM("refuse", DKIMOptions{}); !errors.As(err, &ref) || ref.Reason != "no From field" {
 		t.Errorf("SignDKIM refused: err = %v", err)
