@@ -13,6 +13,9 @@ const MaxValue = 255
 // when nothing is left; results are RFC 8601 §2.7 keywords already, this
 // only guards the field's syntax.
 func Keyword(s string) string {
+	if lowerWord(s) {
+		return s // the usual case: no copy (a copy is costly in a guest)
+	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s) && len(b) < 32; i++ {
 		c := s[i]
@@ -50,6 +53,20 @@ func Value(s string) string {
 }
 
 // valueByte reports whether Value keeps c.
+// lowerWord reports whether s is 1 to 32 lower-case letters, which
+// Keyword returns unchanged.
+func lowerWord(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 func valueByte(c byte) bool {
 	switch c {
 	case ';', '(', ')', '"', '\\':

@@ -12,6 +12,14 @@ func TestKeyword(t *testing.T) {
 	if got := Keyword("\r\n"); got != "none" {
 		t.Errorf("Keyword of nothing = %q", got)
 	}
+	for _, k := range []string{"pass", "a", strings.Repeat("z", 32)} {
+		if got := Keyword(k); got != k {
+			t.Errorf("Keyword(%q) = %q", k, got)
+		}
+	}
+	if got := Keyword("pass1"); got != "pass" {
+		t.Errorf("Keyword(pass1) = %q", got)
+	}
 	if got := Keyword(strings.Repeat("a", 40)); len(got) != 32 {
 		t.Errorf("Keyword not cut: %d bytes", len(got))
 	}

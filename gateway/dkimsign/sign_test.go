@@ -3,6 +3,7 @@ package dkimsign
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -352,5 +353,25 @@ func TestSignDoesNotChangeMessage(t *testing.T) {
 	}
 	if DefaultHeaders[0] != "From" || len(DefaultHeaders) != 24 {
 		t.Errorf("DefaultHeaders changed: %v", DefaultHeaders)
+	}
+}
+
+// TestDefaultNamesFollowDefaultHeaders: the default list is checked and
+// lowered once, and a change to DefaultHeaders still takes effect.
+func TestDefaultNamesFollowDefaultHeaders(t *testing.T) {
+	got, err := signedNames(nil)
+	want, _ := checkNames(DefaultHeaders)
+	if err != nil || !slices.Equal(got, want) || got[0] != "from" {
+		t.Fatalf("signedNames(nil) = %v, %v; want %v", got, err, want)
+	}
+	saved := DefaultHeaders
+	defer func() { DefaultHeaders = saved }()
+	DefaultHeaders = []string{"From", "X-Extra"}
+	if got, err := signedNames(nil); err != nil || !slices.Equal(got, []string{"from", "x-extra"}) {
+		t.Errorf("after a change: %v, %v", got, err)
+	}
+	DefaultHeaders = []string{"To"}
+	if _, err := signedNames(nil); err == nil {
+		t.Error("a default list without From was accepted")
 	}
 }

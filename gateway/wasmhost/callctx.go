@@ -23,7 +23,7 @@ import (
 // arms no timer").
 //
 // callCtx also implements the context package's AfterFunc hook, so that
-// contexts derived from it (a DNS lookup's, earlyCtx's once waited on)
+// contexts derived from it (a DNS lookup's, marginCtx's once waited on)
 // register a callback instead of starting a goroutine that waits on Done.
 type callCtx struct {
 	cs       *callState

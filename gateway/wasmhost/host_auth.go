@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-mail/sluice/gateway/dkimsign"
@@ -131,14 +132,85 @@ const (
 // beforeDeadline is ctx ending a margin before its deadline, so a lookup's
 // or a scan's temporary error reaches the plugin while it can still
 // answer: the margin is a fifth of the time left, at least minMargin and
-// at most maxMargin. Without a deadline it is ctx.
+// at most maxMargin. Without a deadline it is ctx. Like the call's own
+// context it arms nothing until something waits on it (marginCtx).
 func beforeDeadline(ctx context.Context, maxMargin, minMargin time.Duration) (context.Context, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return ctx, func() {}
 	}
 	margin := min(maxMargin, max(minMargin, time.Until(dl)/5))
-	return newEarlyCtx(ctx, dl.Add(-margin))
+	c := &marginCtx{parent: ctx, deadline: dl.Add(-margin)}
+	return c, c.stop
+}
+
+// marginCtx is context.WithDeadline(parent, deadline) made on demand.
+// auth_check answered from the resolver's cache, the common case, only
+// asks Err, which reads the clock and the parent; making the real context
+// up front armed a timer and registered with the call's context, arming
+// its timer too, on every message (RATIONALE.md, "A hook call arms no
+// timer"). Done, and AfterFunc for contexts derived from this one, make
+// it.
+type marginCtx struct {
+	parent   context.Context
+	deadline time.Time
+
+	mu      sync.Mutex
+	real    context.Context // made by Done
+	cancel  context.CancelFunc
+	stopped bool
+}
+
+func (c *marginCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *marginCtx) Value(key any) any           { return c.parent.Value(key) }
+
+func (c *marginCtx) Err() error {
+	c.mu.Lock()
+	real, stopped := c.real, c.stopped
+	c.mu.Unlock()
+	switch {
+	case real != nil:
+		return real.Err()
+	case stopped:
+		return context.Canceled
+	}
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (c *marginCtx) Done() <-chan struct{} { return c.made().Done() }
+
+// AfterFunc registers f with the real context, so that contexts derived
+// from this one need no goroutine (the context package's AfterFunc hook).
+func (c *marginCtx) AfterFunc(f func()) func() bool { return context.AfterFunc(c.made(), f) }
+
+// made returns the real context, making it on first use.
+func (c *marginCtx) made() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.real == nil {
+		c.real, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		if c.stopped {
+			c.cancel()
+		}
+	}
+	return c.real
+}
+
+// stop is the CancelFunc.
+func (c *marginCtx) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // hostAuthCheck implements auth_check(checks, buf, cap) -> len | NOT_FOUND.

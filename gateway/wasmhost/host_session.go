@@ -35,13 +35,17 @@ func hostLog(cs *callState, s []uint64) {
 		b = b[:abi.MaxLogText]
 	}
 	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	enabled := cs.p.log.Enabled(context.Background(), lvl)
+	if !enabled && cs.st != nil {
+		return // filtered out before the text is copied: a hook's debug lines
+	}
 	text := escapeLog(b)
 	if cs.st == nil {
 		if len(cs.logs) < maxConfLogs {
 			cs.logs = append(cs.logs, text)
 		}
 	}
-	if !cs.p.log.Enabled(context.Background(), lvl) || !cs.p.logs.allow(len(text)) {
+	if !enabled || !cs.p.logs.allow(len(text)) {
 		return // filtered out, or over the plugin's log rate (loglimit.go)
 	}
 	if cs.st == nil {

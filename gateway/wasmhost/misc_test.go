@@ -205,7 +205,7 @@ func TestCallCtxArmsOnlyWhenWaitedOn(t *testing.T) {
 }
 
 // TestCallCtxChildrenNeedNoGoroutine: contexts derived from a call's
-// context (a DNS lookup's, or earlyCtx's once waited on) register through AfterFunc
+// context (marginCtx's WithDeadline) register through AfterFunc
 // rather than each starting a goroutine that waits on Done, and end when
 // the call ends.
 func TestCallCtxChildrenNeedNoGoroutine(t *testing.T) {
@@ -259,4 +259,93 @@ func TestCallCtxChildrenNeedNoGoroutine(t *testing.T) {
 	if stopAF() {
 		t.Error("stop reported it stopped a callback that ran")
 	}
+}
+
+// TestBeforeDeadlineArmsOnlyWhenWaitedOn: auth_check's and scan's context
+// (beforeDeadline) answers Err from the clock and the call, arming neither
+// its own timer nor the call's, and once waited on behaves as
+// context.WithDeadline: it ends at its margin, with the call, or when
+// stopped, and its children need no goroutine.
+func TestBeforeDeadlineArmsOnlyWhenWaitedOn(t *testing.T) {
+	c := newCallCtx(&callState{})
+	defer c.timer.Stop()
+
+	// Err alone: nothing armed, the margin's deadline seen on the clock.
+	c.begin(context.Background(), time.Now().Add(time.Hour))
+	ctx, stop := beforeDeadline(c, 50*time.Millisecond, 5*time.Millisecond)
+	if dl, _ := ctx.Deadline(); time.Until(dl) > time.Hour-50*time.Millisecond+time.Second {
+		t.Errorf("deadline %v from now: no margin", time.Until(dl))
+	}
+	if ctx.Err() != nil || c.armed || ctx.(*marginCtx).real != nil {
+		t.Fatalf("Err %v, call armed %v: Err armed something", ctx.Err(), c.armed)
+	}
+	stop()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("Err after stop = %v", ctx.Err())
+	}
+	c.end()
+
+	c.begin(context.Background(), time.Now().Add(30*time.Millisecond))
+	ctx, stop = beforeDeadline(c, 50*time.Millisecond, 5*time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) || c.armed {
+		t.Errorf("past the margin: Err %v, call armed %v", ctx.Err(), c.armed)
+	}
+	stop()
+	c.end()
+
+	// Waited on: Done closes at the margin, well before the call's end.
+	c.begin(context.Background(), time.Now().Add(time.Hour))
+	margin := time.Hour - 100*time.Millisecond
+	ctx, stop = beforeDeadline(c, margin, margin)
+	before := runtime.NumGoroutine()
+	var children []context.CancelFunc
+	for range 50 {
+		_, cancel := context.WithCancel(ctx)
+		children = append(children, cancel)
+	}
+	if n := runtime.NumGoroutine(); n >= before+50 {
+		t.Errorf("50 children started %d goroutines", n-before)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done did not close at the margin")
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) || c.Err() != nil {
+		t.Errorf("at the margin: Err %v, the call's %v", ctx.Err(), c.Err())
+	}
+	for _, cancel := range children {
+		cancel()
+	}
+	stop()
+	c.end()
+
+	// The call ending (its caller cancelling) ends a waited-on one.
+	parent, cancel := context.WithCancel(context.Background())
+	c.begin(parent, time.Now().Add(time.Hour))
+	ctx, stop = beforeDeadline(c, 50*time.Millisecond, 5*time.Millisecond)
+	done := ctx.Done()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller's cancellation did not reach it")
+	}
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("Err = %v", ctx.Err())
+	}
+	stop()
+	c.end()
+
+	// Stopped before anything waited: Done is closed at once.
+	c.begin(context.Background(), time.Now().Add(time.Hour))
+	ctx, stop = beforeDeadline(c, 50*time.Millisecond, 5*time.Millisecond)
+	stop()
+	select {
+	case <-ctx.Done():
+	default:
+		t.Error("Done open after stop")
+	}
+	c.end()
 }

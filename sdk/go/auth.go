@@ -119,9 +119,17 @@ func (g *guestHost) DKIMKeys() []DKIMKey {
 	return ParseDKIMKeys(s)
 }
 
+// SignDKIM passes no options at all for the defaults (ABI §4.10: length
+// 0 means {}), which spares the host a JSON decoder, and lends the
+// scratch buffer for the reason.
 func (g *guestHost) SignDKIM(name string, opts DKIMOptions) error {
-	buf := make([]byte, maxRefusal)
-	switch n := g.raw.dkimSign(name, opts.marshal(), buf); n {
+	var raw []byte
+	if len(opts.Headers) > 0 || opts.Canonicalization != "" || opts.Expiration != 0 {
+		raw = opts.marshal()
+	}
+	buf := g.scratch[:maxRefusal] // the scratch buffer is never smaller
+	clear(buf)                    // the host writes the reason without a NUL
+	switch n := g.raw.dkimSign(name, raw, buf); n {
 	case 0:
 		return nil
 	case abi.ErrRefused:
@@ -135,13 +143,25 @@ func (g *guestHost) SignDKIM(name string, opts DKIMOptions) error {
 	}
 }
 
-// CheckAuth runs auth_check without a buffer (the host keeps the result
-// for the call) and reads the members it needs with auth_value: parsing
-// the JSON in the guest would cost far more (ABI §4.11).
+// CheckAuth runs auth_check into the scratch buffer (the host keeps the
+// result for the call, so a retry with a bigger buffer looks nothing up
+// again) and decodes the JSON by hand (decodeAuthResult). JSON it cannot
+// read, from a host newer than this SDK say, is read member by member
+// with auth_value instead (ABI §4.11).
 func (g *guestHost) CheckAuth(checks AuthChecks) (*AuthResult, bool) {
-	if g.raw.authCheck(int32(checks), nil) < 0 {
+	b, ok := g.fetch(func(buf []byte) int32 { return g.raw.authCheck(int32(checks), buf) })
+	if !ok {
 		return nil, false
 	}
+	if r, ok := decodeAuthResult(string(b)); ok {
+		return r, true
+	}
+	return g.authValues(), true
+}
+
+// authValues reads the last auth_check result with one auth_value call
+// per member.
+func (g *guestHost) authValues() *AuthResult {
 	get := func(key string) string {
 		v, _ := g.fetchString(func(buf []byte) int32 { return g.raw.authValue(key, buf) })
 		return v
@@ -169,5 +189,5 @@ func (g *guestHost) CheckAuth(checks AuthChecks) (*AuthResult, bool) {
 			DKIMAligned: dmarc(abi.AuthDKIMAligned) == "true", Reason: dmarc(abi.AuthReason)}
 	}
 	r.ResInfo = get(abi.AuthKeyResInfo)
-	return &r, true
+	return &r
 }

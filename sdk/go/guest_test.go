@@ -30,6 +30,7 @@ type fakeRaw struct {
 	dns     map[string]string // "QTYPE name" -> joined records
 	signed  []string          // dkim_sign calls: "name opts"
 	checked bool              // auth_check was called
+	auth    string            // the JSON auth_check returns
 	scanned string            // the scanner of the last scan
 }
 
@@ -104,8 +105,16 @@ func (f *fakeRaw) authCheck(checks int32, buf []byte) int32 {
 		return abi.ErrNotFound
 	}
 	f.checked = true
-	return 400 // the JSON's length; nothing fits in buf
+	return f.put("auth_check", buf, f.auth)
 }
+
+// fakeAuthJSON is fakeAuth as auth_check's JSON, longer than the SDK's
+// first buffer, with members this SDK does not know.
+var fakeAuthJSON = `{"spf":{"result":"pass","identity":"mailfrom","domain":"example.org","sender":"a@example.org"},` +
+	`"dkim":[{"result":"none"},{"result":"pass","domain":"example.org","b":"abc","future":{"a":[1,2.5e3,true,null]}}],` +
+	`"dmarc":{"result":"pass","from_domain":"example.org","policy":"reject","pct":100,"spf_aligned":true,"dkim_aligned":false},` +
+	`"arc":"` + strings.Repeat("x", 1200) + `",` +
+	`"resinfo":"dkim=none;\r\n\tspf=pass"}`
 
 // fakeAuth is the result auth_value serves after auth_check.
 var fakeAuth = map[string]string{
@@ -479,6 +488,10 @@ func TestGuestAuthAndDKIM(t *testing.T) {
 	if len(f.signed) != 1 || f.signed[0] != `main {"headers":["From","To"],"canonicalization":"simple"}` {
 		t.Errorf("dkim_sign got %q", f.signed)
 	}
+	// The defaults are no options at all (ABI §4.10: length 0 means {}).
+	if err := g.SignDKIM("main", DKIMOptions{Headers: []string{}}); err != nil || f.signed[1] != "main " {
+		t.Errorf("SignDKIM with the defaults: %v, options %q", err, f.signed[1:])
+	}
 	var ref *DKIMRefusal
 	if err := g.SignDKIM("refuse", DKIMOptions{}); !errors.As(err, &ref) || ref.Reason != "no From field" {
 		t.Errorf("SignDKIM refused: err = %v", err)
@@ -487,14 +500,26 @@ func TestGuestAuthAndDKIM(t *testing.T) {
 		t.Error("CheckAuth(DMARC) outside data: ok = true, want NOT_FOUND")
 	}
 	f.headers = [][2]string{{"From", "a@example.org"}}
-	r, ok := g.CheckAuth(CheckDMARC)
 	want := &AuthResult{
 		SPF:     &SPFResult{Result: "pass", Identity: "mailfrom", Domain: "example.org", Sender: "a@example.org"},
 		DKIM:    []DKIMResult{{Result: "none"}, {Result: "pass", Domain: "example.org", Signature: "abc"}},
 		DMARC:   &DMARCResult{Result: "pass", FromDomain: "example.org", Policy: "reject", Percent: 100, SPFAligned: true},
 		ResInfo: "dkim=none;\r\n\tspf=pass",
 	}
-	if !ok || !reflect.DeepEqual(r, want) {
-		t.Errorf("CheckAuth = %+v, %v\nwant %+v", r, ok, want)
+	// The JSON, read in one call after one retry with a bigger buffer;
+	// then JSON this SDK cannot read, read member by member.
+	for _, c := range []struct {
+		json              string
+		checks, authValue int
+	}{{fakeAuthJSON, 2, 0}, {`{"spf":["pass"]}`, 1, len(fakeAuth)}} {
+		f.auth, f.calls = c.json, map[string]int{}
+		r, ok := g.CheckAuth(CheckDMARC)
+		if !ok || !reflect.DeepEqual(r, want) {
+			t.Errorf("CheckAuth of %.30q = %+v, %v\nwant %+v", c.json, r, ok, want)
+		}
+		if f.calls["auth_check"] != c.checks || f.calls["auth_value"] != c.authValue {
+			t.Errorf("CheckAuth of %.30q: %d auth_check and %d auth_value calls, want %d and %d",
+				c.json, f.calls["auth_check"], f.calls["auth_value"], c.checks, c.authValue)
+		}
 	}
 }
