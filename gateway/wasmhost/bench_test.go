@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -30,5 +31,27 @@ func BenchmarkHookCall(b *testing.B) {
 				st.Msg.Fields = fields
 			}
 		})
+	}
+}
+
+// BenchmarkNewInstance measures what a call pays when no instance is idle:
+// instantiating a first-party Go plugin, _initialize and sluice_configure.
+// It is the price of trimming the pool too eagerly.
+func BenchmarkNewInstance(b *testing.B) {
+	wasm, err := os.ReadFile("../../bin/plugins/tag.wasm")
+	if err != nil {
+		b.Fatalf("%v (run make plugins)", err)
+	}
+	e, _ := newEngine(b)
+	p := load(b, e, Spec{Name: "tag", Wasm: wasm, Config: []byte(`{"headers":{"X-Sluice":"scanned"}}`), Timeout: 10 * time.Second})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inst, ce := p.take(ctx, filter.Data, time.Now().Add(10*time.Second))
+		if ce != nil {
+			b.Fatal(ce)
+		}
+		inst.close(ctx)
 	}
 }
