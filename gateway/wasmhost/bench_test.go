@@ -38,12 +38,8 @@ func BenchmarkHookCall(b *testing.B) {
 // instantiating a first-party Go plugin, _initialize and sluice_configure.
 // It is the price of trimming the pool too eagerly.
 func BenchmarkNewInstance(b *testing.B) {
-	wasm, err := os.ReadFile("../../bin/plugins/tag.wasm")
-	if err != nil {
-		b.Fatalf("%v (run make plugins)", err)
-	}
 	e, _ := newEngine(b)
-	p := load(b, e, Spec{Name: "tag", Wasm: wasm, Config: []byte(`{"headers":{"X-Sluice":"scanned"}}`), Timeout: 10 * time.Second})
+	p := loadTag(b, e, "tag")
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -54,4 +50,15 @@ func BenchmarkNewInstance(b *testing.B) {
 		}
 		inst.close(ctx)
 	}
+}
+
+// loadTag loads the first-party tag plugin, built by make plugins, adding
+// the header X-Sluice: scanned.
+func loadTag(t testing.TB, e *Engine, name string) *Plugin {
+	t.Helper()
+	wasm, err := os.ReadFile("../../bin/plugins/tag.wasm")
+	if err != nil {
+		t.Fatalf("%v (run make plugins)", err)
+	}
+	return load(t, e, Spec{Name: name, Wasm: wasm, Config: []byte(`{"headers":{"X-Sluice":"scanned"}}`), Timeout: 10 * time.Second})
 }

@@ -2,9 +2,7 @@ package wasmhost
 
 import (
 	"context"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/sluice-mail/sluice/gateway/filter"
 )
@@ -13,12 +11,8 @@ import (
 // megabytes), and the plugin still starts new instances and runs its
 // hooks: instantiation never reads them.
 func TestDropFunctionBodies(t *testing.T) {
-	wasm, err := os.ReadFile("../../bin/plugins/tag.wasm")
-	if err != nil {
-		t.Fatalf("%v (run make plugins)", err)
-	}
 	e, _ := newEngine(t)
-	p := load(t, e, Spec{Name: "tag", Wasm: wasm, Config: []byte(`{"headers":{"X-Sluice":"scanned"}}`), Timeout: 10 * time.Second})
+	p := loadTag(t, e, "tag")
 	if p.shared.dropped < 1<<20 {
 		t.Fatalf("%d bytes of function bodies dropped, want megabytes: has wazero's compiledModule changed? (bodies.go)", p.shared.dropped)
 	}
@@ -42,7 +36,7 @@ func TestDropFunctionBodies(t *testing.T) {
 	}
 	// A second plugin from the same bytes shares the module; a reload
 	// after the last one closed compiles (and drops) again.
-	q := load(t, e, Spec{Name: "tag2", Wasm: wasm, Config: []byte(`{"headers":{"X-Two":"2"}}`)})
+	q := loadTag(t, e, "tag2")
 	if _, err := q.Call(ctx, stateAt(t, filter.Data)); err != nil {
 		t.Fatal(err)
 	}
