@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -31,4 +32,33 @@ func BenchmarkHookCall(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkNewInstance measures what a call pays when no instance is idle:
+// instantiating a first-party Go plugin, _initialize and sluice_configure.
+// It is the price of trimming the pool too eagerly.
+func BenchmarkNewInstance(b *testing.B) {
+	e, _ := newEngine(b)
+	p := loadTag(b, e, "tag")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inst, ce := p.take(ctx, filter.Data, time.Now().Add(10*time.Second))
+		if ce != nil {
+			b.Fatal(ce)
+		}
+		inst.close(ctx)
+	}
+}
+
+// loadTag loads the first-party tag plugin, built by make plugins, adding
+// the header X-Sluice: scanned.
+func loadTag(t testing.TB, e *Engine, name string) *Plugin {
+	t.Helper()
+	wasm, err := os.ReadFile("../../bin/plugins/tag.wasm")
+	if err != nil {
+		t.Fatalf("%v (run make plugins)", err)
+	}
+	return load(t, e, Spec{Name: name, Wasm: wasm, Config: []byte(`{"headers":{"X-Sluice":"scanned"}}`), Timeout: 10 * time.Second})
 }

@@ -52,7 +52,8 @@ type Engine struct {
 	// WithCloseOnContextDone instead (differential tests only).
 	uninstrumented bool
 
-	modules moduleCache // runtimes shared by plugins with the same bytes (modcache.go)
+	modules moduleCache  // runtimes shared by plugins with the same bytes (modcache.go)
+	heap    *heapRelease // gives the heap back when pools shrink (heaprelease.go)
 }
 
 // funcType is a function signature.
@@ -67,6 +68,7 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.heap = newHeapRelease(e.log)
 	if opts.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
 		if err != nil {
@@ -106,6 +108,7 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 
 // Close releases the compilation cache. Close plugins first.
 func (e *Engine) Close(ctx context.Context) error {
+	e.heap.stop()
 	if e.ownKV != nil {
 		e.ownKV.Close()
 	}

@@ -47,6 +47,7 @@ func (e *Engine) Load(ctx context.Context, s Spec) (*Plugin, error) {
 		dns:      e.dns,
 		scanners: s.Scanners,
 		now:      time.Now,
+		heap:     e.heap,
 
 		idleTimeout: idleTimeout,
 	}

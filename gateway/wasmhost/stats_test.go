@@ -52,19 +52,20 @@ func TestPoolTrimsIdleInstances(t *testing.T) {
 	if n := len(p.idleInstances()); n != 5 {
 		t.Fatalf("%d idle instances after a burst of 5, want 5", n)
 	}
+	step := idleTimeout * 2 / 3
 	for i := range 3 {
-		clock = clock.Add(40 * time.Second)
+		clock = clock.Add(step)
 		inst, err := p.take(ctx, filter.Data, time.Now().Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.put(ctx, inst)
 		want := 5
-		if i > 0 { // 80 s and more: the burst's other instances are stale
+		if i > 0 { // past idleTimeout: the burst's other instances are stale
 			want = minIdle
 		}
 		if n := len(p.idleInstances()); n != want {
-			t.Errorf("after %d s: %d idle instances, want %d", 40*(i+1), n, want)
+			t.Errorf("after %v: %d idle instances, want %d", step*time.Duration(i+1), n, want)
 		}
 	}
 	if got := p.instantiations.Load(); got != 4 { // the burst needed 4 beyond the one from Load

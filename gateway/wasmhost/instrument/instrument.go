@@ -27,6 +27,9 @@
 //	global.get $budget, i32.const COST, i32.add, global.set $budget
 //
 // A trap needs no restore: the host discards an instance after any fault.
+//
+// The rewrite also merges the module's many small data segments into a few
+// (coalesceData), which leaves the memory an instance starts with as it was.
 package instrument
 
 import (
@@ -99,17 +102,18 @@ type Result struct {
 // section ids and their order in a module (the data count section, 12,
 // comes before the code section; tags, 13, before globals).
 const (
-	secCustom   = 0
-	secType     = 1
-	secImport   = 2
-	secFunction = 3
-	secGlobal   = 6
-	secExport   = 7
-	secStart    = 8
-	secElement  = 9
-	secCode     = 10
-	secData     = 11
-	secTag      = 13
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
 )
 
 var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
@@ -149,6 +153,10 @@ type module struct {
 	globals   uint32   // imported and defined globals
 	exports   map[string]bool
 	codeSeen  bool
+	// memImported and dataCount keep coalesceData from merging segments
+	// where the difference could show (data.go).
+	memImported bool
+	dataCount   bool
 }
 
 func (m *module) parse(b []byte) error {
@@ -193,6 +201,8 @@ func (m *module) parse(b []byte) error {
 			err = parseElements(content)
 		case secData:
 			err = parseData(content)
+		case secDataCount:
+			m.dataCount = true
 		case secTag:
 			err = errors.New("exception handling is not supported")
 		}
@@ -280,6 +290,7 @@ func (m *module) parseImports(c []byte) error {
 			limits(r)
 		case 2: // memory
 			limits(r)
+			m.memImported = true
 		case 3: // global: value type, mutability
 			r.byte()
 			r.byte()
@@ -584,6 +595,10 @@ func (m *module) emit() (*Result, error) {
 		case secCustom:
 			if customName(s.content) == "name" { // a valid one: parse checked
 				s.content = shiftNames(s.content)
+			}
+		case secData:
+			if !m.memImported && !m.dataCount {
+				s.content = coalesceData(s.content)
 			}
 		case secCode:
 			code, err := m.rewriteCode(s.content, budgetIdx, lowIdx, fuelIdx, blockTypes, &newTypes, res)
