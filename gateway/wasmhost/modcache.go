@@ -44,9 +44,6 @@ type sharedModule struct {
 	cm    wazero.CompiledModule
 	err   error // compiling or setting up the host modules failed
 	refs  int   // plugins holding it; guarded by moduleCache.mu
-	// dropped is how many bytes of function bodies the compiled module
-	// let go after compiling (bodies.go).
-	dropped int
 }
 
 // instrumentError is a module the instrumentation refuses (stack.go), with
@@ -94,9 +91,6 @@ func (e *Engine) acquireModule(ctx context.Context, wasm []byte, pages uint32) (
 	ms.mu.Unlock()
 
 	sm.rt, sm.cm, sm.err = e.compileShared(ctx, wasm, pages)
-	if sm.err == nil {
-		sm.dropped = dropFunctionBodies(sm.cm) // before any plugin can use it
-	}
 	if sm.err != nil {
 		ms.mu.Lock()
 		if ms.m[key] == sm {
